@@ -1,0 +1,10 @@
+//! Plumbing shared by the dcr services. Nothing here knows about providers or
+//! applications; it is the part every service would otherwise write again.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod seal;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,11 @@
+//! Wire types of dcr. Services convert these into their domain types at the edge;
+//! domain code never sees prost types.
+
+pub mod registry {
+    pub mod v1 {
+        tonic::include_proto!("dcr.registry.v1");
+    }
+}
+
+/// The encoded file descriptor set of every dcr proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("dcr_descriptor");

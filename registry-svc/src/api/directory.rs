@@ -1,0 +1,94 @@
+//! dcr.registry.v1.DirectoryService (internal): client lookups and the change stream.
+
+use std::pin::Pin;
+
+use dcr_common::error::ApiError;
+use dcr_proto::registry::v1 as pb;
+use futures::Stream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::convert::{application_to_proto, change_to_proto, strategy_to_proto};
+use crate::registry::Registry;
+
+/// Changes read per query while catching up.
+const BATCH: i64 = 500;
+
+#[derive(Debug, Clone)]
+pub struct DirectoryApi(pub Registry);
+
+#[tonic::async_trait]
+impl pb::directory_service_server::DirectoryService for DirectoryApi {
+    async fn resolve_client(
+        &self,
+        request: Request<pb::ResolveClientRequest>,
+    ) -> Result<Response<pb::ResolveClientResponse>, Status> {
+        let client_id = &request.get_ref().client_id;
+        if client_id.is_empty() || client_id.len() > 512 {
+            return Err(ApiError::invalid("client_id", "must be 1-512 characters").into());
+        }
+        let resolved = self
+            .0
+            .store
+            .resolve_client(client_id, self.0.clock.now())
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound("client not found".into()))?;
+        let ids = |ids: &[uuid::Uuid]| ids.iter().map(ToString::to_string).collect();
+        Ok(Response::new(pb::ResolveClientResponse {
+            application: Some(application_to_proto(&resolved.application)),
+            strategy: Some(strategy_to_proto(&resolved.strategy)),
+            provider_id: resolved.provider_id.to_string(),
+            provider_type: resolved.provider_type,
+            issuer: resolved.issuer,
+            approved_product_ids: ids(&resolved.approved_product_ids),
+            pending_product_ids: ids(&resolved.pending_product_ids),
+            active_credential_ids: ids(&resolved.active_credential_ids),
+        }))
+    }
+
+    type WatchChangesStream = Pin<Box<dyn Stream<Item = Result<pb::Change, Status>> + Send>>;
+
+    /// Sends every change after `after_seq`, then follows new ones. The store's change
+    /// signal is checked before each query, so a change that commits while we query
+    /// wakes the next round instead of being missed.
+    async fn watch_changes(
+        &self,
+        request: Request<pb::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchChangesStream>, Status> {
+        let mut after = request.get_ref().after_seq;
+        if after < 0 {
+            return Err(ApiError::invalid("after_seq", "must not be negative").into());
+        }
+        let store = self.0.store.clone();
+        let (tx, rx) = mpsc::channel(BATCH as usize);
+        tokio::spawn(async move {
+            let mut signal = store.change_signal();
+            loop {
+                signal.borrow_and_update();
+                let changes = match store.changes_after(after, BATCH).await {
+                    Ok(changes) => changes,
+                    Err(error) => {
+                        let _ = tx.send(Err(ApiError::from(error).into())).await;
+                        return;
+                    }
+                };
+                for change in &changes {
+                    if tx.send(Ok(change_to_proto(change))).await.is_err() {
+                        return; // the watcher went away
+                    }
+                    after = change.seq;
+                }
+                if changes.len() as i64 == BATCH {
+                    continue; // more to catch up on
+                }
+                tokio::select! {
+                    changed = signal.changed() => if changed.is_err() { return },
+                    () = tx.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}

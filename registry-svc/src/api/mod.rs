@@ -1,0 +1,157 @@
+//! The gRPC edge: each service parses requests into domain types, calls the registry,
+//! records the audit event, and converts the result back. Errors become `Status` in one
+//! place (`dcr_common::error`).
+
+mod applications;
+mod audit;
+pub mod convert;
+pub mod convert_provider;
+mod directory;
+mod products;
+mod providers;
+mod strategies;
+
+use base64::Engine as _;
+use dcr_common::auth::{BearerAuth, Caller, Role};
+use dcr_common::error::ApiError;
+use dcr_common::server::ServiceSet;
+use dcr_proto::registry::v1 as pb;
+use secrecy::SecretString;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+use crate::registry::Registry;
+use crate::store::{AuditEvent, PageRequest};
+
+pub use applications::ApplicationApi;
+pub use audit::AuditApi;
+pub use directory::DirectoryApi;
+pub use products::ProductApi;
+pub use providers::ProviderApi;
+pub use strategies::StrategyApi;
+
+const DEFAULT_PAGE_SIZE: i32 = 50;
+const MAX_PAGE_SIZE: i32 = 500;
+
+/// The callers' shared bearer tokens.
+#[derive(Clone)]
+pub struct CallerTokens {
+    pub admin: SecretString,
+    pub portal: SecretString,
+    pub service: SecretString,
+}
+
+impl std::fmt::Debug for CallerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallerTokens(..)")
+    }
+}
+
+/// Every registry service, each behind its caller's authentication.
+pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
+    use pb::application_service_server::ApplicationServiceServer;
+    use pb::audit_service_server::AuditServiceServer;
+    use pb::directory_service_server::DirectoryServiceServer;
+    use pb::product_service_server::ProductServiceServer;
+    use pb::provider_service_server::ProviderServiceServer;
+    use pb::strategy_service_server::StrategyServiceServer;
+
+    let admin = BearerAuth::new(Role::Admin, &tokens.admin);
+    let portal = BearerAuth::new(Role::Portal, &tokens.portal);
+    let service = BearerAuth::new(Role::Service, &tokens.service);
+    let routes = Routes::new(ProviderServiceServer::with_interceptor(
+        ProviderApi(registry.clone()),
+        admin.clone(),
+    ))
+    .add_service(StrategyServiceServer::with_interceptor(
+        StrategyApi(registry.clone()),
+        admin.clone(),
+    ))
+    .add_service(ProductServiceServer::with_interceptor(
+        ProductApi(registry.clone()),
+        admin.clone(),
+    ))
+    .add_service(AuditServiceServer::with_interceptor(
+        AuditApi(registry.clone()),
+        admin,
+    ))
+    .add_service(ApplicationServiceServer::with_interceptor(
+        ApplicationApi(registry.clone()),
+        portal,
+    ))
+    .add_service(DirectoryServiceServer::with_interceptor(
+        DirectoryApi(registry.clone()),
+        service,
+    ));
+    ServiceSet {
+        routes,
+        names: vec![
+            ProviderServiceServer::<ProviderApi>::NAME,
+            StrategyServiceServer::<StrategyApi>::NAME,
+            ProductServiceServer::<ProductApi>::NAME,
+            AuditServiceServer::<AuditApi>::NAME,
+            ApplicationServiceServer::<ApplicationApi>::NAME,
+            DirectoryServiceServer::<DirectoryApi>::NAME,
+        ],
+    }
+}
+
+/// AIP-158 paging: page_size 0 means the default, larger ones are capped; page tokens
+/// are opaque (base64url of the store's cursor).
+pub(crate) fn page_request(page_size: i32, page_token: &str) -> Result<PageRequest, ApiError> {
+    if page_size < 0 {
+        return Err(ApiError::invalid("page_size", "must not be negative"));
+    }
+    let size = if page_size == 0 {
+        DEFAULT_PAGE_SIZE
+    } else {
+        page_size.min(MAX_PAGE_SIZE)
+    };
+    let after = if page_token.is_empty() {
+        None
+    } else {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(page_token)
+            .map_err(|_| ApiError::invalid("page_token", "is not a token this API returned"))?;
+        Some(
+            String::from_utf8(bytes)
+                .map_err(|_| ApiError::invalid("page_token", "is not a token this API returned"))?,
+        )
+    };
+    Ok(PageRequest {
+        size: usize::try_from(size).unwrap_or(50),
+        after,
+    })
+}
+
+pub(crate) fn next_page_token(next: Option<String>) -> String {
+    next.map(|cursor| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(cursor))
+        .unwrap_or_default()
+}
+
+/// Records one admin or portal change with its outcome. An audit write that fails is
+/// logged loudly but does not undo a change that already committed.
+pub(crate) async fn audit<T>(
+    registry: &Registry,
+    caller: &Caller,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+    outcome: &Result<T, ApiError>,
+) {
+    let event = AuditEvent {
+        id: 0,
+        time: registry.clock.now(),
+        actor: caller.audit_name(),
+        action: action.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_id: resource_id.to_owned(),
+        outcome: match outcome {
+            Ok(_) => "ok".to_owned(),
+            Err(error) => format!("{:?}", error.code()),
+        },
+    };
+    if let Err(error) = registry.store.record_audit(&event).await {
+        tracing::error!(%error, action, resource_id, "could not record the audit event");
+    }
+}

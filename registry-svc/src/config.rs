@@ -1,0 +1,63 @@
+//! registry-svc configuration, from the environment (names fixed in DESIGN.md).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dcr_common::config::{self, ConfigError};
+use secrecy::SecretString;
+
+use crate::api::CallerTokens;
+use crate::domain::validate::UrlPolicy;
+
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    pub database_url: SecretString,
+    /// DCR_MASTER_KEY seals; DCR_MASTER_KEY_PREVIOUS (comma-separated) still open.
+    pub master_key: [u8; 32],
+    pub previous_master_keys: Vec<[u8; 32]>,
+    pub tokens: CallerTokens,
+    pub listen: SocketAddr,
+    pub url_policy: UrlPolicy,
+    /// DCR_IDP_TIMEOUT_SECONDS: one IdP call, connect to last byte (default 10).
+    pub idp_timeout: Duration,
+    /// DCR_RECONCILE_INTERVAL_SECONDS: how often the reconciler looks (default 15).
+    pub reconcile_interval: Duration,
+    /// DCR_OPERATION_LEASE_SECONDS: how long a request owns its IdP operation (default 60).
+    pub operation_lease: Duration,
+}
+
+impl RegistryConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let master = config::required("DCR_MASTER_KEY")?;
+        let previous = config::optional("DCR_MASTER_KEY_PREVIOUS").unwrap_or_default();
+        let idp_timeout = config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?;
+        let operation_lease = config::seconds("DCR_OPERATION_LEASE_SECONDS", 60)?;
+        if operation_lease <= idp_timeout {
+            return Err(ConfigError::new(
+                "DCR_OPERATION_LEASE_SECONDS",
+                "must be longer than DCR_IDP_TIMEOUT_SECONDS, or the reconciler could undo a request still waiting on the IdP",
+            ));
+        }
+        Ok(Self {
+            database_url: SecretString::from(config::required("DATABASE_URL")?),
+            master_key: config::key32("DCR_MASTER_KEY", &master)?,
+            previous_master_keys: previous
+                .split(',')
+                .filter(|k| !k.trim().is_empty())
+                .map(|k| config::key32("DCR_MASTER_KEY_PREVIOUS", k))
+                .collect::<Result<_, _>>()?,
+            tokens: CallerTokens {
+                admin: config::token("DCR_ADMIN_TOKEN")?,
+                portal: config::token("DCR_PORTAL_TOKEN")?,
+                service: config::token("DCR_SERVICE_TOKEN")?,
+            },
+            listen: config::listen_addr("DCR_REGISTRY_LISTEN", "0.0.0.0:50051")?,
+            url_policy: UrlPolicy {
+                allow_http_loopback: config::flag("DCR_ALLOW_HTTP_LOOPBACK", false)?,
+            },
+            idp_timeout,
+            reconcile_interval: config::seconds("DCR_RECONCILE_INTERVAL_SECONDS", 15)?,
+            operation_lease,
+        })
+    }
+}

@@ -1,0 +1,202 @@
+//! One adapter per IdP type behind one trait. The lifecycle code (`crate::lifecycle`)
+//! only ever talks to `IdpAdapter`; each adapter speaks its vendor's management API.
+
+mod discovery;
+mod http;
+mod http_bridge;
+mod rfc7591;
+mod unimplemented;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use url::Url;
+use uuid::Uuid;
+
+use crate::domain::validate::UrlPolicy;
+use crate::domain::{IdpClientState, Provider, ProviderConfig};
+
+pub use discovery::Discovery;
+
+/// What dcr asks the IdP to create. `application_id` is the idempotency marker: adapters
+/// put it where the IdP keeps it (client metadata, name, tags) when the API allows.
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    pub application_id: Uuid,
+    pub developer_id: String,
+    pub strategy_id: Uuid,
+    pub name: String,
+    pub description: String,
+    pub redirect_uris: Vec<Url>,
+    pub scopes: Vec<String>,
+}
+
+/// An IdP client's current metadata, for updates and event hooks.
+pub type ClientUpdate = NewClient;
+
+/// A secret the IdP just issued. The plaintext lives only until it is returned.
+#[derive(Debug)]
+pub struct IssuedSecret {
+    pub client_secret: SecretString,
+    /// The IdP's id for this secret, where it has one.
+    pub secret_ref: String,
+    pub expire_time: Option<DateTime<Utc>>,
+    /// New adapter state, when the call changed it (e.g. a rotated RFC 7592 token).
+    pub state: Option<IdpClientState>,
+}
+
+#[derive(Debug)]
+pub struct CreatedClient {
+    pub client_id: String,
+    pub secret: IssuedSecret,
+    pub state: IdpClientState,
+}
+
+/// A client dcr manages: its id and the adapter's state for it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientRef<'a> {
+    pub client_id: &'a str,
+    pub state: &'a IdpClientState,
+}
+
+/// A registration change, for IdPs that want to hear about them (bridge event hooks).
+#[derive(Debug, Clone)]
+pub struct RegistrationEvent {
+    pub added: bool,
+    pub product_id: Uuid,
+    pub audience: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdpError {
+    /// This provider type has no adapter yet.
+    #[error("{0}")]
+    Unimplemented(String),
+    /// The IdP (or its configuration) cannot do this; the message says why.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The IdP refused the request for a reason in the request (OAuth error fields).
+    #[error("the identity provider refused the request: {0}")]
+    Rejected(String),
+    /// The IdP refused dcr's management credentials.
+    #[error(
+        "the identity provider refused dcr's credentials ({0}); check the provider's configuration"
+    )]
+    Unauthorized(String),
+    /// The IdP accepted a secret regeneration but kept the old secret: it does not rotate
+    /// secrets this way. `state` is the adapter state after the call (it may have rotated).
+    #[error("the identity provider does not issue new client secrets through RFC 7592")]
+    SecretNotRotated { state: IdpClientState },
+    #[error("the identity provider has no such client")]
+    NotFound,
+    /// Nothing reached the IdP (connection refused, DNS): safe to retry.
+    #[error("the identity provider is unreachable: {0}")]
+    Unreachable(String),
+    /// The request may or may not have taken effect (timeout, 5xx, dropped connection,
+    /// unreadable answer).
+    #[error("the identity provider did not answer clearly: {0}")]
+    Ambiguous(String),
+}
+
+impl IdpError {
+    /// True when the IdP certainly did not act on the request.
+    pub fn is_definite(&self) -> bool {
+        !matches!(self, Self::Ambiguous(_))
+    }
+}
+
+pub type IdpResult<T> = Result<T, IdpError>;
+
+#[async_trait::async_trait]
+pub trait IdpAdapter: Send + Sync {
+    async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient>;
+    /// Pushes changed metadata; returns new adapter state when the IdP rotated it.
+    async fn update_client(
+        &self,
+        client: ClientRef<'_>,
+        update: &ClientUpdate,
+    ) -> IdpResult<Option<IdpClientState>>;
+    /// Deletes the client; a client that is already gone counts as deleted.
+    async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()>;
+    /// Replaces the client's secret; the old one stops working.
+    async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret>;
+    /// Adds a secret beside the current ones, where the IdP can hold several.
+    async fn add_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret>;
+    /// Revokes one secret by its IdP reference, where the IdP can.
+    async fn revoke_secret(&self, client: ClientRef<'_>, secret_ref: &str) -> IdpResult<()>;
+    async fn registration_changed(
+        &self,
+        client: ClientRef<'_>,
+        app: &ClientUpdate,
+        event: &RegistrationEvent,
+    ) -> IdpResult<()>;
+    /// Finds a client by dcr's marker, for reconciling after a crash. None when the
+    /// IdP's API cannot search (the caller then relies on the journal).
+    async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>>;
+    /// A live, harmless round trip with the stored credentials: Ok(what was checked).
+    async fn verify(&self) -> IdpResult<String>;
+}
+
+/// Shared by all adapters: one HTTP client (connection pool, timeouts), the URL policy
+/// and the discovery cache.
+#[derive(Clone, Debug)]
+pub struct IdpDeps {
+    pub http: reqwest::Client,
+    pub policy: UrlPolicy,
+    pub discovery: Arc<Discovery>,
+}
+
+impl IdpDeps {
+    pub fn new(policy: UrlPolicy, timeout: std::time::Duration) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(std::time::Duration::from_secs(5)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("dcr-registry/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            discovery: Arc::new(Discovery::new(http.clone(), policy)),
+            http,
+            policy,
+        })
+    }
+}
+
+/// The adapter for a provider.
+pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
+    match &provider.config {
+        ProviderConfig::Rfc7591 {
+            registration_endpoint,
+        } => Arc::new(rfc7591::Rfc7591Adapter::new(
+            provider.issuer.clone(),
+            registration_endpoint.clone(),
+            provider
+                .secrets
+                .get("initial_access_token")
+                .map(|t| SecretString::from(t.to_owned())),
+            deps.clone(),
+        )),
+        ProviderConfig::HttpBridge {
+            dcr_base_url,
+            disable_event_hooks,
+            disable_refresh_secret,
+            allow_multiple_credentials,
+        } => Arc::new(http_bridge::HttpBridgeAdapter {
+            base_url: dcr_base_url.clone(),
+            api_key: SecretString::from(
+                provider
+                    .secrets
+                    .get("api_key")
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+            provider_id: provider.id,
+            disable_event_hooks: *disable_event_hooks,
+            disable_refresh_secret: *disable_refresh_secret,
+            allow_multiple_credentials: *allow_multiple_credentials,
+            http: deps.http.clone(),
+        }),
+        other => Arc::new(unimplemented::Unimplemented(other.provider_type())),
+    }
+}

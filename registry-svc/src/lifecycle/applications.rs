@@ -1,0 +1,327 @@
+//! Create, update and delete applications together with their IdP clients.
+
+use std::sync::Arc;
+
+use chrono::Duration as ChronoDuration;
+use dcr_common::error::ApiError;
+use secrecy::{ExposeSecret as _, SecretString};
+use url::Url;
+use uuid::Uuid;
+
+use crate::domain::application::secret_hint;
+use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
+use crate::idp::{self, ClientRef, IdpAdapter, IdpError, NewClient};
+use crate::registry::{Faults, Registry};
+use crate::store::{Journal, Operation, OperationKind, StoreError};
+
+/// A parsed CreateApplication request.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub developer_id: String,
+    pub name: String,
+    pub description: String,
+    pub strategy_id: Uuid,
+    pub redirect_uris: Vec<Url>,
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct CreatedApplication {
+    pub application: Application,
+    /// None when an earlier call with the same request id created the application.
+    pub credential: Option<(Credential, SecretString)>,
+}
+
+impl Registry {
+    pub(crate) fn lease_until(&self) -> chrono::DateTime<chrono::Utc> {
+        let lease = ChronoDuration::from_std(self.settings.operation_lease)
+            .unwrap_or(ChronoDuration::seconds(60));
+        self.clock.now() + lease
+    }
+
+    pub(crate) async fn strategy_and_provider(
+        &self,
+        strategy_id: Uuid,
+    ) -> Result<(AuthStrategy, Provider), ApiError> {
+        let strategy = self
+            .store
+            .get_strategy(strategy_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("strategy {strategy_id} not found")))?;
+        let provider = self
+            .store
+            .get_provider(strategy.provider_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("strategy {strategy_id} has no provider"))
+            })?;
+        Ok((strategy, provider))
+    }
+
+    pub(crate) async fn adapter_for_app(
+        &self,
+        app: &Application,
+    ) -> Result<(Arc<dyn IdpAdapter>, AuthStrategy), ApiError> {
+        let (strategy, provider) = self.strategy_and_provider(app.strategy_id).await?;
+        Ok((idp::adapter_for(&provider, &self.idp), strategy))
+    }
+
+    /// The developer's application; another developer's looks exactly like a missing one.
+    pub async fn owned_application(
+        &self,
+        developer_id: &str,
+        id: Uuid,
+    ) -> Result<Application, ApiError> {
+        match self.store.get_application(id).await? {
+            Some(app) if app.developer_id == developer_id => Ok(app),
+            _ => Err(ApiError::NotFound(format!("application {id} not found"))),
+        }
+    }
+
+    pub(crate) async fn client_state(
+        &self,
+        app: &Application,
+    ) -> Result<(String, IdpClientState), ApiError> {
+        let client_id = app.client_id.clone().ok_or_else(|| {
+            ApiError::FailedPrecondition(format!("application {} has no IdP client", app.id))
+        })?;
+        let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+        Ok((client_id, state))
+    }
+
+    #[tracing::instrument(skip_all, fields(developer = %request.developer_id, strategy = %request.strategy_id))]
+    pub async fn create_application(
+        &self,
+        request: NewApplication,
+    ) -> Result<CreatedApplication, ApiError> {
+        if let Some(request_id) = &request.request_id
+            && let Some(existing) = self
+                .store
+                .find_application_by_request(&request.developer_id, request_id)
+                .await?
+        {
+            return Ok(CreatedApplication {
+                application: existing,
+                credential: None,
+            });
+        }
+        let (strategy, provider) = self.strategy_and_provider(request.strategy_id).await?;
+        if !provider.active {
+            return Err(ApiError::FailedPrecondition(format!(
+                "provider {} is not active; applications cannot be created on it",
+                provider.name
+            )));
+        }
+        let adapter = idp::adapter_for(&provider, &self.idp);
+        let now = self.clock.now();
+        let app = Application {
+            id: Uuid::now_v7(),
+            developer_id: request.developer_id,
+            name: request.name,
+            description: request.description,
+            strategy_id: strategy.id,
+            client_id: None,
+            redirect_uris: request.redirect_uris,
+            state: AppState::Provisioning,
+            failure_reason: String::new(),
+            request_id: request.request_id,
+            create_time: now,
+            update_time: now,
+        };
+        let op = Operation {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            provider_id: provider.id,
+            kind: OperationKind::Create,
+            journal: None,
+            attempts: 0,
+            lease_until: self.lease_until(),
+        };
+        self.store.insert_application_intent(&app, &op).await?;
+        let new_client = NewClient {
+            application_id: app.id,
+            developer_id: app.developer_id.clone(),
+            strategy_id: strategy.id,
+            name: app.name.clone(),
+            description: app.description.clone(),
+            redirect_uris: app.redirect_uris.clone(),
+            scopes: strategy.scopes.clone(),
+        };
+        let created = match adapter.create_client(&new_client).await {
+            Ok(created) => created,
+            Err(error) if error.is_definite() => {
+                // Nothing exists at the IdP: forget the intent as if it never was.
+                self.store.discard_application(op.id, app.id).await?;
+                return Err(error.into());
+            }
+            Err(error) => {
+                tracing::warn!(application_id = %app.id, %error, "IdP create ended unclearly; marking FAILED");
+                let reason = format!("the identity provider did not answer clearly: {error}");
+                self.store
+                    .fail_application(op.id, app.id, &reason, self.clock.now())
+                    .await?;
+                return Err(error.into());
+            }
+        };
+        let journal = Journal {
+            client_id: created.client_id.clone(),
+            idp_state: created.state.clone(),
+        };
+        if let Err(error) = self.store.record_journal(op.id, &journal).await {
+            self.undo_create(&*adapter, &journal, op.id, app.id).await;
+            return Err(error.into());
+        }
+        if Faults::trip(&self.faults.crash_after_idp_create) {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "injected crash after the IdP create"
+            )));
+        }
+        let now = self.clock.now();
+        let credential = Credential {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            secret_hint: secret_hint(created.secret.client_secret.expose_secret()),
+            idp_ref: created.secret.secret_ref.clone(),
+            create_time: now,
+            expire_time: created.secret.expire_time,
+            revoke_time: None,
+        };
+        match self
+            .store
+            .complete_create(op.id, app.id, &journal, &credential, now)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                // The reconciler took the operation over and will remove the client.
+                return Err(ApiError::Unavailable(
+                    "creating the application took too long and was rolled back; try again".into(),
+                ));
+            }
+            Err(error) => {
+                self.undo_create(&*adapter, &journal, op.id, app.id).await;
+                return Err(error.into());
+            }
+        }
+        let application = Application {
+            client_id: Some(created.client_id),
+            state: AppState::Active,
+            update_time: now,
+            ..app
+        };
+        tracing::info!(application_id = %application.id, "application created");
+        Ok(CreatedApplication {
+            application,
+            credential: Some((credential, created.secret.client_secret)),
+        })
+    }
+
+    /// Best-effort compensation inside the request; whatever fails here is left pending
+    /// for the reconciler, which has the journal.
+    async fn undo_create(
+        &self,
+        adapter: &dyn IdpAdapter,
+        journal: &Journal,
+        op_id: Uuid,
+        app_id: Uuid,
+    ) {
+        let client = ClientRef {
+            client_id: &journal.client_id,
+            state: &journal.idp_state,
+        };
+        if let Err(error) = adapter.delete_client(client).await {
+            tracing::warn!(%app_id, %error, "could not remove the new IdP client; the reconciler will retry");
+            return;
+        }
+        let reason = "creation failed after the IdP client was made; the client was removed";
+        if let Err(error) = self
+            .store
+            .fail_application(op_id, app_id, reason, self.clock.now())
+            .await
+        {
+            tracing::warn!(%app_id, %error, "could not mark the application FAILED; the reconciler will");
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(application_id = %app.id))]
+    pub async fn update_application(&self, app: Application) -> Result<Application, ApiError> {
+        let (adapter, strategy) = self.adapter_for_app(&app).await?;
+        let (client_id, state) = self.client_state(&app).await?;
+        let update = NewClient {
+            application_id: app.id,
+            developer_id: app.developer_id.clone(),
+            strategy_id: app.strategy_id,
+            name: app.name.clone(),
+            description: app.description.clone(),
+            redirect_uris: app.redirect_uris.clone(),
+            scopes: strategy.scopes.clone(),
+        };
+        let new_state = adapter
+            .update_client(
+                ClientRef {
+                    client_id: &client_id,
+                    state: &state,
+                },
+                &update,
+            )
+            .await?;
+        self.store
+            .update_application(&app, new_state.as_ref())
+            .await?;
+        Ok(app)
+    }
+
+    #[tracing::instrument(skip_all, fields(application_id = %app.id))]
+    pub async fn delete_application(&self, app: Application) -> Result<(), ApiError> {
+        if app.state == AppState::Provisioning {
+            return Err(ApiError::FailedPrecondition(format!(
+                "application {} is still being provisioned; try again shortly",
+                app.id
+            )));
+        }
+        let (adapter, strategy) = self.adapter_for_app(&app).await?;
+        let op = Operation {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            provider_id: strategy.provider_id,
+            kind: OperationKind::Delete,
+            journal: None,
+            attempts: 0,
+            lease_until: self.lease_until(),
+        };
+        let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+        self.store
+            .begin_delete(app.id, &op, self.clock.now())
+            .await?;
+        if let Some(client_id) = &app.client_id {
+            if let Err(error) = adapter
+                .delete_client(ClientRef {
+                    client_id,
+                    state: &state,
+                })
+                .await
+            {
+                tracing::warn!(%error, "IdP delete failed; the reconciler will retry");
+                self.store
+                    .record_operation_error(op.id, &error.to_string())
+                    .await?;
+                return Err(match error {
+                    IdpError::Unimplemented(_) => error.into(),
+                    other => ApiError::Unavailable(format!(
+                        "{other}; the application is DELETING and its IdP client will be removed when the IdP answers"
+                    )),
+                });
+            }
+        }
+        if Faults::trip(&self.faults.crash_after_idp_delete) {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "injected crash after the IdP delete"
+            )));
+        }
+        self.store
+            .complete_delete(op.id, app.id, self.clock.now())
+            .await?;
+        tracing::info!("application deleted");
+        Ok(())
+    }
+}

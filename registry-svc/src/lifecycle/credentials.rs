@@ -1,0 +1,155 @@
+//! An application's client secrets: regenerate, add, revoke.
+
+use dcr_common::error::ApiError;
+use secrecy::{ExposeSecret as _, SecretString};
+use uuid::Uuid;
+
+use crate::domain::application::secret_hint;
+use crate::domain::{AppState, Application, Credential};
+use crate::idp::{ClientRef, IdpError, IssuedSecret};
+use crate::registry::Registry;
+
+fn require_active(app: &Application) -> Result<(), ApiError> {
+    if app.state == AppState::Active {
+        Ok(())
+    } else {
+        Err(ApiError::FailedPrecondition(format!(
+            "application {} is {}, not ACTIVE",
+            app.id,
+            app.state.as_str()
+        )))
+    }
+}
+
+impl Registry {
+    async fn active_credentials(&self, app: &Application) -> Result<Vec<Credential>, ApiError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .list_credentials(app.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.is_active(now))
+            .collect())
+    }
+
+    fn new_credential(&self, app: &Application, secret: &IssuedSecret) -> Credential {
+        Credential {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            secret_hint: secret_hint(secret.client_secret.expose_secret()),
+            idp_ref: secret.secret_ref.clone(),
+            create_time: self.clock.now(),
+            expire_time: secret.expire_time,
+            revoke_time: None,
+        }
+    }
+
+    /// Replaces the one active secret. Several active secrets are a rotation in progress:
+    /// regenerating would silently revoke all of them, so it is refused.
+    #[tracing::instrument(skip_all, fields(application_id = %app.id))]
+    pub async fn regenerate_secret(
+        &self,
+        app: &Application,
+    ) -> Result<(Credential, SecretString), ApiError> {
+        require_active(app)?;
+        if self.active_credentials(app).await?.len() > 1 {
+            return Err(ApiError::FailedPrecondition(
+                "more than one credential is active: revoke the ones you no longer need, or add a new one".into(),
+            ));
+        }
+        let (adapter, _) = self.adapter_for_app(app).await?;
+        let (client_id, state) = self.client_state(app).await?;
+        let secret = match adapter
+            .regenerate_secret(ClientRef {
+                client_id: &client_id,
+                state: &state,
+            })
+            .await
+        {
+            Ok(secret) => secret,
+            Err(IdpError::SecretNotRotated { state }) => {
+                // The call may have rotated the registration access token: keep it.
+                self.store.update_application(app, Some(&state)).await?;
+                return Err(ApiError::FailedPrecondition(
+                    "this identity provider does not issue a new client_secret through RFC 7592; \
+                     delete and recreate the application to get a new secret"
+                        .into(),
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        let credential = self.new_credential(app, &secret);
+        self.store
+            .add_credential(&credential, true, secret.state.as_ref(), self.clock.now())
+            .await?;
+        Ok((credential, secret.client_secret))
+    }
+
+    #[tracing::instrument(skip_all, fields(application_id = %app.id))]
+    pub async fn add_credential(
+        &self,
+        app: &Application,
+    ) -> Result<(Credential, SecretString), ApiError> {
+        require_active(app)?;
+        let (adapter, _) = self.adapter_for_app(app).await?;
+        let (client_id, state) = self.client_state(app).await?;
+        let secret = adapter
+            .add_secret(ClientRef {
+                client_id: &client_id,
+                state: &state,
+            })
+            .await?;
+        let credential = self.new_credential(app, &secret);
+        self.store
+            .add_credential(&credential, false, secret.state.as_ref(), self.clock.now())
+            .await?;
+        Ok((credential, secret.client_secret))
+    }
+
+    #[tracing::instrument(skip_all, fields(application_id = %app.id, %credential_id))]
+    pub async fn revoke_credential(
+        &self,
+        app: &Application,
+        credential_id: Uuid,
+    ) -> Result<Credential, ApiError> {
+        require_active(app)?;
+        let active = self.active_credentials(app).await?;
+        let Some(credential) = active.iter().find(|c| c.id == credential_id) else {
+            let known = self
+                .store
+                .list_credentials(app.id)
+                .await?
+                .into_iter()
+                .find(|c| c.id == credential_id);
+            return match known {
+                Some(revoked) => Ok(revoked), // already revoked or expired: nothing to do
+                None => Err(ApiError::NotFound(format!(
+                    "credential {credential_id} not found"
+                ))),
+            };
+        };
+        if active.len() == 1 {
+            return Err(ApiError::FailedPrecondition(
+                "this is the application's only active credential: use RegenerateSecret to replace it, \
+                 or DeleteApplication"
+                    .into(),
+            ));
+        }
+        let (adapter, _) = self.adapter_for_app(app).await?;
+        let (client_id, state) = self.client_state(app).await?;
+        adapter
+            .revoke_secret(
+                ClientRef {
+                    client_id: &client_id,
+                    state: &state,
+                },
+                &credential.idp_ref,
+            )
+            .await?;
+        Ok(self
+            .store
+            .revoke_credential(app.id, credential_id, self.clock.now())
+            .await?)
+    }
+}

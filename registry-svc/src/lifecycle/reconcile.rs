@@ -1,0 +1,127 @@
+//! The reconciler: finishes or undoes IdP operations that a crash (or a lost answer)
+//! interrupted. It claims only operations whose lease ran out, with SKIP LOCKED, so any
+//! number of registry replicas can run it.
+//!
+//! - An interrupted create is undone: the developer never saw the secret, so the IdP
+//!   client (from the journal, or found by dcr's marker where the IdP can search) is
+//!   deleted and the application marked FAILED.
+//! - An interrupted delete is finished: the IdP client is deleted (absent counts as
+//!   deleted) and the application removed.
+//! An IdP error leaves the operation pending; it is retried when its new lease runs out.
+
+use std::time::Duration;
+
+use dcr_common::error::ApiError;
+
+use crate::idp::{self, ClientRef};
+use crate::registry::Registry;
+use crate::store::{Operation, OperationKind};
+
+/// What one pass did, for logs and tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub undone_creates: usize,
+    pub finished_deletes: usize,
+    pub retry_later: usize,
+}
+
+impl Registry {
+    /// Claims and works every stale operation once.
+    pub async fn reconcile_once(&self) -> Result<Pass, ApiError> {
+        let mut pass = Pass::default();
+        loop {
+            let ops = self
+                .store
+                .claim_stale_operations(self.clock.now(), self.lease_until(), 16)
+                .await?;
+            if ops.is_empty() {
+                return Ok(pass);
+            }
+            for op in ops {
+                match self.reconcile_operation(&op).await {
+                    Ok(OperationKind::Create) => pass.undone_creates += 1,
+                    Ok(OperationKind::Delete) => pass.finished_deletes += 1,
+                    Err(error) => {
+                        tracing::warn!(operation_id = %op.id, application_id = %op.application_id, %error,
+                            "reconcile failed; will retry");
+                        self.store
+                            .record_operation_error(op.id, &error.to_string())
+                            .await?;
+                        pass.retry_later += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reconcile_operation(&self, op: &Operation) -> Result<OperationKind, ApiError> {
+        let provider = self
+            .store
+            .get_provider(op.provider_id)
+            .await?
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("operation {} has no provider", op.id))
+            })?;
+        let adapter = idp::adapter_for(&provider, &self.idp);
+        let now = self.clock.now();
+        match op.kind {
+            OperationKind::Create => {
+                let journaled = op
+                    .journal
+                    .as_ref()
+                    .map(|j| (j.client_id.clone(), j.idp_state.clone()));
+                let found = match journaled {
+                    Some(found) => Some(found),
+                    None => adapter
+                        .find_by_marker(op.application_id)
+                        .await?
+                        .map(|id| (id, Default::default())),
+                };
+                if let Some((client_id, state)) = &found {
+                    adapter
+                        .delete_client(ClientRef { client_id, state })
+                        .await?;
+                }
+                let reason = "provisioning was interrupted; dcr removed any IdP client it had made";
+                self.store
+                    .fail_application(op.id, op.application_id, reason, now)
+                    .await?;
+                tracing::info!(application_id = %op.application_id, removed_client = found.is_some(),
+                    "undid an interrupted create");
+                Ok(OperationKind::Create)
+            }
+            OperationKind::Delete => {
+                if let Some(app) = self.store.get_application(op.application_id).await?
+                    && let Some(client_id) = &app.client_id
+                {
+                    let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+                    adapter
+                        .delete_client(ClientRef {
+                            client_id,
+                            state: &state,
+                        })
+                        .await?;
+                }
+                self.store
+                    .complete_delete(op.id, op.application_id, now)
+                    .await?;
+                tracing::info!(application_id = %op.application_id, "finished an interrupted delete");
+                Ok(OperationKind::Delete)
+            }
+        }
+    }
+
+    /// Runs passes every `interval` until the task is dropped.
+    pub async fn run_reconciler(self, interval: Duration) {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match self.reconcile_once().await {
+                Ok(pass) if pass != Pass::default() => tracing::info!(?pass, "reconciler pass"),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "reconciler pass failed"),
+            }
+        }
+    }
+}

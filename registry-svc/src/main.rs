@@ -1,0 +1,46 @@
+//! registry-svc: `registry-svc` serves; `registry-svc migrate` applies migrations and exits.
+
+use std::process::ExitCode;
+
+use dcr_common::telemetry::{self, LogConfig};
+use registry_svc::RegistryConfig;
+
+const USAGE: &str = "usage: registry-svc [serve|migrate]\n\
+configuration comes from the environment: DATABASE_URL, DCR_MASTER_KEY, DCR_ADMIN_TOKEN,\n\
+DCR_PORTAL_TOKEN, DCR_SERVICE_TOKEN, DCR_REGISTRY_LISTEN, ... (see README.md)";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let command = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "serve".to_owned());
+    if !matches!(command.as_str(), "serve" | "migrate") {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    }
+    let config = match LogConfig::from_env().and_then(|log| Ok((log, RegistryConfig::from_env()?)))
+    {
+        Ok((log, config)) => {
+            telemetry::init(&log);
+            config
+        }
+        Err(error) => {
+            eprintln!("registry-svc: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command.as_str() {
+        "migrate" => registry_svc::migrate(&config)
+            .await
+            .map(|()| tracing::info!("migrations applied")),
+        _ => registry_svc::run(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("registry-svc: {error:#}");
+            eprintln!("registry-svc: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

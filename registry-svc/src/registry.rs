@@ -1,0 +1,55 @@
+//! The registry's shared state: what every handler and background task works with.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use dcr_common::clock::SharedClock;
+
+use crate::domain::validate::UrlPolicy;
+use crate::idp::IdpDeps;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub url_policy: UrlPolicy,
+    /// How long a request owns its IdP operation before the reconciler may take it over.
+    /// Must exceed the IdP timeout by a margin.
+    pub operation_lease: Duration,
+}
+
+/// Failure injection for tests of invariant 1. Each counter makes that many of the next
+/// passes through its point fail as if the process died there.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// After the IdP created the client and dcr journaled it, before the final commit.
+    pub crash_after_idp_create: AtomicU32,
+    /// After the IdP deleted the client, before the row is removed.
+    pub crash_after_idp_delete: AtomicU32,
+}
+
+impl Faults {
+    /// True (and counts down) when the point should fail now.
+    pub fn trip(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    pub store: Arc<dyn Store>,
+    pub idp: IdpDeps,
+    pub clock: SharedClock,
+    pub settings: Settings,
+    pub faults: Arc<Faults>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

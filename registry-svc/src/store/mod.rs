@@ -1,0 +1,298 @@
+//! Persistence behind narrow traits, one per resource, so a second backend can be added
+//! and must pass the same contract suite (`tests/api/store_contract.rs`). Each method is
+//! one unit of work: it commits everything it writes (rows, the change log entry) or
+//! nothing.
+
+mod postgres;
+mod postgres_apps;
+mod postgres_config;
+mod postgres_directory;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{
+    ApiProduct, Application, AuthStrategy, Credential, IdpClientState, Provider, Registration,
+    RegistrationStatus,
+};
+
+pub use postgres::PgStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The row is referenced by others (e.g. a provider used by a strategy).
+    #[error("{0}")]
+    InUse(String),
+    /// The row is not in the state the write expected (someone else moved it).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("sealed data could not be read: {0}")]
+    Seal(#[from] dcr_common::seal::SealError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: at most `size` items after the cursor (exclusive).
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub size: usize,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// The cursor of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// A pending or finished IdP side effect (invariant 1 of DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationKind {
+    Create,
+    Delete,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+/// What the IdP answered to a create, recorded the moment it answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    pub client_id: String,
+    pub idp_state: IdpClientState,
+}
+
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub id: Uuid,
+    pub application_id: Uuid,
+    pub provider_id: Uuid,
+    pub kind: OperationKind,
+    pub journal: Option<Journal>,
+    pub attempts: i32,
+    pub lease_until: DateTime<Utc>,
+}
+
+/// What a gateway needs to know about an IdP client.
+#[derive(Debug, Clone)]
+pub struct ResolvedClient {
+    pub application: Application,
+    pub strategy: AuthStrategy,
+    pub provider_id: Uuid,
+    pub provider_type: String,
+    pub issuer: String,
+    pub approved_product_ids: Vec<Uuid>,
+    pub pending_product_ids: Vec<Uuid>,
+    pub active_credential_ids: Vec<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub seq: i64,
+    pub kind: &'static str,
+    pub action: String,
+    pub resource_id: String,
+    pub application_id: String,
+    pub client_id: String,
+    pub time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub time: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+#[async_trait::async_trait]
+pub trait ConfigStore: Send + Sync {
+    async fn insert_provider(&self, provider: &Provider) -> StoreResult<()>;
+    async fn get_provider(&self, id: Uuid) -> StoreResult<Option<Provider>>;
+    async fn list_providers(&self, page: &PageRequest) -> StoreResult<Page<Provider>>;
+    async fn update_provider(&self, provider: &Provider) -> StoreResult<()>;
+    /// `InUse` while a strategy uses it.
+    async fn delete_provider(&self, id: Uuid) -> StoreResult<()>;
+
+    async fn insert_strategy(&self, strategy: &AuthStrategy) -> StoreResult<()>;
+    async fn get_strategy(&self, id: Uuid) -> StoreResult<Option<AuthStrategy>>;
+    async fn list_strategies(&self, page: &PageRequest) -> StoreResult<Page<AuthStrategy>>;
+    async fn update_strategy(&self, strategy: &AuthStrategy) -> StoreResult<()>;
+    /// `InUse` while a product or an application uses it.
+    async fn delete_strategy(&self, id: Uuid) -> StoreResult<()>;
+
+    async fn insert_product(&self, product: &ApiProduct) -> StoreResult<()>;
+    async fn get_product(&self, id: Uuid) -> StoreResult<Option<ApiProduct>>;
+    async fn list_products(&self, page: &PageRequest) -> StoreResult<Page<ApiProduct>>;
+    async fn update_product(&self, product: &ApiProduct) -> StoreResult<()>;
+    /// `InUse` while registrations to it exist.
+    async fn delete_product(&self, id: Uuid) -> StoreResult<()>;
+}
+
+#[async_trait::async_trait]
+pub trait ApplicationStore: Send + Sync {
+    /// Persists a PROVISIONING application and its pending create operation together.
+    /// `AlreadyExists` when the developer has a live app of that name or that request id.
+    async fn insert_application_intent(&self, app: &Application, op: &Operation)
+    -> StoreResult<()>;
+    async fn get_application(&self, id: Uuid) -> StoreResult<Option<Application>>;
+    async fn find_application_by_request(
+        &self,
+        developer_id: &str,
+        request_id: &str,
+    ) -> StoreResult<Option<Application>>;
+    async fn list_applications(
+        &self,
+        developer_id: &str,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Application>>;
+    async fn get_idp_state(&self, application_id: Uuid) -> StoreResult<Option<IdpClientState>>;
+    /// Records what the IdP answered to a create (before the final commit).
+    async fn record_journal(&self, op_id: Uuid, journal: &Journal) -> StoreResult<()>;
+    /// ACTIVE with its client and first credential; finishes the operation. `Conflict`
+    /// when the operation is no longer pending (the reconciler took it over).
+    async fn complete_create(
+        &self,
+        op_id: Uuid,
+        app_id: Uuid,
+        journal: &Journal,
+        credential: &Credential,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// FAILED with a reason, client unlinked; finishes the operation.
+    async fn fail_application(
+        &self,
+        op_id: Uuid,
+        app_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Removes an application whose create was refused by the IdP (nothing exists there).
+    async fn discard_application(&self, op_id: Uuid, app_id: Uuid) -> StoreResult<()>;
+    /// Name, description, redirect URIs and (when given) new IdP state.
+    async fn update_application(
+        &self,
+        app: &Application,
+        idp_state: Option<&IdpClientState>,
+    ) -> StoreResult<()>;
+    /// Moves the app to DELETING with a pending delete operation. `NotFound`/`Conflict`.
+    async fn begin_delete(
+        &self,
+        app_id: Uuid,
+        op: &Operation,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Removes the application, its credentials and registrations; finishes the operation.
+    async fn complete_delete(
+        &self,
+        op_id: Uuid,
+        app_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    async fn list_credentials(&self, application_id: Uuid) -> StoreResult<Vec<Credential>>;
+    /// Adds a credential; with `revoke_active`, revokes every active one in the same
+    /// transaction (secret regeneration). `idp_state` replaces the app's when given.
+    async fn add_credential(
+        &self,
+        credential: &Credential,
+        revoke_active: bool,
+        idp_state: Option<&IdpClientState>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn revoke_credential(
+        &self,
+        application_id: Uuid,
+        credential_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Credential>;
+
+    async fn insert_registration(&self, registration: &Registration) -> StoreResult<()>;
+    async fn get_registration(&self, id: Uuid) -> StoreResult<Option<Registration>>;
+    async fn set_registration_status(
+        &self,
+        id: Uuid,
+        status: RegistrationStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Registration>;
+    async fn delete_registration(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn list_registrations(
+        &self,
+        application_ids: Option<&[Uuid]>,
+        product_id: Option<Uuid>,
+        status: Option<RegistrationStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Registration>>;
+    /// Every application id of a developer (for filtering their registrations).
+    async fn application_ids_of(&self, developer_id: &str) -> StoreResult<Vec<Uuid>>;
+}
+
+#[async_trait::async_trait]
+pub trait OperationStore: Send + Sync {
+    /// Claims up to `limit` pending operations whose lease ran out, extending their lease
+    /// to `lease_until`; replicas never claim the same one.
+    async fn claim_stale_operations(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<Operation>>;
+    async fn record_operation_error(&self, op_id: Uuid, error: &str) -> StoreResult<()>;
+    async fn pending_operations(&self) -> StoreResult<Vec<Operation>>;
+}
+
+#[async_trait::async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn resolve_client(
+        &self,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ResolvedClient>>;
+    async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>>;
+    /// Ticks whenever a change may have been committed (by any replica).
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn record_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>>;
+}
+
+/// Everything the registry needs from persistence.
+pub trait Store:
+    ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore
+{
+}
+
+impl<T: ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore> Store for T {}

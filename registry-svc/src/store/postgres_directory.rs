@@ -1,0 +1,179 @@
+//! Postgres: directory lookups, the change stream and the audit log.
+
+use chrono::{DateTime, Utc};
+use sqlx::Row as _;
+use uuid::Uuid;
+
+use super::postgres::page_limit;
+use super::postgres_apps::{application_from_row, credential_from_row};
+use super::{
+    AuditEvent, AuditFilter, AuditStore, Change, ConfigStore as _, DirectoryStore, Page,
+    PageRequest, PgStore, ResolvedClient, StoreError, StoreResult,
+};
+
+fn kind_name(kind: &str) -> &'static str {
+    match kind {
+        "provider" => "provider",
+        "strategy" => "strategy",
+        "product" => "product",
+        "application" => "application",
+        "credential" => "credential",
+        "registration" => "registration",
+        _ => "unknown",
+    }
+}
+
+#[async_trait::async_trait]
+impl DirectoryStore for PgStore {
+    async fn resolve_client(
+        &self,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ResolvedClient>> {
+        let Some(row) = sqlx::query("SELECT * FROM applications WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let application = application_from_row(&row)?;
+        let strategy = self
+            .get_strategy(application.strategy_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("application {} has no strategy", application.id))
+            })?;
+        let provider = sqlx::query("SELECT type, issuer FROM providers WHERE id = $1")
+            .bind(strategy.provider_id)
+            .fetch_one(&self.pool)
+            .await?;
+        let registrations =
+            sqlx::query("SELECT product_id, status FROM registrations WHERE application_id = $1")
+                .bind(application.id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut approved = Vec::new();
+        let mut pending = Vec::new();
+        for r in &registrations {
+            let product: Uuid = r.try_get("product_id")?;
+            match r.try_get::<String, _>("status")?.as_str() {
+                "APPROVED" => approved.push(product),
+                "PENDING" => pending.push(product),
+                _ => {}
+            }
+        }
+        let credentials = sqlx::query("SELECT * FROM credentials WHERE application_id = $1")
+            .bind(application.id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut active = Vec::new();
+        for row in &credentials {
+            let credential = credential_from_row(row)?;
+            if credential.is_active(now) {
+                active.push(credential.id);
+            }
+        }
+        Ok(Some(ResolvedClient {
+            provider_id: strategy.provider_id,
+            provider_type: provider.try_get("type")?,
+            issuer: provider.try_get("issuer")?,
+            application,
+            strategy,
+            approved_product_ids: approved,
+            pending_product_ids: pending,
+            active_credential_ids: active,
+        }))
+    }
+
+    async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>> {
+        let rows = sqlx::query("SELECT * FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(seq)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Change {
+                    seq: r.try_get("seq")?,
+                    kind: kind_name(&r.try_get::<String, _>("kind")?),
+                    action: r.try_get("action")?,
+                    resource_id: r.try_get("resource_id")?,
+                    application_id: r.try_get("application_id")?,
+                    client_id: r.try_get("client_id")?,
+                    time: r.try_get("time")?,
+                })
+            })
+            .collect()
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.change_receiver()
+    }
+}
+
+#[async_trait::async_trait]
+impl AuditStore for PgStore {
+    async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (time, actor, action, resource_type, resource_id, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(e.time)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.resource_type)
+        .bind(&e.resource_id)
+        .bind(&e.outcome)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_audit(
+        &self,
+        f: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>> {
+        let before: i64 = match &page.after {
+            None => i64::MAX,
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| StoreError::Corrupt("bad page cursor".into()))?,
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events
+             WHERE id < $1
+               AND ($2::text IS NULL OR actor = $2)
+               AND ($3::text IS NULL OR action = $3)
+               AND ($4::text IS NULL OR resource_type = $4)
+               AND ($5::text IS NULL OR resource_id = $5)
+             ORDER BY id DESC LIMIT $6",
+        )
+        .bind(before)
+        .bind(&f.actor)
+        .bind(&f.action)
+        .bind(&f.resource_type)
+        .bind(&f.resource_id)
+        .bind(page_limit(page.size))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id")?,
+                    time: r.try_get("time")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    resource_type: r.try_get("resource_type")?,
+                    resource_id: r.try_get("resource_id")?,
+                    outcome: r.try_get("outcome")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(super::postgres::finish_page(items, page.size, |e| {
+            e.id.to_string()
+        }))
+    }
+}
