@@ -449,7 +449,13 @@ impl ApplicationStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE applications SET state = 'DELETING', update_time = $2 WHERE id = $1")
+        // A FAILED app has no IdP client and stays FAILED while its row goes: DELETING
+        // would bring its name back into the per-developer uniqueness check.
+        sqlx::query(
+            "UPDATE applications SET state = CASE WHEN state = 'FAILED' THEN 'FAILED' ELSE 'DELETING' END,
+                    update_time = $2
+             WHERE id = $1",
+        )
             .bind(app_id)
             .bind(now)
             .execute(&mut *tx)

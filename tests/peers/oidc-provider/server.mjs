@@ -217,16 +217,13 @@ function secretRotation(provider) {
   };
 }
 
-let provider;
-const server = http.createServer((req, res) => {
-  if (!provider) {
-    res.statusCode = 503;
-    res.end('starting');
-    return;
-  }
-  providerCallback(req, res);
-});
-let providerCallback;
+// Requests are only expected after `LISTENING` is printed; anything earlier
+// gets a 503 instead of reaching a half-built provider.
+let handler = (req, res) => {
+  res.statusCode = 503;
+  res.end('starting');
+};
+const server = http.createServer((req, res) => handler(req, res));
 
 server.on('error', (err) => {
   console.error(`server.mjs: ${err.message}`);
@@ -237,10 +234,10 @@ server.listen(opts.port, '127.0.0.1', () => {
   const { port } = server.address();
   // The issuer must carry the real (possibly ephemeral) port, so the Provider
   // is only built once the socket is bound.
-  provider = new Provider(`http://127.0.0.1:${port}`, configuration());
+  const provider = new Provider(`http://127.0.0.1:${port}`, configuration());
   provider.use(secretRotation(provider));
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
-  providerCallback = provider.callback();
+  handler = provider.callback();
   process.stdout.write(`LISTENING ${port}\n`);
 });
 

@@ -1,0 +1,20 @@
+//! registry-svc integration tests: one binary (see STYLE.md), real Postgres, real peers
+//! (node oidc-provider, a Kong-contract HTTP bridge, a Python grpcio client).
+//! Run through `scripts/test`, which starts what they need.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+mod peers;
+
+mod applications;
+mod auth;
+mod directory;
+mod http_bridge;
+mod python_client;
+mod reconcile;
+mod rfc7591;
+mod secrets;
+mod server;
+mod store_contract;
+mod validation;

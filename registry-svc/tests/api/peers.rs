@@ -1,0 +1,99 @@
+//! Real peers started per test: node oidc-provider and the Kong-contract HTTP bridge.
+//! Each prints `LISTENING <port>` when ready; we wait for that line, never sleep.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+pub const INITIAL_ACCESS_TOKEN: &str = "test-initial-access-token";
+pub const BRIDGE_API_KEY: &str = "bridge_api_key_0123456789";
+
+fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/peers")
+}
+
+pub struct Peer {
+    pub base_url: String,
+    _child: Child,
+}
+
+async fn start(script: PathBuf, args: &[&str]) -> Peer {
+    let mut child = Command::new("node")
+        .arg(&script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start node {}: {e} (is Node.js installed? run scripts/test)", script.display()));
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next_line().await.expect("read peer stdout").expect("peer exited before listening");
+    let port = line.strip_prefix("LISTENING ").unwrap_or_else(|| panic!("unexpected peer output {line:?}"));
+    // Keep draining stdout so the peer never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Peer { base_url: format!("http://127.0.0.1:{port}"), _child: child }
+}
+
+/// node oidc-provider with registration (initial access token), RFC 7592 management with
+/// rotating registration access tokens, client credentials and JWT access tokens.
+pub async fn oidc_provider() -> Peer {
+    oidc_provider_with(&[]).await
+}
+
+pub async fn oidc_provider_with(extra: &[&str]) -> Peer {
+    let dir = peers_dir().join("oidc-provider");
+    assert!(dir.join("node_modules").exists(), "oidc-provider is not installed: run scripts/test (npm ci)");
+    let mut args = vec!["--port", "0", "--initial-access-token", INITIAL_ACCESS_TOKEN];
+    args.extend_from_slice(extra);
+    start(dir.join("server.mjs"), &args).await
+}
+
+pub async fn http_bridge() -> Peer {
+    start(peers_dir().join("http-bridge/server.mjs"), &["--port", "0", "--api-key", BRIDGE_API_KEY]).await
+}
+
+impl Peer {
+    /// client_credentials at oidc-provider's token endpoint: (HTTP status, body).
+    pub async fn client_credentials(&self, client_id: &str, secret: &str) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/token", self.base_url))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "read")])
+            .send()
+            .await
+            .expect("token request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.base_url)).await.expect("get").json().await.expect("json")
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}{path}", self.base_url))
+            .json(&body)
+            .send()
+            .await
+            .expect("post")
+            .json()
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    /// Every contract request the bridge received, oldest first.
+    pub async fn bridge_requests(&self) -> Vec<Value> {
+        self.get_json("/__test/requests").await.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn bridge_secret_valid(&self, client_id: &str, secret: &str) -> bool {
+        self.post_json("/__test/verify", serde_json::json!({"client_id": client_id, "client_secret": secret})).await["valid"]
+            == Value::Bool(true)
+    }
+}
