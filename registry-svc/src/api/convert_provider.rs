@@ -274,29 +274,31 @@ pub fn apply_provider_update(
             format!("the type cannot change (it is {})", kind.as_str()),
         );
     }
-    if wants("name") && (paths.is_some() || !p.name.is_empty()) {
-        if let Some(name) = v.check("provider.name", validate::name(&p.name)) {
-            stored.name = name;
-        }
+    if wants("name")
+        && (paths.is_some() || !p.name.is_empty())
+        && let Some(name) = v.check("provider.name", validate::name(&p.name))
+    {
+        stored.name = name;
     }
-    if wants("display_name") && (paths.is_some() || !p.display_name.is_empty()) {
-        if let Some(display) = v.check(
+    if wants("display_name")
+        && (paths.is_some() || !p.display_name.is_empty())
+        && let Some(display) = v.check(
             "provider.display_name",
             validate::text(p.display_name.trim(), validate::MAX_NAME),
-        ) {
-            stored.display_name = if display.is_empty() {
-                stored.name.clone()
-            } else {
-                display
-            };
-        }
+        )
+    {
+        stored.display_name = if display.is_empty() {
+            stored.name.clone()
+        } else {
+            display
+        };
     }
-    if wants("issuer") && (paths.is_some() || !p.issuer.is_empty()) {
-        if v.check("provider.issuer", validate::issuer(p.issuer.trim(), policy))
+    if wants("issuer")
+        && (paths.is_some() || !p.issuer.is_empty())
+        && v.check("provider.issuer", validate::issuer(p.issuer.trim(), policy))
             .is_some()
-        {
-            stored.issuer = p.issuer.trim().to_owned();
-        }
+    {
+        stored.issuer = p.issuer.trim().to_owned();
     }
     if wants("labels") && (paths.is_some() || !p.labels.is_empty()) {
         stored.labels = parse_labels(&p.labels, &mut v);

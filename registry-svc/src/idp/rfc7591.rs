@@ -10,6 +10,7 @@
 //! - regenerate: the same `PUT` without `client_secret`. A server that answers with the
 //!   same secret does not rotate secrets this way: `SecretNotRotated`.
 //! - delete: RFC 7592 `DELETE`.
+//!
 //! Every `PUT` may rotate the registration access token; the new one is returned as state.
 
 use secrecy::{ExposeSecret as _, SecretString};

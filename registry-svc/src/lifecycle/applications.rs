@@ -293,25 +293,24 @@ impl Registry {
         self.store
             .begin_delete(app.id, &op, self.clock.now())
             .await?;
-        if let Some(client_id) = &app.client_id {
-            if let Err(error) = adapter
+        if let Some(client_id) = &app.client_id
+            && let Err(error) = adapter
                 .delete_client(ClientRef {
                     client_id,
                     state: &state,
                 })
                 .await
-            {
-                tracing::warn!(%error, "IdP delete failed; the reconciler will retry");
-                self.store
-                    .record_operation_error(op.id, &error.to_string())
-                    .await?;
-                return Err(match error {
-                    IdpError::Unimplemented(_) => error.into(),
-                    other => ApiError::Unavailable(format!(
-                        "{other}; the application is DELETING and its IdP client will be removed when the IdP answers"
-                    )),
-                });
-            }
+        {
+            tracing::warn!(%error, "IdP delete failed; the reconciler will retry");
+            self.store
+                .record_operation_error(op.id, &error.to_string())
+                .await?;
+            return Err(match error {
+                IdpError::Unimplemented(_) => error.into(),
+                other => ApiError::Unavailable(format!(
+                    "{other}; the application is DELETING and its IdP client will be removed when the IdP answers"
+                )),
+            });
         }
         if Faults::trip(&self.faults.crash_after_idp_delete) {
             return Err(ApiError::internal(anyhow::anyhow!(

@@ -7,6 +7,7 @@
 //!   deleted and the application marked FAILED.
 //! - An interrupted delete is finished: the IdP client is deleted (absent counts as
 //!   deleted) and the application removed.
+//!
 //! An IdP error leaves the operation pending; it is retried when its new lease runs out.
 
 use std::time::Duration;

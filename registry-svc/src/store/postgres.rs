@@ -13,7 +13,7 @@ use super::{StoreError, StoreResult};
 
 pub(super) const CHANGE_CHANNEL: &str = "dcr_changes";
 /// Advisory lock key that orders change log writers (see the migration's comment).
-const CHANGE_LOG_LOCK: i64 = 0x6463_725f_6c6f_67; // "dcr_log"
+const CHANGE_LOG_LOCK: i64 = 0x0064_6372_5f6c_6f67; // "dcr_log" in ASCII
 /// How often the notifier wakes readers even without a notification, in case one was
 /// lost while its connection was re-established.
 const CHANGE_POLL: Duration = Duration::from_secs(5);

@@ -11,18 +11,43 @@ use crate::peers;
 async fn a_retried_create_with_the_same_request_id_returns_the_first_application() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (_, strategy, _) = app.setup(bridge_provider("bridge", &bridge.base_url, (false, false, false)), true).await;
+    let (_, strategy, _) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
     let request = pb::CreateApplicationRequest {
         name: "retry me".into(),
         strategy_id: strategy.id.clone(),
         request_id: "req-42".into(),
         ..Default::default()
     };
-    let first = app.portal("dev-1").create_application(request.clone()).await.expect("first").into_inner();
-    let second = app.portal("dev-1").create_application(request).await.expect("retry").into_inner();
-    assert_eq!(first.application.as_ref().map(|a| &a.id), second.application.as_ref().map(|a| &a.id));
-    assert!(first.credential.is_some_and(|c| !c.client_secret.is_empty()));
-    assert!(second.credential.is_none(), "the secret is never shown twice");
+    let first = app
+        .portal("dev-1")
+        .create_application(request.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let second = app
+        .portal("dev-1")
+        .create_application(request)
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(
+        first.application.as_ref().map(|a| &a.id),
+        second.application.as_ref().map(|a| &a.id)
+    );
+    assert!(
+        first
+            .credential
+            .is_some_and(|c| !c.client_secret.is_empty())
+    );
+    assert!(
+        second.credential.is_none(),
+        "the secret is never shown twice"
+    );
     assert_eq!(bridge.bridge_requests().await.len(), 1, "one IdP client");
 }
 
@@ -30,16 +55,25 @@ async fn a_retried_create_with_the_same_request_id_returns_the_first_application
 async fn lists_page_through_everything_once() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (_, strategy, _) = app.setup(bridge_provider("bridge", &bridge.base_url, (false, false, false)), true).await;
+    let (_, strategy, _) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
     for i in 0..5 {
-        app.create_app("dev-1", &strategy.id, &format!("app {i}")).await;
+        app.create_app("dev-1", &strategy.id, &format!("app {i}"))
+            .await;
     }
     let mut portal = app.portal("dev-1");
     let mut names = Vec::new();
     let mut token = String::new();
     loop {
         let page = portal
-            .list_applications(pb::ListApplicationsRequest { page_size: 2, page_token: token })
+            .list_applications(pb::ListApplicationsRequest {
+                page_size: 2,
+                page_token: token,
+            })
             .await
             .expect("page")
             .into_inner();
@@ -51,7 +85,13 @@ async fn lists_page_through_everything_once() {
         token = page.next_page_token;
     }
     assert_eq!(names, ["app 0", "app 1", "app 2", "app 3", "app 4"]);
-    let bad = portal.list_applications(pb::ListApplicationsRequest { page_size: 2, page_token: "garbage!".into() }).await.unwrap_err();
+    let bad = portal
+        .list_applications(pb::ListApplicationsRequest {
+            page_size: 2,
+            page_token: "garbage!".into(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
 }
 
@@ -59,18 +99,38 @@ async fn lists_page_through_everything_once() {
 async fn every_change_is_audited_and_filterable() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (provider, strategy, _) = app.setup(bridge_provider("bridge", &bridge.base_url, (false, false, false)), true).await;
-    let application = app.create_app("dev-7", &strategy.id, "audited").await.application.expect("app");
+    let (provider, strategy, _) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
+    let application = app
+        .create_app("dev-7", &strategy.id, "audited")
+        .await
+        .application
+        .expect("app");
     let _ = app
         .portal("dev-7")
-        .create_application(pb::CreateApplicationRequest { name: "audited".into(), strategy_id: strategy.id.clone(), ..Default::default() })
+        .create_application(pb::CreateApplicationRequest {
+            name: "audited".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
 
     let mut audit = app.audit();
-    let all = audit.list_audit_events(pb::ListAuditEventsRequest::default()).await.expect("list").into_inner().events;
-    let actions: Vec<(&str, &str, &str)> =
-        all.iter().map(|e| (e.actor.as_str(), e.action.as_str(), e.outcome.as_str())).collect();
+    let all = audit
+        .list_audit_events(pb::ListAuditEventsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .events;
+    let actions: Vec<(&str, &str, &str)> = all
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.outcome.as_str()))
+        .collect();
     assert_eq!(
         actions,
         [
@@ -83,7 +143,10 @@ async fn every_change_is_audited_and_filterable() {
         "newest first, failures included"
     );
     let filtered = audit
-        .list_audit_events(pb::ListAuditEventsRequest { resource_id: provider.id.clone(), ..Default::default() })
+        .list_audit_events(pb::ListAuditEventsRequest {
+            resource_id: provider.id.clone(),
+            ..Default::default()
+        })
         .await
         .expect("filter")
         .into_inner()
@@ -91,7 +154,12 @@ async fn every_change_is_audited_and_filterable() {
     assert_eq!(filtered.len(), 1);
     assert_eq!(filtered[0].resource_type, "provider");
     let by_developer = audit
-        .list_audit_events(pb::ListAuditEventsRequest { actor: "developer:dev-7".into(), action: "CreateApplication".into(), page_size: 1, ..Default::default() })
+        .list_audit_events(pb::ListAuditEventsRequest {
+            actor: "developer:dev-7".into(),
+            action: "CreateApplication".into(),
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .expect("filter")
         .into_inner();

@@ -35,7 +35,9 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
             let buffer = Arc::new(Mutex::new(Vec::new()));
             let writer = CapturingWriter(buffer.clone());
             let _ = tracing_subscriber::fmt()
-                .with_env_filter("trace,h2=info,hyper=info,tower=info,sqlx=info,reqwest=debug,hyper_util=info")
+                .with_env_filter(
+                    "trace,h2=info,hyper=info,tower=info,sqlx=info,reqwest=debug,hyper_util=info",
+                )
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
                 .try_init();
@@ -66,8 +68,13 @@ pub async fn fresh_database() -> String {
         panic!("DCR_TEST_DATABASE_URL is not set: run the tests with scripts/test, or point it at a Postgres whose user may CREATE DATABASE")
     });
     let name = format!("dcr_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to the test cluster");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.expect("create test database");
+    let admin = sqlx::PgPool::connect(&admin_url)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
     admin.close().await;
     let mut url = url::Url::parse(&admin_url).expect("DCR_TEST_DATABASE_URL is a URL");
     url.set_path(&name);
@@ -95,7 +102,9 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
             service: SecretString::from(SERVICE_TOKEN),
         },
         listen: "127.0.0.1:0".parse().expect("addr"),
-        url_policy: UrlPolicy { allow_http_loopback: true },
+        url_policy: UrlPolicy {
+            allow_http_loopback: true,
+        },
         idp_timeout: Duration::from_secs(10),
         // Tests drive the reconciler themselves (reconcile_once), with the manual clock.
         reconcile_interval: Duration::from_secs(3600),
@@ -115,7 +124,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut RegistryConfig)) -> TestApp
     let mut registry = registry_svc::build(&config).await.expect("build registry");
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     registry.clock = clock.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn({
@@ -128,8 +139,20 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut RegistryConfig)) -> TestApp
         }
     });
     // The listener is bound, so connecting cannot race the server's start.
-    let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect");
-    TestApp { addr, registry, clock, database_url, channel, shutdown: Some(tx), server: Some(server) }
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    TestApp {
+        addr,
+        registry,
+        clock,
+        database_url,
+        channel,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -143,50 +166,86 @@ impl TestApp {
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
-        sqlx::PgPool::connect(&self.database_url).await.expect("connect")
+        sqlx::PgPool::connect(&self.database_url)
+            .await
+            .expect("connect")
     }
 
     fn with(&self, token: &str, developer: Option<&str>) -> InterceptedService<Channel, Metadata> {
         InterceptedService::new(
             self.channel.clone(),
-            Metadata { token: token.to_owned(), developer: developer.map(str::to_owned) },
+            Metadata {
+                token: token.to_owned(),
+                developer: developer.map(str::to_owned),
+            },
         )
     }
 
-    pub fn providers(&self) -> pb::provider_service_client::ProviderServiceClient<InterceptedService<Channel, Metadata>> {
+    pub fn providers(
+        &self,
+    ) -> pb::provider_service_client::ProviderServiceClient<InterceptedService<Channel, Metadata>>
+    {
         pb::provider_service_client::ProviderServiceClient::new(self.with(ADMIN_TOKEN, None))
     }
 
-    pub fn strategies(&self) -> pb::strategy_service_client::StrategyServiceClient<InterceptedService<Channel, Metadata>> {
+    pub fn strategies(
+        &self,
+    ) -> pb::strategy_service_client::StrategyServiceClient<InterceptedService<Channel, Metadata>>
+    {
         pb::strategy_service_client::StrategyServiceClient::new(self.with(ADMIN_TOKEN, None))
     }
 
-    pub fn products(&self) -> pb::product_service_client::ProductServiceClient<InterceptedService<Channel, Metadata>> {
+    pub fn products(
+        &self,
+    ) -> pb::product_service_client::ProductServiceClient<InterceptedService<Channel, Metadata>>
+    {
         pb::product_service_client::ProductServiceClient::new(self.with(ADMIN_TOKEN, None))
     }
 
-    pub fn audit(&self) -> pb::audit_service_client::AuditServiceClient<InterceptedService<Channel, Metadata>> {
+    pub fn audit(
+        &self,
+    ) -> pb::audit_service_client::AuditServiceClient<InterceptedService<Channel, Metadata>> {
         pb::audit_service_client::AuditServiceClient::new(self.with(ADMIN_TOKEN, None))
     }
 
-    pub fn portal(&self, developer: &str) -> pb::application_service_client::ApplicationServiceClient<InterceptedService<Channel, Metadata>> {
-        pb::application_service_client::ApplicationServiceClient::new(self.with(PORTAL_TOKEN, Some(developer)))
+    pub fn portal(
+        &self,
+        developer: &str,
+    ) -> pb::application_service_client::ApplicationServiceClient<
+        InterceptedService<Channel, Metadata>,
+    > {
+        pb::application_service_client::ApplicationServiceClient::new(
+            self.with(PORTAL_TOKEN, Some(developer)),
+        )
     }
 
-    pub fn directory(&self) -> pb::directory_service_client::DirectoryServiceClient<InterceptedService<Channel, Metadata>> {
+    pub fn directory(
+        &self,
+    ) -> pb::directory_service_client::DirectoryServiceClient<InterceptedService<Channel, Metadata>>
+    {
         pb::directory_service_client::DirectoryServiceClient::new(self.with(SERVICE_TOKEN, None))
     }
 
     /// A client with any token and developer header, for authentication tests.
-    pub fn raw(&self, token: &str, developer: Option<&str>) -> InterceptedService<Channel, Metadata> {
+    pub fn raw(
+        &self,
+        token: &str,
+        developer: Option<&str>,
+    ) -> InterceptedService<Channel, Metadata> {
         self.with(token, developer)
     }
 
     /// Provider + strategy (+ product) in one go; returns (provider, strategy, product).
-    pub async fn setup(&self, provider: pb::Provider, auto_approve: bool) -> (pb::Provider, pb::AuthStrategy, pb::ApiProduct) {
+    pub async fn setup(
+        &self,
+        provider: pb::Provider,
+        auto_approve: bool,
+    ) -> (pb::Provider, pb::AuthStrategy, pb::ApiProduct) {
         let provider = self
             .providers()
-            .create_provider(pb::CreateProviderRequest { provider: Some(provider) })
+            .create_provider(pb::CreateProviderRequest {
+                provider: Some(provider),
+            })
             .await
             .expect("create provider")
             .into_inner();
@@ -220,7 +279,12 @@ impl TestApp {
         (provider, strategy, product)
     }
 
-    pub async fn create_app(&self, developer: &str, strategy_id: &str, name: &str) -> pb::CreateApplicationResponse {
+    pub async fn create_app(
+        &self,
+        developer: &str,
+        strategy_id: &str,
+        name: &str,
+    ) -> pb::CreateApplicationResponse {
         self.portal(developer)
             .create_application(pb::CreateApplicationRequest {
                 name: name.into(),
@@ -241,11 +305,18 @@ pub struct Metadata {
 }
 
 impl Interceptor for Metadata {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let bearer = format!("Bearer {}", self.token).parse().map_err(|_| tonic::Status::internal("bad token"))?;
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        let bearer = format!("Bearer {}", self.token)
+            .parse()
+            .map_err(|_| tonic::Status::internal("bad token"))?;
         request.metadata_mut().insert("authorization", bearer);
         if let Some(developer) = &self.developer {
-            let value = developer.parse().map_err(|_| tonic::Status::internal("bad developer"))?;
+            let value = developer
+                .parse()
+                .map_err(|_| tonic::Status::internal("bad developer"))?;
             request.metadata_mut().insert("x-dcr-developer-id", value);
         }
         Ok(request)

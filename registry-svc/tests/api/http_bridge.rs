@@ -25,14 +25,28 @@ pub fn bridge_provider(name: &str, base_url: &str, flags: (bool, bool, bool)) ->
 }
 
 fn calls(requests: &[Value]) -> Vec<String> {
-    requests.iter().map(|r| format!("{} {}", r["method"].as_str().unwrap_or(""), r["path"].as_str().unwrap_or(""))).collect()
+    requests
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or(""),
+                r["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (provider, strategy, product) = app.setup(bridge_provider("bridge", &bridge.base_url, (false, false, false)), true).await;
+    let (provider, strategy, product) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
 
     let created = app.create_app("dev-1", &strategy.id, "shop").await;
     let application = created.application.expect("app");
@@ -42,7 +56,14 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
 
     let requests = bridge.bridge_requests().await;
     let create = &requests[0];
-    assert_eq!((create["method"].as_str(), create["path"].as_str(), create["status"].as_u64()), (Some("POST"), Some("/"), Some(201)));
+    assert_eq!(
+        (
+            create["method"].as_str(),
+            create["path"].as_str(),
+            create["status"].as_u64()
+        ),
+        (Some("POST"), Some("/"), Some(201))
+    );
     assert_eq!(create["headers"]["x-api-key"], BRIDGE_API_KEY);
     let body = &create["body"];
     assert_eq!(body["client_name"], "shop");
@@ -51,13 +72,21 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
     assert_eq!(body["auth_strategy_id"], strategy.id.as_str());
     assert_eq!(body["dcr_provider_id"], provider.id.as_str());
     for uuid_field in ["developer_id", "portal_id", "organization_id"] {
-        assert!(body[uuid_field].as_str().is_some_and(|s| s.parse::<uuid::Uuid>().is_ok()), "{uuid_field} is a UUID");
+        assert!(
+            body[uuid_field]
+                .as_str()
+                .is_some_and(|s| s.parse::<uuid::Uuid>().is_ok()),
+            "{uuid_field} is a UUID"
+        );
     }
 
     let mut portal = app.portal("dev-1");
     // Registration with auto approve: add_registration event hook.
     let registration = portal
-        .create_registration(pb::CreateRegistrationRequest { application_id: application.id.clone(), product_id: product.id.clone() })
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: product.id.clone(),
+        })
         .await
         .expect("register")
         .into_inner();
@@ -70,34 +99,86 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
                 redirect_uris: vec!["https://shop.example.com/callback".into()],
                 ..Default::default()
             }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["redirect_uris".into()] }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["redirect_uris".into()],
+            }),
         })
         .await
         .expect("update");
-    portal.delete_registration(pb::DeleteRegistrationRequest { id: registration.id }).await.expect("unregister");
+    portal
+        .delete_registration(pb::DeleteRegistrationRequest {
+            id: registration.id,
+        })
+        .await
+        .expect("unregister");
 
-    let events: Vec<Value> = bridge.get_json("/__test/events").await.as_array().cloned().unwrap_or_default();
-    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"]["event_type"].as_str()).collect();
-    assert_eq!(kinds, ["add_registration", "update_application", "remove_registration"]);
-    assert_eq!(events[0]["event"]["api_product_version_id"], product.id.as_str());
+    let events: Vec<Value> = bridge
+        .get_json("/__test/events")
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["event"]["event_type"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "add_registration",
+            "update_application",
+            "remove_registration"
+        ]
+    );
+    assert_eq!(
+        events[0]["event"]["api_product_version_id"],
+        product.id.as_str()
+    );
     assert_eq!(events[0]["event"]["audience"], "https://api.example.com");
-    assert_eq!(events[0]["event"]["application_id"], application.id.as_str());
-    assert_eq!(events[1]["event"]["redirect_uris"], json!(["https://shop.example.com/callback"]));
+    assert_eq!(
+        events[0]["event"]["application_id"],
+        application.id.as_str()
+    );
+    assert_eq!(
+        events[1]["event"]["redirect_uris"],
+        json!(["https://shop.example.com/callback"])
+    );
 
     // Regenerate: new-secret, and the old secret stops working at the bridge.
     let regenerated = portal
-        .regenerate_secret(pb::RegenerateSecretRequest { application_id: application.id.clone() })
+        .regenerate_secret(pb::RegenerateSecretRequest {
+            application_id: application.id.clone(),
+        })
         .await
         .expect("regenerate")
         .into_inner();
     assert!(!bridge.bridge_secret_valid(&client_id, &secret).await);
-    assert!(bridge.bridge_secret_valid(&client_id, &regenerated.client_secret).await);
+    assert!(
+        bridge
+            .bridge_secret_valid(&client_id, &regenerated.client_secret)
+            .await
+    );
     // allow_multiple_credentials is off: a second credential is refused, with the reason.
-    let refused = portal.add_credential(pb::AddCredentialRequest { application_id: application.id.clone() }).await.unwrap_err();
+    let refused = portal
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("allow_multiple_credentials"), "{}", refused.message());
+    assert!(
+        refused.message().contains("allow_multiple_credentials"),
+        "{}",
+        refused.message()
+    );
 
-    portal.delete_application(pb::DeleteApplicationRequest { id: application.id, allow_missing: false }).await.expect("delete");
+    portal
+        .delete_application(pb::DeleteApplicationRequest {
+            id: application.id,
+            allow_missing: false,
+        })
+        .await
+        .expect("delete");
     let clients = bridge.get_json("/__test/clients").await;
     assert_eq!(clients, json!([]), "the bridge no longer holds the client");
     let all = calls(&bridge.bridge_requests().await);
@@ -118,76 +199,175 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
 async fn bridge_flags_are_honoured() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (_, strategy, product) = app.setup(bridge_provider("quiet", &bridge.base_url, (true, true, false)), true).await;
-    let application = app.create_app("dev-1", &strategy.id, "quiet app").await.application.expect("app");
+    let (_, strategy, product) = app
+        .setup(
+            bridge_provider("quiet", &bridge.base_url, (true, true, false)),
+            true,
+        )
+        .await;
+    let application = app
+        .create_app("dev-1", &strategy.id, "quiet app")
+        .await
+        .application
+        .expect("app");
     let mut portal = app.portal("dev-1");
     portal
-        .create_registration(pb::CreateRegistrationRequest { application_id: application.id.clone(), product_id: product.id })
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: product.id,
+        })
         .await
         .expect("register");
     let refused = portal
-        .regenerate_secret(pb::RegenerateSecretRequest { application_id: application.id.clone() })
+        .regenerate_secret(pb::RegenerateSecretRequest {
+            application_id: application.id.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert!(refused.message().contains("disable_refresh_secret"), "{}", refused.message());
-    assert_eq!(calls(&bridge.bridge_requests().await), ["POST /"], "no event hooks, no new-secret");
+    assert!(
+        refused.message().contains("disable_refresh_secret"),
+        "{}",
+        refused.message()
+    );
+    assert_eq!(
+        calls(&bridge.bridge_requests().await),
+        ["POST /"],
+        "no event hooks, no new-secret"
+    );
 
     // allow_multiple_credentials: a second secret is added beside the first.
-    let (_, strategy, _) = app.setup(bridge_provider("multi", &bridge.base_url, (false, false, true)), true).await;
+    let (_, strategy, _) = app
+        .setup(
+            bridge_provider("multi", &bridge.base_url, (false, false, true)),
+            true,
+        )
+        .await;
     let created = app.create_app("dev-1", &strategy.id, "multi app").await;
     let application = created.application.expect("app");
-    let added = portal.add_credential(pb::AddCredentialRequest { application_id: application.id.clone() }).await.expect("add").into_inner();
+    let added = portal
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("add")
+        .into_inner();
     assert!(!added.client_secret.is_empty());
-    let listed = portal.list_credentials(pb::ListCredentialsRequest { application_id: application.id.clone() }).await.expect("list").into_inner();
-    assert_eq!(listed.credentials.iter().filter(|c| c.revoke_time.is_none()).count(), 2);
+    let listed = portal
+        .list_credentials(pb::ListCredentialsRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed
+            .credentials
+            .iter()
+            .filter(|c| c.revoke_time.is_none())
+            .count(),
+        2
+    );
     // With two active, RegenerateSecret is refused; revoking one leaves one.
-    let refused = portal.regenerate_secret(pb::RegenerateSecretRequest { application_id: application.id.clone() }).await.unwrap_err();
+    let refused = portal
+        .regenerate_secret(pb::RegenerateSecretRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
     let first = created.credential.expect("credential").id;
     let revoked = portal
-        .revoke_credential(pb::RevokeCredentialRequest { application_id: application.id.clone(), credential_id: first })
+        .revoke_credential(pb::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: first,
+        })
         .await
         .expect("revoke")
         .into_inner();
     assert!(revoked.revoke_time.is_some());
     let last = portal
-        .revoke_credential(pb::RevokeCredentialRequest { application_id: application.id.clone(), credential_id: added.id })
+        .revoke_credential(pb::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: added.id,
+        })
         .await
         .unwrap_err();
-    assert_eq!(last.code(), Code::FailedPrecondition, "the only active credential cannot be revoked");
+    assert_eq!(
+        last.code(),
+        Code::FailedPrecondition,
+        "the only active credential cannot be revoked"
+    );
 }
 
 #[tokio::test]
 async fn a_bridge_error_halts_the_operation_and_changes_nothing() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (_, strategy, product) = app.setup(bridge_provider("strict", &bridge.base_url, (false, false, false)), true).await;
+    let (_, strategy, product) = app
+        .setup(
+            bridge_provider("strict", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
 
     // A refused create (400) leaves no application behind.
-    bridge.post_json("/__test/fail", json!({"path_prefix": "/", "method": "POST", "status": 400, "count": 1})).await;
+    bridge
+        .post_json(
+            "/__test/fail",
+            json!({"path_prefix": "/", "method": "POST", "status": 400, "count": 1}),
+        )
+        .await;
     let error = app
         .portal("dev-1")
-        .create_application(pb::CreateApplicationRequest { name: "a".into(), strategy_id: strategy.id.clone(), ..Default::default() })
+        .create_application(pb::CreateApplicationRequest {
+            name: "a".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::FailedPrecondition);
-    assert!(error.message().contains("Injected failure"), "{}", error.message());
-    let listed = app.portal("dev-1").list_applications(pb::ListApplicationsRequest::default()).await.expect("list").into_inner();
+    assert!(
+        error.message().contains("Injected failure"),
+        "{}",
+        error.message()
+    );
+    let listed = app
+        .portal("dev-1")
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
     assert!(listed.applications.is_empty());
 
     // A refused event hook halts the registration: it is not kept.
-    let application = app.create_app("dev-1", &strategy.id, "b").await.application.expect("app");
-    bridge.post_json("/__test/fail", json!({"path_prefix": "/", "method": "POST", "status": 500, "count": 1})).await;
+    let application = app
+        .create_app("dev-1", &strategy.id, "b")
+        .await
+        .application
+        .expect("app");
+    bridge
+        .post_json(
+            "/__test/fail",
+            json!({"path_prefix": "/", "method": "POST", "status": 500, "count": 1}),
+        )
+        .await;
     let error = app
         .portal("dev-1")
-        .create_registration(pb::CreateRegistrationRequest { application_id: application.id.clone(), product_id: product.id })
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: product.id,
+        })
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::Unavailable);
     let registrations = app
         .portal("dev-1")
-        .list_registrations(pb::ListRegistrationsRequest { application_id: application.id, ..Default::default() })
+        .list_registrations(pb::ListRegistrationsRequest {
+            application_id: application.id,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -198,11 +378,43 @@ async fn a_bridge_error_halts_the_operation_and_changes_nothing() {
     if let Some(pb::provider::Config::HttpBridge(c)) = &mut wrong.config {
         c.api_key = "not_the_key_at_all".into();
     }
-    let created = app.providers().create_provider(pb::CreateProviderRequest { provider: Some(wrong) }).await.expect("create").into_inner();
-    let verdict = app.providers().verify_provider(pb::VerifyProviderRequest { id: created.id }).await.expect("verify").into_inner();
-    assert!(!verdict.ok && verdict.detail.contains("Wrong API-Key"), "{}", verdict.detail);
-    let fine = app.providers().list_providers(pb::ListProvidersRequest::default()).await.expect("list").into_inner();
-    let strict = fine.providers.iter().find(|p| p.name == "strict").expect("strict");
-    let verdict = app.providers().verify_provider(pb::VerifyProviderRequest { id: strict.id.clone() }).await.expect("verify").into_inner();
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(wrong),
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let verdict = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest { id: created.id })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(
+        !verdict.ok && verdict.detail.contains("Wrong API-Key"),
+        "{}",
+        verdict.detail
+    );
+    let fine = app
+        .providers()
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    let strict = fine
+        .providers
+        .iter()
+        .find(|p| p.name == "strict")
+        .expect("strict");
+    let verdict = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest {
+            id: strict.id.clone(),
+        })
+        .await
+        .expect("verify")
+        .into_inner();
     assert!(verdict.ok, "{}", verdict.detail);
 }

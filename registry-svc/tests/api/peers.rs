@@ -29,14 +29,28 @@ async fn start(script: PathBuf, args: &[&str]) -> Peer {
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start node {}: {e} (is Node.js installed? run scripts/test)", script.display()));
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start node {}: {e} (is Node.js installed? run scripts/test)",
+                script.display()
+            )
+        });
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next_line().await.expect("read peer stdout").expect("peer exited before listening");
-    let port = line.strip_prefix("LISTENING ").unwrap_or_else(|| panic!("unexpected peer output {line:?}"));
+    let line = lines
+        .next_line()
+        .await
+        .expect("read peer stdout")
+        .expect("peer exited before listening");
+    let port = line
+        .strip_prefix("LISTENING ")
+        .unwrap_or_else(|| panic!("unexpected peer output {line:?}"));
     // Keep draining stdout so the peer never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Peer { base_url: format!("http://127.0.0.1:{port}"), _child: child }
+    Peer {
+        base_url: format!("http://127.0.0.1:{port}"),
+        _child: child,
+    }
 }
 
 /// node oidc-provider with registration (initial access token), RFC 7592 management with
@@ -47,14 +61,26 @@ pub async fn oidc_provider() -> Peer {
 
 pub async fn oidc_provider_with(extra: &[&str]) -> Peer {
     let dir = peers_dir().join("oidc-provider");
-    assert!(dir.join("node_modules").exists(), "oidc-provider is not installed: run scripts/test (npm ci)");
-    let mut args = vec!["--port", "0", "--initial-access-token", INITIAL_ACCESS_TOKEN];
+    assert!(
+        dir.join("node_modules").exists(),
+        "oidc-provider is not installed: run scripts/test (npm ci)"
+    );
+    let mut args = vec![
+        "--port",
+        "0",
+        "--initial-access-token",
+        INITIAL_ACCESS_TOKEN,
+    ];
     args.extend_from_slice(extra);
     start(dir.join("server.mjs"), &args).await
 }
 
 pub async fn http_bridge() -> Peer {
-    start(peers_dir().join("http-bridge/server.mjs"), &["--port", "0", "--api-key", BRIDGE_API_KEY]).await
+    start(
+        peers_dir().join("http-bridge/server.mjs"),
+        &["--port", "0", "--api-key", BRIDGE_API_KEY],
+    )
+    .await
 }
 
 impl Peer {
@@ -72,7 +98,12 @@ impl Peer {
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
-        reqwest::get(format!("{}{path}", self.base_url)).await.expect("get").json().await.expect("json")
+        reqwest::get(format!("{}{path}", self.base_url))
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Value {
@@ -89,11 +120,19 @@ impl Peer {
 
     /// Every contract request the bridge received, oldest first.
     pub async fn bridge_requests(&self) -> Vec<Value> {
-        self.get_json("/__test/requests").await.as_array().cloned().unwrap_or_default()
+        self.get_json("/__test/requests")
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub async fn bridge_secret_valid(&self, client_id: &str, secret: &str) -> bool {
-        self.post_json("/__test/verify", serde_json::json!({"client_id": client_id, "client_secret": secret})).await["valid"]
+        self.post_json(
+            "/__test/verify",
+            serde_json::json!({"client_id": client_id, "client_secret": secret}),
+        )
+        .await["valid"]
             == Value::Bool(true)
     }
 }

@@ -23,17 +23,37 @@ async fn a_bad_provider_is_refused_with_every_violation_and_nothing_is_stored() 
         })),
         ..Default::default()
     };
-    let error = providers.create_provider(pb::CreateProviderRequest { provider: Some(bad) }).await.unwrap_err();
+    let error = providers
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(bad),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(error.code(), Code::InvalidArgument);
     let mut fields = violations(&error);
     fields.sort();
     assert_eq!(
         fields,
-        ["provider.http_bridge.api_key", "provider.http_bridge.dcr_base_url", "provider.issuer", "provider.labels", "provider.name"]
+        [
+            "provider.http_bridge.api_key",
+            "provider.http_bridge.dcr_base_url",
+            "provider.issuer",
+            "provider.labels",
+            "provider.name"
+        ]
     );
-    let missing = providers.create_provider(pb::CreateProviderRequest { provider: Some(pb::Provider::default()) }).await.unwrap_err();
+    let missing = providers
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(pb::Provider::default()),
+        })
+        .await
+        .unwrap_err();
     assert!(violations(&missing).contains(&"provider.config".to_owned()));
-    let listed = providers.list_providers(pb::ListProvidersRequest::default()).await.expect("list").into_inner();
+    let listed = providers
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
     assert!(listed.providers.is_empty(), "nothing was stored");
 }
 
@@ -42,14 +62,22 @@ async fn plain_http_issuers_need_the_loopback_switch() {
     let app = spawn_app_with(|c| c.url_policy.allow_http_loopback = false).await;
     let error = app
         .providers()
-        .create_provider(pb::CreateProviderRequest { provider: Some(rfc7591_provider("p", "http://127.0.0.1:9", "")) })
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(rfc7591_provider("p", "http://127.0.0.1:9", "")),
+        })
         .await
         .unwrap_err();
     assert_eq!(violations(&error), ["provider.issuer"]);
-    assert!(error.message().contains("DCR_ALLOW_HTTP_LOOPBACK"), "{}", error.message());
+    assert!(
+        error.message().contains("DCR_ALLOW_HTTP_LOOPBACK"),
+        "{}",
+        error.message()
+    );
     let remote = app
         .providers()
-        .create_provider(pb::CreateProviderRequest { provider: Some(rfc7591_provider("p", "http://idp.example.com", "")) })
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(rfc7591_provider("p", "http://idp.example.com", "")),
+        })
         .await
         .unwrap_err();
     assert_eq!(violations(&remote), ["provider.issuer"]);
@@ -59,23 +87,45 @@ async fn plain_http_issuers_need_the_loopback_switch() {
 async fn names_ids_types_and_references_are_checked() {
     let bridge = peers::http_bridge().await;
     let app = spawn_app().await;
-    let (provider, strategy, product) = app.setup(bridge_provider("bridge", &bridge.base_url, (false, false, false)), false).await;
+    let (provider, strategy, product) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            false,
+        )
+        .await;
     let mut providers = app.providers();
 
     let duplicate = providers
-        .create_provider(pb::CreateProviderRequest { provider: Some(bridge_provider("bridge", &bridge.base_url, (false, false, false))) })
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(bridge_provider(
+                "bridge",
+                &bridge.base_url,
+                (false, false, false),
+            )),
+        })
         .await
         .unwrap_err();
     assert_eq!(duplicate.code(), Code::AlreadyExists);
-    let unknown = providers.get_provider(pb::GetProviderRequest { id: uuid::Uuid::now_v7().to_string() }).await.unwrap_err();
+    let unknown = providers
+        .get_provider(pb::GetProviderRequest {
+            id: uuid::Uuid::now_v7().to_string(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
-    let malformed = providers.get_provider(pb::GetProviderRequest { id: "nope".into() }).await.unwrap_err();
+    let malformed = providers
+        .get_provider(pb::GetProviderRequest { id: "nope".into() })
+        .await
+        .unwrap_err();
     assert_eq!(violations(&malformed), ["id"]);
 
     // The type cannot change; the secret is kept when not resent.
     let change = providers
         .update_provider(pb::UpdateProviderRequest {
-            provider: Some(pb::Provider { id: provider.id.clone(), ..rfc7591_provider("bridge", "https://x.example.com", "") }),
+            provider: Some(pb::Provider {
+                id: provider.id.clone(),
+                ..rfc7591_provider("bridge", "https://x.example.com", "")
+            }),
             update_mask: None,
         })
         .await
@@ -83,35 +133,74 @@ async fn names_ids_types_and_references_are_checked() {
     assert!(violations(&change).contains(&"provider.config".to_owned()));
     let renamed = providers
         .update_provider(pb::UpdateProviderRequest {
-            provider: Some(pb::Provider { id: provider.id.clone(), display_name: "The Bridge".into(), ..Default::default() }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["display_name".into()] }),
+            provider: Some(pb::Provider {
+                id: provider.id.clone(),
+                display_name: "The Bridge".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
         })
         .await
         .expect("update")
         .into_inner();
-    assert_eq!((renamed.display_name.as_str(), renamed.name.as_str()), ("The Bridge", "bridge"));
-    let verdict = providers.verify_provider(pb::VerifyProviderRequest { id: provider.id.clone() }).await.expect("verify").into_inner();
-    assert!(verdict.ok, "the api key survived the update: {}", verdict.detail);
+    assert_eq!(
+        (renamed.display_name.as_str(), renamed.name.as_str()),
+        ("The Bridge", "bridge")
+    );
+    let verdict = providers
+        .verify_provider(pb::VerifyProviderRequest {
+            id: provider.id.clone(),
+        })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(
+        verdict.ok,
+        "the api key survived the update: {}",
+        verdict.detail
+    );
     let bad_mask = providers
         .update_provider(pb::UpdateProviderRequest {
-            provider: Some(pb::Provider { id: provider.id.clone(), ..Default::default() }),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["type".into()] }),
+            provider: Some(pb::Provider {
+                id: provider.id.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["type".into()],
+            }),
         })
         .await
         .unwrap_err();
     assert_eq!(violations(&bad_mask), ["update_mask"]);
 
     // In use: FAILED_PRECONDITION.
-    let in_use = providers.delete_provider(pb::DeleteProviderRequest { id: provider.id.clone() }).await.unwrap_err();
+    let in_use = providers
+        .delete_provider(pb::DeleteProviderRequest {
+            id: provider.id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(in_use.code(), Code::FailedPrecondition);
-    let in_use = app.strategies().delete_strategy(pb::DeleteStrategyRequest { id: strategy.id.clone() }).await.unwrap_err();
+    let in_use = app
+        .strategies()
+        .delete_strategy(pb::DeleteStrategyRequest {
+            id: strategy.id.clone(),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(in_use.code(), Code::FailedPrecondition);
 
     // Strategies and products must point at things that exist.
     let dangling = app
         .strategies()
         .create_strategy(pb::CreateStrategyRequest {
-            strategy: Some(pb::AuthStrategy { name: "s2".into(), provider_id: uuid::Uuid::now_v7().to_string(), ..Default::default() }),
+            strategy: Some(pb::AuthStrategy {
+                name: "s2".into(),
+                provider_id: uuid::Uuid::now_v7().to_string(),
+                ..Default::default()
+            }),
         })
         .await
         .unwrap_err();
@@ -137,7 +226,11 @@ async fn names_ids_types_and_references_are_checked() {
         .create_application(pb::CreateApplicationRequest {
             name: String::new(),
             strategy_id: strategy.id.clone(),
-            redirect_uris: vec!["https://ok.example.com/cb".into(), "/relative".into(), "https://x.example.com/#frag".into()],
+            redirect_uris: vec![
+                "https://ok.example.com/cb".into(),
+                "/relative".into(),
+                "https://x.example.com/#frag".into(),
+            ],
             ..Default::default()
         })
         .await
@@ -146,16 +239,28 @@ async fn names_ids_types_and_references_are_checked() {
     fields.sort();
     assert_eq!(fields, ["name", "redirect_uris[1]", "redirect_uris[2]"]);
     let no_strategy = portal
-        .create_application(pb::CreateApplicationRequest { name: "a".into(), strategy_id: uuid::Uuid::now_v7().to_string(), ..Default::default() })
+        .create_application(pb::CreateApplicationRequest {
+            name: "a".into(),
+            strategy_id: uuid::Uuid::now_v7().to_string(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(no_strategy.code(), Code::NotFound);
-    assert_eq!(bridge.bridge_requests().await.len(), idp_calls_before, "nothing reached the IdP");
+    assert_eq!(
+        bridge.bridge_requests().await.len(),
+        idp_calls_before,
+        "nothing reached the IdP"
+    );
 
     // Duplicate application names per developer; other developers may reuse them.
     app.create_app("dev-1", &strategy.id, "same").await;
     let dup = portal
-        .create_application(pb::CreateApplicationRequest { name: "same".into(), strategy_id: strategy.id.clone(), ..Default::default() })
+        .create_application(pb::CreateApplicationRequest {
+            name: "same".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(dup.code(), Code::AlreadyExists);
@@ -178,14 +283,30 @@ async fn vendor_types_without_an_adapter_say_so() {
         ..Default::default()
     };
     let (provider, strategy, _) = app.setup(auth0, true).await;
-    assert_eq!(strategy.credential_claims, ["azp"], "the default claim for auth0");
+    assert_eq!(
+        strategy.credential_claims,
+        ["azp"],
+        "the default claim for auth0"
+    );
     let error = app
         .portal("dev-1")
-        .create_application(pb::CreateApplicationRequest { name: "a".into(), strategy_id: strategy.id, ..Default::default() })
+        .create_application(pb::CreateApplicationRequest {
+            name: "a".into(),
+            strategy_id: strategy.id,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(error.code(), Code::Unimplemented);
-    assert!(error.message().contains("auth0 adapter is not implemented"), "{}", error.message());
-    let verify = app.providers().verify_provider(pb::VerifyProviderRequest { id: provider.id }).await.unwrap_err();
+    assert!(
+        error.message().contains("auth0 adapter is not implemented"),
+        "{}",
+        error.message()
+    );
+    let verify = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest { id: provider.id })
+        .await
+        .unwrap_err();
     assert_eq!(verify.code(), Code::Unimplemented);
 }
