@@ -78,14 +78,30 @@ impl Registry {
                         .await?
                         .map(|id| (id, Default::default())),
                 };
-                if let Some((client_id, state)) = &found {
-                    adapter
-                        .delete_client(ClientRef { client_id, state })
-                        .await?;
-                }
-                let reason = "provisioning was interrupted; dcr removed any IdP client it had made";
+                let reason = match &found {
+                    Some((client_id, state)) => {
+                        adapter
+                            .delete_client(ClientRef { client_id, state })
+                            .await?;
+                        "provisioning was interrupted; dcr removed the IdP client it had made"
+                            .to_owned()
+                    }
+                    None => {
+                        // Nothing journaled and nothing found: either the IdP never created
+                        // the client, or it did and dcr stopped before recording the answer
+                        // (IdPs without a search API cannot tell us which).
+                        tracing::warn!(application_id = %op.application_id,
+                            "interrupted create left no journal; an IdP client named after this \
+                             application (dcr_application_id) may exist and is not linked");
+                        format!(
+                            "provisioning was interrupted before the IdP's answer was recorded; \
+                             an IdP client for application {} may exist and is not linked",
+                            op.application_id
+                        )
+                    }
+                };
                 self.store
-                    .fail_application(op.id, op.application_id, reason, now)
+                    .fail_application(op.id, op.application_id, &reason, now)
                     .await?;
                 tracing::info!(application_id = %op.application_id, removed_client = found.is_some(),
                     "undid an interrupted create");
