@@ -100,6 +100,39 @@ fn ttl_seconds(strategy: &AuthStrategy) -> i64 {
     i64::try_from(strategy.session_ttl.as_secs()).unwrap_or(i64::MAX)
 }
 
+impl PgStore {
+    /// Deletes one config row and logs the change; `InUse` while rows reference it.
+    async fn delete_config_row(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        id: Uuid,
+        in_use: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, in_use))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("{kind} {id}")));
+        }
+        log_change(
+            &mut tx,
+            kind,
+            "deleted",
+            &id.to_string(),
+            "",
+            "",
+            chrono::Utc::now(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl ConfigStore for PgStore {
     async fn insert_provider(&self, p: &Provider) -> StoreResult<()> {
@@ -197,27 +230,13 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_provider(&self, id: Uuid) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM providers WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(e, "the provider (an auth strategy uses it)"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("provider {id}")));
-        }
-        log_change(
-            &mut tx,
+        self.delete_config_row(
+            "providers",
             "provider",
-            "deleted",
-            &id.to_string(),
-            "",
-            "",
-            chrono::Utc::now(),
+            id,
+            "the provider (an auth strategy uses it)",
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn insert_strategy(&self, s: &AuthStrategy) -> StoreResult<()> {
@@ -316,27 +335,13 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_strategy(&self, id: Uuid) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM auth_strategies WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(e, "the strategy (a product or an application uses it)"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("strategy {id}")));
-        }
-        log_change(
-            &mut tx,
+        self.delete_config_row(
+            "auth_strategies",
             "strategy",
-            "deleted",
-            &id.to_string(),
-            "",
-            "",
-            chrono::Utc::now(),
+            id,
+            "the strategy (a product or an application uses it)",
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 
     async fn insert_product(&self, p: &ApiProduct) -> StoreResult<()> {
@@ -424,26 +429,12 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_product(&self, id: Uuid) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM api_products WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(e, "the product (registrations to it exist)"))?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("product {id}")));
-        }
-        log_change(
-            &mut tx,
+        self.delete_config_row(
+            "api_products",
             "product",
-            "deleted",
-            &id.to_string(),
-            "",
-            "",
-            chrono::Utc::now(),
+            id,
+            "the product (registrations to it exist)",
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        .await
     }
 }

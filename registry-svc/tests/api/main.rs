@@ -9,6 +9,7 @@ mod peers;
 
 mod applications;
 mod auth;
+mod binary;
 mod directory;
 mod http_bridge;
 mod python_client;
