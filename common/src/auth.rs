@@ -66,7 +66,8 @@ impl BearerAuth {
         }
     }
 
-    fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+    /// Checks one request; for services where only some methods need this role.
+    pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let presented = request
             .metadata()
             .get("authorization")

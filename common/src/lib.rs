@@ -8,3 +8,4 @@ pub mod error;
 pub mod seal;
 pub mod server;
 pub mod telemetry;
+pub mod url_policy;

@@ -7,5 +7,11 @@ pub mod registry {
     }
 }
 
+pub mod token {
+    pub mod v1 {
+        tonic::include_proto!("dcr.token.v1");
+    }
+}
+
 /// The encoded file descriptor set of every dcr proto, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("dcr_descriptor");

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{application_to_proto, change_to_proto, strategy_to_proto};
+use super::convert::{application_to_proto, change_to_proto, parse_id, strategy_to_proto};
+use crate::domain::ProviderConfig;
 use crate::registry::Registry;
 
 /// Changes read per query while catching up.
@@ -48,6 +49,57 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
         }))
     }
 
+    async fn get_provider_credentials(
+        &self,
+        request: Request<pb::GetProviderCredentialsRequest>,
+    ) -> Result<Response<pb::GetProviderCredentialsResponse>, Status> {
+        let id = parse_id("provider_id", &request.get_ref().provider_id)?;
+        let provider = self
+            .0
+            .store
+            .get_provider(id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(|| ApiError::NotFound(format!("provider {id} not found")))?;
+        let (client_id, audience) = match &provider.config {
+            ProviderConfig::Auth0 {
+                initial_client_id,
+                initial_client_audience,
+                ..
+            } => {
+                let default = format!("{}/api/v2/", provider.issuer.trim_end_matches('/'));
+                (
+                    initial_client_id.clone(),
+                    initial_client_audience.clone().unwrap_or(default),
+                )
+            }
+            ProviderConfig::Curity { initial_client_id }
+            | ProviderConfig::AzureAd { initial_client_id } => {
+                (initial_client_id.clone(), String::new())
+            }
+            other => {
+                return Err(ApiError::FailedPrecondition(format!(
+                    "{} providers have no management client",
+                    other.provider_type().as_str()
+                ))
+                .into());
+            }
+        };
+        tracing::info!(provider_id = %id, "management credentials handed to an internal caller");
+        Ok(Response::new(pb::GetProviderCredentialsResponse {
+            provider_id: provider.id.to_string(),
+            provider_type: provider.provider_type().as_str().to_owned(),
+            issuer: provider.issuer.clone(),
+            client_id,
+            client_secret: provider
+                .secrets
+                .get("initial_client_secret")
+                .unwrap_or_default()
+                .to_owned(),
+            audience,
+        }))
+    }
+
     type WatchChangesStream = Pin<Box<dyn Stream<Item = Result<pb::Change, Status>> + Send>>;
 
     /// Sends every change after `after_seq`, then follows new ones. The store's change
@@ -62,6 +114,9 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             return Err(ApiError::invalid("after_seq", "must not be negative").into());
         }
         let store = self.0.store.clone();
+        if request.get_ref().start_at_end {
+            after = store.latest_seq().await.map_err(ApiError::from)?;
+        }
         let (tx, rx) = mpsc::channel(BATCH as usize);
         tokio::spawn(async move {
             let mut signal = store.change_signal();

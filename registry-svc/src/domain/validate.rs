@@ -3,19 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use url::{Host, Url};
+use url::Url;
+
+pub use dcr_common::url_policy::{UrlPolicy, idp_url};
 
 pub const MAX_NAME: usize = 255;
 pub const MAX_DESCRIPTION: usize = 4096;
-pub const MAX_URL: usize = 2048;
+pub const MAX_URL: usize = dcr_common::url_policy::MAX_URL;
 pub const MAX_REDIRECT_URIS: usize = 32;
 pub const MAX_LABELS: usize = 64;
-
-/// Whether plain http is allowed for loopback hosts (DCR_ALLOW_HTTP_LOOPBACK).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UrlPolicy {
-    pub allow_http_loopback: bool,
-}
 
 pub fn name(value: &str) -> Result<String, String> {
     let trimmed = value.trim();
@@ -36,47 +32,6 @@ pub fn text(value: &str, max: usize) -> Result<String, String> {
         return Err("must not contain control characters".into());
     }
     Ok(value.to_owned())
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
-}
-
-/// An IdP-facing URL: absolute, https (or http on loopback when allowed), no fragment,
-/// no credentials.
-pub fn idp_url(value: &str, policy: UrlPolicy) -> Result<Url, String> {
-    if value.is_empty() {
-        return Err("is required".into());
-    }
-    if value.len() > MAX_URL {
-        return Err(format!("must be at most {MAX_URL} characters"));
-    }
-    let url = Url::parse(value).map_err(|e| format!("is not an absolute URL ({e})"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if policy.allow_http_loopback && is_loopback(&url) => {}
-        "http" if is_loopback(&url) => {
-            return Err(
-                "must use https (plain http on loopback needs DCR_ALLOW_HTTP_LOOPBACK=true)".into(),
-            );
-        }
-        _ => return Err("must use https".into()),
-    }
-    if url.fragment().is_some() {
-        return Err("must not have a fragment".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials".into());
-    }
-    if url.host().is_none() {
-        return Err("must have a host".into());
-    }
-    Ok(url)
 }
 
 /// An OpenID issuer: an IdP URL without query.

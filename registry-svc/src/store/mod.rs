@@ -275,6 +275,8 @@ pub trait DirectoryStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ResolvedClient>>;
     async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>>;
+    /// The newest committed seq (0 when there is none).
+    async fn latest_seq(&self) -> StoreResult<i64>;
     /// Ticks whenever a change may have been committed (by any replica).
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 }

@@ -107,6 +107,13 @@ impl DirectoryStore for PgStore {
             .collect()
     }
 
+    async fn latest_seq(&self) -> StoreResult<i64> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM change_log")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
+
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.change_receiver()
     }

@@ -157,7 +157,10 @@ async fn watch_changes_is_ordered_resumable_and_live() {
 
     let mut stream = app
         .directory()
-        .watch_changes(pb::WatchChangesRequest { after_seq: 0 })
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: 0,
+            start_at_end: false,
+        })
         .await
         .expect("watch")
         .into_inner();
@@ -208,6 +211,7 @@ async fn watch_changes_is_ordered_resumable_and_live() {
         .directory()
         .watch_changes(pb::WatchChangesRequest {
             after_seq: live.seq,
+            start_at_end: false,
         })
         .await
         .expect("watch")
@@ -224,4 +228,23 @@ async fn watch_changes_is_ordered_resumable_and_live() {
         ("deleting", "deleted")
     );
     assert_eq!(deleted.client_id, application.client_id);
+
+    // start_at_end: only what commits after the call.
+    let mut fresh = app
+        .directory()
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: 0,
+            start_at_end: true,
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let again = app
+        .create_app("dev-1", &strategy.id, "second")
+        .await
+        .application
+        .expect("app");
+    let first_new = next_change(&mut fresh).await;
+    assert_eq!(first_new.seq, deleted.seq + 1);
+    assert_eq!(first_new.application_id, again.id);
 }

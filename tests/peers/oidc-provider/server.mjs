@@ -2,10 +2,14 @@
 //
 // Usage:
 //   node server.mjs --port 0 --initial-access-token TOKEN [--secret-rotation on-omit|never]
+//                   [--extra-scopes "dcr other"] [--token-ttl SECONDS]
 //
 // Listens on 127.0.0.1 (plain http). When ready it prints exactly one line on
 // stdout, `LISTENING <port>`; everything else (oidc-provider notices, logs)
 // goes to stderr. Exits cleanly on SIGTERM/SIGINT. All state is in memory.
+//
+// Test-control endpoints under /__test/ (request counters, fault injection)
+// are answered by this wrapper before oidc-provider sees the request.
 //
 // See README.md in this folder for the request/response contract.
 
@@ -24,6 +28,8 @@ function parseArgs(argv) {
     port: 0,
     initialAccessToken: undefined,
     secretRotation: 'on-omit',
+    extraScopes: [],
+    tokenTtl: 3600,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -39,6 +45,13 @@ function parseArgs(argv) {
       case '--port': opts.port = Number.parseInt(value(), 10); break;
       case '--initial-access-token': opts.initialAccessToken = value(); break;
       case '--secret-rotation': opts.secretRotation = value(); break;
+      // Space separated; may be given more than once (values accumulate).
+      case '--extra-scopes': opts.extraScopes.push(...value().split(/\s+/).filter(Boolean)); break;
+      case '--token-ttl': {
+        const v = value();
+        opts.tokenTtl = /^[0-9]+$/.test(v) ? Number.parseInt(v, 10) : Number.NaN;
+        break;
+      }
       default: throw new Error(`unknown argument ${arg}`);
     }
   }
@@ -50,6 +63,15 @@ function parseArgs(argv) {
   }
   if (!['on-omit', 'never'].includes(opts.secretRotation)) {
     throw new Error('--secret-rotation must be on-omit or never');
+  }
+  for (const scope of opts.extraScopes) {
+    // RFC 6749 section 3.3 scope-token: 1*( %x21 / %x23-5B / %x5D-7E )
+    if (!/^[\x21\x23-\x5B\x5D-\x7E]+$/.test(scope)) {
+      throw new Error(`--extra-scopes: invalid scope token ${JSON.stringify(scope)}`);
+    }
+  }
+  if (!Number.isSafeInteger(opts.tokenTtl) || opts.tokenTtl < 1) {
+    throw new Error('--token-ttl must be a positive integer (seconds)');
   }
   return opts;
 }
@@ -64,7 +86,10 @@ try {
 
 // The fixed test resource; any other https:// resource is accepted as well.
 const TEST_RESOURCE = 'https://api.example.com';
-const RESOURCE_SCOPES = 'read write';
+const BASE_SCOPES = ['openid', 'read', 'write'];
+const SCOPES = [...new Set([...BASE_SCOPES, ...opts.extraScopes])];
+// Scopes a JWT (resource) access token may carry: read, write and the extras.
+const RESOURCE_SCOPES = [...new Set(['read', 'write', ...opts.extraScopes])].join(' ');
 
 function newSecret() {
   // Same shape as oidc-provider's default secretFactory.
@@ -82,7 +107,7 @@ function configuration() {
     // In memory adapter (the default) is fine for a test peer.
     jwks: { keys: [signingKey()] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
-    scopes: ['openid', 'read', 'write'],
+    scopes: SCOPES,
     // dcr stores its idempotency marker here. Any OTHER unrecognised client
     // metadata is silently dropped by oidc-provider (not rejected).
     extraClientMetadata: {
@@ -95,7 +120,8 @@ function configuration() {
     },
     ttl: {
       AccessToken: 3600,
-      ClientCredentials: 3600,
+      // client_credentials access tokens (opaque and JWT): --token-ttl.
+      ClientCredentials: opts.tokenTtl,
       Grant: 3600,
       IdToken: 3600,
       Interaction: 600,
@@ -154,7 +180,7 @@ function configuration() {
             audience: resourceIndicator,
             scope: RESOURCE_SCOPES,
             accessTokenFormat: 'jwt',
-            accessTokenTTL: 3600,
+            accessTokenTTL: opts.tokenTtl,
             jwt: { sign: { alg: 'RS256' } },
           };
         },
@@ -217,13 +243,205 @@ function secretRotation(provider) {
   };
 }
 
+// ---------------------------------------------------------------------------
+// Test control: request counters and fault injection (/__test/...).
+//
+// Handled here, before oidc-provider's callback, without any authentication.
+// See README.md ("Test control") for the contract.
+// ---------------------------------------------------------------------------
+
+const stats = {
+  token_requests: 0,
+  jwks_requests: 0,
+  discovery_requests: 0,
+  registration_requests: 0,
+};
+
+function countRequest(method, pathname) {
+  if (method === 'POST' && pathname === '/token') stats.token_requests += 1;
+  else if (method === 'GET' && pathname === '/jwks') stats.jwks_requests += 1;
+  else if (method === 'GET' && pathname === '/.well-known/openid-configuration') stats.discovery_requests += 1;
+  else if (pathname === '/reg' || pathname.startsWith('/reg/')) stats.registration_requests += 1;
+}
+
+const DEFAULT_FAULT_BODY = { error: 'temporarily_unavailable', error_description: 'injected failure' };
+
+// Active fault rules, oldest first; the first matching rule wins.
+let faults = [];
+let nextFaultId = 1;
+
+function parseFault(input) {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) {
+    throw new Error('body must be a JSON object');
+  }
+  const known = new Set(['path_prefix', 'method', 'status', 'count', 'body', 'delay_ms', 'reset']);
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw new Error(`unknown member ${key}`);
+  }
+  const {
+    path_prefix: pathPrefix, method, status, count = 1, body, delay_ms: delayMs = 0, reset = false,
+  } = input;
+  if (typeof pathPrefix !== 'string' || !pathPrefix.startsWith('/')) {
+    throw new Error('path_prefix must be a string starting with /');
+  }
+  if (method !== undefined && method !== null && (typeof method !== 'string' || !method)) {
+    throw new Error('method must be a non-empty string');
+  }
+  if (status !== undefined && status !== null
+      && (!Number.isInteger(status) || status < 200 || status > 599)) {
+    throw new Error('status must be an integer in 200..599');
+  }
+  if (!Number.isInteger(count) || (count < 1 && count !== -1)) {
+    throw new Error('count must be a positive integer or -1 (until cleared)');
+  }
+  if (!Number.isInteger(delayMs) || delayMs < 0) {
+    throw new Error('delay_ms must be a non-negative integer');
+  }
+  if (typeof reset !== 'boolean') {
+    throw new Error('reset must be a boolean');
+  }
+  const hasStatus = status !== undefined && status !== null;
+  if (!hasStatus && !reset && delayMs === 0) {
+    throw new Error('nothing to inject: give status, delay_ms > 0 or reset: true');
+  }
+  return {
+    id: nextFaultId++,
+    path_prefix: pathPrefix,
+    method: method ? method.toUpperCase() : null,
+    status: hasStatus ? status : null,
+    count,
+    body: body === undefined ? (hasStatus ? DEFAULT_FAULT_BODY : null) : body,
+    delay_ms: delayMs,
+    reset,
+  };
+}
+
+// Returns the fault to apply to this request (consuming one use), or null.
+function takeFault(method, pathname) {
+  const index = faults.findIndex((f) => pathname.startsWith(f.path_prefix)
+    && (f.method === null || f.method === method));
+  if (index === -1) return null;
+  const fault = faults[index];
+  if (fault.count > 0) {
+    fault.count -= 1;
+    if (fault.count === 0) faults.splice(index, 1);
+  }
+  return fault;
+}
+
+function sendJson(res, status, value) {
+  const body = value === undefined ? '' : JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('Cache-Control', 'no-store');
+  if (body) {
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Content-Length', Buffer.byteLength(body));
+  }
+  res.end(body);
+}
+
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text.trim()) {
+        resolve({});
+        return;
+      }
+      try {
+        resolve(JSON.parse(text));
+      } catch {
+        reject(new Error('body is not valid JSON'));
+      }
+    });
+  });
+}
+
+async function testControl(req, res, method, pathname) {
+  const route = `${method} ${pathname}`;
+  switch (route) {
+    case 'GET /__test/stats':
+      sendJson(res, 200, stats);
+      return;
+    case 'GET /__test/faults':
+      sendJson(res, 200, faults);
+      return;
+    case 'POST /__test/fail': {
+      let fault;
+      try {
+        fault = parseFault(await readJson(req));
+      } catch (err) {
+        sendJson(res, 400, { error: 'invalid_request', error_description: err.message });
+        return;
+      }
+      faults.push(fault);
+      sendJson(res, 201, fault);
+      return;
+    }
+    case 'POST /__test/clear':
+      faults = [];
+      sendJson(res, 204);
+      return;
+    case 'POST /__test/reset-stats':
+      for (const key of Object.keys(stats)) stats[key] = 0;
+      sendJson(res, 204);
+      return;
+    default:
+      sendJson(res, 404, { error: 'not_found', error_description: `no test-control route ${route}` });
+  }
+}
+
 // Requests are only expected after `LISTENING` is printed; anything earlier
 // gets a 503 instead of reaching a half-built provider.
 let handler = (req, res) => {
   res.statusCode = 503;
   res.end('starting');
 };
-const server = http.createServer((req, res) => handler(req, res));
+
+async function dispatch(req, res) {
+  const method = (req.method || 'GET').toUpperCase();
+  let pathname;
+  try {
+    pathname = new URL(req.url, 'http://127.0.0.1').pathname;
+  } catch {
+    pathname = req.url || '/';
+  }
+
+  if (pathname.startsWith('/__test/')) {
+    await testControl(req, res, method, pathname);
+    return;
+  }
+
+  countRequest(method, pathname);
+
+  const fault = takeFault(method, pathname);
+  if (fault) {
+    if (fault.delay_ms > 0) {
+      await new Promise((resolve) => { setTimeout(resolve, fault.delay_ms); });
+    }
+    if (fault.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (fault.status !== null) {
+      sendJson(res, fault.status, fault.body === null ? undefined : fault.body);
+      return;
+    }
+  }
+
+  handler(req, res);
+}
+
+const server = http.createServer((req, res) => {
+  dispatch(req, res).catch((err) => {
+    console.error('server.mjs: test control error', err);
+    if (!res.headersSent) sendJson(res, 500, { error: 'server_error' });
+    else res.destroy();
+  });
+});
 
 server.on('error', (err) => {
   console.error(`server.mjs: ${err.message}`);

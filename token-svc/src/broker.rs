@@ -1,0 +1,330 @@
+//! IssueToken: resolve the client, send the vendor's token request, cache the answer.
+//!
+//! Cache key = client id + keyed BLAKE3 of the secret (key random per process, so the
+//! cache never holds anything that could check a secret offline) + sorted scopes +
+//! audience + the client's generation. A different secret is a different key, so a
+//! wrong secret is never answered from a right one's entry; a change to the client
+//! bumps its generation, which retires all of its entries at once. Concurrent identical
+//! misses share one IdP call (moka's try_get_with). Errors are never cached.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+use moka::future::Cache;
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::directory::Directory;
+use crate::discovery::Discovery;
+use crate::errors::TokenError;
+use crate::upstream::{self, IssuedToken};
+use crate::vendor::{Vendor, token_form};
+
+/// A cached token is dropped this long before it expires, or 10% of its lifetime if less.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+const MAX_SCOPES: usize = 64;
+const MAX_FIELD: usize = 2048;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    subject: String,
+    secret_mac: [u8; 32],
+    scopes: String,
+    audience: String,
+    generation: u64,
+}
+
+#[derive(Debug)]
+pub struct CachedToken {
+    pub token: IssuedToken,
+    /// When the IdP's token expires.
+    pub expires_at: Option<Instant>,
+    /// When this entry stops being served.
+    serve_until: Instant,
+}
+
+impl CachedToken {
+    /// Seconds left for the caller.
+    pub fn expires_in(&self) -> u64 {
+        self.expires_at
+            .map(|at| at.saturating_duration_since(Instant::now()).as_secs())
+            .unwrap_or(0)
+    }
+}
+
+struct UntilServeEnd;
+
+impl Expiry<CacheKey, Arc<CachedToken>> for UntilServeEnd {
+    fn expire_after_create(
+        &self,
+        _: &CacheKey,
+        value: &Arc<CachedToken>,
+        now: Instant,
+    ) -> Option<Duration> {
+        Some(value.serve_until.saturating_duration_since(now))
+    }
+}
+
+/// Cache counters (exported as metrics by a later change; read by tests now).
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Broker {
+    directory: Directory,
+    discovery: Discovery,
+    http: reqwest::Client,
+    cache: Cache<CacheKey, Arc<CachedToken>>,
+    mac_key: [u8; 32],
+    max_age: Duration,
+    pub stats: Arc<Stats>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker").finish_non_exhaustive()
+    }
+}
+
+/// What a caller asks for.
+#[derive(Debug)]
+pub struct TokenRequest {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub scopes: Vec<String>,
+    pub audience: String,
+}
+
+impl TokenRequest {
+    fn validate(&self) -> Result<(), TokenError> {
+        if self.client_id.is_empty() || self.client_secret.expose_secret().is_empty() {
+            return Err(TokenError::InvalidClient);
+        }
+        if self.client_id.len() > MAX_FIELD || self.client_secret.expose_secret().len() > MAX_FIELD
+        {
+            return Err(TokenError::InvalidClient);
+        }
+        if self.scopes.len() > MAX_SCOPES || self.audience.len() > MAX_FIELD {
+            return Err(TokenError::InvalidRequest(
+                "too many scopes, or an audience too long".into(),
+            ));
+        }
+        let scope_ok = |s: &String| {
+            !s.is_empty()
+                && s.len() <= 256
+                && s.chars()
+                    .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
+        };
+        if !self.scopes.iter().all(scope_ok) {
+            return Err(TokenError::InvalidScope);
+        }
+        Ok(())
+    }
+}
+
+fn serve_window(expires_in: Option<Duration>, max_age: Duration) -> Duration {
+    match expires_in {
+        None => Duration::ZERO, // no lifetime given: do not reuse it
+        Some(life) => life
+            .saturating_sub(EXPIRY_MARGIN.min(life / 10))
+            .min(max_age),
+    }
+}
+
+impl Broker {
+    pub fn new(
+        directory: Directory,
+        discovery: Discovery,
+        http: reqwest::Client,
+        capacity: u64,
+        max_age: Duration,
+    ) -> Self {
+        let mut mac_key = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut mac_key);
+        Self {
+            directory,
+            discovery,
+            http,
+            cache: Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilServeEnd)
+                .build(),
+            mac_key,
+            max_age,
+            stats: Arc::new(Stats::default()),
+        }
+    }
+
+    fn key(
+        &self,
+        subject: String,
+        secret: &SecretString,
+        scopes: &[String],
+        audience: &str,
+        generation: u64,
+    ) -> CacheKey {
+        let mut sorted: Vec<&str> = scopes.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted.dedup();
+        CacheKey {
+            subject,
+            secret_mac: *blake3::keyed_hash(&self.mac_key, secret.expose_secret().as_bytes())
+                .as_bytes(),
+            scopes: sorted.join(" "),
+            audience: audience.to_owned(),
+            generation,
+        }
+    }
+
+    /// A token for a dcr application's client credentials.
+    #[tracing::instrument(skip_all, fields(client_id = %request.client_id))]
+    pub async fn issue(&self, request: &TokenRequest) -> Result<Arc<CachedToken>, TokenError> {
+        request.validate()?;
+        let generation = self.directory.generation(&request.client_id);
+        let key = self.key(
+            request.client_id.clone(),
+            &request.client_secret,
+            &request.scopes,
+            &request.audience,
+            generation,
+        );
+        if let Some(hit) = self.cache.get(&key).await {
+            self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(hit);
+        }
+        self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        let this = self.clone();
+        let fetch = async move {
+            let client = this
+                .directory
+                .resolve(&request.client_id)
+                .await?
+                .ok_or(TokenError::InvalidClient)?;
+            if !client.active {
+                return Err(TokenError::InvalidClient);
+            }
+            this.fetch(
+                &client.issuer,
+                Vendor::from_type(&client.provider_type),
+                &request.client_id,
+                &request.client_secret,
+                &request.scopes,
+                &request.audience,
+            )
+            .await
+        };
+        self.cache.try_get_with(key, fetch).await.map_err(unshare)
+    }
+
+    /// A management token for a vendor provider, from its management client.
+    #[tracing::instrument(skip(self))]
+    pub async fn management_token(
+        &self,
+        provider_id: &str,
+    ) -> Result<Arc<CachedToken>, TokenError> {
+        let credentials = self.directory.provider_credentials(provider_id).await?;
+        let secret = SecretString::from(credentials.client_secret);
+        let vendor = Vendor::from_type(&credentials.provider_type);
+        let (scopes, audience) = match vendor {
+            Vendor::Curity => (vec!["dcr".to_owned()], String::new()),
+            Vendor::AzureAd => (Vec::new(), "https://graph.microsoft.com".to_owned()),
+            _ => (Vec::new(), credentials.audience.clone()),
+        };
+        let generation = self
+            .directory
+            .generation(&format!("provider:{provider_id}"));
+        let key = self.key(
+            format!("provider:{provider_id}"),
+            &secret,
+            &scopes,
+            &audience,
+            generation,
+        );
+        let this = self.clone();
+        let fetch = async move {
+            this.fetch(
+                &credentials.issuer,
+                vendor,
+                &credentials.client_id,
+                &secret,
+                &scopes,
+                &audience,
+            )
+            .await
+        };
+        self.cache.try_get_with(key, fetch).await.map_err(unshare)
+    }
+
+    async fn fetch(
+        &self,
+        issuer: &str,
+        vendor: Vendor,
+        client_id: &str,
+        secret: &SecretString,
+        scopes: &[String],
+        audience: &str,
+    ) -> Result<Arc<CachedToken>, TokenError> {
+        let metadata = self.discovery.metadata(issuer).await?;
+        let endpoint = metadata.token_endpoint.as_ref().ok_or_else(|| {
+            TokenError::Unavailable(format!("{issuer} advertises no token_endpoint"))
+        })?;
+        let form = token_form(vendor, endpoint, scopes, audience);
+        let token = upstream::client_credentials(
+            &self.http,
+            endpoint,
+            client_id,
+            secret,
+            metadata.prefers_post,
+            form,
+        )
+        .await?;
+        let now = Instant::now();
+        Ok(Arc::new(CachedToken {
+            expires_at: token.expires_in.map(|d| now + d),
+            serve_until: now + serve_window(token.expires_in, self.max_age),
+            token,
+        }))
+    }
+}
+
+/// try_get_with shares one error among all waiters; give each its own copy.
+fn unshare(error: Arc<TokenError>) -> TokenError {
+    match &*error {
+        TokenError::InvalidClient => TokenError::InvalidClient,
+        TokenError::InvalidRequest(m) => TokenError::InvalidRequest(m.clone()),
+        TokenError::InvalidScope => TokenError::InvalidScope,
+        TokenError::InvalidTarget => TokenError::InvalidTarget,
+        TokenError::UnauthorizedClient => TokenError::UnauthorizedClient,
+        TokenError::UnsupportedGrantType => TokenError::UnsupportedGrantType,
+        TokenError::Unauthenticated(m) => TokenError::Unauthenticated(m.clone()),
+        TokenError::NotFound(m) => TokenError::NotFound(m.clone()),
+        TokenError::FailedPrecondition(m) => TokenError::FailedPrecondition(m.clone()),
+        TokenError::Unavailable(m) => TokenError::Unavailable(m.clone()),
+        TokenError::Timeout => TokenError::Timeout,
+        TokenError::Internal(e) => TokenError::Internal(anyhow::anyhow!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_served_until_shortly_before_expiry_and_never_past_the_max_age() {
+        let max = Duration::from_secs(300);
+        assert_eq!(serve_window(Some(Duration::from_secs(3600)), max), max);
+        assert_eq!(
+            serve_window(Some(Duration::from_secs(120)), max),
+            Duration::from_secs(108)
+        );
+        assert_eq!(
+            serve_window(Some(Duration::from_secs(600)), Duration::from_secs(3600)),
+            Duration::from_secs(570)
+        );
+        assert_eq!(serve_window(None, max), Duration::ZERO);
+    }
+}

@@ -1,0 +1,60 @@
+//! token-svc configuration, from the environment (names fixed in DESIGN.md).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dcr_common::config::{self, ConfigError};
+use dcr_common::url_policy::UrlPolicy;
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    /// DCR_REGISTRY_URL: where DirectoryService lives.
+    pub registry_url: String,
+    pub service_token: SecretString,
+    pub url_policy: UrlPolicy,
+    /// DCR_IDP_TIMEOUT_SECONDS (default 10).
+    pub idp_timeout: Duration,
+    /// DCR_TOKEN_CACHE_CAPACITY: cached tokens at most (default 100000).
+    pub cache_capacity: u64,
+    /// DCR_TOKEN_CACHE_MAX_AGE_SECONDS: a cached token is used at most this long, so a
+    /// revocation missed while the change stream was down still ends (default 300).
+    pub cache_max_age: Duration,
+    /// DCR_KEYS_MAX_STALE_SECONDS: how long a JWKS may be served while its IdP is down
+    /// (default 21600, six hours).
+    pub keys_max_stale: Duration,
+}
+
+impl TokenConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let registry_url = config::required("DCR_REGISTRY_URL")?;
+        url::Url::parse(&registry_url).map_err(|e| {
+            ConfigError::new(
+                "DCR_REGISTRY_URL",
+                format!("{registry_url:?} is not a URL ({e})"),
+            )
+        })?;
+        let capacity =
+            config::optional("DCR_TOKEN_CACHE_CAPACITY").unwrap_or_else(|| "100000".into());
+        Ok(Self {
+            listen: config::listen_addr("DCR_TOKEN_LISTEN", "0.0.0.0:50052")?,
+            http_listen: config::listen_addr("DCR_TOKEN_HTTP_LISTEN", "0.0.0.0:8080")?,
+            registry_url,
+            service_token: config::token("DCR_SERVICE_TOKEN")?,
+            url_policy: UrlPolicy {
+                allow_http_loopback: config::flag("DCR_ALLOW_HTTP_LOOPBACK", false)?,
+            },
+            idp_timeout: config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?,
+            cache_capacity: capacity.parse().map_err(|_| {
+                ConfigError::new(
+                    "DCR_TOKEN_CACHE_CAPACITY",
+                    format!("{capacity:?} is not a number"),
+                )
+            })?,
+            cache_max_age: config::seconds("DCR_TOKEN_CACHE_MAX_AGE_SECONDS", 300)?,
+            keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+        })
+    }
+}

@@ -1,0 +1,219 @@
+//! What token-svc knows about dcr applications, from registry-svc's DirectoryService:
+//! client lookups cached briefly, and a follower of the change stream that invalidates
+//! them and bumps a per-client generation, which retires every cached token of that
+//! client at once (see `broker.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use dcr_proto::registry::v1 as pb;
+use moka::future::Cache;
+use secrecy::{ExposeSecret as _, SecretString};
+use tokio_stream::StreamExt as _;
+use tonic::transport::Channel;
+use tonic::{Code, Request};
+
+use crate::errors::TokenError;
+
+/// Directory entries live at most this long, so even a missed change ends quickly.
+const RESOLVE_TTL: Duration = Duration::from_secs(30);
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+
+/// A dcr client as token-svc needs it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub client_id: String,
+    pub application_id: String,
+    pub active: bool,
+    pub provider_id: String,
+    pub provider_type: String,
+    pub issuer: String,
+}
+
+#[derive(Clone)]
+pub struct Directory {
+    channel: Channel,
+    token: SecretString,
+    clients: Cache<String, Option<Arc<Client>>>,
+    /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
+    generations: Arc<DashMap<String, u64>>,
+    /// The follower's position in the change stream.
+    last_seq: Arc<AtomicU64>,
+    following: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Directory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Directory").finish_non_exhaustive()
+    }
+}
+
+impl Directory {
+    pub fn new(channel: Channel, token: SecretString) -> Self {
+        Self {
+            channel,
+            token,
+            clients: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(RESOLVE_TTL)
+                .build(),
+            generations: Arc::new(DashMap::new()),
+            last_seq: Arc::new(AtomicU64::new(0)),
+            following: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn request<T>(&self, message: T) -> Result<Request<T>, TokenError> {
+        let mut request = Request::new(message);
+        let bearer = format!("Bearer {}", self.token.expose_secret())
+            .parse()
+            .map_err(|_| {
+                TokenError::Internal(anyhow::anyhow!("DCR_SERVICE_TOKEN is not valid metadata"))
+            })?;
+        request.metadata_mut().insert("authorization", bearer);
+        Ok(request)
+    }
+
+    fn client(&self) -> pb::directory_service_client::DirectoryServiceClient<Channel> {
+        pb::directory_service_client::DirectoryServiceClient::new(self.channel.clone())
+    }
+
+    pub fn generation(&self, key: &str) -> u64 {
+        self.generations.get(key).map(|g| *g).unwrap_or(0)
+    }
+
+    /// True while the change stream is connected (caches are being kept current).
+    pub fn is_following(&self) -> bool {
+        self.following.load(Ordering::Relaxed)
+    }
+
+    /// The client, or None when the registry does not know it. Cached; concurrent
+    /// lookups of one client make one registry call.
+    pub async fn resolve(&self, client_id: &str) -> Result<Option<Arc<Client>>, TokenError> {
+        let this = self.clone();
+        let id = client_id.to_owned();
+        self.clients
+            .try_get_with(client_id.to_owned(), async move { this.fetch(&id).await })
+            .await
+            .map_err(|e: Arc<TokenError>| match &*e {
+                TokenError::Unavailable(m) => TokenError::Unavailable(m.clone()),
+                other => TokenError::Unavailable(format!("registry lookup failed: {other}")),
+            })
+    }
+
+    async fn fetch(&self, client_id: &str) -> Result<Option<Arc<Client>>, TokenError> {
+        let request = self.request(pb::ResolveClientRequest {
+            client_id: client_id.to_owned(),
+        })?;
+        match self.client().resolve_client(request).await {
+            Ok(response) => {
+                let r = response.into_inner();
+                let application = r.application.unwrap_or_default();
+                Ok(Some(Arc::new(Client {
+                    client_id: client_id.to_owned(),
+                    application_id: application.id,
+                    active: application.state == pb::ApplicationState::Active as i32,
+                    provider_id: r.provider_id,
+                    provider_type: r.provider_type,
+                    issuer: r.issuer,
+                })))
+            }
+            Err(status) if status.code() == Code::NotFound => Ok(None),
+            Err(status) if status.code() == Code::InvalidArgument => Ok(None),
+            Err(status) => Err(TokenError::Unavailable(format!(
+                "the registry is unavailable ({})",
+                status.code()
+            ))),
+        }
+    }
+
+    /// The management client of a vendor provider.
+    pub async fn provider_credentials(
+        &self,
+        provider_id: &str,
+    ) -> Result<pb::GetProviderCredentialsResponse, TokenError> {
+        let request = self.request(pb::GetProviderCredentialsRequest {
+            provider_id: provider_id.to_owned(),
+        })?;
+        self.client()
+            .get_provider_credentials(request)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|status| match status.code() {
+                Code::NotFound => TokenError::NotFound(format!("provider {provider_id} not found")),
+                Code::FailedPrecondition | Code::InvalidArgument => {
+                    TokenError::FailedPrecondition(status.message().to_owned())
+                }
+                code => TokenError::Unavailable(format!("the registry is unavailable ({code})")),
+            })
+    }
+
+    /// Applies one change: forget the client, retire its tokens.
+    async fn apply(&self, change: &pb::Change) {
+        if !change.client_id.is_empty() {
+            self.clients.invalidate(&change.client_id).await;
+            *self
+                .generations
+                .entry(change.client_id.clone())
+                .or_insert(0) += 1;
+        }
+        let kind = pb::ChangeKind::try_from(change.kind).unwrap_or(pb::ChangeKind::Unspecified);
+        if matches!(kind, pb::ChangeKind::Provider | pb::ChangeKind::Strategy) {
+            // Issuers and endpoints may have changed: drop every directory entry.
+            self.clients.invalidate_all();
+            *self
+                .generations
+                .entry(format!("provider:{}", change.resource_id))
+                .or_insert(0) += 1;
+        }
+        self.last_seq
+            .store(u64::try_from(change.seq).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Follows the change stream forever: from "now" at first, then resuming after the
+    /// last change seen, so a reconnect misses nothing. While disconnected, entries expire
+    /// on their own (RESOLVE_TTL, and the token cache's maximum age).
+    pub async fn follow_changes(self) {
+        let mut first = true;
+        loop {
+            let after = i64::try_from(self.last_seq.load(Ordering::Relaxed)).unwrap_or(0);
+            let message = pb::WatchChangesRequest {
+                after_seq: after,
+                start_at_end: first,
+            };
+            let stream = match self.request(message) {
+                Ok(request) => self.client().watch_changes(request).await,
+                Err(error) => {
+                    tracing::error!(%error, "cannot build the watch request");
+                    return;
+                }
+            };
+            match stream {
+                Ok(response) => {
+                    first = false;
+                    self.following.store(true, Ordering::Relaxed);
+                    // Whatever was cached before this point may have changed meanwhile.
+                    self.clients.invalidate_all();
+                    tracing::info!(after_seq = after, "following the registry's change stream");
+                    let mut changes = response.into_inner();
+                    while let Some(next) = changes.next().await {
+                        match next {
+                            Ok(change) => self.apply(&change).await,
+                            Err(status) => {
+                                tracing::warn!(code = ?status.code(), "change stream ended");
+                                break;
+                            }
+                        }
+                    }
+                }
+                Err(status) => {
+                    tracing::warn!(code = ?status.code(), "cannot watch the registry's changes")
+                }
+            }
+            self.following.store(false, Ordering::Relaxed);
+            tokio::time::sleep(RECONNECT_DELAY).await;
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Issuer metadata (OpenID discovery, else RFC 8414), cached for an hour. Every
+//! endpoint taken from it is checked against the URL policy before dcr calls it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcr_common::url_policy::{UrlPolicy, idp_url};
+use moka::future::Cache;
+use serde::Deserialize;
+use url::Url;
+
+use crate::errors::TokenError;
+
+const TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Clone, Deserialize)]
+struct Document {
+    issuer: String,
+    token_endpoint: Option<String>,
+    jwks_uri: Option<String>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuerMetadata {
+    pub token_endpoint: Option<Url>,
+    pub jwks_uri: Option<Url>,
+    /// True when the IdP supports only `client_secret_post` of the two secret methods.
+    pub prefers_post: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Discovery {
+    http: reqwest::Client,
+    policy: UrlPolicy,
+    cache: Cache<String, Arc<IssuerMetadata>>,
+}
+
+impl Discovery {
+    pub fn new(http: reqwest::Client, policy: UrlPolicy) -> Self {
+        Self {
+            http,
+            policy,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(TTL)
+                .build(),
+        }
+    }
+
+    pub async fn metadata(&self, issuer: &str) -> Result<Arc<IssuerMetadata>, TokenError> {
+        let this = self.clone();
+        let key = issuer.to_owned();
+        self.cache
+            .try_get_with(issuer.to_owned(), async move {
+                this.fetch(&key).await.map(Arc::new)
+            })
+            .await
+            .map_err(|e: Arc<TokenError>| match &*e {
+                TokenError::Timeout => TokenError::Timeout,
+                other => TokenError::Unavailable(other.to_string()),
+            })
+    }
+
+    async fn fetch(&self, issuer: &str) -> Result<IssuerMetadata, TokenError> {
+        idp_url(issuer, self.policy)
+            .map_err(|e| TokenError::Unavailable(format!("issuer {issuer:?} {e}")))?;
+        let base = issuer.trim_end_matches('/');
+        for suffix in [
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+        ] {
+            let response = self
+                .http
+                .get(format!("{base}{suffix}"))
+                .send()
+                .await
+                .map_err(transport)?;
+            if !response.status().is_success() {
+                continue;
+            }
+            let document: Document = response.json().await.map_err(|_| {
+                TokenError::Unavailable(format!("{issuer}: unreadable discovery document"))
+            })?;
+            if document.issuer.trim_end_matches('/') != base {
+                return Err(TokenError::Unavailable(format!(
+                    "{issuer}: discovery names another issuer"
+                )));
+            }
+            let endpoint = |value: Option<String>| -> Result<Option<Url>, TokenError> {
+                value
+                    .map(|v| {
+                        idp_url(&v, self.policy)
+                            .map_err(|e| TokenError::Unavailable(format!("{issuer}: endpoint {e}")))
+                    })
+                    .transpose()
+            };
+            let methods = &document.token_endpoint_auth_methods_supported;
+            let prefers_post = !methods.is_empty()
+                && !methods.iter().any(|m| m == "client_secret_basic")
+                && methods.iter().any(|m| m == "client_secret_post");
+            return Ok(IssuerMetadata {
+                token_endpoint: endpoint(document.token_endpoint)?,
+                jwks_uri: endpoint(document.jwks_uri)?,
+                prefers_post,
+            });
+        }
+        Err(TokenError::Unavailable(format!(
+            "{issuer} publishes no discovery document"
+        )))
+    }
+}
+
+/// Classifies a transport failure of an IdP call.
+pub fn transport(error: reqwest::Error) -> TokenError {
+    if error.is_timeout() {
+        TokenError::Timeout
+    } else {
+        TokenError::Unavailable("the identity provider is unreachable".into())
+    }
+}

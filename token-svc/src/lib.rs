@@ -1,0 +1,107 @@
+//! token-svc: brokers client-credentials token requests to the IdPs with each vendor's
+//! quirks and caches the answers; serves issuer keys and management tokens to the other
+//! dcr services; offers a standard OAuth 2.0 token endpoint over HTTP.
+//!
+//! `main.rs` only parses config and calls [`run`]; tests use [`build`] and [`serve`].
+
+pub mod broker;
+pub mod config;
+pub mod directory;
+pub mod discovery;
+pub mod errors;
+pub mod grpc;
+pub mod http;
+pub mod keys;
+pub mod upstream;
+pub mod vendor;
+
+use std::future::Future;
+
+use dcr_common::auth::{BearerAuth, Role};
+use dcr_common::server::ServiceSet;
+use dcr_proto::token::v1::token_service_server::TokenServiceServer;
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+
+pub use config::TokenConfig;
+
+/// Everything token-svc serves from.
+#[derive(Clone, Debug)]
+pub struct TokenState {
+    pub api: grpc::TokenApi,
+    pub directory: directory::Directory,
+}
+
+pub fn build(config: &TokenConfig) -> anyhow::Result<TokenState> {
+    let http = reqwest::Client::builder()
+        .timeout(config.idp_timeout)
+        .connect_timeout(config.idp_timeout.min(std::time::Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("dcr-token/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    // Lazy: token-svc starts (and answers health) even before the registry is up.
+    let channel = Channel::from_shared(config.registry_url.clone())
+        .map_err(|e| anyhow::anyhow!("DCR_REGISTRY_URL: {e}"))?
+        .connect_lazy();
+    let directory = directory::Directory::new(channel, config.service_token.clone());
+    let discovery = discovery::Discovery::new(http.clone(), config.url_policy);
+    let broker = broker::Broker::new(
+        directory.clone(),
+        discovery.clone(),
+        http.clone(),
+        config.cache_capacity,
+        config.cache_max_age,
+    );
+    let keys = keys::KeyCache::new(http, discovery, config.keys_max_stale);
+    let service_auth = BearerAuth::new(Role::Service, &config.service_token);
+    Ok(TokenState {
+        api: grpc::TokenApi {
+            broker,
+            keys,
+            service_auth,
+        },
+        directory,
+    })
+}
+
+/// Serves gRPC on `grpc` and HTTP on `http_listener` until `shutdown`, following the
+/// registry's change stream meanwhile.
+pub async fn serve(
+    state: TokenState,
+    grpc: TcpListener,
+    http_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let follower = tokio::spawn(state.directory.clone().follow_changes());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    tracing::info!(grpc = %grpc.local_addr()?, http = %http_listener.local_addr()?, "token-svc serving");
+    let http_server = axum::serve(http_listener, http::router(state.api.broker.clone()))
+        .with_graceful_shutdown(wait(stop_rx.clone()));
+    let services = ServiceSet {
+        routes: Routes::new(TokenServiceServer::new(state.api.clone())),
+        names: vec![TokenServiceServer::<grpc::TokenApi>::NAME],
+    };
+    let grpc_server = dcr_common::server::serve(grpc, services, wait(stop_rx));
+    let (http_result, grpc_result) = tokio::join!(http_server, grpc_server);
+    follower.abort();
+    http_result?;
+    grpc_result?;
+    tracing::info!("token-svc stopped");
+    Ok(())
+}
+
+pub async fn run(config: TokenConfig) -> anyhow::Result<()> {
+    let state = build(&config)?;
+    let grpc = dcr_common::server::bind(config.listen).await?;
+    let http = dcr_common::server::bind(config.http_listen).await?;
+    serve(state, grpc, http, dcr_common::server::shutdown_signal()).await
+}
