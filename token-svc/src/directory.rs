@@ -4,7 +4,7 @@
 //! client at once (see `broker.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -41,7 +41,7 @@ pub struct Directory {
     generations: Arc<DashMap<String, u64>>,
     /// The follower's position in the change stream.
     last_seq: Arc<AtomicU64>,
-    following: Arc<AtomicBool>,
+    following: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -61,7 +61,7 @@ impl Directory {
                 .build(),
             generations: Arc::new(DashMap::new()),
             last_seq: Arc::new(AtomicU64::new(0)),
-            following: Arc::new(AtomicBool::new(false)),
+            following: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 
@@ -86,7 +86,13 @@ impl Directory {
 
     /// True while the change stream is connected (caches are being kept current).
     pub fn is_following(&self) -> bool {
-        self.following.load(Ordering::Relaxed)
+        *self.following.borrow()
+    }
+
+    /// Resolves once the change stream is connected.
+    pub async fn wait_following(&self) {
+        let mut rx = self.following.subscribe();
+        let _ = rx.wait_for(|following| *following).await;
     }
 
     /// The client, or None when the registry does not know it. Cached; concurrent
@@ -193,7 +199,7 @@ impl Directory {
             match stream {
                 Ok(response) => {
                     first = false;
-                    self.following.store(true, Ordering::Relaxed);
+                    self.following.send_replace(true);
                     // Whatever was cached before this point may have changed meanwhile.
                     self.clients.invalidate_all();
                     tracing::info!(after_seq = after, "following the registry's change stream");
@@ -212,7 +218,7 @@ impl Directory {
                     tracing::warn!(code = ?status.code(), "cannot watch the registry's changes")
                 }
             }
-            self.following.store(false, Ordering::Relaxed);
+            self.following.send_replace(false);
             tokio::time::sleep(RECONNECT_DELAY).await;
         }
     }

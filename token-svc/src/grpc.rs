@@ -64,7 +64,7 @@ impl pb::token_service_server::TokenService for TokenApi {
         Ok(Response::new(pb::GetIssuerKeysResponse {
             issuer: r.issuer,
             jwks_json: keys.set.jwks_json.to_string(),
-            fetch_time: Some(timestamp(keys.set.fetch_time)),
+            fetch_time: Some(timestamp(keys.set.fetch_time())),
             expire_time: Some(timestamp(keys.set.expire_time())),
             stale: keys.stale,
         }))

@@ -5,7 +5,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use dcr_common::clock::SharedClock;
 
 use serde::Deserialize;
 
@@ -23,22 +26,21 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 pub struct KeySet {
     pub jwks_json: Arc<str>,
     kids: HashSet<String>,
-    fetched: Instant,
-    pub fetch_time: SystemTime,
+    fetched: DateTime<Utc>,
     max_age: Duration,
 }
 
 impl KeySet {
+    pub fn fetch_time(&self) -> SystemTime {
+        self.fetched.into()
+    }
+
     pub fn expire_time(&self) -> SystemTime {
-        self.fetch_time + self.max_age
+        self.fetch_time() + self.max_age
     }
 
-    fn fresh(&self) -> bool {
-        self.fetched.elapsed() < self.max_age
-    }
-
-    fn due_for_refresh(&self) -> bool {
-        self.fetched.elapsed() > self.max_age.mul_f32(0.8)
+    fn age(&self, now: DateTime<Utc>) -> Duration {
+        (now - self.fetched).to_std().unwrap_or_default()
     }
 }
 
@@ -61,6 +63,7 @@ pub struct KeyCache {
     /// One fetch at a time per issuer; the rest wait for its result.
     fetching: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     max_stale: Duration,
+    clock: SharedClock,
 }
 
 fn max_age_of(headers: &reqwest::header::HeaderMap) -> Duration {
@@ -81,13 +84,19 @@ fn max_age_of(headers: &reqwest::header::HeaderMap) -> Duration {
 }
 
 impl KeyCache {
-    pub fn new(http: reqwest::Client, discovery: Discovery, max_stale: Duration) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        discovery: Discovery,
+        max_stale: Duration,
+        clock: SharedClock,
+    ) -> Self {
         Self {
             http,
             discovery,
             sets: Arc::default(),
             fetching: Arc::default(),
             max_stale,
+            clock,
         }
     }
 
@@ -98,10 +107,11 @@ impl KeyCache {
     /// The issuer's keys. `kid`, when given and unknown, asks for a fetch (rate limited).
     pub async fn get(&self, issuer: &str, kid: Option<&str>) -> Result<Keys, TokenError> {
         if let Some(set) = self.cached(issuer) {
+            let age = set.age(self.clock.now());
             let knows_kid = kid.is_none_or(|k| set.kids.contains(k));
-            let may_refetch = set.fetched.elapsed() >= REFETCH_INTERVAL;
-            if set.fresh() && (knows_kid || !may_refetch) {
-                if set.due_for_refresh() {
+            let may_refetch = age >= REFETCH_INTERVAL;
+            if age < set.max_age && (knows_kid || !may_refetch) {
+                if age > set.max_age.mul_f32(0.8) {
                     let this = self.clone();
                     let issuer = issuer.to_owned();
                     tokio::spawn(async move {
@@ -129,7 +139,7 @@ impl KeyCache {
         // Someone else fetched while we waited: use theirs.
         if let Some(set) = self.cached(issuer)
             && Some(set.fetched) != before
-            && set.fresh()
+            && set.age(self.clock.now()) < set.max_age
         {
             return Ok(Keys { set, stale: false });
         }
@@ -145,7 +155,7 @@ impl KeyCache {
                 Ok(Keys { set, stale: false })
             }
             Err(error) => match self.cached(issuer) {
-                Some(set) if set.fetched.elapsed() < self.max_stale => {
+                Some(set) if set.age(self.clock.now()) < self.max_stale => {
                     tracing::warn!(%issuer, %error, "serving cached keys while the issuer is unreachable");
                     Ok(Keys { set, stale: true })
                 }
@@ -184,8 +194,7 @@ impl KeyCache {
         Ok(KeySet {
             jwks_json: Arc::from(text),
             kids,
-            fetched: Instant::now(),
-            fetch_time: SystemTime::now(),
+            fetched: self.clock.now(),
             max_age,
         })
     }

@@ -35,6 +35,14 @@ pub struct TokenState {
 }
 
 pub fn build(config: &TokenConfig) -> anyhow::Result<TokenState> {
+    build_with_clock(config, dcr_common::clock::system())
+}
+
+/// `build` with a chosen clock (tests move time instead of sleeping).
+pub fn build_with_clock(
+    config: &TokenConfig,
+    clock: dcr_common::clock::SharedClock,
+) -> anyhow::Result<TokenState> {
     let http = reqwest::Client::builder()
         .timeout(config.idp_timeout)
         .connect_timeout(config.idp_timeout.min(std::time::Duration::from_secs(5)))
@@ -54,7 +62,7 @@ pub fn build(config: &TokenConfig) -> anyhow::Result<TokenState> {
         config.cache_capacity,
         config.cache_max_age,
     );
-    let keys = keys::KeyCache::new(http, discovery, config.keys_max_stale);
+    let keys = keys::KeyCache::new(http, discovery, config.keys_max_stale, clock);
     let service_auth = BearerAuth::new(Role::Service, &config.service_token);
     Ok(TokenState {
         api: grpc::TokenApi {

@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod helpers;
-mod peers;
+use dcr_testkit::{peers, registry as helpers};
 
 mod applications;
 mod auth;

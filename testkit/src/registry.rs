@@ -1,6 +1,5 @@
 //! spawn_app: registry-svc in-process on 127.0.0.1:0 against a fresh database, with
 //! typed clients for each caller role, a manual clock and captured logs.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,6 +1,5 @@
 //! Real peers started per test: node oidc-provider and the Kong-contract HTTP bridge.
 //! Each prints `LISTENING <port>` when ready; we wait for that line, never sleep.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -125,6 +124,26 @@ impl Peer {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Request counters of the oidc-provider peer (`/__test/stats`).
+    pub async fn stats(&self) -> Value {
+        self.get_json("/__test/stats").await
+    }
+
+    /// Adds a fault rule (`/__test/fail`, see the peer's README).
+    pub async fn fail(&self, rule: Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/__test/fail", self.base_url))
+            .json(&rule)
+            .send()
+            .await
+            .expect("add fault rule");
+        assert!(
+            response.status().is_success(),
+            "fault rule refused: {}",
+            response.text().await.unwrap_or_default()
+        );
     }
 
     pub async fn bridge_secret_valid(&self, client_id: &str, secret: &str) -> bool {

@@ -1,0 +1,7 @@
+//! Test support shared by the services' integration suites: a fresh database per test,
+//! captured logs, real peers (node oidc-provider, a Kong-contract bridge) and registry-svc
+//! started in-process with typed clients.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod peers;
+pub mod registry;

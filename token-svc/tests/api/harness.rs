@@ -1,0 +1,172 @@
+//! token-svc in-process next to an in-process registry, with clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcr_common::clock::ManualClock;
+use dcr_common::url_policy::UrlPolicy;
+use dcr_proto::registry::v1 as reg;
+use dcr_proto::token::v1 as pb;
+use dcr_testkit::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
+use dcr_testkit::registry::{SERVICE_TOKEN, TestApp, spawn_app};
+use secrecy::SecretString;
+use token_svc::{TokenConfig, TokenState};
+use tonic::transport::Channel;
+
+pub struct Stack {
+    pub idp: Peer,
+    pub registry: TestApp,
+    pub token: TokenState,
+    pub clock: Arc<ManualClock>,
+    pub grpc: Channel,
+    pub http_base: String,
+    pub strategy_id: String,
+    pub provider_id: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+pub fn rfc7591_provider(name: &str, issuer: &str) -> reg::Provider {
+    reg::Provider {
+        name: name.into(),
+        issuer: issuer.into(),
+        active: true,
+        config: Some(reg::provider::Config::Rfc7591(reg::Rfc7591Config {
+            registration_endpoint: String::new(),
+            initial_access_token: INITIAL_ACCESS_TOKEN.into(),
+        })),
+        ..Default::default()
+    }
+}
+
+/// oidc-provider (with `peer_args`), registry with an rfc7591 provider for it, token-svc.
+pub async fn stack(peer_args: &[&str]) -> Stack {
+    let idp = peers::oidc_provider_with(peer_args).await;
+    let registry = spawn_app().await;
+    let (provider, strategy, _) = registry
+        .setup(rfc7591_provider("oidc", &idp.base_url), true)
+        .await;
+    let config = TokenConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        http_listen: "127.0.0.1:0".parse().expect("addr"),
+        registry_url: format!("http://{}", registry.addr),
+        service_token: SecretString::from(SERVICE_TOKEN),
+        url_policy: UrlPolicy {
+            allow_http_loopback: true,
+        },
+        idp_timeout: Duration::from_secs(10),
+        cache_capacity: 10_000,
+        cache_max_age: Duration::from_secs(300),
+        keys_max_stale: Duration::from_secs(6 * 3600),
+    };
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let token = token_svc::build_with_clock(&config, clock.clone()).expect("build token-svc");
+    let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let grpc_addr = grpc_listener.local_addr().expect("addr");
+    let http_addr = http_listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(token_svc::serve(
+        token.clone(),
+        grpc_listener,
+        http_listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // Revocation tests need the change stream: wait until it is connected.
+    tokio::time::timeout(Duration::from_secs(10), token.directory.wait_following())
+        .await
+        .expect("following changes");
+    let grpc = Channel::from_shared(format!("http://{grpc_addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    Stack {
+        idp,
+        registry,
+        token,
+        clock,
+        grpc,
+        http_base: format!("http://{http_addr}"),
+        strategy_id: strategy.id,
+        provider_id: provider.id,
+        _stop: stop,
+    }
+}
+
+impl Stack {
+    pub fn tokens(&self) -> pb::token_service_client::TokenServiceClient<Channel> {
+        pb::token_service_client::TokenServiceClient::new(self.grpc.clone())
+    }
+
+    /// A TokenService client that carries the internal service token.
+    pub fn internal(
+        &self,
+    ) -> pb::token_service_client::TokenServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            Channel,
+            impl tonic::service::Interceptor + Clone,
+        >,
+    > {
+        let bearer: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {SERVICE_TOKEN}").parse().expect("metadata");
+        pb::token_service_client::TokenServiceClient::with_interceptor(
+            self.grpc.clone(),
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", bearer.clone());
+                Ok(r)
+            },
+        )
+    }
+
+    /// Creates an app in the registry: (application id, client id, secret).
+    pub async fn app(&self, developer: &str, name: &str) -> (String, String, String) {
+        let created = self
+            .registry
+            .create_app(developer, &self.strategy_id, name)
+            .await;
+        let application = created.application.expect("application");
+        let secret = created.credential.expect("credential").client_secret;
+        (application.id, application.client_id, secret)
+    }
+
+    pub async fn issue(
+        &self,
+        client_id: &str,
+        secret: &str,
+        audience: &str,
+    ) -> Result<pb::IssueTokenResponse, tonic::Status> {
+        self.tokens()
+            .issue_token(pb::IssueTokenRequest {
+                client_id: client_id.into(),
+                client_secret: secret.into(),
+                scopes: vec!["read".into()],
+                audience: audience.into(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn token_requests(&self) -> u64 {
+        self.idp.stats().await["token_requests"]
+            .as_u64()
+            .expect("counter")
+    }
+}
+
+/// The payload of a JWT, unverified (the tests check claims, authz-svc verifies).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64"),
+    )
+    .expect("json")
+}

@@ -1,0 +1,10 @@
+//! token-svc integration tests: registry-svc and token-svc in-process, against a real
+//! Postgres and the real node oidc-provider. Run through `scripts/test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod issue;
+mod keys;
+mod management;
+mod oauth_http;
