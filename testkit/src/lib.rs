@@ -3,5 +3,7 @@
 //! started in-process with typed clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod load;
 pub mod peers;
 pub mod registry;
+pub mod token;

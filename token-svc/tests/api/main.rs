@@ -2,7 +2,7 @@
 //! Postgres and the real node oidc-provider. Run through `scripts/test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod harness;
+use dcr_testkit::token as harness;
 
 mod issue;
 mod keys;

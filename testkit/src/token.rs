@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
+use crate::registry::{SERVICE_TOKEN, TestApp, spawn_app};
 use dcr_common::clock::ManualClock;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
-use dcr_testkit::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
-use dcr_testkit::registry::{SERVICE_TOKEN, TestApp, spawn_app};
 use secrecy::SecretString;
 use token_svc::{TokenConfig, TokenState};
 use tonic::transport::Channel;
@@ -19,6 +19,7 @@ pub struct Stack {
     pub token: TokenState,
     pub clock: Arc<ManualClock>,
     pub grpc: Channel,
+    pub grpc_addr: std::net::SocketAddr,
     pub http_base: String,
     pub strategy_id: String,
     pub provider_id: String,
@@ -92,6 +93,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         token,
         clock,
         grpc,
+        grpc_addr,
         http_base: format!("http://{http_addr}"),
         strategy_id: strategy.id,
         provider_id: provider.id,
