@@ -180,6 +180,29 @@ impl Broker {
         }
     }
 
+    /// Logs the cache counters once a minute when they moved (the Prometheus endpoint
+    /// comes with the observability work; these are the same numbers).
+    pub async fn report_stats(self) {
+        let mut last = (0, 0);
+        let mut ticker = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            ticker.tick().await;
+            let now = (
+                self.stats.hits.load(Ordering::Relaxed),
+                self.stats.misses.load(Ordering::Relaxed),
+            );
+            if now != last {
+                tracing::info!(
+                    hits = now.0,
+                    misses = now.1,
+                    entries = self.cache.entry_count(),
+                    "token cache"
+                );
+                last = now;
+            }
+        }
+    }
+
     /// A token for a dcr application's client credentials.
     #[tracing::instrument(skip_all, fields(client_id = %request.client_id))]
     pub async fn issue(&self, request: &TokenRequest) -> Result<Arc<CachedToken>, TokenError> {

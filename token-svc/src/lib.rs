@@ -83,6 +83,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let follower = tokio::spawn(state.directory.clone().follow_changes());
+    let stats = tokio::spawn(state.api.broker.clone().report_stats());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -101,6 +102,7 @@ pub async fn serve(
     let grpc_server = dcr_common::server::serve(grpc, services, wait(stop_rx));
     let (http_result, grpc_result) = tokio::join!(http_server, grpc_server);
     follower.abort();
+    stats.abort();
     http_result?;
     grpc_result?;
     tracing::info!("token-svc stopped");
