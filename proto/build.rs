@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "dcr/registry/v1/directory.proto",
     "dcr/registry/v1/audit.proto",
     "dcr/token/v1/token.proto",
+    "dcr/authz/v1/authz.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

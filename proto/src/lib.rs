@@ -7,6 +7,12 @@ pub mod registry {
     }
 }
 
+pub mod authz {
+    pub mod v1 {
+        tonic::include_proto!("dcr.authz.v1");
+    }
+}
+
 pub mod token {
     pub mod v1 {
         tonic::include_proto!("dcr.token.v1");

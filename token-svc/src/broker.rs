@@ -15,11 +15,13 @@ use moka::Expiry;
 use moka::future::Cache;
 use secrecy::{ExposeSecret as _, SecretString};
 
-use crate::directory::Directory;
 use crate::discovery::Discovery;
 use crate::errors::TokenError;
 use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
+use dcr_common::directory::{Directory, DirectoryError};
+
+const ACTIVE: i32 = dcr_proto::registry::v1::ApplicationState::Active as i32;
 
 /// A cached token is dropped this long before it expires, or 10% of its lifetime if less.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
@@ -224,15 +226,20 @@ impl Broker {
         let fetch = async move {
             let client = this
                 .directory
-                .resolve(&request.client_id)
+                .resolve_client(&request.client_id)
                 .await?
                 .ok_or(TokenError::InvalidClient)?;
-            if !client.active {
+            let active = client
+                .application
+                .as_ref()
+                .is_some_and(|a| a.state == ACTIVE);
+            if !active {
                 return Err(TokenError::InvalidClient);
             }
+            let vendor = Vendor::from_type(&client.provider_type);
             this.fetch(
                 &client.issuer,
-                Vendor::from_type(&client.provider_type),
+                vendor,
                 &request.client_id,
                 &request.client_secret,
                 &request.scopes,
@@ -311,6 +318,16 @@ impl Broker {
             serve_until: now + serve_window(token.expires_in, self.max_age),
             token,
         }))
+    }
+}
+
+impl From<DirectoryError> for TokenError {
+    fn from(error: DirectoryError) -> Self {
+        match error {
+            DirectoryError::NotFound(m) => TokenError::NotFound(m),
+            DirectoryError::FailedPrecondition(m) => TokenError::FailedPrecondition(m),
+            DirectoryError::Unavailable(m) => TokenError::Unavailable(m),
+        }
     }
 }
 

@@ -6,7 +6,6 @@
 
 pub mod broker;
 pub mod config;
-pub mod directory;
 pub mod discovery;
 pub mod errors;
 pub mod grpc;
@@ -31,7 +30,7 @@ pub use config::TokenConfig;
 #[derive(Clone, Debug)]
 pub struct TokenState {
     pub api: grpc::TokenApi,
-    pub directory: directory::Directory,
+    pub directory: dcr_common::directory::Directory,
 }
 
 pub fn build(config: &TokenConfig) -> anyhow::Result<TokenState> {
@@ -53,7 +52,7 @@ pub fn build_with_clock(
     let channel = Channel::from_shared(config.registry_url.clone())
         .map_err(|e| anyhow::anyhow!("DCR_REGISTRY_URL: {e}"))?
         .connect_lazy();
-    let directory = directory::Directory::new(channel, config.service_token.clone());
+    let directory = dcr_common::directory::Directory::new(channel, config.service_token.clone());
     let discovery = discovery::Discovery::new(http.clone(), config.url_policy);
     let broker = broker::Broker::new(
         directory.clone(),

@@ -9,7 +9,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{application_to_proto, change_to_proto, parse_id, strategy_to_proto};
+use super::convert::{
+    application_to_proto, change_to_proto, parse_id, product_to_proto, strategy_to_proto, timestamp,
+};
 use crate::domain::ProviderConfig;
 use crate::registry::Registry;
 
@@ -46,6 +48,30 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             approved_product_ids: ids(&resolved.approved_product_ids),
             pending_product_ids: ids(&resolved.pending_product_ids),
             active_credential_ids: ids(&resolved.active_credential_ids),
+            revoked_before: resolved.revoked_before.map(timestamp),
+        }))
+    }
+
+    async fn resolve_product(
+        &self,
+        request: Request<pb::ResolveProductRequest>,
+    ) -> Result<Response<pb::ResolveProductResponse>, Status> {
+        let id = parse_id("product_id", &request.get_ref().product_id)?;
+        let not_found = || ApiError::NotFound(format!("product {id} not found"));
+        let product = self
+            .0
+            .store
+            .get_product(id)
+            .await
+            .map_err(ApiError::from)?
+            .ok_or_else(not_found)?;
+        let (strategy, provider) = self.0.strategy_and_provider(product.strategy_id).await?;
+        Ok(Response::new(pb::ResolveProductResponse {
+            product: Some(product_to_proto(&product)),
+            strategy: Some(strategy_to_proto(&strategy)),
+            provider_id: provider.id.to_string(),
+            provider_type: provider.provider_type().as_str().to_owned(),
+            issuer: provider.issuer,
         }))
     }
 

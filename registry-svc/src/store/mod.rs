@@ -99,6 +99,8 @@ pub struct ResolvedClient {
     pub approved_product_ids: Vec<Uuid>,
     pub pending_product_ids: Vec<Uuid>,
     pub active_credential_ids: Vec<Uuid>,
+    /// The newest revoke time among the app's credentials.
+    pub revoked_before: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -68,11 +68,13 @@ impl DirectoryStore for PgStore {
             .fetch_all(&self.pool)
             .await?;
         let mut active = Vec::new();
+        let mut revoked_before = None;
         for row in &credentials {
             let credential = credential_from_row(row)?;
             if credential.is_active(now) {
                 active.push(credential.id);
             }
+            revoked_before = revoked_before.max(credential.revoke_time);
         }
         Ok(Some(ResolvedClient {
             provider_id: strategy.provider_id,
@@ -83,6 +85,7 @@ impl DirectoryStore for PgStore {
             approved_product_ids: approved,
             pending_product_ids: pending,
             active_credential_ids: active,
+            revoked_before,
         }))
     }
 

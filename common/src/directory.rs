@@ -1,7 +1,7 @@
-//! What token-svc knows about dcr applications, from registry-svc's DirectoryService:
-//! client lookups cached briefly, and a follower of the change stream that invalidates
-//! them and bumps a per-client generation, which retires every cached token of that
-//! client at once (see `broker.rs`).
+//! What the other services know of the registry, through its DirectoryService: client
+//! and product lookups cached briefly, and a follower of the change stream that
+//! invalidates them and bumps a per-client generation (token-svc puts it in its cache
+//! keys, so a change retires every cached token of that client at once).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,21 +15,34 @@ use tokio_stream::StreamExt as _;
 use tonic::transport::Channel;
 use tonic::{Code, Request};
 
-use crate::errors::TokenError;
-
 /// Directory entries live at most this long, so even a missed change ends quickly.
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 
-/// A dcr client as token-svc needs it.
-#[derive(Debug, Clone)]
-pub struct Client {
-    pub client_id: String,
-    pub application_id: String,
-    pub active: bool,
-    pub provider_id: String,
-    pub provider_type: String,
-    pub issuer: String,
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The registry cannot be reached or failed; callers fail closed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+pub type Client = pb::ResolveClientResponse;
+pub type Product = pb::ResolveProductResponse;
+
+impl DirectoryError {
+    fn from_status(status: &tonic::Status) -> Self {
+        match status.code() {
+            Code::NotFound => Self::NotFound(status.message().to_owned()),
+            Code::FailedPrecondition | Code::InvalidArgument => {
+                Self::FailedPrecondition(status.message().to_owned())
+            }
+            code => Self::Unavailable(format!("the registry is unavailable ({code})")),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -37,6 +50,7 @@ pub struct Directory {
     channel: Channel,
     token: SecretString,
     clients: Cache<String, Option<Arc<Client>>>,
+    products: Cache<String, Option<Arc<Product>>>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
     generations: Arc<DashMap<String, u64>>,
     /// The follower's position in the change stream.
@@ -59,18 +73,22 @@ impl Directory {
                 .max_capacity(100_000)
                 .time_to_live(RESOLVE_TTL)
                 .build(),
+            products: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RESOLVE_TTL)
+                .build(),
             generations: Arc::new(DashMap::new()),
             last_seq: Arc::new(AtomicU64::new(0)),
             following: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 
-    fn request<T>(&self, message: T) -> Result<Request<T>, TokenError> {
+    fn request<T>(&self, message: T) -> Result<Request<T>, DirectoryError> {
         let mut request = Request::new(message);
         let bearer = format!("Bearer {}", self.token.expose_secret())
             .parse()
             .map_err(|_| {
-                TokenError::Internal(anyhow::anyhow!("DCR_SERVICE_TOKEN is not valid metadata"))
+                DirectoryError::Unavailable("DCR_SERVICE_TOKEN is not valid metadata".into())
             })?;
         request.metadata_mut().insert("authorization", bearer);
         Ok(request)
@@ -97,63 +115,66 @@ impl Directory {
 
     /// The client, or None when the registry does not know it. Cached; concurrent
     /// lookups of one client make one registry call.
-    pub async fn resolve(&self, client_id: &str) -> Result<Option<Arc<Client>>, TokenError> {
+    pub async fn resolve_client(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<Arc<Client>>, DirectoryError> {
         let this = self.clone();
         let id = client_id.to_owned();
         self.clients
-            .try_get_with(client_id.to_owned(), async move { this.fetch(&id).await })
-            .await
-            .map_err(|e: Arc<TokenError>| match &*e {
-                TokenError::Unavailable(m) => TokenError::Unavailable(m.clone()),
-                other => TokenError::Unavailable(format!("registry lookup failed: {other}")),
+            .try_get_with(client_id.to_owned(), async move {
+                let request = this.request(pb::ResolveClientRequest { client_id: id })?;
+                match this.client().resolve_client(request).await {
+                    Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
+                    Err(status)
+                        if matches!(status.code(), Code::NotFound | Code::InvalidArgument) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(status) => Err(DirectoryError::from_status(&status)),
+                }
             })
+            .await
+            .map_err(|e: Arc<DirectoryError>| (*e).clone())
     }
 
-    async fn fetch(&self, client_id: &str) -> Result<Option<Arc<Client>>, TokenError> {
-        let request = self.request(pb::ResolveClientRequest {
-            client_id: client_id.to_owned(),
-        })?;
-        match self.client().resolve_client(request).await {
-            Ok(response) => {
-                let r = response.into_inner();
-                let application = r.application.unwrap_or_default();
-                Ok(Some(Arc::new(Client {
-                    client_id: client_id.to_owned(),
-                    application_id: application.id,
-                    active: application.state == pb::ApplicationState::Active as i32,
-                    provider_id: r.provider_id,
-                    provider_type: r.provider_type,
-                    issuer: r.issuer,
-                })))
-            }
-            Err(status) if status.code() == Code::NotFound => Ok(None),
-            Err(status) if status.code() == Code::InvalidArgument => Ok(None),
-            Err(status) => Err(TokenError::Unavailable(format!(
-                "the registry is unavailable ({})",
-                status.code()
-            ))),
-        }
+    /// The product with its strategy and issuer, or None when it does not exist.
+    pub async fn resolve_product(
+        &self,
+        product_id: &str,
+    ) -> Result<Option<Arc<Product>>, DirectoryError> {
+        let this = self.clone();
+        let id = product_id.to_owned();
+        self.products
+            .try_get_with(product_id.to_owned(), async move {
+                let request = this.request(pb::ResolveProductRequest { product_id: id })?;
+                match this.client().resolve_product(request).await {
+                    Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
+                    Err(status)
+                        if matches!(status.code(), Code::NotFound | Code::InvalidArgument) =>
+                    {
+                        Ok(None)
+                    }
+                    Err(status) => Err(DirectoryError::from_status(&status)),
+                }
+            })
+            .await
+            .map_err(|e: Arc<DirectoryError>| (*e).clone())
     }
 
     /// The management client of a vendor provider.
     pub async fn provider_credentials(
         &self,
         provider_id: &str,
-    ) -> Result<pb::GetProviderCredentialsResponse, TokenError> {
+    ) -> Result<pb::GetProviderCredentialsResponse, DirectoryError> {
         let request = self.request(pb::GetProviderCredentialsRequest {
             provider_id: provider_id.to_owned(),
         })?;
         self.client()
             .get_provider_credentials(request)
             .await
-            .map(|r| r.into_inner())
-            .map_err(|status| match status.code() {
-                Code::NotFound => TokenError::NotFound(format!("provider {provider_id} not found")),
-                Code::FailedPrecondition | Code::InvalidArgument => {
-                    TokenError::FailedPrecondition(status.message().to_owned())
-                }
-                code => TokenError::Unavailable(format!("the registry is unavailable ({code})")),
-            })
+            .map(tonic::Response::into_inner)
+            .map_err(|status| DirectoryError::from_status(&status))
     }
 
     /// Applies one change: forget the client, retire its tokens.
@@ -166,9 +187,13 @@ impl Directory {
                 .or_insert(0) += 1;
         }
         let kind = pb::ChangeKind::try_from(change.kind).unwrap_or(pb::ChangeKind::Unspecified);
-        if matches!(kind, pb::ChangeKind::Provider | pb::ChangeKind::Strategy) {
-            // Issuers and endpoints may have changed: drop every directory entry.
+        if matches!(
+            kind,
+            pb::ChangeKind::Provider | pb::ChangeKind::Strategy | pb::ChangeKind::Product
+        ) {
+            // Issuers, audiences or strategies may have changed: drop every entry.
             self.clients.invalidate_all();
+            self.products.invalidate_all();
             *self
                 .generations
                 .entry(format!("provider:{}", change.resource_id))
@@ -202,6 +227,7 @@ impl Directory {
                     self.following.send_replace(true);
                     // Whatever was cached before this point may have changed meanwhile.
                     self.clients.invalidate_all();
+                    self.products.invalidate_all();
                     tracing::info!(after_seq = after, "following the registry's change stream");
                     let mut changes = response.into_inner();
                     while let Some(next) = changes.next().await {
