@@ -1,0 +1,556 @@
+//! The decision: product -> strategy -> allowed methods; credential -> verified principal;
+//! principal -> application (ACTIVE, not revoked) -> registration (APPROVED) -> scopes.
+//! Every error is a deny (invariant 4): an unreachable registry or IdP answers 503.
+//!
+//! Caches: verified tokens by hash until `exp` (first sight costs one signature check,
+//! later sights a hash lookup); tokens for Basic credentials by keyed hash of the secret
+//! and the client's generation; directory entries (common::directory, invalidated by the
+//! change stream). Revocation: a credential revoked (or rotated away) at time R denies
+//! tokens issued before R's second, and tokens issued in that second that authz had
+//! already seen before R; sessions made before R; Basic secrets the IdP now refuses.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use dcr_common::clock::SharedClock;
+use dcr_common::directory::{Directory, DirectoryError};
+use dcr_common::seal::Sealer;
+use dcr_proto::authz::v1 as pb;
+use dcr_proto::registry::v1 as reg;
+use dcr_proto::token::v1 as tok;
+use moka::Expiry;
+use moka::future::Cache;
+
+use crate::credentials::{self, Credential};
+use crate::keys::KeyRing;
+use crate::session::{self, Session};
+use crate::tokens::TokenClient;
+use crate::verify::{Rejected, Verified, verify};
+
+const MAX_CACHED: Duration = Duration::from_secs(3600);
+const REALM: &str = "dcr";
+
+/// The outcome of a check, before it is rendered for the dcr API or for Envoy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub allow: bool,
+    pub http_status: u16,
+    pub reason: &'static str,
+    pub description: String,
+    pub www_authenticate: String,
+    pub principal: Option<pb::Principal>,
+    pub response_headers: Vec<(String, String)>,
+}
+
+impl Outcome {
+    fn deny(
+        http_status: u16,
+        reason: &'static str,
+        description: impl Into<String>,
+        challenge: &str,
+    ) -> Self {
+        let description = description.into();
+        let www_authenticate = if http_status == 503 {
+            String::new()
+        } else if reason == "missing_credentials" {
+            challenge.to_owned()
+        } else {
+            format!(
+                "{challenge}, error=\"{reason}\", error_description=\"{}\"",
+                description.replace('"', "'")
+            )
+        };
+        Self {
+            allow: false,
+            http_status,
+            reason,
+            description,
+            www_authenticate,
+            principal: None,
+            response_headers: Vec::new(),
+        }
+    }
+
+    fn unavailable(what: &str) -> Self {
+        Self::deny(
+            503,
+            "temporarily_unavailable",
+            format!("{what} is unavailable; try again"),
+            "",
+        )
+    }
+}
+
+struct SeenToken {
+    verified: Verified,
+    first_seen: DateTime<Utc>,
+    cache_until: Instant,
+}
+
+struct UntilExpiry;
+
+impl<K> Expiry<K, Arc<SeenToken>> for UntilExpiry {
+    fn expire_after_create(&self, _: &K, value: &Arc<SeenToken>, now: Instant) -> Option<Duration> {
+        Some(value.cache_until.saturating_duration_since(now))
+    }
+}
+
+#[derive(Clone)]
+pub struct Checker {
+    directory: Directory,
+    tokens: TokenClient,
+    keys: KeyRing,
+    sealer: Arc<Sealer>,
+    clock: SharedClock,
+    leeway: Duration,
+    verified: Cache<[u8; 32], Arc<SeenToken>>,
+    basic: Cache<[u8; 32], Arc<str>>,
+    mac_key: [u8; 32],
+}
+
+fn challenge(methods: &[i32]) -> String {
+    let basic = methods.contains(&(reg::AuthMethod::ClientCredentials as i32));
+    let bearer = methods.contains(&(reg::AuthMethod::Bearer as i32)) || basic;
+    match (bearer, basic) {
+        (true, true) => format!("Bearer realm=\"{REALM}\", Basic realm=\"{REALM}\""),
+        (true, false) => format!("Bearer realm=\"{REALM}\""),
+        _ => format!("Bearer realm=\"{REALM}\""),
+    }
+}
+
+impl Checker {
+    pub fn new(
+        directory: Directory,
+        tokens: TokenClient,
+        keys: KeyRing,
+        sealer: Arc<Sealer>,
+        clock: SharedClock,
+        leeway: Duration,
+    ) -> Self {
+        // Cache keys are keyed hashes: nothing in memory can check a token or secret offline.
+        let mut mac_key = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut mac_key);
+        Self {
+            directory,
+            tokens,
+            keys,
+            sealer,
+            clock,
+            leeway,
+            verified: Cache::builder()
+                .max_capacity(1_000_000)
+                .expire_after(UntilExpiry)
+                .build(),
+            basic: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            mac_key,
+        }
+    }
+
+    pub async fn check(&self, request: &pb::CheckRequest) -> Outcome {
+        if request.product_id.is_empty() || request.product_id.len() > 128 {
+            return Outcome::deny(
+                403,
+                "unknown_product",
+                "the route names no dcr product",
+                &format!("Bearer realm=\"{REALM}\""),
+            );
+        }
+        let product = match self.directory.resolve_product(&request.product_id).await {
+            Ok(Some(product)) => product,
+            Ok(None) => {
+                return Outcome::deny(
+                    403,
+                    "unknown_product",
+                    "no such product",
+                    &format!("Bearer realm=\"{REALM}\""),
+                );
+            }
+            Err(_) => return Outcome::unavailable("the registry"),
+        };
+        let Some(strategy) = product.strategy.as_ref() else {
+            return Outcome::unavailable("the registry");
+        };
+        let methods = &strategy.auth_methods;
+        let challenge = challenge(methods);
+        let allows = |m: reg::AuthMethod| methods.contains(&(m as i32));
+        let session_enabled = allows(reg::AuthMethod::Session);
+        let cookie_name = session_enabled.then_some(strategy.session_cookie_name.as_str());
+        let headers = request
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let credential = match credentials::parse(headers, cookie_name) {
+            Ok(credential) => credential,
+            Err(malformed) => {
+                return Outcome::deny(401, "invalid_request", malformed.to_string(), &challenge);
+            }
+        };
+        let audience = product
+            .product
+            .as_ref()
+            .map(|p| p.audience.as_str())
+            .filter(|a| !a.is_empty())
+            .unwrap_or(strategy.audience.as_str());
+        let (principal, issued, first_seen) = match credential {
+            Credential::None => {
+                return Outcome::deny(401, "missing_credentials", "no credentials", &challenge);
+            }
+            Credential::Bearer(token) => {
+                if !allows(reg::AuthMethod::Bearer) {
+                    return Outcome::deny(
+                        401,
+                        "method_not_allowed",
+                        "bearer tokens are not accepted here",
+                        &challenge,
+                    );
+                }
+                match self
+                    .bearer(
+                        &token,
+                        &product.issuer,
+                        audience,
+                        strategy,
+                        pb::CredentialType::Bearer,
+                    )
+                    .await
+                {
+                    Ok(found) => found,
+                    Err(outcome) => return outcome,
+                }
+            }
+            Credential::Basic {
+                client_id,
+                client_secret,
+            } => {
+                if !allows(reg::AuthMethod::ClientCredentials) {
+                    return Outcome::deny(
+                        401,
+                        "method_not_allowed",
+                        "client credentials are not accepted here",
+                        &challenge,
+                    );
+                }
+                let token = match self
+                    .exchange(&client_id, &client_secret, audience, strategy)
+                    .await
+                {
+                    Ok(token) => token,
+                    Err(outcome) => return outcome,
+                };
+                let found = self
+                    .bearer(
+                        &token,
+                        &product.issuer,
+                        audience,
+                        strategy,
+                        pb::CredentialType::ClientCredentials,
+                    )
+                    .await;
+                match found {
+                    Ok(found) if found.0.client_id == client_id => found,
+                    Ok(_) => {
+                        return Outcome::deny(
+                            401,
+                            "invalid_client",
+                            "the token names another client",
+                            &challenge,
+                        );
+                    }
+                    Err(outcome) => return outcome,
+                }
+            }
+            Credential::Session(cookie) => {
+                let now = self.clock.now();
+                let session =
+                    session::open(&self.sealer, &cookie).filter(|s| s.expires > now.timestamp());
+                let Some(session) = session else {
+                    return Outcome::deny(
+                        401,
+                        "invalid_token",
+                        "the session is invalid or has expired",
+                        &challenge,
+                    );
+                };
+                let principal = pb::Principal {
+                    application_id: session.application_id.clone(),
+                    developer_id: String::new(),
+                    client_id: session.client_id.clone(),
+                    scopes: session.scopes.clone(),
+                    credential_type: pb::CredentialType::Session as i32,
+                };
+                let issued = session.issued();
+                (
+                    principal,
+                    issued.map(|t| t.timestamp()),
+                    issued.unwrap_or(now),
+                )
+            }
+        };
+        self.authorize(
+            principal,
+            issued,
+            first_seen,
+            &request.product_id,
+            &request.required_scopes,
+            strategy,
+            &challenge,
+        )
+        .await
+    }
+
+    /// Verified claims for a token, from the cache or by one signature check.
+    async fn bearer(
+        &self,
+        token: &str,
+        issuer: &str,
+        audience: &str,
+        strategy: &reg::AuthStrategy,
+        kind: pb::CredentialType,
+    ) -> Result<(pb::Principal, Option<i64>, DateTime<Utc>), Outcome> {
+        let challenge = challenge(&strategy.auth_methods);
+        let key = *blake3::keyed_hash(&self.mac_key, format!("{issuer}\u{0}{token}").as_bytes())
+            .as_bytes();
+        let now = self.clock.now();
+        let seen = match self.verified.get(&key).await {
+            Some(seen) => seen,
+            None => {
+                let verified = match verify(token, issuer, &self.keys, now, self.leeway).await {
+                    Ok(verified) => verified,
+                    Err(Rejected::KeysUnavailable) => {
+                        return Err(Outcome::unavailable("the issuer's keys"));
+                    }
+                    Err(Rejected::Invalid(why)) => {
+                        return Err(Outcome::deny(401, "invalid_token", why, &challenge));
+                    }
+                };
+                let left = Duration::from_secs(
+                    u64::try_from(verified.expires - now.timestamp()).unwrap_or(0),
+                );
+                let seen = Arc::new(SeenToken {
+                    verified,
+                    first_seen: now,
+                    cache_until: Instant::now() + left.min(MAX_CACHED),
+                });
+                self.verified.insert(key, seen.clone()).await;
+                seen
+            }
+        };
+        let verified = &seen.verified;
+        if verified.expires + i64::try_from(self.leeway.as_secs()).unwrap_or(0) <= now.timestamp() {
+            return Err(Outcome::deny(
+                401,
+                "invalid_token",
+                "the token has expired",
+                &challenge,
+            ));
+        }
+        if !audience.is_empty() && !verified.audiences.iter().any(|a| a == audience) {
+            return Err(Outcome::deny(
+                401,
+                "invalid_token",
+                "the token is not for this audience",
+                &challenge,
+            ));
+        }
+        let Some(client_id) = verified.client_id(&strategy.credential_claims) else {
+            return Err(Outcome::deny(
+                401,
+                "invalid_token",
+                "the token names no client",
+                &challenge,
+            ));
+        };
+        let principal = pb::Principal {
+            application_id: String::new(),
+            developer_id: String::new(),
+            client_id,
+            scopes: verified.scopes.clone(),
+            credential_type: kind as i32,
+        };
+        Ok((principal, verified.issued, seen.first_seen))
+    }
+
+    /// A token for Basic credentials, through token-svc (cached there and here).
+    async fn exchange(
+        &self,
+        client_id: &str,
+        secret: &str,
+        audience: &str,
+        strategy: &reg::AuthStrategy,
+    ) -> Result<String, Outcome> {
+        let generation = self.directory.generation(client_id);
+        let material = format!("{client_id}\u{0}{secret}\u{0}{audience}\u{0}{generation}");
+        let key = *blake3::keyed_hash(&self.mac_key, material.as_bytes()).as_bytes();
+        if let Some(token) = self.basic.get(&key).await {
+            return Ok(token.to_string());
+        }
+        let request = tok::IssueTokenRequest {
+            client_id: client_id.to_owned(),
+            client_secret: secret.to_owned(),
+            scopes: strategy.scopes.clone(),
+            audience: audience.to_owned(),
+        };
+        match self.tokens.issue(request).await {
+            Ok(response) => {
+                let token: Arc<str> = Arc::from(response.access_token.as_str());
+                if response.expires_in > 60 {
+                    self.basic.insert(key, token).await;
+                }
+                Ok(response.access_token)
+            }
+            Err(status) if status.code() == tonic::Code::Unauthenticated => Err(Outcome::deny(
+                401,
+                "invalid_client",
+                "client authentication failed",
+                &format!("Basic realm=\"{REALM}\""),
+            )),
+            Err(status) if status.code() == tonic::Code::InvalidArgument => Err(Outcome::deny(
+                401,
+                "invalid_client",
+                "the identity provider refused the request",
+                &challenge(&strategy.auth_methods),
+            )),
+            Err(_) => Err(Outcome::unavailable("token-svc")),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn authorize(
+        &self,
+        mut principal: pb::Principal,
+        issued: Option<i64>,
+        first_seen: DateTime<Utc>,
+        product_id: &str,
+        required_scopes: &[String],
+        strategy: &reg::AuthStrategy,
+        challenge: &str,
+    ) -> Outcome {
+        let client = match self.directory.resolve_client(&principal.client_id).await {
+            Ok(Some(client)) => client,
+            Ok(None) => {
+                return Outcome::deny(
+                    403,
+                    "not_registered",
+                    "the client is not a dcr application",
+                    challenge,
+                );
+            }
+            Err(DirectoryError::Unavailable(_)) => return Outcome::unavailable("the registry"),
+            Err(_) => {
+                return Outcome::deny(
+                    403,
+                    "not_registered",
+                    "the client is not a dcr application",
+                    challenge,
+                );
+            }
+        };
+        let Some(app) = client.application.as_ref() else {
+            return Outcome::unavailable("the registry");
+        };
+        let session_app_differs = principal.credential_type == pb::CredentialType::Session as i32
+            && principal.application_id != app.id;
+        if app.state != reg::ApplicationState::Active as i32 || session_app_differs {
+            return Outcome::deny(
+                401,
+                "invalid_token",
+                "the application is not active",
+                challenge,
+            );
+        }
+        if let Some(revoked) = client
+            .revoked_before
+            .as_ref()
+            .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        {
+            let before_revocation = match issued {
+                Some(iat) => {
+                    iat < revoked.timestamp()
+                        || (iat == revoked.timestamp() && first_seen < revoked)
+                }
+                None => first_seen < revoked,
+            };
+            if before_revocation {
+                return Outcome::deny(
+                    401,
+                    "invalid_token",
+                    "the credential behind this token was revoked",
+                    challenge,
+                );
+            }
+        }
+        if !client.approved_product_ids.iter().any(|p| p == product_id) {
+            if client.pending_product_ids.iter().any(|p| p == product_id) {
+                return Outcome::deny(
+                    403,
+                    "registration_pending",
+                    "the registration awaits approval",
+                    challenge,
+                );
+            }
+            return Outcome::deny(
+                403,
+                "not_registered",
+                "the application is not registered for this product",
+                challenge,
+            );
+        }
+        let missing: Vec<&str> = required_scopes
+            .iter()
+            .filter(|s| !principal.scopes.contains(s))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let mut outcome = Outcome::deny(
+                403,
+                "insufficient_scope",
+                "the token lacks a required scope",
+                challenge,
+            );
+            outcome
+                .www_authenticate
+                .push_str(&format!(", scope=\"{}\"", required_scopes.join(" ")));
+            return outcome;
+        }
+        principal.application_id = app.id.clone();
+        principal.developer_id = app.developer_id.clone();
+        let mut response_headers = Vec::new();
+        let session_enabled = strategy
+            .auth_methods
+            .contains(&(reg::AuthMethod::Session as i32));
+        if session_enabled && principal.credential_type != pb::CredentialType::Session as i32 {
+            let now = self.clock.now();
+            let ttl = strategy
+                .session_ttl
+                .as_ref()
+                .map(|d| d.seconds)
+                .filter(|s| *s > 0)
+                .unwrap_or(3600);
+            let session = Session {
+                application_id: app.id.clone(),
+                client_id: principal.client_id.clone(),
+                scopes: principal.scopes.clone(),
+                expires: now.timestamp() + ttl,
+                issued_ms: now.timestamp_millis(),
+            };
+            let value = session::seal(&self.sealer, &session);
+            response_headers.push((
+                "set-cookie".to_owned(),
+                session::set_cookie(&strategy.session_cookie_name, &value, ttl),
+            ));
+        }
+        Outcome {
+            allow: true,
+            http_status: 200,
+            reason: "",
+            description: String::new(),
+            www_authenticate: String::new(),
+            principal: Some(principal),
+            response_headers,
+        }
+    }
+}

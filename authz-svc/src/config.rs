@@ -1,0 +1,53 @@
+//! authz-svc configuration, from the environment (names fixed in DESIGN.md).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dcr_common::config::{self, ConfigError};
+use secrecy::SecretString;
+
+#[derive(Debug, Clone)]
+pub struct AuthzConfig {
+    pub listen: SocketAddr,
+    pub registry_url: String,
+    pub token_url: String,
+    pub service_token: SecretString,
+    /// DCR_SESSION_SECRET: base64 of 32 bytes; seals session cookies.
+    pub session_key: [u8; 32],
+    /// DCR_AUTHZ_LEEWAY_SECONDS: clock skew allowed on exp/nbf (default 30).
+    pub leeway: Duration,
+    /// DCR_KEYS_MAX_STALE_SECONDS: how long cached issuer keys keep validating tokens while
+    /// token-svc or the IdP is down (default 21600).
+    pub keys_max_stale: Duration,
+}
+
+fn url(var: &'static str) -> Result<String, ConfigError> {
+    let value = config::required(var)?;
+    url_ok(var, &value)?;
+    Ok(value)
+}
+
+fn url_ok(var: &'static str, value: &str) -> Result<(), ConfigError> {
+    match value.parse::<tonic::transport::Uri>() {
+        Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
+        _ => Err(ConfigError::new(
+            var,
+            format!("{value:?} is not a URL like http://host:port"),
+        )),
+    }
+}
+
+impl AuthzConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let session = config::required("DCR_SESSION_SECRET")?;
+        Ok(Self {
+            listen: config::listen_addr("DCR_AUTHZ_LISTEN", "0.0.0.0:50053")?,
+            registry_url: url("DCR_REGISTRY_URL")?,
+            token_url: url("DCR_TOKEN_URL")?,
+            service_token: config::token("DCR_SERVICE_TOKEN")?,
+            session_key: config::key32("DCR_SESSION_SECRET", &session)?,
+            leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", 30)?,
+            keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+        })
+    }
+}

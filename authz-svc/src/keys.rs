@@ -1,0 +1,247 @@
+//! Issuer keys for JWT verification, fetched through token-svc's GetIssuerKeys and kept
+//! per issuer. The algorithms a key may verify come from the key's own type (RFC 8725
+//! section 3.1): RSA keys RS*/PS*, P-256 ES256, P-384 ES384, Ed25519 EdDSA; symmetric
+//! keys never (a public JWKS must not hold them, and HMAC with a public key is the
+//! classic confusion attack). When token-svc is down, cached keys keep working for at
+//! most `max_stale` (invariant 4); an unknown `kid` asks again at most every 30 s.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use dcr_common::clock::SharedClock;
+use dcr_proto::token::v1 as pb;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use crate::tokens::TokenClient;
+
+const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+const DEFAULT_FRESH: Duration = Duration::from_secs(300);
+
+pub struct VerifyKey {
+    pub key: DecodingKey,
+    pub algorithms: Vec<Algorithm>,
+}
+
+struct IssuerKeys {
+    by_kid: HashMap<String, Arc<VerifyKey>>,
+    /// Keys published without a kid (used only for tokens without one).
+    unnamed: Vec<Arc<VerifyKey>>,
+    fetched: DateTime<Utc>,
+    fresh_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("the token's signing key is not published by its issuer")]
+    UnknownKey,
+    #[error("the issuer's keys cannot be fetched right now")]
+    Unavailable,
+}
+
+fn algorithms(jwk: &Jwk) -> Vec<Algorithm> {
+    if jwk
+        .common
+        .public_key_use
+        .as_ref()
+        .is_some_and(|u| *u != PublicKeyUse::Signature)
+    {
+        return Vec::new();
+    }
+    let by_type = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => vec![
+            Algorithm::RS256,
+            Algorithm::RS384,
+            Algorithm::RS512,
+            Algorithm::PS256,
+            Algorithm::PS384,
+            Algorithm::PS512,
+        ],
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => vec![Algorithm::ES256],
+            EllipticCurve::P384 => vec![Algorithm::ES384],
+            _ => Vec::new(),
+        },
+        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+            vec![Algorithm::EdDSA]
+        }
+        _ => Vec::new(),
+    };
+    match &jwk.common.key_algorithm {
+        // A key that names its algorithm verifies that one only.
+        Some(named) => by_type.into_iter().filter(|a| same(*a, *named)).collect(),
+        None => by_type,
+    }
+}
+
+fn same(a: Algorithm, k: KeyAlgorithm) -> bool {
+    format!("{a:?}") == format!("{k:?}")
+}
+
+fn parse(jwks_json: &str, now: DateTime<Utc>, fresh_until: DateTime<Utc>) -> Option<IssuerKeys> {
+    let set: JwkSet = serde_json::from_str(jwks_json).ok()?;
+    let mut by_kid = HashMap::new();
+    let mut unnamed = Vec::new();
+    for jwk in &set.keys {
+        let algorithms = algorithms(jwk);
+        if algorithms.is_empty() {
+            continue;
+        }
+        let Ok(key) = DecodingKey::from_jwk(jwk) else {
+            continue;
+        };
+        let key = Arc::new(VerifyKey { key, algorithms });
+        match &jwk.common.key_id {
+            Some(kid) => {
+                by_kid.insert(kid.clone(), key);
+            }
+            None => unnamed.push(key),
+        }
+    }
+    Some(IssuerKeys {
+        by_kid,
+        unnamed,
+        fetched: now,
+        fresh_until,
+    })
+}
+
+#[derive(Clone)]
+pub struct KeyRing {
+    tokens: TokenClient,
+    clock: SharedClock,
+    max_stale: Duration,
+    issuers: Arc<Mutex<HashMap<String, Arc<IssuerKeys>>>>,
+    /// When each issuer's keys were last asked for (the unknown-kid rate limit).
+    attempts: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
+    fetch_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl KeyRing {
+    pub fn new(tokens: TokenClient, clock: SharedClock, max_stale: Duration) -> Self {
+        Self {
+            tokens,
+            clock,
+            max_stale,
+            issuers: Arc::default(),
+            attempts: Arc::default(),
+            fetch_gate: Arc::default(),
+        }
+    }
+
+    fn cached(&self, issuer: &str) -> Option<Arc<IssuerKeys>> {
+        self.issuers
+            .lock()
+            .ok()
+            .and_then(|m| m.get(issuer).cloned())
+    }
+
+    fn pick(keys: &IssuerKeys, kid: Option<&str>) -> Option<Arc<VerifyKey>> {
+        match kid {
+            Some(kid) => keys.by_kid.get(kid).cloned(),
+            None if keys.unnamed.len() + keys.by_kid.len() == 1 => keys
+                .unnamed
+                .first()
+                .or_else(|| keys.by_kid.values().next())
+                .cloned(),
+            None => None,
+        }
+    }
+
+    /// The key for a token of `issuer` with `kid`.
+    pub async fn key(&self, issuer: &str, kid: Option<&str>) -> Result<Arc<VerifyKey>, KeyError> {
+        let now = self.clock.now();
+        let stale_limit =
+            chrono::Duration::from_std(self.max_stale).unwrap_or(chrono::Duration::hours(6));
+        if let Some(keys) = self.cached(issuer) {
+            let found = Self::pick(&keys, kid);
+            if now < keys.fresh_until {
+                if let Some(key) = found {
+                    return Ok(key);
+                }
+                let last = self
+                    .attempts
+                    .lock()
+                    .ok()
+                    .and_then(|a| a.get(issuer).copied())
+                    .unwrap_or(keys.fetched);
+                if now - last < chrono::Duration::from_std(REFETCH_INTERVAL).unwrap_or_default() {
+                    return Err(KeyError::UnknownKey);
+                }
+            }
+            match self.refresh(issuer, kid).await {
+                Ok(key) => return Ok(key),
+                Err(KeyError::Unavailable) if now - keys.fetched < stale_limit => {
+                    // token-svc (or the IdP) is down: keep validating with what we have.
+                    return found.ok_or(KeyError::UnknownKey);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.refresh(issuer, kid).await
+    }
+
+    async fn refresh(&self, issuer: &str, kid: Option<&str>) -> Result<Arc<VerifyKey>, KeyError> {
+        let before = self.cached(issuer).map(|k| k.fetched);
+        let _turn = self.fetch_gate.lock().await;
+        if let Some(keys) = self.cached(issuer)
+            && Some(keys.fetched) != before
+            && let Some(key) = Self::pick(&keys, kid)
+        {
+            return Ok(key); // fetched by someone else while we waited
+        }
+        let now = self.clock.now();
+        if let Ok(mut attempts) = self.attempts.lock() {
+            attempts.insert(issuer.to_owned(), now);
+        }
+        let request = pb::GetIssuerKeysRequest {
+            issuer: issuer.to_owned(),
+            kid: kid.unwrap_or_default().to_owned(),
+        };
+        let response = self.tokens.issuer_keys(request).await.map_err(|status| {
+            tracing::warn!(%issuer, code = ?status.code(), "cannot fetch issuer keys");
+            KeyError::Unavailable
+        })?;
+        let fresh_until = response
+            .expire_time
+            .and_then(|t| DateTime::from_timestamp(t.seconds, 0))
+            .filter(|t| *t > now)
+            .unwrap_or(now + chrono::Duration::from_std(DEFAULT_FRESH).unwrap_or_default());
+        let keys = parse(&response.jwks_json, now, fresh_until).ok_or(KeyError::Unavailable)?;
+        let key = Self::pick(&keys, kid);
+        if let Ok(mut issuers) = self.issuers.lock() {
+            issuers.insert(issuer.to_owned(), Arc::new(keys));
+        }
+        key.ok_or(KeyError::UnknownKey)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn jwk(json: serde_json::Value) -> Jwk {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn algorithms_follow_the_key_type() {
+        let rsa = jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB"}));
+        assert!(algorithms(&rsa).contains(&Algorithm::RS256));
+        assert!(!algorithms(&rsa).contains(&Algorithm::HS256));
+        let named =
+            jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB", "alg": "PS256"}));
+        assert_eq!(algorithms(&named), [Algorithm::PS256]);
+        let ec = jwk(serde_json::json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}));
+        assert_eq!(algorithms(&ec), [Algorithm::ES256]);
+        let hmac = jwk(serde_json::json!({"kty": "oct", "k": "c2VjcmV0"}));
+        assert!(algorithms(&hmac).is_empty(), "symmetric keys never verify");
+        let enc = jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB", "use": "enc"}));
+        assert!(algorithms(&enc).is_empty());
+    }
+}

@@ -1,0 +1,107 @@
+//! authz-svc: answers "may this call through?" for gateways, natively
+//! (`dcr.authz.v1.AuthzService`) and as an Envoy ext_authz server. No database and no IdP
+//! calls on the hot path: caches, kept current by the registry's change stream.
+//!
+//! `main.rs` only parses config and calls [`run`]; tests use [`build`] and [`serve`].
+
+pub mod check;
+pub mod config;
+pub mod credentials;
+pub mod envoy;
+pub mod grpc;
+pub mod keys;
+pub mod session;
+pub mod tokens;
+pub mod verify;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use dcr_common::auth::{BearerAuth, Role};
+use dcr_common::clock::SharedClock;
+use dcr_common::directory::Directory;
+use dcr_common::seal::Sealer;
+use dcr_common::server::ServiceSet;
+use dcr_proto::authz::v1::authz_service_server::AuthzServiceServer;
+use envoy_types::ext_authz::v3::pb::AuthorizationServer;
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+use tonic::transport::Channel;
+
+pub use config::AuthzConfig;
+
+#[derive(Clone)]
+pub struct AuthzState {
+    pub checker: check::Checker,
+    pub directory: Directory,
+    service_auth: BearerAuth,
+}
+
+fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(url.to_owned())
+        .map_err(|e| anyhow::anyhow!("{var}: {e}"))?
+        .connect_lazy())
+}
+
+pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzState> {
+    let directory = Directory::new(
+        channel(&config.registry_url, "DCR_REGISTRY_URL")?,
+        config.service_token.clone(),
+    );
+    let tokens = tokens::TokenClient::new(
+        channel(&config.token_url, "DCR_TOKEN_URL")?,
+        &config.service_token,
+    )?;
+    let keys = keys::KeyRing::new(tokens.clone(), clock.clone(), config.keys_max_stale);
+    let sealer = Arc::new(Sealer::new(&config.session_key, &[]));
+    let checker = check::Checker::new(
+        directory.clone(),
+        tokens,
+        keys,
+        sealer,
+        clock,
+        config.leeway,
+    );
+    Ok(AuthzState {
+        checker,
+        directory,
+        service_auth: BearerAuth::new(Role::Service, &config.service_token),
+    })
+}
+
+/// Serves both Check APIs (behind the service token) until `shutdown`.
+pub async fn serve(
+    state: AuthzState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let follower = tokio::spawn(state.directory.clone().follow_changes());
+    let routes = Routes::new(AuthzServiceServer::with_interceptor(
+        grpc::AuthzApi(state.checker.clone()),
+        state.service_auth.clone(),
+    ))
+    .add_service(AuthorizationServer::with_interceptor(
+        envoy::EnvoyApi(state.checker.clone()),
+        state.service_auth.clone(),
+    ));
+    let services = ServiceSet {
+        routes,
+        names: vec![
+            AuthzServiceServer::<grpc::AuthzApi>::NAME,
+            AuthorizationServer::<envoy::EnvoyApi>::NAME,
+        ],
+    };
+    tracing::info!(addr = %listener.local_addr()?, "authz-svc serving");
+    let served = dcr_common::server::serve(listener, services, shutdown).await;
+    follower.abort();
+    served?;
+    tracing::info!("authz-svc stopped");
+    Ok(())
+}
+
+pub async fn run(config: AuthzConfig) -> anyhow::Result<()> {
+    let state = build(&config, dcr_common::clock::system())?;
+    let listener = dcr_common::server::bind(config.listen).await?;
+    serve(state, listener, dcr_common::server::shutdown_signal()).await
+}

@@ -1,0 +1,27 @@
+//! authz-svc: configuration from the environment (see README.md), then `run`.
+
+use std::process::ExitCode;
+
+use authz_svc::AuthzConfig;
+use dcr_common::telemetry::{self, LogConfig};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match LogConfig::from_env().and_then(|log| Ok((log, AuthzConfig::from_env()?))) {
+        Ok((log, config)) => {
+            telemetry::init(&log);
+            config
+        }
+        Err(error) => {
+            eprintln!("authz-svc: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match authz_svc::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("authz-svc: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! JWT access token verification (RFC 9068 profile, RFC 8725 practices): the key comes
+//! from the issuer's JWKS by `kid`, the algorithm must be one the key's type allows (so no
+//! `none`, no HMAC), `iss` must match exactly, `exp`/`nbf` are checked against the
+//! injected clock with a small leeway, `typ` must be a JWT type. Audience, scopes and the
+//! client id are read here and judged per product by `check.rs`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Validation, decode, decode_header};
+use serde_json::{Map, Value};
+
+use crate::keys::{KeyError, KeyRing};
+
+/// A token whose signature, issuer and lifetime were verified.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub claims: Map<String, Value>,
+    pub audiences: Vec<String>,
+    pub scopes: Vec<String>,
+    pub expires: i64,
+    pub issued: Option<i64>,
+}
+
+impl Verified {
+    /// The first of `claims` present as a string: the client id.
+    pub fn client_id(&self, claims: &[String]) -> Option<String> {
+        claims.iter().find_map(|c| {
+            self.claims
+                .get(c)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// The keys could not be had: not the token's fault, and no reason to allow.
+    #[error("the issuer's keys are unavailable")]
+    KeysUnavailable,
+}
+
+fn string_or_list(value: Option<&Value>, separator: char) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => s
+            .split(separator)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub async fn verify(
+    token: &str,
+    issuer: &str,
+    keys: &KeyRing,
+    now: DateTime<Utc>,
+    leeway: Duration,
+) -> Result<Verified, Rejected> {
+    let header = decode_header(token)
+        .map_err(|_| Rejected::Invalid("the token is not a well-formed JWT"))?;
+    if let Some(typ) = &header.typ {
+        let typ = typ.to_ascii_lowercase();
+        if !matches!(
+            typ.as_str(),
+            "jwt" | "at+jwt" | "application/at+jwt" | "application/jwt"
+        ) {
+            return Err(Rejected::Invalid("the token is not a JWT access token"));
+        }
+    }
+    let key = keys
+        .key(issuer, header.kid.as_deref())
+        .await
+        .map_err(|e| match e {
+            KeyError::UnknownKey => Rejected::Invalid("the token's signing key is unknown"),
+            KeyError::Unavailable => Rejected::KeysUnavailable,
+        })?;
+    if !key.algorithms.contains(&header.alg) {
+        return Err(Rejected::Invalid(
+            "the token's algorithm is not allowed for its key",
+        ));
+    }
+    let mut validation = Validation::new(header.alg);
+    // Time and audience are judged below and per product, with dcr's clock.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = decode::<Map<String, Value>>(token, &key.key, &validation)
+        .map_err(|_| Rejected::Invalid("the token's signature does not verify"))?;
+    let claims = data.claims;
+    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(Rejected::Invalid("the token was issued by another issuer"));
+    }
+    let leeway = i64::try_from(leeway.as_secs()).unwrap_or(0);
+    let now = now.timestamp();
+    let expires = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(Rejected::Invalid("the token has no expiry"))?;
+    if expires + leeway <= now {
+        return Err(Rejected::Invalid("the token has expired"));
+    }
+    if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
+        && nbf - leeway > now
+    {
+        return Err(Rejected::Invalid("the token is not valid yet"));
+    }
+    let mut scopes = string_or_list(claims.get("scope"), ' ');
+    scopes.extend(string_or_list(claims.get("scp"), ' '));
+    Ok(Verified {
+        audiences: string_or_list(claims.get("aud"), '\u{0}'),
+        issued: claims.get("iat").and_then(Value::as_i64),
+        expires,
+        scopes,
+        claims,
+    })
+}
