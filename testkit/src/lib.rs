@@ -3,6 +3,7 @@
 //! started in-process with typed clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod authz;
 pub mod load;
 pub mod peers;
 pub mod registry;

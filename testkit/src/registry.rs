@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use dcr_common::clock::ManualClock;
+use dcr_common::clock::ShiftedClock;
 use dcr_proto::registry::v1 as pb;
 use registry_svc::api::CallerTokens;
 use registry_svc::domain::validate::UrlPolicy;
@@ -83,7 +83,7 @@ pub async fn fresh_database() -> String {
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
     pub registry: Registry,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<ShiftedClock>,
     pub database_url: String,
     pub channel: Channel,
     shutdown: Option<oneshot::Sender<()>>,
@@ -121,7 +121,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut RegistryConfig)) -> TestApp
     let mut config = test_config(&database_url);
     adjust(&mut config);
     let mut registry = registry_svc::build(&config).await.expect("build registry");
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let clock = Arc::new(ShiftedClock::new());
     registry.clock = clock.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

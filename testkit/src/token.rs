@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
 use crate::registry::{SERVICE_TOKEN, TestApp, spawn_app};
-use dcr_common::clock::ManualClock;
+use dcr_common::clock::ShiftedClock;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
@@ -17,12 +17,13 @@ pub struct Stack {
     pub idp: Peer,
     pub registry: TestApp,
     pub token: TokenState,
-    pub clock: Arc<ManualClock>,
+    pub clock: Arc<ShiftedClock>,
     pub grpc: Channel,
     pub grpc_addr: std::net::SocketAddr,
     pub http_base: String,
     pub strategy_id: String,
     pub provider_id: String,
+    pub product_id: String,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -43,7 +44,7 @@ pub fn rfc7591_provider(name: &str, issuer: &str) -> reg::Provider {
 pub async fn stack(peer_args: &[&str]) -> Stack {
     let idp = peers::oidc_provider_with(peer_args).await;
     let registry = spawn_app().await;
-    let (provider, strategy, _) = registry
+    let (provider, strategy, product) = registry
         .setup(rfc7591_provider("oidc", &idp.base_url), true)
         .await;
     let config = TokenConfig {
@@ -59,7 +60,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         cache_max_age: Duration::from_secs(300),
         keys_max_stale: Duration::from_secs(6 * 3600),
     };
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let clock = Arc::new(ShiftedClock::new());
     let token = token_svc::build_with_clock(&config, clock.clone()).expect("build token-svc");
     let grpc_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -97,6 +98,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         http_base: format!("http://{http_addr}"),
         strategy_id: strategy.id,
         provider_id: provider.id,
+        product_id: product.id,
         _stop: stop,
     }
 }

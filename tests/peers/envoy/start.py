@@ -197,6 +197,10 @@ def bootstrap(args, upstream_port):
         routes.append(product_route({"path_separated_prefix": "/other"}, args.second_route_product))
     routes.append(product_route({"prefix": "/"}, args.product_id))
     timeout = f"{args.timeout_ms / 1000:.3f}s"
+    grpc_service = {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout}
+    if args.authz_token:
+        # authz-svc's Check is internal: Envoy presents the service token.
+        grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {args.authz_token}"}]
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": LISTENER_NAME,
@@ -212,7 +216,7 @@ def bootstrap(args, upstream_port):
                 "name": "envoy.filters.http.ext_authz",
                 "typed_config": {
                     "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
-                    "grpc_service": {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout},
+                    "grpc_service": grpc_service,
                     "transport_api_version": "V3",
                     "failure_mode_allow": False,
                     "include_peer_certificate": False,
@@ -364,6 +368,7 @@ def parse_args(argv):
     p.add_argument("--authz", type=parse_host_port, metavar="HOST:PORT",
                    help="ext_authz gRPC server (plain HTTP/2), e.g. 127.0.0.1:50051")
     p.add_argument("--product-id", metavar="ID", help="dcr_product_id context extension of route /")
+    p.add_argument("--authz-token", metavar="TOKEN", help="sent as 'authorization: Bearer TOKEN' on every Check")
     p.add_argument("--second-route-product", metavar="ID2",
                    help="also route /other (and /other/...) with this dcr_product_id")
     p.add_argument("--timeout-ms", type=int, default=500,

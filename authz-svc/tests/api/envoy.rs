@@ -1,0 +1,204 @@
+//! Through a real Envoy 1.40 (tests/peers/envoy): dcr as its ext_authz server.
+
+use std::process::Stdio;
+
+use dcr_proto::registry::v1 as reg;
+use dcr_testkit::authz::authz_stack;
+use dcr_testkit::registry::SERVICE_TOKEN;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+const AUDIENCE: &str = "https://api.example.com";
+
+struct Envoy {
+    base: String,
+    _child: tokio::process::Child,
+}
+
+async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str) -> Envoy {
+    let binary = std::env::var("DCR_TEST_ENVOY")
+        .expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/envoy/start.py");
+    let mut child = tokio::process::Command::new("python3")
+        .arg(script)
+        .args([
+            "--envoy",
+            &binary,
+            "--authz",
+            &authz.to_string(),
+            "--authz-token",
+            SERVICE_TOKEN,
+        ])
+        .args(["--product-id", product, "--second-route-product", second])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start envoy");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines
+        .next_line()
+        .await
+        .expect("read")
+        .expect("envoy exited before listening");
+    let port = line
+        .split_whitespace()
+        .nth(1)
+        .expect("LISTENING <port> ...");
+    Envoy {
+        base: format!("http://127.0.0.1:{port}"),
+        _child: child,
+    }
+}
+
+#[tokio::test]
+async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
+    let s = authz_stack(&[]).await;
+    let (app_id, client_id, secret) = s.registered_app("dev-1", "behind-envoy").await;
+    // A second product whose strategy keeps sessions, on route /other.
+    let strategy = s
+        .base
+        .registry
+        .strategies()
+        .create_strategy(reg::CreateStrategyRequest {
+            strategy: Some(reg::AuthStrategy {
+                name: "web".into(),
+                provider_id: s.base.provider_id.clone(),
+                auth_methods: vec![
+                    reg::AuthMethod::Bearer as i32,
+                    reg::AuthMethod::Session as i32,
+                ],
+                auto_approve: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("strategy")
+        .into_inner();
+    let web = s
+        .base
+        .registry
+        .products()
+        .create_product(reg::CreateProductRequest {
+            product: Some(reg::ApiProduct {
+                name: "web".into(),
+                strategy_id: strategy.id.clone(),
+                audience: AUDIENCE.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("product")
+        .into_inner();
+    let web_app = s
+        .base
+        .registry
+        .create_app("dev-1", &strategy.id, "web-app")
+        .await;
+    let web_application = web_app.application.expect("app");
+    s.base
+        .registry
+        .portal("dev-1")
+        .create_registration(reg::CreateRegistrationRequest {
+            application_id: web_application.id.clone(),
+            product_id: web.id.clone(),
+        })
+        .await
+        .expect("register");
+
+    let proxy = envoy(s.addr, &s.base.product_id, &web.id).await;
+    let http = reqwest::Client::new();
+
+    // No credentials: 401 with a challenge and a JSON body, straight from authz-svc.
+    let response = http
+        .get(format!("{}/orders", proxy.base))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer realm=\"dcr\"")
+    );
+    let body: serde_json::Value = response.json().await.expect("json body");
+    assert_eq!(body["error"], "missing_credentials");
+
+    // A valid token: through, with dcr's headers upstream (a forged one replaced).
+    let token = s.idp_token(&client_id, &secret, AUDIENCE).await;
+    let response = http
+        .get(format!("{}/orders", proxy.base))
+        .bearer_auth(&token)
+        .header("x-dcr-application-id", "forged")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    let upstream: serde_json::Value = response.json().await.expect("upstream echo");
+    assert_eq!(upstream["headers"]["x-dcr-application-id"], app_id.as_str());
+    assert_eq!(upstream["headers"]["x-dcr-client-id"], client_id.as_str());
+    assert!(
+        upstream["headers"]["x-dcr-scopes"]
+            .as_str()
+            .unwrap()
+            .contains("read")
+    );
+
+    // A token for the wrong product's app: 403 not_registered.
+    let web_token = s
+        .idp_token(
+            &web_application.client_id,
+            &web_app.credential.as_ref().unwrap().client_secret,
+            AUDIENCE,
+        )
+        .await;
+    let response = http
+        .get(format!("{}/orders", proxy.base))
+        .bearer_auth(&web_token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 403);
+
+    // Session round trip on /other: the cookie from the first answer suffices afterwards.
+    let response = http
+        .get(format!("{}/other/page", proxy.base))
+        .bearer_auth(&web_token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .expect("set-cookie")
+        .to_owned();
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    let response = http
+        .get(format!("{}/other/page", proxy.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        response.status(),
+        200,
+        "the session cookie alone is accepted"
+    );
+    let upstream: serde_json::Value = response.json().await.expect("echo");
+    assert_eq!(
+        upstream["headers"]["x-dcr-application-id"],
+        web_application.id.as_str()
+    );
+
+    // authz-svc stops: Envoy denies (fail closed).
+    s.stop().await;
+    let response = http
+        .get(format!("{}/orders", proxy.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 403);
+}

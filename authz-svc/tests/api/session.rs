@@ -1,0 +1,140 @@
+//! Sessions: a successful check sets a sealed cookie; the cookie alone is enough until it
+//! expires or the app's credential is revoked.
+
+use dcr_proto::authz::v1 as pb;
+use dcr_proto::registry::v1 as reg;
+use dcr_testkit::authz::authz_stack;
+
+const AUDIENCE: &str = "https://api.example.com";
+
+#[tokio::test]
+async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked() {
+    let s = authz_stack(&[]).await;
+    let strategy = s
+        .base
+        .registry
+        .strategies()
+        .create_strategy(reg::CreateStrategyRequest {
+            strategy: Some(reg::AuthStrategy {
+                name: "browser".into(),
+                provider_id: s.base.provider_id.clone(),
+                auth_methods: vec![
+                    reg::AuthMethod::Bearer as i32,
+                    reg::AuthMethod::Session as i32,
+                ],
+                session_cookie_name: "portal_session".into(),
+                session_ttl: Some(prost_types::Duration {
+                    seconds: 600,
+                    nanos: 0,
+                }),
+                auto_approve: true,
+                scopes: vec!["read".into()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("strategy")
+        .into_inner();
+    let product = s
+        .base
+        .registry
+        .products()
+        .create_product(reg::CreateProductRequest {
+            product: Some(reg::ApiProduct {
+                name: "web".into(),
+                strategy_id: strategy.id.clone(),
+                audience: AUDIENCE.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("product")
+        .into_inner();
+    let created = s
+        .base
+        .registry
+        .create_app("dev-1", &strategy.id, "spa")
+        .await;
+    let app = created.application.expect("app");
+    let secret = created.credential.expect("credential").client_secret;
+    let mut portal = s.base.registry.portal("dev-1");
+    portal
+        .create_registration(reg::CreateRegistrationRequest {
+            application_id: app.id.clone(),
+            product_id: product.id.clone(),
+        })
+        .await
+        .expect("register");
+
+    let token = s.idp_token(&app.client_id, &secret, AUDIENCE).await;
+    let first = s
+        .check(
+            &product.id,
+            &[("authorization", &format!("Bearer {token}"))],
+            &[],
+        )
+        .await;
+    assert_eq!(first.decision, pb::Decision::Allow as i32, "{first:?}");
+    let set_cookie = first
+        .response_headers
+        .get("set-cookie")
+        .expect("a session cookie")
+        .clone();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Max-Age=600"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    assert!(cookie.starts_with("portal_session="));
+
+    let by_cookie = s
+        .check(
+            &product.id,
+            &[("cookie", &format!("theme=dark; {cookie}"))],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        by_cookie.decision,
+        pb::Decision::Allow as i32,
+        "{by_cookie:?}"
+    );
+    let principal = by_cookie.principal.expect("principal");
+    assert_eq!(
+        (principal.application_id.as_str(), principal.credential_type),
+        (app.id.as_str(), pb::CredentialType::Session as i32)
+    );
+    assert!(
+        by_cookie.response_headers.is_empty(),
+        "no new cookie for a session request"
+    );
+
+    // A forged or altered cookie is refused.
+    let forged = s
+        .check(&product.id, &[("cookie", "portal_session=AAAA")], &[])
+        .await;
+    assert_eq!(
+        (forged.http_status, forged.reason.as_str()),
+        (401, "invalid_token")
+    );
+
+    // Expired: move authz's clock past the TTL.
+    s.clock.advance(chrono::Duration::seconds(601));
+    let expired = s.check(&product.id, &[("cookie", &cookie)], &[]).await;
+    assert_eq!(
+        (expired.http_status, expired.reason.as_str()),
+        (401, "invalid_token")
+    );
+    s.clock.advance(chrono::Duration::seconds(-601));
+
+    // Revoked: rotating the secret ends sessions made before it.
+    portal
+        .regenerate_secret(reg::RegenerateSecretRequest {
+            application_id: app.id.clone(),
+        })
+        .await
+        .expect("rotate");
+    let denied =
+        crate::bearer::poll_until(&s, &product.id, &[("cookie", &cookie)], pb::Decision::Deny)
+            .await;
+    assert!(denied, "the session is refused after the rotation");
+}

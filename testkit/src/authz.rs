@@ -1,0 +1,154 @@
+//! authz-svc in-process on top of the token stack (oidc-provider, registry, token-svc).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authz_svc::{AuthzConfig, AuthzState};
+use dcr_common::clock::ShiftedClock;
+use dcr_proto::authz::v1 as pb;
+use dcr_proto::registry::v1 as reg;
+use secrecy::SecretString;
+use tonic::transport::Channel;
+
+use crate::registry::SERVICE_TOKEN;
+use crate::token::{Stack, stack};
+
+pub const SESSION_KEY: [u8; 32] = [7; 32];
+
+pub struct AuthzStack {
+    pub base: Stack,
+    pub state: AuthzState,
+    pub clock: Arc<ShiftedClock>,
+    pub addr: std::net::SocketAddr,
+    pub channel: Channel,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn authz_stack(peer_args: &[&str]) -> AuthzStack {
+    let base = stack(peer_args).await;
+    let config = AuthzConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        registry_url: format!("http://{}", base.registry.addr),
+        token_url: format!("http://{}", base.grpc_addr),
+        service_token: SecretString::from(SERVICE_TOKEN),
+        session_key: SESSION_KEY,
+        leeway: Duration::from_secs(30),
+        keys_max_stale: Duration::from_secs(6 * 3600),
+    };
+    let clock = Arc::new(ShiftedClock::new());
+    let state = authz_svc::build(&config, clock.clone()).expect("build authz-svc");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(authz_svc::serve(state.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(Duration::from_secs(10), state.directory.wait_following())
+        .await
+        .expect("following changes");
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    AuthzStack {
+        base,
+        state,
+        clock,
+        addr,
+        channel,
+        stop: Some(stop),
+        server: Some(server),
+    }
+}
+
+impl AuthzStack {
+    /// AuthzService with the service token.
+    pub fn authz(
+        &self,
+    ) -> pb::authz_service_client::AuthzServiceClient<
+        tonic::service::interceptor::InterceptedService<
+            Channel,
+            impl tonic::service::Interceptor + Clone,
+        >,
+    > {
+        let bearer: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {SERVICE_TOKEN}").parse().expect("metadata");
+        pb::authz_service_client::AuthzServiceClient::with_interceptor(
+            self.channel.clone(),
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut().insert("authorization", bearer.clone());
+                Ok(r)
+            },
+        )
+    }
+
+    pub async fn check(
+        &self,
+        product_id: &str,
+        headers: &[(&str, &str)],
+        scopes: &[&str],
+    ) -> pb::CheckResponse {
+        self.authz()
+            .check(pb::CheckRequest {
+                product_id: product_id.into(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                required_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            })
+            .await
+            .expect("check")
+            .into_inner()
+    }
+
+    /// An app registered (auto-approved) for the stack's product: (app id, client id, secret).
+    pub async fn registered_app(&self, developer: &str, name: &str) -> (String, String, String) {
+        let (app, client, secret) = self.base.app(developer, name).await;
+        self.base
+            .registry
+            .portal(developer)
+            .create_registration(reg::CreateRegistrationRequest {
+                application_id: app.clone(),
+                product_id: self.base.product_id.clone(),
+            })
+            .await
+            .expect("register");
+        (app, client, secret)
+    }
+
+    /// A client_credentials JWT straight from the IdP (resource = audience).
+    pub async fn idp_token(&self, client_id: &str, secret: &str, resource: &str) -> String {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token", self.base.idp.base_url))
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "read"),
+                ("resource", resource),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {body}"))
+            .to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("authz stopped cleanly");
+        }
+    }
+}
