@@ -129,3 +129,57 @@ where
         p99: pick(0.99),
     }
 }
+
+/// The baseline every benchmark divides by: a trivial tonic server (gRPC health Check,
+/// which answers a constant), with TCP_NODELAY like dcr's servers. Returns its URL.
+pub async fn trivial_tonic_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (reporter, health) = tonic_health::server::health_reporter();
+    tokio::spawn(async move {
+        let _keep = reporter;
+        tonic::transport::Server::builder()
+            .add_service(health)
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
+            .await
+    });
+    url
+}
+
+/// `n` separate HTTP/2 connections to `url`.
+pub async fn channels(url: &str, n: usize) -> Vec<tonic::transport::Channel> {
+    let mut channels = Vec::with_capacity(n);
+    for _ in 0..n {
+        channels.push(
+            tonic::transport::Channel::from_shared(url.to_owned())
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect"),
+        );
+    }
+    channels
+}
+
+/// Closed-loop and half-rate open-loop reports for the baseline server.
+pub async fn baseline(
+    connections: usize,
+    workers: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> (Report, Report) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let channels = channels(&trivial_tonic_server().await, connections).await;
+    let call = move |w: usize| {
+        let mut client = HealthClient::new(channels[w % channels.len()].clone());
+        async move { client.check(HealthCheckRequest::default()).await }
+    };
+    let closed = drive(workers, warmup, duration, call.clone()).await;
+    let open = drive_at_rate(closed.rps / 2.0, duration, call).await;
+    (closed, open)
+}

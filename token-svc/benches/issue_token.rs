@@ -7,50 +7,12 @@
 use std::time::Duration;
 
 use dcr_proto::token::v1 as pb;
-use dcr_testkit::load::{Report, drive, drive_at_rate};
-use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_client::HealthClient;
+use dcr_testkit::load::{baseline, channels, drive, drive_at_rate};
 
 const CONNECTIONS: usize = 4;
 const WORKERS: usize = 64;
 const WARMUP: Duration = Duration::from_secs(1);
 const DURATION: Duration = Duration::from_secs(4);
-
-async fn channels(addr: String) -> Vec<Channel> {
-    let mut channels = Vec::new();
-    for _ in 0..CONNECTIONS {
-        channels.push(
-            Channel::from_shared(addr.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap(),
-        );
-    }
-    channels
-}
-
-async fn baseline() -> (Report, Vec<Channel>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = format!("http://{}", listener.local_addr().unwrap());
-    let (_reporter, health) = tonic_health::server::health_reporter();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(health)
-            .serve_with_incoming(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            ),
-    );
-    let channels = channels(addr).await;
-    let c = channels.clone();
-    let report = drive(WORKERS, WARMUP, DURATION, move |w| {
-        let mut client = HealthClient::new(c[w % CONNECTIONS].clone());
-        async move { client.check(HealthCheckRequest::default()).await }
-    })
-    .await;
-    (report, channels)
-}
 
 fn main() {
     // No log capture here (the testkit's is for tests): measure the service, not logging.
@@ -60,7 +22,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let (base, base_channels) = baseline().await;
+        let (base, base_half) = baseline(CONNECTIONS, WORKERS, WARMUP, DURATION).await;
 
         let stack = dcr_testkit::token::stack(&[]).await;
         let (_, client_id, secret) = stack.app("bench", "bench app").await;
@@ -69,24 +31,19 @@ fn main() {
             .await
             .expect("warm the cache");
         let idp_calls = stack.token_requests().await;
-        let addr = format!("http://{}", stack.grpc_addr);
-        let token_channels = channels(addr).await;
+        let token_channels = channels(&format!("http://{}", stack.grpc_addr), CONNECTIONS).await;
         let request = pb::IssueTokenRequest {
             client_id,
             client_secret: secret,
             scopes: vec!["read".into()],
             audience: "https://api.example.com".into(),
         };
-        let call = {
-            let channels = token_channels.clone();
+        let call = move |w: usize| {
+            let mut client = pb::token_service_client::TokenServiceClient::new(
+                token_channels[w % CONNECTIONS].clone(),
+            );
             let request = request.clone();
-            move |w: usize| {
-                let mut client = pb::token_service_client::TokenServiceClient::new(
-                    channels[w % CONNECTIONS].clone(),
-                );
-                let request = request.clone();
-                async move { client.issue_token(request).await }
-            }
+            async move { client.issue_token(request).await }
         };
         let hit = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
         assert_eq!(
@@ -94,17 +51,7 @@ fn main() {
             idp_calls,
             "every call was a cache hit"
         );
-
-        let half = base.rps / 2.0;
-        let base_half = {
-            let channels = base_channels.clone();
-            drive_at_rate(half, DURATION, move |w| {
-                let mut client = HealthClient::new(channels[w % CONNECTIONS].clone());
-                async move { client.check(HealthCheckRequest::default()).await }
-            })
-            .await
-        };
-        let hit_half = drive_at_rate(half, DURATION, call).await;
+        let hit_half = drive_at_rate(base.rps / 2.0, DURATION, call).await;
 
         println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections, {DURATION:?} each:");
         println!("  baseline  tonic health Check        {base}");
@@ -113,7 +60,10 @@ fn main() {
             "  ratio                               {:.2} (target >= 0.80)",
             hit.rps / base.rps
         );
-        println!("open loop at half the baseline's rate ({half:.0} rps):");
+        println!(
+            "open loop at half the baseline's rate ({:.0} rps):",
+            base.rps / 2.0
+        );
         println!("  baseline  tonic health Check        {base_half}");
         println!("  token-svc IssueToken (cache hit)    {hit_half}");
     });

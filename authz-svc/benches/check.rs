@@ -1,0 +1,89 @@
+//! Warm `Check` throughput (a bearer JWT already verified once: a hash lookup per call),
+//! as a ratio to a trivial tonic server (the gRPC health Check) measured in the same run
+//! with the same load generator, and p50/p99 at half the baseline's rate.
+//! DESIGN.md's targets: ratio >= 0.8, p99 < 2 ms at half load. Run with `scripts/bench`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use dcr_proto::authz::v1 as pb;
+use dcr_testkit::load::{baseline, channels, drive, drive_at_rate};
+use dcr_testkit::registry::SERVICE_TOKEN;
+
+const CONNECTIONS: usize = 4;
+const WORKERS: usize = 64;
+const WARMUP: Duration = Duration::from_secs(1);
+const DURATION: Duration = Duration::from_secs(4);
+
+fn main() {
+    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (base, base_half) = baseline(CONNECTIONS, WORKERS, WARMUP, DURATION).await;
+
+        let s = dcr_testkit::authz::authz_stack(&[]).await;
+        let (_, client_id, secret) = s.registered_app("bench", "bench app").await;
+        let token = s
+            .idp_token(&client_id, &secret, "https://api.example.com")
+            .await;
+        let request = pb::CheckRequest {
+            product_id: s.base.product_id.clone(),
+            headers: [("authorization".to_owned(), format!("Bearer {token}"))].into(),
+            required_scopes: vec!["read".into()],
+        };
+        let warm = s
+            .check(
+                &request.product_id,
+                &[("authorization", &format!("Bearer {token}"))],
+                &["read"],
+            )
+            .await;
+        assert_eq!(warm.decision, pb::Decision::Allow as i32, "{warm:?}");
+        let bearer: tonic::metadata::MetadataValue<_> =
+            format!("Bearer {SERVICE_TOKEN}").parse().unwrap();
+        let authz_channels = channels(&format!("http://{}", s.addr), CONNECTIONS).await;
+        let call = move |w: usize| {
+            let mut client = pb::authz_service_client::AuthzServiceClient::new(
+                authz_channels[w % CONNECTIONS].clone(),
+            );
+            let mut request = tonic::Request::new(request.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+            async move {
+                let response = client.check(request).await?.into_inner();
+                if response.decision == pb::Decision::Allow as i32 {
+                    Ok(())
+                } else {
+                    Err(tonic::Status::internal(format!(
+                        "denied: {} {}",
+                        response.reason, response.www_authenticate
+                    )))
+                }
+            }
+        };
+        let warm = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
+        let probe = call.clone();
+        let warm_half = drive_at_rate(base.rps / 2.0, DURATION, call).await;
+        if warm_half.errors > 0 {
+            println!("  errors, e.g.: {:?}", probe(0).await.err());
+        }
+
+        println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections, {DURATION:?} each:");
+        println!("  baseline  tonic health Check        {base}");
+        println!("  authz-svc Check (warm, bearer JWT)  {warm}");
+        println!(
+            "  ratio                               {:.2} (target >= 0.80)",
+            warm.rps / base.rps
+        );
+        println!(
+            "open loop at half the baseline's rate ({:.0} rps):",
+            base.rps / 2.0
+        );
+        println!("  baseline  tonic health Check        {base_half}");
+        println!("  authz-svc Check (warm, bearer JWT)  {warm_half}   (target p99 < 2 ms)");
+    });
+}
