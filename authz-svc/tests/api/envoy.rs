@@ -202,3 +202,17 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
         .expect("get");
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn the_documented_envoy_config_is_valid() {
+    let binary = std::env::var("DCR_TEST_ENVOY").expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
+    let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/envoy.yaml");
+    let output = tokio::process::Command::new(binary)
+        .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
+        .arg(config)
+        .output()
+        .await
+        .expect("run envoy");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success() && stdout.contains("OK"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+}
