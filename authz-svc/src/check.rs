@@ -29,7 +29,6 @@ use crate::tokens::TokenClient;
 use crate::verify::{Rejected, Verified, verify};
 
 const MAX_CACHED: Duration = Duration::from_secs(3600);
-const REALM: &str = "dcr";
 
 /// The outcome of a check, before it is rendered for the dcr API or for Envoy.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,13 +108,13 @@ pub struct Checker {
     mac_key: [u8; 32],
 }
 
-fn challenge(methods: &[i32]) -> String {
-    let basic = methods.contains(&(reg::AuthMethod::ClientCredentials as i32));
-    let bearer = methods.contains(&(reg::AuthMethod::Bearer as i32)) || basic;
-    match (bearer, basic) {
-        (true, true) => format!("Bearer realm=\"{REALM}\", Basic realm=\"{REALM}\""),
-        (true, false) => format!("Bearer realm=\"{REALM}\""),
-        _ => format!("Bearer realm=\"{REALM}\""),
+/// The WWW-Authenticate challenge for a strategy's methods (static: no allocation on the
+/// allow path).
+fn challenge(methods: &[i32]) -> &'static str {
+    if methods.contains(&(reg::AuthMethod::ClientCredentials as i32)) {
+        "Bearer realm=\"dcr\", Basic realm=\"dcr\""
+    } else {
+        "Bearer realm=\"dcr\""
     }
 }
 
@@ -156,7 +155,7 @@ impl Checker {
                 403,
                 "unknown_product",
                 "the route names no dcr product",
-                &format!("Bearer realm=\"{REALM}\""),
+                "Bearer realm=\"dcr\"",
             );
         }
         let product = match self.directory.resolve_product(&request.product_id).await {
@@ -166,7 +165,7 @@ impl Checker {
                     403,
                     "unknown_product",
                     "no such product",
-                    &format!("Bearer realm=\"{REALM}\""),
+                    "Bearer realm=\"dcr\"",
                 );
             }
             Err(_) => return Outcome::unavailable("the registry"),
@@ -186,7 +185,7 @@ impl Checker {
         let credential = match credentials::parse(headers, cookie_name) {
             Ok(credential) => credential,
             Err(malformed) => {
-                return Outcome::deny(401, "invalid_request", malformed.to_string(), &challenge);
+                return Outcome::deny(401, "invalid_request", malformed.to_string(), challenge);
             }
         };
         let audience = product
@@ -197,7 +196,7 @@ impl Checker {
             .unwrap_or(strategy.audience.as_str());
         let (principal, issued, first_seen) = match credential {
             Credential::None => {
-                return Outcome::deny(401, "missing_credentials", "no credentials", &challenge);
+                return Outcome::deny(401, "missing_credentials", "no credentials", challenge);
             }
             Credential::Bearer(token) => {
                 if !allows(reg::AuthMethod::Bearer) {
@@ -205,7 +204,7 @@ impl Checker {
                         401,
                         "method_not_allowed",
                         "bearer tokens are not accepted here",
-                        &challenge,
+                        challenge,
                     );
                 }
                 match self
@@ -231,7 +230,7 @@ impl Checker {
                         401,
                         "method_not_allowed",
                         "client credentials are not accepted here",
-                        &challenge,
+                        challenge,
                     );
                 }
                 let token = match self
@@ -257,7 +256,7 @@ impl Checker {
                             401,
                             "invalid_client",
                             "the token names another client",
-                            &challenge,
+                            challenge,
                         );
                     }
                     Err(outcome) => return outcome,
@@ -272,7 +271,7 @@ impl Checker {
                         401,
                         "invalid_token",
                         "the session is invalid or has expired",
-                        &challenge,
+                        challenge,
                     );
                 };
                 let principal = pb::Principal {
@@ -297,7 +296,7 @@ impl Checker {
             &request.product_id,
             &request.required_scopes,
             strategy,
-            &challenge,
+            challenge,
         )
         .await
     }
@@ -312,7 +311,11 @@ impl Checker {
         kind: pb::CredentialType,
     ) -> Result<(pb::Principal, Option<i64>, DateTime<Utc>), Outcome> {
         let challenge = challenge(&strategy.auth_methods);
-        let key = *blake3::keyed_hash(&self.mac_key, format!("{issuer}\u{0}{token}").as_bytes())
+        let key = *blake3::Hasher::new_keyed(&self.mac_key)
+            .update(issuer.as_bytes())
+            .update(&[0])
+            .update(token.as_bytes())
+            .finalize()
             .as_bytes();
         let now = self.clock.now();
         let seen = match self.verified.get(&key).await {
@@ -324,7 +327,7 @@ impl Checker {
                         return Err(Outcome::unavailable("the issuer's keys"));
                     }
                     Err(Rejected::Invalid(why)) => {
-                        return Err(Outcome::deny(401, "invalid_token", why, &challenge));
+                        return Err(Outcome::deny(401, "invalid_token", why, challenge));
                     }
                 };
                 let left = Duration::from_secs(
@@ -345,7 +348,7 @@ impl Checker {
                 401,
                 "invalid_token",
                 "the token has expired",
-                &challenge,
+                challenge,
             ));
         }
         if !audience.is_empty() && !verified.audiences.iter().any(|a| a == audience) {
@@ -353,7 +356,7 @@ impl Checker {
                 401,
                 "invalid_token",
                 "the token is not for this audience",
-                &challenge,
+                challenge,
             ));
         }
         let Some(client_id) = verified.client_id(&strategy.credential_claims) else {
@@ -361,7 +364,7 @@ impl Checker {
                 401,
                 "invalid_token",
                 "the token names no client",
-                &challenge,
+                challenge,
             ));
         };
         let principal = pb::Principal {
@@ -406,13 +409,13 @@ impl Checker {
                 401,
                 "invalid_client",
                 "client authentication failed",
-                &format!("Basic realm=\"{REALM}\""),
+                "Basic realm=\"dcr\"",
             )),
             Err(status) if status.code() == tonic::Code::InvalidArgument => Err(Outcome::deny(
                 401,
                 "invalid_client",
                 "the identity provider refused the request",
-                &challenge(&strategy.auth_methods),
+                challenge(&strategy.auth_methods),
             )),
             Err(_) => Err(Outcome::unavailable("token-svc")),
         }

@@ -119,6 +119,10 @@ impl Directory {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<Client>>, DirectoryError> {
+        // The hit path: no clone of self, no future to build.
+        if let Some(hit) = self.clients.get(client_id).await {
+            return Ok(hit);
+        }
         let this = self.clone();
         let id = client_id.to_owned();
         self.clients
@@ -143,6 +147,9 @@ impl Directory {
         &self,
         product_id: &str,
     ) -> Result<Option<Arc<Product>>, DirectoryError> {
+        if let Some(hit) = self.products.get(product_id).await {
+            return Ok(hit);
+        }
         let this = self.clone();
         let id = product_id.to_owned();
         self.products

@@ -205,7 +205,8 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
 
 #[tokio::test]
 async fn the_documented_envoy_config_is_valid() {
-    let binary = std::env::var("DCR_TEST_ENVOY").expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
+    let binary = std::env::var("DCR_TEST_ENVOY")
+        .expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
     let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/envoy.yaml");
     let output = tokio::process::Command::new(binary)
         .args(["--mode", "validate", "--use-dynamic-base-id", "-c"])
@@ -214,5 +215,9 @@ async fn the_documented_envoy_config_is_valid() {
         .await
         .expect("run envoy");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success() && stdout.contains("OK"), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success() && stdout.contains("OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
