@@ -113,33 +113,19 @@ impl Directory {
         let _ = rx.wait_for(|following| *following).await;
     }
 
-    /// The client, or None when the registry does not know it. Cached; concurrent
-    /// lookups of one client make one registry call.
+    /// The client, or None when the registry does not know it.
     pub async fn resolve_client(
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<Client>>, DirectoryError> {
-        // The hit path: no clone of self, no future to build.
-        if let Some(hit) = self.clients.get(client_id).await {
-            return Ok(hit);
-        }
-        let this = self.clone();
-        let id = client_id.to_owned();
-        self.clients
-            .try_get_with(client_id.to_owned(), async move {
+        cached(&self.clients, client_id, |id| {
+            let this = self.clone(); // only on a miss
+            async move {
                 let request = this.request(pb::ResolveClientRequest { client_id: id })?;
-                match this.client().resolve_client(request).await {
-                    Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
-                    Err(status)
-                        if matches!(status.code(), Code::NotFound | Code::InvalidArgument) =>
-                    {
-                        Ok(None)
-                    }
-                    Err(status) => Err(DirectoryError::from_status(&status)),
-                }
-            })
-            .await
-            .map_err(|e: Arc<DirectoryError>| (*e).clone())
+                Ok(this.client().resolve_client(request).await)
+            }
+        })
+        .await
     }
 
     /// The product with its strategy and issuer, or None when it does not exist.
@@ -147,26 +133,14 @@ impl Directory {
         &self,
         product_id: &str,
     ) -> Result<Option<Arc<Product>>, DirectoryError> {
-        if let Some(hit) = self.products.get(product_id).await {
-            return Ok(hit);
-        }
-        let this = self.clone();
-        let id = product_id.to_owned();
-        self.products
-            .try_get_with(product_id.to_owned(), async move {
+        cached(&self.products, product_id, |id| {
+            let this = self.clone(); // only on a miss
+            async move {
                 let request = this.request(pb::ResolveProductRequest { product_id: id })?;
-                match this.client().resolve_product(request).await {
-                    Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
-                    Err(status)
-                        if matches!(status.code(), Code::NotFound | Code::InvalidArgument) =>
-                    {
-                        Ok(None)
-                    }
-                    Err(status) => Err(DirectoryError::from_status(&status)),
-                }
-            })
-            .await
-            .map_err(|e: Arc<DirectoryError>| (*e).clone())
+                Ok(this.client().resolve_product(request).await)
+            }
+        })
+        .await
     }
 
     /// The management client of a vendor provider.
@@ -255,4 +229,36 @@ impl Directory {
             tokio::time::sleep(RECONNECT_DELAY).await;
         }
     }
+}
+
+/// A cached directory lookup: a hit costs a map lookup; concurrent misses of one key make
+/// one registry call; NOT_FOUND (or a malformed id) is cached as None.
+async fn cached<T, F, Fut>(
+    cache: &Cache<String, Option<Arc<T>>>,
+    key: &str,
+    fetch: F,
+) -> Result<Option<Arc<T>>, DirectoryError>
+where
+    T: Send + Sync + 'static,
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Result<tonic::Response<T>, tonic::Status>, DirectoryError>,
+        >,
+{
+    if let Some(hit) = cache.get(key).await {
+        return Ok(hit);
+    }
+    let call = fetch(key.to_owned());
+    cache
+        .try_get_with(key.to_owned(), async move {
+            match call.await? {
+                Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
+                Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
+                    Ok(None)
+                }
+                Err(status) => Err(DirectoryError::from_status(&status)),
+            }
+        })
+        .await
+        .map_err(|e: Arc<DirectoryError>| (*e).clone())
 }

@@ -6,7 +6,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let (name, value) = text.split_once('\n').unwrap_or(("authorization", text));
     let _ = authz_svc::credentials::parse([(name, value), ("cookie", value)], Some("dcr_session"));
     let _ = authz_svc::credentials::parse([("authorization", value)], None);

@@ -121,6 +121,71 @@ impl AuthzStack {
         (app, client, secret)
     }
 
+    /// Another strategy on the stack's provider (settings from `strategy`) and a product
+    /// for it with the usual audience: (strategy id, product id).
+    pub async fn product_with(&self, name: &str, strategy: reg::AuthStrategy) -> (String, String) {
+        let registry = &self.base.registry;
+        let strategy = registry
+            .strategies()
+            .create_strategy(reg::CreateStrategyRequest {
+                strategy: Some(reg::AuthStrategy {
+                    name: name.into(),
+                    provider_id: self.base.provider_id.clone(),
+                    ..strategy
+                }),
+            })
+            .await
+            .expect("strategy")
+            .into_inner();
+        let product = registry
+            .products()
+            .create_product(reg::CreateProductRequest {
+                product: Some(reg::ApiProduct {
+                    name: name.into(),
+                    strategy_id: strategy.id.clone(),
+                    audience: "https://api.example.com".into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("product")
+            .into_inner();
+        (strategy.id, product.id)
+    }
+
+    /// An app of `strategy_id` with a registration for `product_id`:
+    /// (application, its secret, the registration).
+    pub async fn app_registered_for(
+        &self,
+        developer: &str,
+        strategy_id: &str,
+        product_id: &str,
+        name: &str,
+    ) -> (reg::Application, String, reg::Registration) {
+        let created = self
+            .base
+            .registry
+            .create_app(developer, strategy_id, name)
+            .await;
+        let application = created.application.expect("application");
+        let registration = self
+            .base
+            .registry
+            .portal(developer)
+            .create_registration(reg::CreateRegistrationRequest {
+                application_id: application.id.clone(),
+                product_id: product_id.into(),
+            })
+            .await
+            .expect("register")
+            .into_inner();
+        (
+            application,
+            created.credential.expect("credential").client_secret,
+            registration,
+        )
+    }
+
     /// A client_credentials JWT straight from the IdP (resource = audience).
     pub async fn idp_token(&self, client_id: &str, secret: &str, resource: &str) -> String {
         let body: serde_json::Value = reqwest::Client::new()

@@ -226,60 +226,17 @@ async fn registrations_scopes_and_missing_credentials() {
     );
 
     // A strategy without auto-approve: pending until an admin approves.
-    let strategy = s
-        .base
-        .registry
-        .strategies()
-        .create_strategy(reg::CreateStrategyRequest {
-            strategy: Some(reg::AuthStrategy {
-                name: "manual".into(),
-                provider_id: s.base.provider_id.clone(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let gated = s
-        .base
-        .registry
-        .products()
-        .create_product(reg::CreateProductRequest {
-            product: Some(reg::ApiProduct {
-                name: "gated".into(),
-                strategy_id: strategy.id.clone(),
-                audience: AUDIENCE.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let app = s
-        .base
-        .registry
-        .create_app("dev-1", &strategy.id, "waiting")
+    let (manual, gated) = s.product_with("manual", reg::AuthStrategy::default()).await;
+    let (application, gated_secret, registration) = s
+        .app_registered_for("dev-1", &manual, &gated, "waiting")
         .await;
-    let application = app.application.unwrap();
-    let gated_secret = app.credential.unwrap().client_secret;
-    let registration = s
-        .base
-        .registry
-        .portal("dev-1")
-        .create_registration(reg::CreateRegistrationRequest {
-            application_id: application.id.clone(),
-            product_id: gated.id.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
     let gated_token = format!(
         "Bearer {}",
         s.idp_token(&application.client_id, &gated_secret, AUDIENCE)
             .await
     );
     denied(
-        &s.check(&gated.id, &[("authorization", &gated_token)], &[])
+        &s.check(&gated, &[("authorization", &gated_token)], &[])
             .await,
         403,
         "registration_pending",
@@ -294,14 +251,14 @@ async fn registrations_scopes_and_missing_credentials() {
         .unwrap();
     let allowed = poll_until(
         &s,
-        &gated.id,
+        &gated,
         &[("authorization", &gated_token)],
         pb::Decision::Allow,
     )
     .await;
     assert!(allowed, "approval reaches authz");
     let r = s
-        .check(&gated.id, &[("authorization", &gated_token)], &["admin"])
+        .check(&gated, &[("authorization", &gated_token)], &["admin"])
         .await;
     denied(&r, 403, "insufficient_scope");
     assert!(r.www_authenticate.contains("scope=\"admin\""), "{r:?}");

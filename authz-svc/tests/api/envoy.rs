@@ -57,57 +57,20 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
     let s = authz_stack(&[]).await;
     let (app_id, client_id, secret) = s.registered_app("dev-1", "behind-envoy").await;
     // A second product whose strategy keeps sessions, on route /other.
-    let strategy = s
-        .base
-        .registry
-        .strategies()
-        .create_strategy(reg::CreateStrategyRequest {
-            strategy: Some(reg::AuthStrategy {
-                name: "web".into(),
-                provider_id: s.base.provider_id.clone(),
-                auth_methods: vec![
-                    reg::AuthMethod::Bearer as i32,
-                    reg::AuthMethod::Session as i32,
-                ],
-                auto_approve: true,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("strategy")
-        .into_inner();
-    let web = s
-        .base
-        .registry
-        .products()
-        .create_product(reg::CreateProductRequest {
-            product: Some(reg::ApiProduct {
-                name: "web".into(),
-                strategy_id: strategy.id.clone(),
-                audience: AUDIENCE.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("product")
-        .into_inner();
-    let web_app = s
-        .base
-        .registry
-        .create_app("dev-1", &strategy.id, "web-app")
+    let web_strategy = reg::AuthStrategy {
+        auth_methods: vec![
+            reg::AuthMethod::Bearer as i32,
+            reg::AuthMethod::Session as i32,
+        ],
+        auto_approve: true,
+        ..Default::default()
+    };
+    let (web_strategy_id, web) = s.product_with("web", web_strategy).await;
+    let (web_application, web_secret, _) = s
+        .app_registered_for("dev-1", &web_strategy_id, &web, "web-app")
         .await;
-    let web_application = web_app.application.expect("app");
-    s.base
-        .registry
-        .portal("dev-1")
-        .create_registration(reg::CreateRegistrationRequest {
-            application_id: web_application.id.clone(),
-            product_id: web.id.clone(),
-        })
-        .await
-        .expect("register");
 
-    let proxy = envoy(s.addr, &s.base.product_id, &web.id).await;
+    let proxy = envoy(s.addr, &s.base.product_id, &web).await;
     let http = reqwest::Client::new();
 
     // No credentials: 401 with a challenge and a JSON body, straight from authz-svc.
@@ -148,11 +111,7 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
 
     // A token for the wrong product's app: 403 not_registered.
     let web_token = s
-        .idp_token(
-            &web_application.client_id,
-            &web_app.credential.as_ref().unwrap().client_secret,
-            AUDIENCE,
-        )
+        .idp_token(&web_application.client_id, &web_secret, AUDIENCE)
         .await;
     let response = http
         .get(format!("{}/orders", proxy.base))

@@ -10,14 +10,10 @@ const AUDIENCE: &str = "https://api.example.com";
 #[tokio::test]
 async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked() {
     let s = authz_stack(&[]).await;
-    let strategy = s
-        .base
-        .registry
-        .strategies()
-        .create_strategy(reg::CreateStrategyRequest {
-            strategy: Some(reg::AuthStrategy {
-                name: "browser".into(),
-                provider_id: s.base.provider_id.clone(),
+    let (strategy_id, product) = s
+        .product_with(
+            "browser",
+            reg::AuthStrategy {
                 auth_methods: vec![
                     reg::AuthMethod::Bearer as i32,
                     reg::AuthMethod::Session as i32,
@@ -30,46 +26,18 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
                 auto_approve: true,
                 scopes: vec!["read".into()],
                 ..Default::default()
-            }),
-        })
-        .await
-        .expect("strategy")
-        .into_inner();
-    let product = s
-        .base
-        .registry
-        .products()
-        .create_product(reg::CreateProductRequest {
-            product: Some(reg::ApiProduct {
-                name: "web".into(),
-                strategy_id: strategy.id.clone(),
-                audience: AUDIENCE.into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("product")
-        .into_inner();
-    let created = s
-        .base
-        .registry
-        .create_app("dev-1", &strategy.id, "spa")
+            },
+        )
         .await;
-    let app = created.application.expect("app");
-    let secret = created.credential.expect("credential").client_secret;
+    let (app, secret, _) = s
+        .app_registered_for("dev-1", &strategy_id, &product, "spa")
+        .await;
     let mut portal = s.base.registry.portal("dev-1");
-    portal
-        .create_registration(reg::CreateRegistrationRequest {
-            application_id: app.id.clone(),
-            product_id: product.id.clone(),
-        })
-        .await
-        .expect("register");
 
     let token = s.idp_token(&app.client_id, &secret, AUDIENCE).await;
     let first = s
         .check(
-            &product.id,
+            &product,
             &[("authorization", &format!("Bearer {token}"))],
             &[],
         )
@@ -88,7 +56,7 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
 
     let by_cookie = s
         .check(
-            &product.id,
+            &product,
             &[("cookie", &format!("theme=dark; {cookie}"))],
             &[],
         )
@@ -110,7 +78,7 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
 
     // A forged or altered cookie is refused.
     let forged = s
-        .check(&product.id, &[("cookie", "portal_session=AAAA")], &[])
+        .check(&product, &[("cookie", "portal_session=AAAA")], &[])
         .await;
     assert_eq!(
         (forged.http_status, forged.reason.as_str()),
@@ -119,7 +87,7 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
 
     // Expired: move authz's clock past the TTL.
     s.clock.advance(chrono::Duration::seconds(601));
-    let expired = s.check(&product.id, &[("cookie", &cookie)], &[]).await;
+    let expired = s.check(&product, &[("cookie", &cookie)], &[]).await;
     assert_eq!(
         (expired.http_status, expired.reason.as_str()),
         (401, "invalid_token")
@@ -134,7 +102,6 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
         .await
         .expect("rotate");
     let denied =
-        crate::bearer::poll_until(&s, &product.id, &[("cookie", &cookie)], pb::Decision::Deny)
-            .await;
+        crate::bearer::poll_until(&s, &product, &[("cookie", &cookie)], pb::Decision::Deny).await;
     assert!(denied, "the session is refused after the rotation");
 }
