@@ -1,8 +1,6 @@
 //! Which credential a request carries, parsed defensively: bounded sizes, strict
 //! schemes, nothing that can panic. `authorization` wins over a session cookie.
 
-use base64::Engine as _;
-
 /// Tokens longer than this are refused before any decoding (JWTs are a few KB).
 pub const MAX_TOKEN: usize = 8 * 1024;
 const MAX_COOKIE_HEADER: usize = 16 * 1024;
@@ -26,23 +24,6 @@ pub enum Malformed {
     TooLarge,
     #[error("the cookie header is malformed")]
     Cookie,
-}
-
-/// A form-urlencoded part of a Basic credential (RFC 6749 2.3.1); `+` stays `+`.
-fn decode_part(part: &str) -> Option<String> {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            out.push(u8::from_str_radix(part.get(i + 1..i + 3)?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn authorization(value: &str) -> Result<Credential, Malformed> {
@@ -69,14 +50,8 @@ fn authorization(value: &str) -> Result<Credential, Malformed> {
         };
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(rest)
-            .map_err(|_| Malformed::Authorization)?;
-        let decoded = String::from_utf8(decoded).map_err(|_| Malformed::Authorization)?;
-        let (id, secret) = decoded.split_once(':').ok_or(Malformed::Authorization)?;
-        let (Some(client_id), Some(client_secret)) = (decode_part(id), decode_part(secret)) else {
-            return Err(Malformed::Authorization);
-        };
+        let (client_id, client_secret) =
+            dcr_common::oauth::decode_basic(rest).ok_or(Malformed::Authorization)?;
         if client_id.is_empty() || client_secret.is_empty() {
             return Err(Malformed::Authorization);
         }
@@ -144,6 +119,7 @@ pub fn parse<'a>(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use base64::Engine as _;
 
     fn one(name: &'static str, value: &str) -> Result<Credential, Malformed> {
         parse([(name, value)], Some("dcr_session"))

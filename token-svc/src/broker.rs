@@ -115,13 +115,11 @@ impl TokenRequest {
                 "too many scopes, or an audience too long".into(),
             ));
         }
-        let scope_ok = |s: &String| {
-            !s.is_empty()
-                && s.len() <= 256
-                && s.chars()
-                    .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
-        };
-        if !self.scopes.iter().all(scope_ok) {
+        if !self
+            .scopes
+            .iter()
+            .all(|s| dcr_common::oauth::is_scope_token(s))
+        {
             return Err(TokenError::InvalidScope);
         }
         Ok(())

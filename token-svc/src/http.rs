@@ -11,7 +11,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine as _;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
@@ -49,25 +48,6 @@ fn error_response(error: TokenError) -> Response {
     no_store(response)
 }
 
-/// Percent-decoding of a Basic credential part. RFC 6749 2.3.1 asks clients to
-/// form-urlencode id and secret; several libraries do not, so `+` is kept as `+`.
-fn decode_part(part: &str) -> Option<String> {
-    let bytes = part.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = part.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
@@ -79,15 +59,9 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, To
     else {
         return Err(TokenError::InvalidClient);
     };
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| TokenError::InvalidClient)?;
-    let decoded = String::from_utf8(decoded).map_err(|_| TokenError::InvalidClient)?;
-    let (id, secret) = decoded.split_once(':').ok_or(TokenError::InvalidClient)?;
-    match (decode_part(id), decode_part(secret)) {
-        (Some(id), Some(secret)) => Ok(Some((id, secret))),
-        _ => Err(TokenError::InvalidClient),
-    }
+    dcr_common::oauth::decode_basic(encoded)
+        .map(Some)
+        .ok_or(TokenError::InvalidClient)
 }
 
 /// Parses the form; a parameter sent twice is an error (RFC 6749 section 3.2).
@@ -188,6 +162,7 @@ async fn token(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) ->
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use base64::Engine as _;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

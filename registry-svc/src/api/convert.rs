@@ -64,12 +64,7 @@ fn wants(paths: &Option<HashSet<String>>, path: &str) -> bool {
 
 /// A scope token per RFC 6749 section 3.3.
 fn scope_token(scope: &str) -> Result<String, String> {
-    let ok = !scope.is_empty()
-        && scope.len() <= 256
-        && scope
-            .chars()
-            .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c));
-    if ok {
+    if dcr_common::oauth::is_scope_token(scope) {
         Ok(scope.to_owned())
     } else {
         Err(format!(
