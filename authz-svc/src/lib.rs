@@ -17,7 +17,7 @@ pub mod verify;
 use std::future::Future;
 use std::sync::Arc;
 
-use dcr_common::auth::{BearerAuth, Role};
+use dcr_common::auth::{BearerAuth, Role, ServiceCredentials};
 use dcr_common::clock::SharedClock;
 use dcr_common::directory::Directory;
 use dcr_common::seal::Sealer;
@@ -45,14 +45,13 @@ fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
 }
 
 pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzState> {
+    let credentials = ServiceCredentials::new(&config.service_token)?;
     let directory = Directory::new(
         channel(&config.registry_url, "DCR_REGISTRY_URL")?,
-        config.service_token.clone(),
+        credentials.clone(),
     );
-    let tokens = tokens::TokenClient::new(
-        channel(&config.token_url, "DCR_TOKEN_URL")?,
-        &config.service_token,
-    )?;
+    let tokens =
+        tokens::TokenClient::new(channel(&config.token_url, "DCR_TOKEN_URL")?, credentials);
     let keys = keys::KeyRing::new(tokens.clone(), clock.clone(), config.keys_max_stale);
     let sealer = Arc::new(Sealer::new(&config.session_key, &[]));
     let checker = check::Checker::new(

@@ -1,31 +1,23 @@
 //! authz-svc's client of token-svc (IssueToken for Basic credentials, GetIssuerKeys),
 //! carrying the internal service token.
 
+use dcr_common::auth::ServiceCredentials;
 use dcr_proto::token::v1 as pb;
-use secrecy::{ExposeSecret as _, SecretString};
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Request, Status};
 
 #[derive(Clone)]
 pub struct TokenClient {
     channel: Channel,
-    bearer: tonic::metadata::MetadataValue<tonic::metadata::Ascii>,
+    credentials: ServiceCredentials,
 }
 
 impl TokenClient {
-    pub fn new(channel: Channel, service_token: &SecretString) -> anyhow::Result<Self> {
-        let bearer = format!("Bearer {}", service_token.expose_secret())
-            .parse()
-            .map_err(|_| anyhow::anyhow!("DCR_SERVICE_TOKEN is not valid gRPC metadata"))?;
-        Ok(Self { channel, bearer })
-    }
-
-    fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        request
-            .metadata_mut()
-            .insert("authorization", self.bearer.clone());
-        request
+    pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
+        Self {
+            channel,
+            credentials,
+        }
     }
 
     fn client(&self) -> pb::token_service_client::TokenServiceClient<Channel> {
@@ -37,7 +29,7 @@ impl TokenClient {
         message: pb::IssueTokenRequest,
     ) -> Result<pb::IssueTokenResponse, Status> {
         self.client()
-            .issue_token(self.request(message))
+            .issue_token(self.credentials.request(message))
             .await
             .map(tonic::Response::into_inner)
     }
@@ -47,7 +39,7 @@ impl TokenClient {
         message: pb::GetIssuerKeysRequest,
     ) -> Result<pb::GetIssuerKeysResponse, Status> {
         self.client()
-            .get_issuer_keys(self.request(message))
+            .get_issuer_keys(self.credentials.request(message))
             .await
             .map(tonic::Response::into_inner)
     }

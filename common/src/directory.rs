@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use dcr_proto::registry::v1 as pb;
+
+use crate::auth::ServiceCredentials;
 use moka::future::Cache;
-use secrecy::{ExposeSecret as _, SecretString};
 use tokio_stream::StreamExt as _;
+use tonic::Code;
 use tonic::transport::Channel;
-use tonic::{Code, Request};
 
 /// Directory entries live at most this long, so even a missed change ends quickly.
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
@@ -48,7 +49,7 @@ impl DirectoryError {
 #[derive(Clone)]
 pub struct Directory {
     channel: Channel,
-    token: SecretString,
+    credentials: ServiceCredentials,
     clients: Cache<String, Option<Arc<Client>>>,
     products: Cache<String, Option<Arc<Product>>>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
@@ -65,10 +66,10 @@ impl std::fmt::Debug for Directory {
 }
 
 impl Directory {
-    pub fn new(channel: Channel, token: SecretString) -> Self {
+    pub fn new(channel: Channel, credentials: ServiceCredentials) -> Self {
         Self {
             channel,
-            token,
+            credentials,
             clients: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(RESOLVE_TTL)
@@ -81,17 +82,6 @@ impl Directory {
             last_seq: Arc::new(AtomicU64::new(0)),
             following: Arc::new(tokio::sync::watch::channel(false).0),
         }
-    }
-
-    fn request<T>(&self, message: T) -> Result<Request<T>, DirectoryError> {
-        let mut request = Request::new(message);
-        let bearer = format!("Bearer {}", self.token.expose_secret())
-            .parse()
-            .map_err(|_| {
-                DirectoryError::Unavailable("DCR_SERVICE_TOKEN is not valid metadata".into())
-            })?;
-        request.metadata_mut().insert("authorization", bearer);
-        Ok(request)
     }
 
     fn client(&self) -> pb::directory_service_client::DirectoryServiceClient<Channel> {
@@ -121,7 +111,9 @@ impl Directory {
         cached(&self.clients, client_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
-                let request = this.request(pb::ResolveClientRequest { client_id: id })?;
+                let request = this
+                    .credentials
+                    .request(pb::ResolveClientRequest { client_id: id });
                 Ok(this.client().resolve_client(request).await)
             }
         })
@@ -136,7 +128,9 @@ impl Directory {
         cached(&self.products, product_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
-                let request = this.request(pb::ResolveProductRequest { product_id: id })?;
+                let request = this
+                    .credentials
+                    .request(pb::ResolveProductRequest { product_id: id });
                 Ok(this.client().resolve_product(request).await)
             }
         })
@@ -148,9 +142,9 @@ impl Directory {
         &self,
         provider_id: &str,
     ) -> Result<pb::GetProviderCredentialsResponse, DirectoryError> {
-        let request = self.request(pb::GetProviderCredentialsRequest {
+        let request = self.credentials.request(pb::GetProviderCredentialsRequest {
             provider_id: provider_id.to_owned(),
-        })?;
+        });
         self.client()
             .get_provider_credentials(request)
             .await
@@ -195,13 +189,10 @@ impl Directory {
                 after_seq: after,
                 start_at_end: first,
             };
-            let stream = match self.request(message) {
-                Ok(request) => self.client().watch_changes(request).await,
-                Err(error) => {
-                    tracing::error!(%error, "cannot build the watch request");
-                    return;
-                }
-            };
+            let stream = self
+                .client()
+                .watch_changes(self.credentials.request(message))
+                .await;
             match stream {
                 Ok(response) => {
                     first = false;

@@ -52,7 +52,10 @@ pub fn build_with_clock(
     let channel = Channel::from_shared(config.registry_url.clone())
         .map_err(|e| anyhow::anyhow!("DCR_REGISTRY_URL: {e}"))?
         .connect_lazy();
-    let directory = dcr_common::directory::Directory::new(channel, config.service_token.clone());
+    let directory = dcr_common::directory::Directory::new(
+        channel,
+        dcr_common::auth::ServiceCredentials::new(&config.service_token)?,
+    );
     let discovery = discovery::Discovery::new(http.clone(), config.url_policy);
     let broker = broker::Broker::new(
         directory.clone(),
