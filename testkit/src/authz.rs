@@ -10,8 +10,9 @@ use dcr_proto::registry::v1 as reg;
 use secrecy::SecretString;
 use tonic::transport::Channel;
 
-use crate::registry::SERVICE_TOKEN;
+use crate::registry::{Metadata, SERVICE_TOKEN};
 use crate::token::{Stack, stack};
+use tonic::service::interceptor::InterceptedService;
 
 pub const SESSION_KEY: [u8; 32] = [7; 32];
 
@@ -69,20 +70,10 @@ impl AuthzStack {
     /// AuthzService with the service token.
     pub fn authz(
         &self,
-    ) -> pb::authz_service_client::AuthzServiceClient<
-        tonic::service::interceptor::InterceptedService<
-            Channel,
-            impl tonic::service::Interceptor + Clone,
-        >,
-    > {
-        let bearer: tonic::metadata::MetadataValue<_> =
-            format!("Bearer {SERVICE_TOKEN}").parse().expect("metadata");
+    ) -> pb::authz_service_client::AuthzServiceClient<InterceptedService<Channel, Metadata>> {
         pb::authz_service_client::AuthzServiceClient::with_interceptor(
             self.channel.clone(),
-            move |mut r: tonic::Request<()>| {
-                r.metadata_mut().insert("authorization", bearer.clone());
-                Ok(r)
-            },
+            Metadata::service(),
         )
     }
 

@@ -303,6 +303,16 @@ pub struct Metadata {
     developer: Option<String>,
 }
 
+impl Metadata {
+    /// The internal service token, as one dcr service sends it to another.
+    pub fn service() -> Self {
+        Self {
+            token: SERVICE_TOKEN.to_owned(),
+            developer: None,
+        }
+    }
+}
+
 impl Interceptor for Metadata {
     fn call(
         &mut self,

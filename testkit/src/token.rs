@@ -4,13 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
-use crate::registry::{SERVICE_TOKEN, TestApp, spawn_app};
+use crate::registry::{Metadata, SERVICE_TOKEN, TestApp, spawn_app};
 use dcr_common::clock::ShiftedClock;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
 use secrecy::SecretString;
 use token_svc::{TokenConfig, TokenState};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub struct Stack {
@@ -111,20 +112,10 @@ impl Stack {
     /// A TokenService client that carries the internal service token.
     pub fn internal(
         &self,
-    ) -> pb::token_service_client::TokenServiceClient<
-        tonic::service::interceptor::InterceptedService<
-            Channel,
-            impl tonic::service::Interceptor + Clone,
-        >,
-    > {
-        let bearer: tonic::metadata::MetadataValue<_> =
-            format!("Bearer {SERVICE_TOKEN}").parse().expect("metadata");
+    ) -> pb::token_service_client::TokenServiceClient<InterceptedService<Channel, Metadata>> {
         pb::token_service_client::TokenServiceClient::with_interceptor(
             self.grpc.clone(),
-            move |mut r: tonic::Request<()>| {
-                r.metadata_mut().insert("authorization", bearer.clone());
-                Ok(r)
-            },
+            Metadata::service(),
         )
     }
 

@@ -8,10 +8,29 @@ use dcr_proto::registry::v1 as pb;
 use serde_json::json;
 use tonic::Code;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, spawn_app};
 use crate::http_bridge::bridge_provider;
 use crate::peers::{self, INITIAL_ACCESS_TOKEN};
 use crate::rfc7591::rfc7591_provider;
+
+/// Creates app "doomed" with a crash injected right after the IdP made its client.
+async fn create_and_crash_after_the_idp(app: &TestApp, strategy_id: String) -> tonic::Status {
+    app.registry
+        .faults
+        .crash_after_idp_create
+        .store(1, Ordering::SeqCst);
+    let error = app
+        .portal("dev-1")
+        .create_application(pb::CreateApplicationRequest {
+            name: "doomed".into(),
+            strategy_id,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Internal);
+    error
+}
 
 const PAST_THE_LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
@@ -25,21 +44,7 @@ async fn a_crash_after_the_idp_create_is_undone_at_the_bridge() {
             true,
         )
         .await;
-    app.registry
-        .faults
-        .crash_after_idp_create
-        .store(1, Ordering::SeqCst);
-
-    let error = app
-        .portal("dev-1")
-        .create_application(pb::CreateApplicationRequest {
-            name: "doomed".into(),
-            strategy_id: strategy.id,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), Code::Internal);
+    let error = create_and_crash_after_the_idp(&app, strategy.id).await;
     assert!(
         !error.message().contains("injected"),
         "internal details stay in the logs: {}",
@@ -120,20 +125,7 @@ async fn a_crash_after_the_idp_create_is_undone_at_an_rfc7591_idp() {
             true,
         )
         .await;
-    app.registry
-        .faults
-        .crash_after_idp_create
-        .store(1, Ordering::SeqCst);
-    let error = app
-        .portal("dev-1")
-        .create_application(pb::CreateApplicationRequest {
-            name: "doomed".into(),
-            strategy_id: strategy.id,
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(error.code(), Code::Internal);
+    create_and_crash_after_the_idp(&app, strategy.id).await;
 
     // The journal holds what the IdP answered: the client and its management token.
     let pending = app.registry.store.pending_operations().await.expect("ops");
