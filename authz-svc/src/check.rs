@@ -23,6 +23,7 @@ use moka::Expiry;
 use moka::future::Cache;
 
 use crate::credentials::{self, Credential};
+use crate::introspection::{introspect, is_jwt};
 use crate::keys::KeyRing;
 use crate::session::{self, Session};
 use crate::tokens::TokenClient;
@@ -210,6 +211,7 @@ impl Checker {
                 match self
                     .bearer(
                         &token,
+                        &product.provider_id,
                         &product.issuer,
                         audience,
                         strategy,
@@ -243,6 +245,7 @@ impl Checker {
                 let found = self
                     .bearer(
                         &token,
+                        &product.provider_id,
                         &product.issuer,
                         audience,
                         strategy,
@@ -301,10 +304,12 @@ impl Checker {
         .await
     }
 
-    /// Verified claims for a token, from the cache or by one signature check.
+    /// Verified claims for a token, from the cache or by one signature check (a JWT) or
+    /// one introspection (an opaque token).
     async fn bearer(
         &self,
         token: &str,
+        provider_id: &str,
         issuer: &str,
         audience: &str,
         strategy: &reg::AuthStrategy,
@@ -321,11 +326,14 @@ impl Checker {
         let seen = match self.verified.get(&key).await {
             Some(seen) => seen,
             None => {
-                let verified = match verify(token, issuer, &self.keys, now, self.leeway).await {
+                let verified = if is_jwt(token) {
+                    verify(token, issuer, &self.keys, now, self.leeway).await
+                } else {
+                    introspect(&self.tokens, provider_id, token, issuer, now).await
+                };
+                let verified = match verified {
                     Ok(verified) => verified,
-                    Err(Rejected::KeysUnavailable) => {
-                        return Err(Outcome::unavailable("the issuer's keys"));
-                    }
+                    Err(Rejected::Unavailable(what)) => return Err(Outcome::unavailable(what)),
                     Err(Rejected::Invalid(why)) => {
                         return Err(Outcome::deny(401, "invalid_token", why, challenge));
                     }

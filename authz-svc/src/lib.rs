@@ -9,6 +9,7 @@ pub mod config;
 pub mod credentials;
 pub mod envoy;
 pub mod grpc;
+pub mod introspection;
 pub mod keys;
 pub mod session;
 pub mod tokens;

@@ -1,4 +1,5 @@
-//! authz-svc's client of token-svc (IssueToken for Basic credentials, GetIssuerKeys),
+//! authz-svc's client of token-svc (IssueToken for Basic credentials, GetIssuerKeys,
+//! IntrospectToken for opaque tokens),
 //! carrying the internal service token.
 
 use dcr_common::auth::ServiceCredentials;
@@ -40,6 +41,16 @@ impl TokenClient {
     ) -> Result<pb::GetIssuerKeysResponse, Status> {
         self.client()
             .get_issuer_keys(self.credentials.request(message))
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    pub async fn introspect(
+        &self,
+        message: pb::IntrospectTokenRequest,
+    ) -> Result<pb::IntrospectTokenResponse, Status> {
+        self.client()
+            .introspect_token(self.credentials.request(message))
             .await
             .map(tonic::Response::into_inner)
     }

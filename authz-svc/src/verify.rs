@@ -23,6 +23,19 @@ pub struct Verified {
 }
 
 impl Verified {
+    /// Audience, scopes (`scope` string or `scp` list) and `iat` read from trusted claims.
+    pub fn from_claims(claims: Map<String, Value>, expires: i64) -> Self {
+        let mut scopes = string_or_list(claims.get("scope"), ' ');
+        scopes.extend(string_or_list(claims.get("scp"), ' '));
+        Self {
+            audiences: string_or_list(claims.get("aud"), '\u{0}'),
+            issued: claims.get("iat").and_then(Value::as_i64),
+            expires,
+            scopes,
+            claims,
+        }
+    }
+
     /// The first of `claims` present as a string: the client id.
     pub fn client_id(&self, claims: &[String]) -> Option<String> {
         claims.iter().find_map(|c| {
@@ -38,9 +51,10 @@ impl Verified {
 pub enum Rejected {
     #[error("{0}")]
     Invalid(&'static str),
-    /// The keys could not be had: not the token's fault, and no reason to allow.
-    #[error("the issuer's keys are unavailable")]
-    KeysUnavailable,
+    /// What the check needs (the issuer's keys, the introspection endpoint) could not be
+    /// had: not the token's fault, and no reason to allow. Names what is unavailable.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
 }
 
 fn string_or_list(value: Option<&Value>, separator: char) -> Vec<String> {
@@ -82,7 +96,7 @@ pub async fn verify(
         .await
         .map_err(|e| match e {
             KeyError::UnknownKey => Rejected::Invalid("the token's signing key is unknown"),
-            KeyError::Unavailable => Rejected::KeysUnavailable,
+            KeyError::Unavailable => Rejected::Unavailable("the issuer's keys"),
         })?;
     if !key.algorithms.contains(&header.alg) {
         return Err(Rejected::Invalid(
@@ -115,13 +129,5 @@ pub async fn verify(
     {
         return Err(Rejected::Invalid("the token is not valid yet"));
     }
-    let mut scopes = string_or_list(claims.get("scope"), ' ');
-    scopes.extend(string_or_list(claims.get("scp"), ' '));
-    Ok(Verified {
-        audiences: string_or_list(claims.get("aud"), '\u{0}'),
-        issued: claims.get("iat").and_then(Value::as_i64),
-        expires,
-        scopes,
-        claims,
-    })
+    Ok(Verified::from_claims(claims, expires))
 }

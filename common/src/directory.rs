@@ -137,13 +137,15 @@ impl Directory {
         .await
     }
 
-    /// The management client of a vendor provider.
+    /// A provider's management client (vendor providers) or introspection client.
     pub async fn provider_credentials(
         &self,
         provider_id: &str,
+        purpose: pb::CredentialPurpose,
     ) -> Result<pb::GetProviderCredentialsResponse, DirectoryError> {
         let request = self.credentials.request(pb::GetProviderCredentialsRequest {
             provider_id: provider_id.to_owned(),
+            purpose: purpose as i32,
         });
         self.client()
             .get_provider_credentials(request)

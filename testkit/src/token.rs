@@ -36,6 +36,7 @@ pub fn rfc7591_provider(name: &str, issuer: &str) -> reg::Provider {
         config: Some(reg::provider::Config::Rfc7591(reg::Rfc7591Config {
             registration_endpoint: String::new(),
             initial_access_token: INITIAL_ACCESS_TOKEN.into(),
+            ..Default::default()
         })),
         ..Default::default()
     }

@@ -20,6 +20,7 @@ use crate::errors::TokenError;
 use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
 use dcr_common::directory::{Directory, DirectoryError};
+use dcr_proto::registry::v1::CredentialPurpose;
 
 const ACTIVE: i32 = dcr_proto::registry::v1::ApplicationState::Active as i32;
 
@@ -254,7 +255,10 @@ impl Broker {
         &self,
         provider_id: &str,
     ) -> Result<Arc<CachedToken>, TokenError> {
-        let credentials = self.directory.provider_credentials(provider_id).await?;
+        let credentials = self
+            .directory
+            .provider_credentials(provider_id, CredentialPurpose::Management)
+            .await?;
         let secret = SecretString::from(credentials.client_secret);
         let vendor = Vendor::from_type(&credentials.provider_type);
         let (scopes, audience) = match vendor {

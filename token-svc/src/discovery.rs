@@ -18,6 +18,7 @@ struct Document {
     issuer: String,
     token_endpoint: Option<String>,
     jwks_uri: Option<String>,
+    introspection_endpoint: Option<String>,
     #[serde(default)]
     token_endpoint_auth_methods_supported: Vec<String>,
 }
@@ -26,6 +27,8 @@ struct Document {
 pub struct IssuerMetadata {
     pub token_endpoint: Option<Url>,
     pub jwks_uri: Option<Url>,
+    /// RFC 7662 (advertised per RFC 8414).
+    pub introspection_endpoint: Option<Url>,
     /// True when the IdP supports only `client_secret_post` of the two secret methods.
     pub prefers_post: bool,
 }
@@ -103,6 +106,7 @@ impl Discovery {
             return Ok(IssuerMetadata {
                 token_endpoint: endpoint(document.token_endpoint)?,
                 jwks_uri: endpoint(document.jwks_uri)?,
+                introspection_endpoint: endpoint(document.introspection_endpoint)?,
                 prefers_post,
             });
         }

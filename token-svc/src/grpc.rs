@@ -1,5 +1,5 @@
 //! dcr.token.v1.TokenService. IssueToken is authenticated by the client's own secret;
-//! GetIssuerKeys and GetManagementToken are internal (DCR_SERVICE_TOKEN), so nobody
+//! GetIssuerKeys, GetManagementToken and IntrospectToken are internal (DCR_SERVICE_TOKEN), so nobody
 //! outside can make token-svc fetch arbitrary URLs or obtain management tokens.
 
 use dcr_common::auth::BearerAuth;
@@ -9,12 +9,14 @@ use tonic::{Request, Response, Status};
 
 use crate::broker::{Broker, TokenRequest};
 use crate::errors::TokenError;
+use crate::introspect::Introspector;
 use crate::keys::KeyCache;
 
 #[derive(Clone, Debug)]
 pub struct TokenApi {
     pub broker: Broker,
     pub keys: KeyCache,
+    pub introspector: Introspector,
     pub service_auth: BearerAuth,
 }
 
@@ -84,5 +86,18 @@ impl pb::token_service_server::TokenService for TokenApi {
             token_type: token.token.token_type.clone(),
             expires_in: i64::try_from(token.expires_in()).unwrap_or(0),
         }))
+    }
+
+    async fn introspect_token(
+        &self,
+        request: Request<pb::IntrospectTokenRequest>,
+    ) -> Result<Response<pb::IntrospectTokenResponse>, Status> {
+        self.service_auth.authenticate(&request)?;
+        let r = request.get_ref();
+        let answer = self
+            .introspector
+            .introspect(&r.provider_id, &r.token)
+            .await?;
+        Ok(Response::new(answer))
     }
 }

@@ -10,6 +10,7 @@ pub mod discovery;
 pub mod errors;
 pub mod grpc;
 pub mod http;
+pub mod introspect;
 pub mod keys;
 pub mod upstream;
 pub mod vendor;
@@ -64,12 +65,15 @@ pub fn build_with_clock(
         config.cache_capacity,
         config.cache_max_age,
     );
+    let introspector =
+        introspect::Introspector::new(directory.clone(), discovery.clone(), http.clone());
     let keys = keys::KeyCache::new(http, discovery, config.keys_max_stale, clock);
     let service_auth = BearerAuth::new(Role::Service, &config.service_token);
     Ok(TokenState {
         api: grpc::TokenApi {
             broker,
             keys,
+            introspector,
             service_auth,
         },
         directory,

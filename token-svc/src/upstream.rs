@@ -43,7 +43,7 @@ impl std::fmt::Debug for IssuedToken {
 }
 
 /// RFC 6749 section 2.3.1: client id and secret are form-urlencoded before Basic.
-fn form_encode(value: &str) -> String {
+pub fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

@@ -5,5 +5,6 @@
 mod bearer;
 mod client_credentials;
 mod envoy;
+mod opaque;
 mod revocation;
 mod session;

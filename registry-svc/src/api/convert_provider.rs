@@ -19,6 +19,7 @@ pub const SECRET_FIELDS: &[&str] = &[
     "dcr_token",
     "initial_access_token",
     "api_key",
+    "introspection_client_secret",
 ];
 
 fn type_of(config: &Config) -> ProviderType {
@@ -45,7 +46,9 @@ fn request_fields(config: &Config) -> Map<String, Value> {
         Config::AzureAd(c) => json!({
             "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret }),
         Config::Rfc7591(c) => json!({
-            "registration_endpoint": c.registration_endpoint, "initial_access_token": c.initial_access_token }),
+            "registration_endpoint": c.registration_endpoint, "initial_access_token": c.initial_access_token,
+            "introspection_client_id": c.introspection_client_id,
+            "introspection_client_secret": c.introspection_client_secret }),
         Config::HttpBridge(c) => json!({
             "dcr_base_url": c.dcr_base_url, "api_key": c.api_key,
             "disable_event_hooks": c.disable_event_hooks, "disable_refresh_secret": c.disable_refresh_secret,
@@ -152,8 +155,29 @@ fn parse_fields(
                 )
                 .map(Some)
             };
+            let introspection_client_id = text_field(fields, "introspection_client_id");
+            let has_secret = !text_field(fields, "introspection_client_secret").is_empty();
+            if introspection_client_id.is_empty() == has_secret {
+                let missing = if has_secret {
+                    "introspection_client_id"
+                } else {
+                    "introspection_client_secret"
+                };
+                v.add(
+                    format!("{prefix}.{missing}"),
+                    "is required with the other introspection field (give both or neither)",
+                );
+            }
+            if introspection_client_id.len() > 4096 {
+                v.add(
+                    format!("{prefix}.introspection_client_id"),
+                    "must be at most 4096 characters",
+                );
+            }
             registration_endpoint.map(|registration_endpoint| ProviderConfig::Rfc7591 {
                 registration_endpoint,
+                introspection_client_id: (!introspection_client_id.is_empty())
+                    .then_some(introspection_client_id),
             })
         }
         ProviderType::HttpBridge => {
@@ -359,12 +383,15 @@ pub fn provider_to_proto(p: &Provider) -> pb::Provider {
         }),
         ProviderConfig::Rfc7591 {
             registration_endpoint,
+            introspection_client_id,
         } => Config::Rfc7591(pb::Rfc7591Config {
             registration_endpoint: registration_endpoint
                 .as_ref()
                 .map(|u| u.to_string())
                 .unwrap_or_default(),
             initial_access_token: String::new(),
+            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
+            introspection_client_secret: String::new(),
         }),
         ProviderConfig::HttpBridge {
             dcr_base_url,

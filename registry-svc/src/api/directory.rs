@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     application_to_proto, change_to_proto, parse_id, product_to_proto, strategy_to_proto, timestamp,
 };
-use crate::domain::ProviderConfig;
+use crate::domain::{Provider, ProviderConfig};
 use crate::registry::Registry;
 
 /// Changes read per query while catching up.
@@ -87,31 +87,15 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("provider {id} not found")))?;
-        let (client_id, audience) = match &provider.config {
-            ProviderConfig::Auth0 {
-                initial_client_id,
-                initial_client_audience,
-                ..
-            } => {
-                let default = format!("{}/api/v2/", provider.issuer.trim_end_matches('/'));
-                (
-                    initial_client_id.clone(),
-                    initial_client_audience.clone().unwrap_or(default),
-                )
-            }
-            ProviderConfig::Curity { initial_client_id }
-            | ProviderConfig::AzureAd { initial_client_id } => {
-                (initial_client_id.clone(), String::new())
-            }
-            other => {
-                return Err(ApiError::FailedPrecondition(format!(
-                    "{} providers have no management client",
-                    other.provider_type().as_str()
-                ))
-                .into());
+        let purpose = pb::CredentialPurpose::try_from(request.get_ref().purpose)
+            .unwrap_or(pb::CredentialPurpose::Unspecified);
+        let (client_id, secret_field, audience) = match purpose {
+            pb::CredentialPurpose::Introspection => introspection_client(&provider)?,
+            pb::CredentialPurpose::Management | pb::CredentialPurpose::Unspecified => {
+                management_client(&provider)?
             }
         };
-        tracing::info!(provider_id = %id, "management credentials handed to an internal caller");
+        tracing::info!(provider_id = %id, ?purpose, "provider credentials handed to an internal caller");
         Ok(Response::new(pb::GetProviderCredentialsResponse {
             provider_id: provider.id.to_string(),
             provider_type: provider.provider_type().as_str().to_owned(),
@@ -119,7 +103,7 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             client_id,
             client_secret: provider
                 .secrets
-                .get("initial_client_secret")
+                .get(secret_field)
                 .unwrap_or_default()
                 .to_owned(),
             audience,
@@ -171,5 +155,61 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+/// A vendor provider's management client: (client id, secret field, audience).
+fn management_client(provider: &Provider) -> Result<(String, &'static str, String), Status> {
+    match &provider.config {
+        ProviderConfig::Auth0 {
+            initial_client_id,
+            initial_client_audience,
+            ..
+        } => {
+            let default = format!("{}/api/v2/", provider.issuer.trim_end_matches('/'));
+            Ok((
+                initial_client_id.clone(),
+                "initial_client_secret",
+                initial_client_audience.clone().unwrap_or(default),
+            ))
+        }
+        ProviderConfig::Curity { initial_client_id }
+        | ProviderConfig::AzureAd { initial_client_id } => Ok((
+            initial_client_id.clone(),
+            "initial_client_secret",
+            String::new(),
+        )),
+        other => Err(ApiError::FailedPrecondition(format!(
+            "{} providers have no management client",
+            other.provider_type().as_str()
+        ))
+        .into()),
+    }
+}
+
+/// The client that may call the provider's RFC 7662 introspection endpoint.
+fn introspection_client(provider: &Provider) -> Result<(String, &'static str, String), Status> {
+    match &provider.config {
+        ProviderConfig::Rfc7591 {
+            introspection_client_id: Some(client_id),
+            ..
+        } => Ok((
+            client_id.clone(),
+            "introspection_client_secret",
+            String::new(),
+        )),
+        ProviderConfig::Curity { initial_client_id } => Ok((
+            initial_client_id.clone(),
+            "initial_client_secret",
+            String::new(),
+        )),
+        other => Err(ApiError::FailedPrecondition(format!(
+            "{} provider {} has no introspection client, so its opaque tokens cannot be \
+             validated (rfc7591 providers take introspection_client_id and \
+             introspection_client_secret)",
+            other.provider_type().as_str(),
+            provider.id
+        ))
+        .into()),
     }
 }

@@ -76,6 +76,9 @@ pub enum ProviderConfig {
     },
     Rfc7591 {
         registration_endpoint: Option<Url>,
+        /// The client that may call the IdP's RFC 7662 introspection endpoint.
+        #[serde(default)]
+        introspection_client_id: Option<String>,
     },
     HttpBridge {
         dcr_base_url: Url,

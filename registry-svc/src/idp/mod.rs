@@ -168,6 +168,7 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
     match &provider.config {
         ProviderConfig::Rfc7591 {
             registration_endpoint,
+            ..
         } => Arc::new(rfc7591::Rfc7591Adapter::new(
             provider.issuer.clone(),
             registration_endpoint.clone(),

@@ -14,6 +14,7 @@ pub fn rfc7591_provider(name: &str, issuer: &str, token: &str) -> pb::Provider {
         config: Some(pb::provider::Config::Rfc7591(pb::Rfc7591Config {
             registration_endpoint: String::new(),
             initial_access_token: token.into(),
+            ..Default::default()
         })),
         ..Default::default()
     }

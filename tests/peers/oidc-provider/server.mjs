@@ -86,6 +86,8 @@ try {
 
 // The fixed test resource; any other https:// resource is accepted as well.
 const TEST_RESOURCE = 'https://api.example.com';
+// A resource whose access tokens are opaque (RFC 7662 introspection, not JWT).
+const OPAQUE_RESOURCE = 'https://opaque.example.com';
 const BASE_SCOPES = ['openid', 'read', 'write'];
 const SCOPES = [...new Set([...BASE_SCOPES, ...opts.extraScopes])];
 // Scopes a JWT (resource) access token may carry: read, write and the extras.
@@ -179,7 +181,7 @@ function configuration() {
           return {
             audience: resourceIndicator,
             scope: RESOURCE_SCOPES,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: resourceIndicator === OPAQUE_RESOURCE ? 'opaque' : 'jwt',
             accessTokenTTL: opts.tokenTtl,
             jwt: { sign: { alg: 'RS256' } },
           };
@@ -255,6 +257,7 @@ const stats = {
   jwks_requests: 0,
   discovery_requests: 0,
   registration_requests: 0,
+  introspection_requests: 0,
 };
 
 function countRequest(method, pathname) {
@@ -262,6 +265,7 @@ function countRequest(method, pathname) {
   else if (method === 'GET' && pathname === '/jwks') stats.jwks_requests += 1;
   else if (method === 'GET' && pathname === '/.well-known/openid-configuration') stats.discovery_requests += 1;
   else if (pathname === '/reg' || pathname.startsWith('/reg/')) stats.registration_requests += 1;
+  else if (method === 'POST' && pathname === '/token/introspection') stats.introspection_requests += 1;
 }
 
 const DEFAULT_FAULT_BODY = { error: 'temporarily_unavailable', error_description: 'injected failure' };
