@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use dcr_proto::authz::v1 as pb;
-use dcr_testkit::load::{baseline, channels, drive, drive_at_rate};
+use dcr_testkit::load::{RawCall, baseline, drive, drive_at_rate};
 use dcr_testkit::registry::SERVICE_TOKEN;
+use prost::Message as _;
 
 const CONNECTIONS: usize = 4;
 const WORKERS: usize = 64;
@@ -42,19 +43,20 @@ fn main() {
             )
             .await;
         assert_eq!(warm.decision, pb::Decision::Allow as i32, "{warm:?}");
-        let bearer: tonic::metadata::MetadataValue<_> =
-            format!("Bearer {SERVICE_TOKEN}").parse().unwrap();
-        let authz_channels = channels(&format!("http://{}", s.addr), CONNECTIONS).await;
+        let check = RawCall::new(
+            &format!("http://{}", s.addr),
+            CONNECTIONS,
+            "/dcr.authz.v1.AuthzService/Check",
+            &request,
+            Some(SERVICE_TOKEN),
+        )
+        .await;
         let call = move |w: usize| {
-            let mut client = pb::authz_service_client::AuthzServiceClient::new(
-                authz_channels[w % CONNECTIONS].clone(),
-            );
-            let mut request = tonic::Request::new(request.clone());
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
+            let check = check.clone();
             async move {
-                let response = client.check(request).await?.into_inner();
+                let bytes = check.call(w).await?;
+                let response = pb::CheckResponse::decode(bytes)
+                    .map_err(|e| tonic::Status::internal(e.to_string()))?;
                 if response.decision == pb::Decision::Allow as i32 {
                     Ok(())
                 } else {
@@ -66,11 +68,7 @@ fn main() {
             }
         };
         let warm = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
-        let probe = call.clone();
         let warm_half = drive_at_rate(base.rps / 2.0, DURATION, call).await;
-        if warm_half.errors > 0 {
-            println!("  errors, e.g.: {:?}", probe(0).await.err());
-        }
 
         println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections, {DURATION:?} each:");
         println!("  baseline  tonic health Check        {base}");

@@ -1,17 +1,30 @@
-//! A small closed-loop load generator for benchmarks: `workers` tasks each send one call
-//! at a time for `duration`; throughput and latency percentiles come out. Every
-//! benchmark measures its baseline with this same generator in the same run.
+//! A small load generator for benchmarks. Closed loop: `workers` tasks each send one call
+//! at a time for `duration`. Open loop: calls are due at a fixed rate and a pool of
+//! workers sends each when due; a call that waited for a free worker counts from when it
+//! was due (no coordinated omission). gRPC requests are encoded once up front and sent as
+//! bytes (as h2load replays frames), so the generator's own cost per call is small and the
+//! same for every server. Every benchmark measures its baseline with this same generator
+//! in the same run.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy)]
+use bytes::{Buf as _, BufMut as _, Bytes};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::Channel;
+
+#[derive(Debug, Clone)]
 pub struct Report {
     pub calls: u64,
     pub errors: u64,
     pub rps: f64,
     pub p50: Duration,
     pub p99: Duration,
+    /// One of the errors, when there were any.
+    pub first_error: Option<String>,
 }
 
 impl std::fmt::Display for Report {
@@ -24,7 +37,11 @@ impl std::fmt::Display for Report {
             self.p99.as_secs_f64() * 1e3,
             self.calls,
             self.errors
-        )
+        )?;
+        if let Some(error) = &self.first_error {
+            write!(f, "\n      e.g. {error}")?;
+        }
+        Ok(())
     }
 }
 
@@ -39,6 +56,7 @@ where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Result<T, E>> + Send,
     T: Send,
+    E: std::fmt::Display,
 {
     let start = Instant::now() + warmup;
     let end = start + duration;
@@ -47,16 +65,16 @@ where
             let call = call.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
-                let mut errors = 0u64;
+                let mut errors = Errors::default();
                 loop {
                     let began = Instant::now();
                     if began >= end {
                         break;
                     }
-                    let ok = call(worker).await.is_ok();
+                    let result = call(worker).await;
                     if began >= start {
                         latencies.push(began.elapsed());
-                        errors += u64::from(!ok);
+                        errors.note(result);
                     }
                 }
                 (latencies, errors)
@@ -64,12 +82,38 @@ where
         })
         .collect();
     let mut all = Vec::new();
-    let mut errors = 0;
+    let mut errors = Errors::default();
     for task in tasks {
         let (latencies, e) = task.await.expect("worker");
         all.extend(latencies);
-        errors += e;
+        errors.merge(e);
     }
+    report(all, errors, duration)
+}
+
+#[derive(Default)]
+struct Errors {
+    count: u64,
+    first: Option<String>,
+}
+
+impl Errors {
+    fn note<T, E: std::fmt::Display>(&mut self, result: Result<T, E>) {
+        if let Err(error) = result {
+            self.count += 1;
+            self.first.get_or_insert_with(|| error.to_string());
+        }
+    }
+
+    fn merge(&mut self, other: Errors) {
+        self.count += other.count;
+        if self.first.is_none() {
+            self.first = other.first;
+        }
+    }
+}
+
+fn report(mut all: Vec<Duration>, errors: Errors, elapsed: Duration) -> Report {
     all.sort_unstable();
     let pick = |q: f64| {
         all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -78,55 +122,148 @@ where
     };
     Report {
         calls: all.len() as u64,
-        errors,
-        rps: all.len() as f64 / duration.as_secs_f64(),
+        errors: errors.count,
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
         p50: pick(0.50),
         p99: pick(0.99),
+        first_error: errors.first,
     }
 }
+
+/// Workers of the open loop: enough that calls rarely wait for one at the rates measured.
+const OPEN_LOOP_WORKERS: usize = 256;
 
 /// Like `drive`, but at a fixed offered rate (open loop), for latency at a given load.
 pub async fn drive_at_rate<F, Fut, T, E>(rate: f64, duration: Duration, call: F) -> Report
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: Send + 'static,
+    Fut: Future<Output = Result<T, E>> + Send,
+    T: Send,
+    E: std::fmt::Display,
 {
     let interval = Duration::from_secs_f64(1.0 / rate);
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    let mut n = 0usize;
-    while start.elapsed() < duration {
-        let due = start + interval.mul_f64(n as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let call = call.clone();
-        handles.push(tokio::spawn(async move {
-            let began = Instant::now();
-            let ok = call(n).await.is_ok();
-            (began.elapsed(), ok)
-        }));
-        n += 1;
+    let total = (duration.as_secs_f64() * rate) as u64;
+    let start = Instant::now() + Duration::from_millis(10);
+    let next = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..OPEN_LOOP_WORKERS)
+        .map(|worker| {
+            let call = call.clone();
+            let next = next.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = Errors::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= total {
+                        break;
+                    }
+                    let due = start + interval.mul_f64(n as f64);
+                    // On time: count from the actual send (the timer's 1 ms granularity
+                    // is not the server's doing). Late because every worker was busy:
+                    // count from when the call was due.
+                    let began = if due > Instant::now() {
+                        tokio::time::sleep_until(due.into()).await;
+                        Instant::now()
+                    } else {
+                        due
+                    };
+                    let result = call(worker).await;
+                    latencies.push(began.elapsed());
+                    errors.note(result);
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    let mut errors = Errors::default();
+    for task in tasks {
+        let (latencies, e) = task.await.expect("worker");
+        all.extend(latencies);
+        errors.merge(e);
     }
-    let mut all = Vec::with_capacity(handles.len());
-    let mut errors = 0;
-    for h in handles {
-        let (latency, ok) = h.await.expect("call");
-        all.push(latency);
-        errors += u64::from(!ok);
+    report(all, errors, start.elapsed().max(duration))
+}
+
+/// A unary gRPC call whose request was encoded once, sent over `connections` HTTP/2
+/// connections round robin by worker. Answers the raw response message.
+#[derive(Clone)]
+pub struct RawCall(Arc<RawCallInner>);
+
+struct RawCallInner {
+    channels: Vec<Channel>,
+    path: PathAndQuery,
+    body: Bytes,
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
+}
+
+impl RawCall {
+    /// `path` is the method's `/package.Service/Method`; `bearer` goes in `authorization`.
+    pub async fn new(
+        url: &str,
+        connections: usize,
+        path: &'static str,
+        message: &impl prost::Message,
+        bearer: Option<&str>,
+    ) -> Self {
+        Self(Arc::new(RawCallInner {
+            channels: channels(url, connections).await,
+            path: PathAndQuery::from_static(path),
+            body: Bytes::from(message.encode_to_vec()),
+            authorization: bearer.map(|t| format!("Bearer {t}").parse().expect("metadata")),
+        }))
     }
-    all.sort_unstable();
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
-    Report {
-        calls: all.len() as u64,
-        errors,
-        rps: all.len() as f64 / duration.as_secs_f64(),
-        p50: pick(0.5),
-        p99: pick(0.99),
+
+    pub async fn call(&self, worker: usize) -> Result<Bytes, tonic::Status> {
+        let inner = &self.0;
+        let channel = inner.channels[worker % inner.channels.len()].clone();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+        let mut request = tonic::Request::new(inner.body.clone());
+        if let Some(value) = &inner.authorization {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        grpc.unary(request, inner.path.clone(), RawCodec)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+}
+
+/// Passes message bytes through unchanged.
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        Ok(Some(src.copy_to_bytes(src.remaining())))
     }
 }
 
@@ -172,12 +309,17 @@ pub async fn baseline(
     warmup: Duration,
     duration: Duration,
 ) -> (Report, Report) {
-    use tonic_health::pb::HealthCheckRequest;
-    use tonic_health::pb::health_client::HealthClient;
-    let channels = channels(&trivial_tonic_server().await, connections).await;
+    let health = RawCall::new(
+        &trivial_tonic_server().await,
+        connections,
+        "/grpc.health.v1.Health/Check",
+        &tonic_health::pb::HealthCheckRequest::default(),
+        None,
+    )
+    .await;
     let call = move |w: usize| {
-        let mut client = HealthClient::new(channels[w % channels.len()].clone());
-        async move { client.check(HealthCheckRequest::default()).await }
+        let health = health.clone();
+        async move { health.call(w).await }
     };
     let closed = drive(workers, warmup, duration, call.clone()).await;
     let open = drive_at_rate(closed.rps / 2.0, duration, call).await;

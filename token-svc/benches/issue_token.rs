@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use dcr_proto::token::v1 as pb;
-use dcr_testkit::load::{baseline, channels, drive, drive_at_rate};
+use dcr_testkit::load::{RawCall, baseline, drive, drive_at_rate};
 
 const CONNECTIONS: usize = 4;
 const WORKERS: usize = 64;
@@ -31,19 +31,23 @@ fn main() {
             .await
             .expect("warm the cache");
         let idp_calls = stack.token_requests().await;
-        let token_channels = channels(&format!("http://{}", stack.grpc_addr), CONNECTIONS).await;
         let request = pb::IssueTokenRequest {
             client_id,
             client_secret: secret,
             scopes: vec!["read".into()],
             audience: "https://api.example.com".into(),
         };
+        let issue = RawCall::new(
+            &format!("http://{}", stack.grpc_addr),
+            CONNECTIONS,
+            "/dcr.token.v1.TokenService/IssueToken",
+            &request,
+            None,
+        )
+        .await;
         let call = move |w: usize| {
-            let mut client = pb::token_service_client::TokenServiceClient::new(
-                token_channels[w % CONNECTIONS].clone(),
-            );
-            let request = request.clone();
-            async move { client.issue_token(request).await }
+            let issue = issue.clone();
+            async move { issue.call(w).await }
         };
         let hit = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
         assert_eq!(

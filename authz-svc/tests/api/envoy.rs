@@ -1,55 +1,25 @@
 //! Through a real Envoy 1.40 (tests/peers/envoy): dcr as its ext_authz server.
 
-use std::process::Stdio;
-
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::authz_stack;
+use dcr_testkit::envoy::{self, Envoy};
 use dcr_testkit::registry::SERVICE_TOKEN;
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 const AUDIENCE: &str = "https://api.example.com";
 
-struct Envoy {
-    base: String,
-    _child: tokio::process::Child,
-}
-
 async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str) -> Envoy {
-    let binary = std::env::var("DCR_TEST_ENVOY")
-        .expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers/envoy/start.py");
-    let mut child = tokio::process::Command::new("python3")
-        .arg(script)
-        .args([
-            "--envoy",
-            &binary,
-            "--authz",
-            &authz.to_string(),
-            "--authz-token",
-            SERVICE_TOKEN,
-        ])
-        .args(["--product-id", product, "--second-route-product", second])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start envoy");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = lines
-        .next_line()
-        .await
-        .expect("read")
-        .expect("envoy exited before listening");
-    let port = line
-        .split_whitespace()
-        .nth(1)
-        .expect("LISTENING <port> ...");
-    Envoy {
-        base: format!("http://127.0.0.1:{port}"),
-        _child: child,
-    }
+    let authz = authz.to_string();
+    envoy::start(&[
+        "--authz",
+        &authz,
+        "--authz-token",
+        SERVICE_TOKEN,
+        "--product-id",
+        product,
+        "--second-route-product",
+        second,
+    ])
+    .await
 }
 
 #[tokio::test]

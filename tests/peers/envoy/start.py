@@ -12,6 +12,11 @@ Starts, all on 127.0.0.1:
     context_extensions {dcr_product_id: --product-id}; with --second-route-product,
     `/other` (and `/other/...`) carries that id instead.
 
+For benchmarks, --mode jwt_authn puts Envoy's own JWT filter in place of ext_authz (local
+JWKS file, verified-token cache) and --mode none no auth filter at all; --upstream routes
+to a server of the caller's instead of the built-in (slow, Python) echo server, and
+--concurrency sets Envoy's worker threads.
+
 When Envoy's admin /ready says LIVE, prints exactly one line to stdout
     LISTENING <envoy_port> <upstream_port> <admin_port>
 and runs until SIGTERM/SIGINT/SIGHUP or EOF on stdin (stdin is watched only when it is
@@ -190,17 +195,57 @@ def product_route(match, product_id):
     }
 
 
-def bootstrap(args, upstream_port):
+def ext_authz_filters(args, timeout):
+    """Routes carrying dcr product ids, and the ext_authz filter calling authz-svc."""
     routes = []
     if args.second_route_product is not None:
         # `/other` and `/other/...`, not `/otherwise`.
         routes.append(product_route({"path_separated_prefix": "/other"}, args.second_route_product))
     routes.append(product_route({"prefix": "/"}, args.product_id))
-    timeout = f"{args.timeout_ms / 1000:.3f}s"
     grpc_service = {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout}
     if args.authz_token:
         # authz-svc's Check is internal: Envoy presents the service token.
         grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {args.authz_token}"}]
+    return routes, [{
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "grpc_service": grpc_service,
+            "transport_api_version": "V3",
+            "failure_mode_allow": False,
+            "include_peer_certificate": False,
+        },
+    }]
+
+
+def jwt_authn_filters(args):
+    """Envoy's own JWT filter (for comparison): issuer, audience, keys from a local
+    JWKS file, verified tokens cached like authz-svc caches them."""
+    provider = {
+        "issuer": args.jwt_issuer,
+        "audiences": [args.jwt_audience],
+        "local_jwks": {"filename": os.path.abspath(args.jwt_jwks_file)},
+        "forward": True,
+        "jwt_cache_config": {"jwt_cache_size": 1000},
+    }
+    return [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}], [{
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {"idp": provider},
+            "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}],
+        },
+    }]
+
+
+def bootstrap(args, upstream_host, upstream_port):
+    timeout = f"{args.timeout_ms / 1000:.3f}s"
+    if args.mode == "ext_authz":
+        routes, auth_filters = ext_authz_filters(args, timeout)
+    elif args.mode == "jwt_authn":
+        routes, auth_filters = jwt_authn_filters(args)
+    else:  # none: a plain proxy, the reference for what any auth filter costs
+        routes, auth_filters = [{"match": {"prefix": "/"}, "route": {"cluster": "upstream"}}], []
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": LISTENER_NAME,
@@ -211,24 +256,17 @@ def bootstrap(args, upstream_port):
             "name": "dcr",
             "virtual_hosts": [{"name": "dcr", "domains": ["*"], "routes": routes}],
         },
-        "http_filters": [
-            {
-                "name": "envoy.filters.http.ext_authz",
-                "typed_config": {
-                    "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
-                    "grpc_service": grpc_service,
-                    "transport_api_version": "V3",
-                    "failure_mode_allow": False,
-                    "include_peer_certificate": False,
-                },
-            },
+        "http_filters": auth_filters + [
             {
                 "name": "envoy.filters.http.router",
                 "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
             },
         ],
     }
-    authz_host, authz_port = args.authz
+    clusters = [cluster("upstream", upstream_host, upstream_port, "1s")]
+    if args.mode == "ext_authz":
+        authz_host, authz_port = args.authz
+        clusters.insert(0, cluster("authz", authz_host, authz_port, timeout, http2=True))
     return {
         "node": {"id": "dcr-test", "cluster": "dcr-test"},
         "admin": {"address": socket_address("127.0.0.1", 0)},
@@ -241,10 +279,7 @@ def bootstrap(args, upstream_port):
                     "typed_config": hcm,
                 }]}],
             }],
-            "clusters": [
-                cluster("authz", authz_host, authz_port, timeout, http2=True),
-                cluster("upstream", "127.0.0.1", upstream_port, "1s"),
-            ],
+            "clusters": clusters,
         },
         # Silences the "no configured limit to the number of allowed active
         # downstream connections" warning at start.
@@ -373,6 +408,15 @@ def parse_args(argv):
                    help="also route /other (and /other/...) with this dcr_product_id")
     p.add_argument("--timeout-ms", type=int, default=500,
                    help="ext_authz gRPC timeout and authz connect timeout (default 500)")
+    p.add_argument("--mode", choices=["ext_authz", "jwt_authn", "none"], default="ext_authz",
+                   help="the auth filter: dcr's ext_authz (default), Envoy's own jwt_authn "
+                        "(needs --jwt-*), or none (a plain proxy); the last two for benchmarks")
+    p.add_argument("--jwt-issuer", metavar="ISS", help="jwt_authn: the required iss")
+    p.add_argument("--jwt-audience", metavar="AUD", help="jwt_authn: the required aud")
+    p.add_argument("--jwt-jwks-file", metavar="FILE", help="jwt_authn: the issuer's JWKS")
+    p.add_argument("--upstream", type=parse_host_port, metavar="HOST:PORT",
+                   help="route to this upstream instead of the built-in echo server")
+    p.add_argument("--concurrency", type=int, default=1, help="Envoy worker threads (default 1)")
     p.add_argument("--log-level", default="warn", help="envoy log level (default warn)")
     p.add_argument("--startup-timeout-s", type=float, default=60.0)
     args = p.parse_args(argv)
@@ -380,8 +424,12 @@ def parse_args(argv):
         if not args.venv:
             p.error("--install-only needs --venv")
     else:
-        if args.authz is None or args.product_id is None:
+        if args.mode == "ext_authz" and (args.authz is None or args.product_id is None):
             p.error("--authz and --product-id are required")
+        if args.mode == "jwt_authn" and not (args.jwt_issuer and args.jwt_audience and args.jwt_jwks_file):
+            p.error("--mode jwt_authn needs --jwt-issuer, --jwt-audience and --jwt-jwks-file")
+        if args.concurrency < 1:
+            p.error("--concurrency must be at least 1")
         if args.timeout_ms <= 0:
             p.error("--timeout-ms must be positive")
     return args
@@ -407,7 +455,7 @@ def main(argv):
 
     # Bound and listening now; served once Envoy is spawned (no threads before fork).
     upstream = UpstreamServer(("127.0.0.1", 0), UpstreamHandler)
-    upstream_port = upstream.server_address[1]
+    upstream_host, upstream_port = args.upstream or ("127.0.0.1", upstream.server_address[1])
     workdir = tempfile.mkdtemp(prefix="dcr-envoy-")
     proc = None
     serving = False
@@ -415,9 +463,9 @@ def main(argv):
         config_path = os.path.join(workdir, "bootstrap.yaml")
         address_path = os.path.join(workdir, "admin-address")
         with open(config_path, "w") as f:
-            json.dump(bootstrap(args, upstream_port), f, indent=2)  # JSON is YAML
+            json.dump(bootstrap(args, upstream_host, upstream_port), f, indent=2)  # JSON is YAML
         cmd = [envoy, "-c", config_path, "--admin-address-path", address_path,
-               "--concurrency", "1", "-l", args.log_level,
+               "--concurrency", str(args.concurrency), "-l", args.log_level,
                "--disable-hot-restart", "--use-dynamic-base-id"]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(),
                                 preexec_fn=pdeathsig_preexec())
@@ -442,7 +490,7 @@ def main(argv):
         # Envoy has read its bootstrap and written its admin address: nothing is left
         # to litter /tmp even if we are SIGKILLed from here on.
         shutil.rmtree(workdir, ignore_errors=True)
-        print(f"LISTENING {envoy_port} {upstream_port} {admin_port}", flush=True)
+        print(f"LISTENING {envoy_port} {upstream_port} {admin_port}", flush=True)  # upstream: ours or --upstream
         watch_stdin(stop)
         stop.wait()
         if proc.poll() is not None:
