@@ -39,9 +39,16 @@ pub struct AuthzState {
     service_auth: BearerAuth,
 }
 
+/// Calls to the registry and token-svc are bounded: a hung peer makes Checks fail closed
+/// (503) instead of hanging the gateway. Token-svc's own IdP calls fit inside this.
+const PEER_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const PEER_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
     Ok(Channel::from_shared(url.to_owned())
         .map_err(|e| anyhow::anyhow!("{var}: {e}"))?
+        .connect_timeout(PEER_CONNECT_TIMEOUT)
+        .timeout(PEER_CALL_TIMEOUT)
         .connect_lazy())
 }
 
