@@ -1,0 +1,213 @@
+//! `POST {issuer}/v1/token` (client credentials) and `POST {issuer}/v1/introspect` of the
+//! `default` custom authorization server.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::{App, SecretStatus};
+use crate::http::{client_creds, json, parse_params, split_scopes};
+use crate::ids::secret_eq;
+use crate::state::{EmulatorState, Vendor, World};
+
+const TOKEN_TTL: i64 = 3600;
+
+/// OpenID Connect scopes: a client-credentials request may not ask for them.
+const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "groups",
+    "device_sso",
+];
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json(
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
+}
+
+/// Authenticates the calling client by Basic or `client_id`/`client_secret` in the body;
+/// any ACTIVE secret of the app works.
+fn authenticate<'a>(
+    w: &'a World,
+    headers: &HeaderMap,
+    params: &BTreeMap<String, String>,
+) -> Result<&'a App, Response> {
+    let creds = client_creds(headers, params).ok_or_else(|| {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "No client credentials found.",
+        )
+    })?;
+    let Some(app) = w.okta.app(&creds.id) else {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Invalid value for 'client_id' parameter.",
+        ));
+    };
+    let presented = creds.secret.unwrap_or_default();
+    let ok = app
+        .secrets
+        .iter()
+        .any(|s| s.status == SecretStatus::Active && secret_eq(&s.value, &presented));
+    if !ok {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "The client secret supplied for a confidential client is invalid.",
+        ));
+    }
+    Ok(app)
+}
+
+/// Client credentials: form body, `grant_type=client_credentials`, `scope` required (the
+/// `default` server has no default scopes), OIDC scopes refused. Any scope name other
+/// than the OIDC ones is treated as a configured custom scope.
+/// Follows <https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/CustomAS/#tag/CustomAS/operation/tokenCustomAS>
+/// and <https://developer.okta.com/docs/guides/implement-grant-type/clientcreds/main/>.
+pub(super) async fn token(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(params) = parse_params(&headers, &body, false) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request is not a form post.",
+        );
+    };
+    let issuer = st.urls().okta_issuer();
+    st.with(|w| {
+        let app = match authenticate(w, &headers, &params) {
+            Ok(app) => app,
+            Err(resp) => return resp,
+        };
+        let grant_type = params.get("grant_type").map(String::as_str).unwrap_or("");
+        if grant_type.is_empty() {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "The request is missing a required parameter: 'grant_type'.");
+        }
+        if grant_type != "client_credentials" || !app.grant_types.iter().any(|g| g == "client_credentials") {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                &format!(
+                    "The client is not authorized to use the provided grant type. Configured grant types: [{}].",
+                    app.grant_types.join(", ")
+                ),
+            );
+        }
+        let Some(scope) = params.get("scope").filter(|s| !s.trim().is_empty()) else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                "The authorization server resource does not have any configured default scopes, 'scope' must be provided.",
+            );
+        };
+        let scopes = split_scopes(scope);
+        if let Some(oidc) = scopes.iter().find(|s| OIDC_SCOPES.contains(&s.as_str())) {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                &format!("Cannot request '{oidc}' scopes using client credentials"),
+            );
+        }
+        let now = w.now_secs();
+        let claims = json!({
+            "ver": 1,
+            "jti": format!("AT.{}", crate::ids::url_safe(43)),
+            "iss": issuer,
+            "aud": "api://default",
+            "iat": now,
+            "exp": now + TOKEN_TTL,
+            "cid": app.client_id,
+            "scp": scopes,
+            "sub": app.client_id,
+        });
+        match w.keys.get(Vendor::Okta).sign(&claims, &[]) {
+            Ok(access_token) => json(
+                StatusCode::OK,
+                json!({
+                    "token_type": "Bearer",
+                    "expires_in": TOKEN_TTL,
+                    "access_token": access_token,
+                    "scope": scopes.join(" "),
+                }),
+            ),
+            Err(_) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "signing failed"),
+        }
+    })
+}
+
+/// Token introspection (RFC 7662) by an authenticated client of the org.
+/// Follows <https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/CustomAS/#tag/CustomAS/operation/introspectCustomAS>.
+pub(super) async fn introspect(
+    State(st): State<EmulatorState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(params) = parse_params(&headers, &body, false) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The request is not a form post.",
+        );
+    };
+    let issuer = st.urls().okta_issuer();
+    st.with(|w| {
+        if let Err(resp) = authenticate(w, &headers, &params) {
+            return resp;
+        }
+        let Some(token) = params.get("token") else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The request is missing a required parameter: 'token'.",
+            );
+        };
+        let active = w
+            .keys
+            .get(Vendor::Okta)
+            .verify(token)
+            .filter(|c| c["iss"].as_str() == Some(issuer.as_str()))
+            .filter(|c| c["exp"].as_i64().is_some_and(|exp| exp > w.now_secs()));
+        let body = match active {
+            Some(c) => {
+                let scope = c["scp"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "active": true,
+                    "scope": scope,
+                    "client_id": c["cid"],
+                    "exp": c["exp"],
+                    "iat": c["iat"],
+                    "sub": c["sub"],
+                    "aud": c["aud"],
+                    "iss": c["iss"],
+                    "jti": c["jti"],
+                    "token_type": "Bearer",
+                })
+            }
+            None => json!({ "active": false }),
+        };
+        json(StatusCode::OK, body)
+    })
+}

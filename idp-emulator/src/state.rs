@@ -1,0 +1,152 @@
+//! All emulator state: one mutex over everything, since every request is short and
+//! in-memory and a single lock keeps cross-vendor test control (faults, clock, stats) simple.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::keys::{CryptoError, KeySet};
+use crate::urls::Urls;
+use crate::{auth0, curity, entra, faults, okta};
+
+/// The four emulated vendors. `azure_ad` is dcr's provider type name for Entra ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vendor {
+    Auth0,
+    Okta,
+    Curity,
+    AzureAd,
+}
+
+impl Vendor {
+    pub const ALL: [Vendor; 4] = [Vendor::Auth0, Vendor::Okta, Vendor::Curity, Vendor::AzureAd];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Vendor::Auth0 => "auth0",
+            Vendor::Okta => "okta",
+            Vendor::Curity => "curity",
+            Vendor::AzureAd => "azure_ad",
+        }
+    }
+
+    /// The vendor owning a request path: its first segment (`entra` and `graph` are Entra's).
+    pub fn of_path(path: &str) -> Option<Vendor> {
+        match path.trim_start_matches('/').split('/').next()? {
+            "auth0" => Some(Vendor::Auth0),
+            "okta" => Some(Vendor::Okta),
+            "curity" => Some(Vendor::Curity),
+            "entra" | "graph" => Some(Vendor::AzureAd),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct VendorKeys {
+    pub auth0: KeySet,
+    pub okta: KeySet,
+    pub curity: KeySet,
+    pub entra: KeySet,
+}
+
+impl VendorKeys {
+    pub fn get(&self, vendor: Vendor) -> &KeySet {
+        match vendor {
+            Vendor::Auth0 => &self.auth0,
+            Vendor::Okta => &self.okta,
+            Vendor::Curity => &self.curity,
+            Vendor::AzureAd => &self.entra,
+        }
+    }
+    pub fn get_mut(&mut self, vendor: Vendor) -> &mut KeySet {
+        match vendor {
+            Vendor::Auth0 => &mut self.auth0,
+            Vendor::Okta => &mut self.okta,
+            Vendor::Curity => &mut self.curity,
+            Vendor::AzureAd => &mut self.entra,
+        }
+    }
+}
+
+/// Everything behind the lock.
+pub(crate) struct World {
+    /// Seconds added to the wall clock (`POST /__emulator/clock`), so tests can expire
+    /// tokens and secrets without sleeping.
+    pub skew_secs: i64,
+    pub keys: VendorKeys,
+    pub auth0: auth0::Tenant,
+    pub okta: okta::Org,
+    pub curity: curity::Server,
+    pub entra: entra::Directory,
+    pub faults: faults::Faults,
+    pub stats: BTreeMap<String, u64>,
+}
+
+impl World {
+    pub fn now(&self) -> DateTime<Utc> {
+        let now = Utc::now();
+        chrono::TimeDelta::try_seconds(self.skew_secs)
+            .and_then(|skew| now.checked_add_signed(skew))
+            .unwrap_or(now)
+    }
+    pub fn now_secs(&self) -> i64 {
+        self.now().timestamp()
+    }
+}
+
+pub(crate) struct Shared {
+    pub urls: Urls,
+    world: Mutex<World>,
+}
+
+/// Cheap to clone handle on one emulator's state; what [`crate::router`] serves.
+#[derive(Clone)]
+pub struct EmulatorState {
+    pub(crate) inner: Arc<Shared>,
+}
+
+impl EmulatorState {
+    /// Fresh state for an emulator reachable at `root` (e.g. `http://127.0.0.1:8080`):
+    /// new signing keys for every vendor and the seeded credentials of [`crate::seed`].
+    pub fn new(root: &str) -> std::io::Result<Self> {
+        let gen_err = |_: CryptoError| std::io::Error::other("RSA key generation failed");
+        let keys = VendorKeys {
+            auth0: KeySet::initial(0).map_err(gen_err)?,
+            okta: KeySet::initial(1).map_err(gen_err)?,
+            curity: KeySet::initial(2).map_err(gen_err)?,
+            entra: KeySet::initial(3).map_err(gen_err)?,
+        };
+        let urls = Urls::new(root);
+        let now = Utc::now();
+        let world = World {
+            skew_secs: 0,
+            keys,
+            auth0: auth0::Tenant::seeded(&urls),
+            okta: okta::Org::seeded(now),
+            curity: curity::Server::seeded(),
+            entra: entra::Directory::seeded(now),
+            faults: faults::Faults::default(),
+            stats: BTreeMap::new(),
+        };
+        Ok(Self {
+            inner: Arc::new(Shared {
+                urls,
+                world: Mutex::new(world),
+            }),
+        })
+    }
+
+    pub fn urls(&self) -> &Urls {
+        &self.inner.urls
+    }
+
+    /// Runs `f` under the lock. A poisoned lock is taken over: state is plain data and a
+    /// panic in one request must not wedge every later one.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let mut guard = self.inner.world.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+}
