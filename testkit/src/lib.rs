@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod authz;
+pub mod emulator;
 pub mod envoy;
 pub mod load;
 pub mod peers;

@@ -263,6 +263,10 @@ impl Broker {
         let vendor = Vendor::from_type(&credentials.provider_type);
         let (scopes, audience) = match vendor {
             Vendor::Curity => (vec!["dcr".to_owned()], String::new()),
+            // The registry names Graph's base URL (national clouds differ).
+            Vendor::AzureAd if !credentials.audience.is_empty() => {
+                (Vec::new(), credentials.audience.clone())
+            }
             Vendor::AzureAd => (Vec::new(), "https://graph.microsoft.com".to_owned()),
             _ => (Vec::new(), credentials.audience.clone()),
         };

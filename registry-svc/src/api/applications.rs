@@ -248,9 +248,20 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
     ) -> Result<Response<pb::Credential>, Status> {
         let (caller, developer) = developer(&request)?;
         let id = request.get_ref().application_id.clone();
+        let expire_time = request.get_ref().expire_time;
         let result = async {
+            let expire_time = match expire_time {
+                None => None,
+                Some(t) => Some(
+                    chrono::DateTime::from_timestamp(
+                        t.seconds,
+                        u32::try_from(t.nanos).unwrap_or(0),
+                    )
+                    .ok_or_else(|| ApiError::invalid("expire_time", "is not a valid time"))?,
+                ),
+            };
             let app = self.app(&developer, &id, "application_id").await?;
-            let (credential, secret) = self.0.add_credential(&app).await?;
+            let (credential, secret) = self.0.add_credential(&app, expire_time).await?;
             Ok(Self::credential(
                 &app,
                 &credential,

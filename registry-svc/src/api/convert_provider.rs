@@ -44,7 +44,8 @@ fn request_fields(config: &Config) -> Map<String, Value> {
         Config::Curity(c) => json!({
             "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret }),
         Config::AzureAd(c) => json!({
-            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret }),
+            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
+            "graph_base_url": c.graph_base_url }),
         Config::Rfc7591(c) => json!({
             "registration_endpoint": c.registration_endpoint, "initial_access_token": c.initial_access_token,
             "introspection_client_id": c.introspection_client_id,
@@ -135,13 +136,27 @@ fn parse_fields(
             required(v, "dcr_token");
             Some(ProviderConfig::Okta {})
         }
-        ProviderType::Curity | ProviderType::AzureAd => {
+        ProviderType::Curity => {
             let initial_client_id = required(v, "initial_client_id");
             required(v, "initial_client_secret");
-            Some(if kind == ProviderType::Curity {
-                ProviderConfig::Curity { initial_client_id }
+            Some(ProviderConfig::Curity { initial_client_id })
+        }
+        ProviderType::AzureAd => {
+            let initial_client_id = required(v, "initial_client_id");
+            required(v, "initial_client_secret");
+            let graph = text_field(fields, "graph_base_url");
+            let graph_base_url = if graph.is_empty() {
+                Some(None)
             } else {
-                ProviderConfig::AzureAd { initial_client_id }
+                v.check(
+                    &format!("{prefix}.graph_base_url"),
+                    validate::idp_url(&graph, policy),
+                )
+                .map(Some)
+            };
+            graph_base_url.map(|graph_base_url| ProviderConfig::AzureAd {
+                initial_client_id,
+                graph_base_url,
             })
         }
         ProviderType::Rfc7591 => {
@@ -377,9 +392,16 @@ pub fn provider_to_proto(p: &Provider) -> pb::Provider {
             initial_client_id: initial_client_id.clone(),
             initial_client_secret: String::new(),
         }),
-        ProviderConfig::AzureAd { initial_client_id } => Config::AzureAd(pb::AzureAdConfig {
+        ProviderConfig::AzureAd {
+            initial_client_id,
+            graph_base_url,
+        } => Config::AzureAd(pb::AzureAdConfig {
             initial_client_id: initial_client_id.clone(),
             initial_client_secret: String::new(),
+            graph_base_url: graph_base_url
+                .as_ref()
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
         }),
         ProviderConfig::Rfc7591 {
             registration_endpoint,

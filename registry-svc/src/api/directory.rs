@@ -173,11 +173,22 @@ fn management_client(provider: &Provider) -> Result<(String, &'static str, Strin
                 initial_client_audience.clone().unwrap_or(default),
             ))
         }
-        ProviderConfig::Curity { initial_client_id }
-        | ProviderConfig::AzureAd { initial_client_id } => Ok((
+        ProviderConfig::Curity { initial_client_id } => Ok((
             initial_client_id.clone(),
             "initial_client_secret",
             String::new(),
+        )),
+        // The audience is Microsoft Graph (a token for "{graph}/.default").
+        ProviderConfig::AzureAd {
+            initial_client_id,
+            graph_base_url,
+        } => Ok((
+            initial_client_id.clone(),
+            "initial_client_secret",
+            graph_base_url.as_ref().map_or_else(
+                || crate::idp::DEFAULT_GRAPH.to_owned(),
+                |u| u.as_str().trim_end_matches('/').to_owned(),
+            ),
         )),
         other => Err(ApiError::FailedPrecondition(format!(
             "{} providers have no management client",

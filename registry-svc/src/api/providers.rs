@@ -59,7 +59,6 @@ impl ProviderApi {
         let provider = self.get(id).await?;
         match idp::adapter_for(&provider, &self.0.idp).verify().await {
             Ok(detail) => Ok(pb::VerifyProviderResponse { ok: true, detail }),
-            Err(idp::IdpError::Unimplemented(message)) => Err(ApiError::Unimplemented(message)),
             Err(error) => Ok(pb::VerifyProviderResponse {
                 ok: false,
                 detail: error.to_string(),

@@ -73,6 +73,9 @@ pub enum ProviderConfig {
     },
     AzureAd {
         initial_client_id: String,
+        /// Microsoft Graph; None: `https://graph.microsoft.com`.
+        #[serde(default)]
+        graph_base_url: Option<Url>,
     },
     Rfc7591 {
         registration_endpoint: Option<Url>,

@@ -2,7 +2,6 @@
 //! they can carry secrets.
 
 use reqwest::{RequestBuilder, StatusCode};
-use serde::Deserialize;
 
 use super::IdpError;
 
@@ -11,6 +10,7 @@ const MAX_BODY: usize = 1 << 20;
 
 pub(super) struct Answer {
     pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
@@ -27,6 +27,7 @@ pub(super) async fn send(request: RequestBuilder, what: &str) -> Result<Answer, 
         }
     })?;
     let status = response.status();
+    let headers = response.headers().clone();
     if response
         .content_length()
         .is_some_and(|n| n > MAX_BODY as u64)
@@ -43,17 +44,45 @@ pub(super) async fn send(request: RequestBuilder, what: &str) -> Result<Answer, 
     tracing::debug!(%status, what, "idp answered");
     Ok(Answer {
         status,
+        headers,
         body: body.to_vec(),
     })
 }
 
-/// The OAuth error fields of an error body (RFC 6749 section 5.2, RFC 7591 section 3.2.2).
-#[derive(Debug, Default, Deserialize)]
-struct OAuthError {
-    #[serde(default)]
-    error: serde_json::Value,
-    #[serde(default)]
-    error_description: serde_json::Value,
+/// "code: message" from an error body: OAuth (RFC 6749 section 5.2, RFC 7591 section
+/// 3.2.2 `error`, `error_description`), Auth0 (`errorCode`, `message`), Okta
+/// (`errorCode`, `errorSummary`, `errorCauses`), Microsoft Graph (`error: {code,
+/// message}`); the status alone when the body is none of these.
+pub(super) fn describe_error(answer: &Answer) -> String {
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    let text = |value: &serde_json::Value| field_text(value);
+    let (code, message) = if let Some(graph) = body.get("error").filter(|e| e.is_object()) {
+        (text(&graph["code"]), text(&graph["message"]))
+    } else if body.get("errorSummary").is_some() {
+        let mut summary = text(&body["errorSummary"]);
+        if let Some(causes) = body["errorCauses"].as_array() {
+            for cause in causes.iter().take(3) {
+                summary.push_str(&format!("; {}", text(&cause["errorSummary"])));
+            }
+        }
+        (text(&body["errorCode"]), summary)
+    } else if body.get("message").is_some() && body.get("error_description").is_none() {
+        let code = text(&body["errorCode"]);
+        let code = if code.is_empty() {
+            text(&body["error"])
+        } else {
+            code
+        };
+        (code, text(&body["message"]))
+    } else {
+        (text(&body["error"]), text(&body["error_description"]))
+    };
+    match (code.is_empty(), message.is_empty()) {
+        (true, true) => format!("HTTP {}", answer.status.as_u16()),
+        (true, false) => format!("HTTP {}: {message}", answer.status.as_u16()),
+        (false, true) => code,
+        (false, false) => format!("{code}: {message}"),
+    }
 }
 
 fn field_text(value: &serde_json::Value) -> String {
@@ -65,18 +94,6 @@ fn field_text(value: &serde_json::Value) -> String {
     }
 }
 
-/// "error: description" from an OAuth-style error body, or the status when there is none.
-pub(super) fn describe_error(answer: &Answer) -> String {
-    let parsed: OAuthError = serde_json::from_slice(&answer.body).unwrap_or_default();
-    let error = field_text(&parsed.error);
-    let description = field_text(&parsed.error_description);
-    match (error.is_empty(), description.is_empty()) {
-        (true, _) => format!("HTTP {}", answer.status.as_u16()),
-        (false, true) => error,
-        (false, false) => format!("{error}: {description}"),
-    }
-}
-
 /// Maps a non-success answer to an error. 401/403 are about dcr's own credentials.
 pub(super) fn error_for(answer: &Answer, what: &str) -> IdpError {
     let detail = describe_error(answer);
@@ -85,6 +102,7 @@ pub(super) fn error_for(answer: &Answer, what: &str) -> IdpError {
             IdpError::Unauthorized(format!("{what}: {detail}"))
         }
         StatusCode::NOT_FOUND => IdpError::NotFound,
+        StatusCode::CONFLICT => IdpError::Conflict(format!("{what}: {detail}")),
         s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
             IdpError::Ambiguous(format!("{what}: {detail}"))
         }
@@ -98,4 +116,50 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, IdpError> {
     serde_json::from_slice(&answer.body)
         .map_err(|e| IdpError::Ambiguous(format!("{what}: unexpected answer ({e})")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn described(status: u16, body: &str) -> String {
+        describe_error(&Answer {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    #[test]
+    fn each_vendors_error_body_is_read() {
+        assert_eq!(
+            described(
+                400,
+                r#"{"error":"invalid_client_metadata","error_description":"bad uri"}"#
+            ),
+            "invalid_client_metadata: bad uri"
+        );
+        assert_eq!(
+            described(
+                403,
+                r#"{"statusCode":403,"error":"Forbidden","message":"Insufficient scope, expected any of: create:clients","errorCode":"insufficient_scope"}"#
+            ),
+            "insufficient_scope: Insufficient scope, expected any of: create:clients"
+        );
+        assert_eq!(
+            described(
+                401,
+                r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided","errorLink":"E0000011","errorId":"x","errorCauses":[]}"#
+            ),
+            "E0000011: Invalid token provided"
+        );
+        assert_eq!(
+            described(
+                403,
+                r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#
+            ),
+            "Authorization_RequestDenied: Insufficient privileges to complete the operation."
+        );
+        assert_eq!(described(502, "<html>bad gateway</html>"), "HTTP 502");
+    }
 }

@@ -193,7 +193,11 @@ impl IdpAdapter for HttpBridgeAdapter {
         self.new_secret(client).await
     }
 
-    async fn add_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+    async fn add_secret(
+        &self,
+        client: ClientRef<'_>,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
         if !self.allow_multiple_credentials {
             return Err(IdpError::Unsupported(
                 "this provider does not allow multiple credentials (allow_multiple_credentials is off); \

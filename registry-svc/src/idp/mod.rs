@@ -1,11 +1,17 @@
 //! One adapter per IdP type behind one trait. The lifecycle code (`crate::lifecycle`)
 //! only ever talks to `IdpAdapter`; each adapter speaks its vendor's management API.
 
+mod auth0;
+mod curity;
 mod discovery;
+mod entra;
 mod http;
 mod http_bridge;
+mod jwt_claims;
+mod management_token;
+mod okta;
+mod retry;
 mod rfc7591;
-mod unimplemented;
 
 use std::sync::Arc;
 
@@ -18,6 +24,9 @@ use crate::domain::validate::UrlPolicy;
 use crate::domain::{IdpClientState, Provider, ProviderConfig};
 
 pub use discovery::Discovery;
+
+/// Microsoft Graph, where azure_ad providers name no other.
+pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 
 /// What dcr asks the IdP to create. `application_id` is the idempotency marker: adapters
 /// put it where the IdP keeps it (client metadata, name, tags) when the API allows.
@@ -70,9 +79,6 @@ pub struct RegistrationEvent {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
-    /// This provider type has no adapter yet.
-    #[error("{0}")]
-    Unimplemented(String),
     /// The IdP (or its configuration) cannot do this; the message says why.
     #[error("{0}")]
     Unsupported(String),
@@ -90,6 +96,9 @@ pub enum IdpError {
     SecretNotRotated { state: IdpClientState },
     #[error("the identity provider has no such client")]
     NotFound,
+    /// The IdP already has what was asked for (HTTP 409).
+    #[error("{0}")]
+    Conflict(String),
     /// Nothing reached the IdP (connection refused, DNS): safe to retry.
     #[error("the identity provider is unreachable: {0}")]
     Unreachable(String),
@@ -121,8 +130,17 @@ pub trait IdpAdapter: Send + Sync {
     async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()>;
     /// Replaces the client's secret; the old one stops working.
     async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret>;
-    /// Adds a secret beside the current ones, where the IdP can hold several.
-    async fn add_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret>;
+    /// Adds a secret beside the current ones, where the IdP can hold several; with an
+    /// expiry where the IdP can expire secrets.
+    async fn add_secret(
+        &self,
+        client: ClientRef<'_>,
+        expire_time: Option<DateTime<Utc>>,
+    ) -> IdpResult<IssuedSecret>;
+    /// True when `add_secret` honours an expiry (the IdP expires secrets itself).
+    fn expires_secrets(&self) -> bool {
+        false
+    }
     /// Revokes one secret by its IdP reference, where the IdP can.
     async fn revoke_secret(&self, client: ClientRef<'_>, secret_ref: &str) -> IdpResult<()>;
     async fn registration_changed(
@@ -138,13 +156,15 @@ pub trait IdpAdapter: Send + Sync {
     async fn verify(&self) -> IdpResult<String>;
 }
 
-/// Shared by all adapters: one HTTP client (connection pool, timeouts), the URL policy
-/// and the discovery cache.
+/// Shared by all adapters: one HTTP client (connection pool, timeouts), the URL policy,
+/// the discovery cache, the retry policy and the source of management tokens.
 #[derive(Clone, Debug)]
 pub struct IdpDeps {
     pub http: reqwest::Client,
     pub policy: UrlPolicy,
     pub discovery: Arc<Discovery>,
+    pub retry: retry::RetryPolicy,
+    pub tokens: Arc<dyn management_token::ManagementTokens>,
 }
 
 impl IdpDeps {
@@ -155,12 +175,20 @@ impl IdpDeps {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("dcr-registry/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let retry = retry::RetryPolicy::default();
         Ok(Self {
             discovery: Arc::new(Discovery::new(http.clone(), policy)),
+            tokens: Arc::new(management_token::DirectTokens::new(http.clone(), retry)),
+            retry,
             http,
             policy,
         })
     }
+}
+
+/// A write-only provider field (empty when unset).
+fn secret(provider: &Provider, field: &str) -> SecretString {
+    SecretString::from(provider.secrets.get(field).unwrap_or_default().to_owned())
 }
 
 /// The adapter for a provider.
@@ -198,6 +226,40 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
             allow_multiple_credentials: *allow_multiple_credentials,
             http: deps.http.clone(),
         }),
-        other => Arc::new(unimplemented::Unimplemented(other.provider_type())),
+        ProviderConfig::Auth0 {
+            initial_client_id,
+            initial_client_audience,
+            ..
+        } => Arc::new(auth0::Auth0Adapter::new(
+            provider.issuer.clone(),
+            initial_client_id.clone(),
+            secret(provider, "initial_client_secret"),
+            initial_client_audience.clone(),
+            deps.clone(),
+        )),
+        ProviderConfig::Okta {} => Arc::new(okta::OktaAdapter {
+            issuer: provider.issuer.clone(),
+            api_token: secret(provider, "dcr_token"),
+            deps: deps.clone(),
+        }),
+        ProviderConfig::Curity { initial_client_id } => Arc::new(curity::CurityAdapter {
+            issuer: provider.issuer.clone(),
+            client_id: initial_client_id.clone(),
+            client_secret: secret(provider, "initial_client_secret"),
+            deps: deps.clone(),
+        }),
+        ProviderConfig::AzureAd {
+            initial_client_id,
+            graph_base_url,
+        } => Arc::new(entra::EntraAdapter {
+            issuer: provider.issuer.clone(),
+            client_id: initial_client_id.clone(),
+            client_secret: secret(provider, "initial_client_secret"),
+            graph: graph_base_url.as_ref().map_or_else(
+                || DEFAULT_GRAPH.to_owned(),
+                |u| u.as_str().trim_end_matches('/').to_owned(),
+            ),
+            deps: deps.clone(),
+        }),
     }
 }

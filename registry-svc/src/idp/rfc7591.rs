@@ -218,6 +218,25 @@ impl Rfc7591Adapter {
     }
 }
 
+impl Rfc7591Adapter {
+    /// One RFC 7592 read, for servers that issue a new secret (and registration access
+    /// token) on every read, as Curity does: the answer's secret is the new one.
+    pub(super) async fn read_rotating(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+        let m = management(client.state, self.deps.policy)?;
+        let body = self.read(&m).await?;
+        let state = state_from(&body, Some(client.state));
+        let secret = secret_of(&body).ok_or_else(|| {
+            IdpError::Ambiguous("RFC 7592 read: no client_secret in the answer".into())
+        })?;
+        Ok(IssuedSecret {
+            client_secret: SecretString::from(secret),
+            secret_ref: String::new(),
+            expire_time: expiry_of(&body),
+            state: Some(state),
+        })
+    }
+}
+
 #[async_trait::async_trait]
 impl IdpAdapter for Rfc7591Adapter {
     async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
@@ -281,7 +300,11 @@ impl IdpAdapter for Rfc7591Adapter {
         }
     }
 
-    async fn add_secret(&self, _: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+    async fn add_secret(
+        &self,
+        _: ClientRef<'_>,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
         Err(IdpError::Unsupported(
             "RFC 7591 clients hold exactly one client_secret; use RegenerateSecret to replace it"
                 .into(),

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
-use crate::idp::{self, ClientRef, IdpAdapter, IdpError, NewClient};
+use crate::idp::{self, ClientRef, IdpAdapter, NewClient};
 use crate::registry::{Faults, Registry};
 use crate::store::{Journal, Operation, OperationKind, StoreError};
 
@@ -155,12 +155,19 @@ impl Registry {
                 return Err(error.into());
             }
             Err(error) => {
-                tracing::warn!(application_id = %app.id, %error, "IdP create ended unclearly; marking FAILED");
-                let reason = format!("the identity provider did not answer clearly: {error}");
+                // The IdP may have made the client. The operation stays pending: once its
+                // lease runs out the reconciler looks for dcr's marker at the IdP, removes
+                // what it finds and marks the application FAILED. Never retried blindly.
+                tracing::warn!(application_id = %app.id, %error,
+                    "IdP create ended unclearly; leaving it to the reconciler");
                 self.store
-                    .fail_application(op.id, app.id, &reason, self.clock.now())
+                    .record_operation_error(op.id, &error.to_string())
                     .await?;
-                return Err(error.into());
+                return Err(ApiError::Unavailable(format!(
+                    "{error}; application {} stays PROVISIONING until dcr has checked the \
+                     identity provider, then becomes FAILED (create it again then)",
+                    app.id
+                )));
             }
         };
         let journal = Journal {
@@ -305,12 +312,9 @@ impl Registry {
             self.store
                 .record_operation_error(op.id, &error.to_string())
                 .await?;
-            return Err(match error {
-                IdpError::Unimplemented(_) => error.into(),
-                other => ApiError::Unavailable(format!(
-                    "{other}; the application is DELETING and its IdP client will be removed when the IdP answers"
-                )),
-            });
+            return Err(ApiError::Unavailable(format!(
+                "{error}; the application is DELETING and its IdP client will be removed when the IdP answers"
+            )));
         }
         if Faults::trip(&self.faults.crash_after_idp_delete) {
             return Err(ApiError::internal(anyhow::anyhow!(

@@ -90,15 +90,31 @@ impl Registry {
     pub async fn add_credential(
         &self,
         app: &Application,
+        expire_time: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(Credential, SecretString), ApiError> {
         require_active(app)?;
+        if let Some(at) = expire_time
+            && at <= self.clock.now()
+        {
+            return Err(ApiError::invalid("expire_time", "must be in the future"));
+        }
         let (adapter, _) = self.adapter_for_app(app).await?;
+        if expire_time.is_some() && !adapter.expires_secrets() {
+            return Err(ApiError::FailedPrecondition(
+                "this application's identity provider cannot expire secrets; add the \
+                 credential without expire_time and revoke it when it should end"
+                    .into(),
+            ));
+        }
         let (client_id, state) = self.client_state(app).await?;
         let secret = adapter
-            .add_secret(ClientRef {
-                client_id: &client_id,
-                state: &state,
-            })
+            .add_secret(
+                ClientRef {
+                    client_id: &client_id,
+                    state: &state,
+                },
+                expire_time,
+            )
             .await?;
         let credential = self.new_credential(app, &secret);
         self.store

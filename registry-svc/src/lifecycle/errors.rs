@@ -24,12 +24,12 @@ impl From<IdpError> for ApiError {
     fn from(error: IdpError) -> Self {
         let message = error.to_string();
         match error {
-            IdpError::Unimplemented(_) => ApiError::Unimplemented(message),
             IdpError::Unreachable(_) | IdpError::Ambiguous(_) => ApiError::Unavailable(message),
             IdpError::Unsupported(_)
             | IdpError::Rejected(_)
             | IdpError::Unauthorized(_)
             | IdpError::SecretNotRotated { .. }
+            | IdpError::Conflict(_)
             | IdpError::NotFound => ApiError::FailedPrecondition(message),
         }
     }

@@ -115,6 +115,7 @@ async fn developers_cannot_see_or_touch_each_others_apps() {
     not_found(
         bob.add_credential(pb::AddCredentialRequest {
             application_id: id.clone(),
+            expire_time: None,
         })
         .await,
     );

@@ -162,6 +162,7 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
     let refused = portal
         .add_credential(pb::AddCredentialRequest {
             application_id: application.id.clone(),
+            expire_time: None,
         })
         .await
         .unwrap_err();
@@ -248,6 +249,7 @@ async fn bridge_flags_are_honoured() {
     let added = portal
         .add_credential(pb::AddCredentialRequest {
             application_id: application.id.clone(),
+            expire_time: None,
         })
         .await
         .expect("add")

@@ -18,3 +18,4 @@ mod secrets;
 mod server;
 mod store_contract;
 mod validation;
+mod vendors;

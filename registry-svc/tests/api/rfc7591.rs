@@ -142,6 +142,7 @@ async fn application_lifecycle_reaches_the_real_idp() {
     let refused = portal
         .add_credential(pb::AddCredentialRequest {
             application_id: application.id.clone(),
+            expire_time: None,
         })
         .await
         .unwrap_err();

@@ -1,0 +1,415 @@
+//! Auth0, through its Management API v2 (https://auth0.com/docs/api/management/v2).
+//!
+//! - Token: client credentials of the provider's initial client at the tenant's
+//!   `/oauth/token` with `audience` = `initial_client_audience` (default
+//!   `{issuer}api/v2/`, which is also the API's base URL).
+//! - create: `POST /clients` (https://auth0.com/docs/api/management/v2/clients/post-clients):
+//!   a `non_interactive` app with the `client_credentials` grant and `client_metadata`
+//!   carrying dcr's marker (`dcr_application_id`) and the developer.
+//! - registrations: a client grant per approved product audience
+//!   (https://auth0.com/docs/api/management/v2/client-grants/post-client-grants) with the
+//!   strategy's scopes; removed when the registration ends.
+//! - update: `PATCH /clients/{id}`; delete: `DELETE /clients/{id}`; regenerate:
+//!   `POST /clients/{id}/rotate-secret`. An Auth0 client holds one secret.
+//! - find by marker: `GET /clients` page by page (Auth0 cannot search clients by
+//!   metadata), comparing `client_metadata.dcr_application_id`.
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use url::Url;
+use uuid::Uuid;
+
+use super::http::json;
+use super::jwt_claims::{listed, unverified_claims};
+use super::management_token::ManagementGrant;
+use super::retry::{Repeat, call};
+use super::{
+    ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
+    NewClient, RegistrationEvent,
+};
+use crate::domain::IdpClientState;
+
+/// What dcr does with the Management API, and the scope each needs.
+const NEEDED_SCOPES: &[&str] = &[
+    "read:clients",
+    "create:clients",
+    "update:clients",
+    "delete:clients",
+    "update:client_keys",
+    "read:client_grants",
+    "create:client_grants",
+    "delete:client_grants",
+];
+/// Clients read per page while searching for a marker (Auth0's maximum is 100).
+const PAGE: usize = 100;
+/// Auth0 limits `client_metadata` values to 255 characters.
+const METADATA_MAX: usize = 255;
+
+pub(super) struct Auth0Adapter {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The Management API's identifier, also its base URL.
+    pub audience: String,
+    pub deps: IdpDeps,
+}
+
+#[derive(Deserialize)]
+struct Client {
+    client_id: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    client_metadata: serde_json::Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct Grant {
+    id: String,
+}
+
+fn metadata_value(value: &str) -> String {
+    value.chars().take(METADATA_MAX).collect()
+}
+
+fn segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl Auth0Adapter {
+    pub(super) fn new(
+        issuer: String,
+        client_id: String,
+        client_secret: SecretString,
+        audience: Option<String>,
+        deps: IdpDeps,
+    ) -> Self {
+        let audience =
+            audience.unwrap_or_else(|| format!("{}/api/v2/", issuer.trim_end_matches('/')));
+        Self {
+            issuer,
+            client_id,
+            client_secret,
+            audience,
+            deps,
+        }
+    }
+
+    /// The Management API's base URL, checked against the URL policy.
+    fn base(&self) -> IdpResult<Url> {
+        crate::domain::validate::idp_url(&self.audience, self.deps.policy).map_err(|e| {
+            IdpError::Rejected(format!("initial_client_audience {:?} {e}", self.audience))
+        })
+    }
+
+    async fn token(&self) -> IdpResult<SecretString> {
+        let metadata = self.deps.discovery.metadata(&self.issuer).await?;
+        let endpoint = metadata.token_endpoint.ok_or_else(|| {
+            IdpError::Rejected(format!("{} names no token_endpoint", self.issuer))
+        })?;
+        let endpoint = crate::domain::validate::idp_url(&endpoint, self.deps.policy)
+            .map_err(|e| IdpError::Rejected(format!("token_endpoint {e}")))?;
+        self.deps
+            .tokens
+            .token(&ManagementGrant {
+                token_endpoint: &endpoint,
+                client_id: &self.client_id,
+                client_secret: &self.client_secret,
+                params: &[("audience", &self.audience)],
+                single_use: false,
+            })
+            .await
+    }
+
+    /// One Management API call with the management token.
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+        what: &str,
+        repeat: Repeat,
+    ) -> IdpResult<super::http::Answer> {
+        let url = format!("{}/{path}", self.base()?.as_str().trim_end_matches('/'));
+        let token = self.token().await?;
+        call(
+            || {
+                let request = self
+                    .deps
+                    .http
+                    .request(method.clone(), &url)
+                    .bearer_auth(token.expose_secret());
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            },
+            what,
+            repeat,
+            self.deps.retry,
+        )
+        .await
+    }
+
+    fn client_body(client: &NewClient) -> Value {
+        json!({
+            "name": client.name,
+            "description": client.description,
+            "client_metadata": {
+                "dcr_application_id": client.application_id.to_string(),
+                "dcr_developer_id": metadata_value(&client.developer_id),
+            },
+        })
+    }
+
+    async fn grants_for(&self, client_id: &str, audience: &str) -> IdpResult<Vec<Grant>> {
+        let path = format!(
+            "client-grants?client_id={}&audience={}",
+            segment(client_id),
+            segment(audience)
+        );
+        let answer = self
+            .api(
+                reqwest::Method::GET,
+                &path,
+                None,
+                "Auth0 list client grants",
+                Repeat::Idempotent,
+            )
+            .await?;
+        json(&answer, "Auth0 list client grants")
+    }
+}
+
+#[async_trait::async_trait]
+impl IdpAdapter for Auth0Adapter {
+    async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
+        let mut body = Self::client_body(client);
+        body["app_type"] = json!("non_interactive");
+        body["grant_types"] = json!(["client_credentials"]);
+        body["token_endpoint_auth_method"] = json!("client_secret_basic");
+        let answer = self
+            .api(
+                reqwest::Method::POST,
+                "clients",
+                Some(&body),
+                "Auth0 create client",
+                Repeat::Once,
+            )
+            .await?;
+        let created: Client = json(&answer, "Auth0 create client")?;
+        let secret = created
+            .client_secret
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                IdpError::Ambiguous("Auth0 create client: no client_secret in the answer".into())
+            })?;
+        Ok(CreatedClient {
+            client_id: created.client_id,
+            secret: IssuedSecret {
+                client_secret: SecretString::from(secret),
+                secret_ref: String::new(),
+                expire_time: None,
+                state: None,
+            },
+            state: IdpClientState::default(),
+        })
+    }
+
+    async fn update_client(
+        &self,
+        client: ClientRef<'_>,
+        update: &ClientUpdate,
+    ) -> IdpResult<Option<IdpClientState>> {
+        let path = format!("clients/{}", segment(client.client_id));
+        self.api(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&Self::client_body(update)),
+            "Auth0 update client",
+            Repeat::Idempotent,
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
+        let path = format!("clients/{}", segment(client.client_id));
+        match self
+            .api(
+                reqwest::Method::DELETE,
+                &path,
+                None,
+                "Auth0 delete client",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) | Err(IdpError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+        let path = format!("clients/{}/rotate-secret", segment(client.client_id));
+        let answer = self
+            .api(
+                reqwest::Method::POST,
+                &path,
+                None,
+                "Auth0 rotate secret",
+                Repeat::Once,
+            )
+            .await?;
+        let rotated: Client = json(&answer, "Auth0 rotate secret")?;
+        let secret = rotated
+            .client_secret
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                IdpError::Ambiguous("Auth0 rotate secret: no client_secret in the answer".into())
+            })?;
+        Ok(IssuedSecret {
+            client_secret: SecretString::from(secret),
+            secret_ref: String::new(),
+            expire_time: None,
+            state: None,
+        })
+    }
+
+    async fn add_secret(
+        &self,
+        _: ClientRef<'_>,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
+        Err(IdpError::Unsupported(
+            "an Auth0 client holds exactly one client secret; use RegenerateSecret to replace it"
+                .into(),
+        ))
+    }
+
+    async fn revoke_secret(&self, _: ClientRef<'_>, _: &str) -> IdpResult<()> {
+        Err(IdpError::Unsupported(
+            "an Auth0 client holds exactly one client secret; it cannot be revoked on its own \
+             (use RegenerateSecret or DeleteApplication)"
+                .into(),
+        ))
+    }
+
+    async fn registration_changed(
+        &self,
+        client: ClientRef<'_>,
+        app: &ClientUpdate,
+        event: &RegistrationEvent,
+    ) -> IdpResult<()> {
+        if event.audience.is_empty() {
+            return Ok(()); // nothing to grant: tokens without an API audience
+        }
+        let existing = self.grants_for(client.client_id, &event.audience).await?;
+        if event.added {
+            if !existing.is_empty() {
+                return Ok(());
+            }
+            let body = json!({
+                "client_id": client.client_id,
+                "audience": event.audience,
+                "scope": app.scopes,
+            });
+            return match self
+                .api(
+                    reqwest::Method::POST,
+                    "client-grants",
+                    Some(&body),
+                    "Auth0 create client grant",
+                    Repeat::Once,
+                )
+                .await
+            {
+                // The grant exists already (a retried or concurrent approval).
+                Err(IdpError::Conflict(_)) => Ok(()),
+                Err(error) => Err(error),
+                Ok(_) => Ok(()),
+            };
+        }
+        for grant in existing {
+            let path = format!("client-grants/{}", segment(&grant.id));
+            match self
+                .api(
+                    reqwest::Method::DELETE,
+                    &path,
+                    None,
+                    "Auth0 delete client grant",
+                    Repeat::Idempotent,
+                )
+                .await
+            {
+                Ok(_) | Err(IdpError::NotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>> {
+        let marker = application_id.to_string();
+        for page in 0.. {
+            let path = format!(
+                "clients?fields=client_id,client_metadata&include_fields=true&page={page}&per_page={PAGE}"
+            );
+            let answer = self
+                .api(
+                    reqwest::Method::GET,
+                    &path,
+                    None,
+                    "Auth0 list clients",
+                    Repeat::Idempotent,
+                )
+                .await?;
+            let clients: Vec<Client> = json(&answer, "Auth0 list clients")?;
+            if let Some(found) = clients.iter().find(|c| {
+                c.client_metadata
+                    .get("dcr_application_id")
+                    .and_then(Value::as_str)
+                    == Some(marker.as_str())
+            }) {
+                return Ok(Some(found.client_id.clone()));
+            }
+            if clients.len() < PAGE {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn verify(&self) -> IdpResult<String> {
+        let token = self.token().await?;
+        let granted = listed(&unverified_claims(token.expose_secret()), "scope");
+        let missing: Vec<&str> = NEEDED_SCOPES
+            .iter()
+            .copied()
+            .filter(|s| !granted.iter().any(|g| g == s))
+            .collect();
+        if !missing.is_empty() {
+            return Err(IdpError::Unauthorized(format!(
+                "the Auth0 management client {} lacks {} on {} (grant them to it under \
+                 Applications > APIs > Auth0 Management API > Machine to Machine Applications)",
+                self.client_id,
+                missing.join(", "),
+                self.audience
+            )));
+        }
+        self.api(
+            reqwest::Method::GET,
+            "clients?fields=client_id&include_fields=true&page=0&per_page=1",
+            None,
+            "Auth0 list clients",
+            Repeat::Idempotent,
+        )
+        .await?;
+        Ok(format!(
+            "got a Management API token for {} and listed clients; the management client has {}",
+            self.audience,
+            NEEDED_SCOPES.join(", ")
+        ))
+    }
+}

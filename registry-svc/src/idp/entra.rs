@@ -1,0 +1,378 @@
+//! Microsoft Entra ID (`azure_ad`), through Microsoft Graph v1.0 with a token for
+//! `{graph}/.default` from the tenant's token endpoint (the provider's initial client,
+//! which needs the `Application.ReadWrite.OwnedBy` application permission).
+//!
+//! - create: `POST /applications` (https://learn.microsoft.com/en-us/graph/api/application-post-applications)
+//!   with dcr's marker as a tag (`dcr:application:{id}`), then a service principal
+//!   (`POST /servicePrincipals`: without one the app cannot get tokens in the tenant),
+//!   then a password (`addPassword`). A failure after the app exists deletes it again.
+//! - update: `PATCH /applications(appId='{client id}')`; delete: `DELETE` (its service
+//!   principal goes with it).
+//! - secrets: `addPassword` (optionally with `endDateTime`) and `removePassword` by
+//!   `keyId`, so several at once; regenerate adds one and removes the others.
+//! - find by marker: `GET /applications?$filter=tags/any(t:t eq '...')`.
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::http::{Answer, json};
+use super::jwt_claims::{listed, unverified_claims};
+use super::management_token::ManagementGrant;
+use super::retry::{Repeat, call};
+use super::{
+    ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
+    NewClient, RegistrationEvent,
+};
+use crate::domain::IdpClientState;
+
+/// Either permission lets dcr manage the apps it creates.
+const PERMISSIONS: &[&str] = &["Application.ReadWrite.OwnedBy", "Application.ReadWrite.All"];
+
+pub(super) struct EntraAdapter {
+    /// `https://login.microsoftonline.com/{tenant}/v2.0`.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// `https://graph.microsoft.com`, or a national cloud's.
+    pub graph: String,
+    pub deps: IdpDeps,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Application {
+    id: String,
+    app_id: String,
+    #[serde(default)]
+    password_credentials: Vec<Password>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Password {
+    key_id: String,
+    #[serde(default)]
+    secret_text: Option<String>,
+    #[serde(default)]
+    end_date_time: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    #[serde(default)]
+    value: Vec<Application>,
+}
+
+fn tag(application_id: Uuid) -> String {
+    format!("dcr:application:{application_id}")
+}
+
+/// An OData string literal: single quotes doubled.
+fn odata(value: &str) -> String {
+    value.replace('\'', "''")
+}
+
+impl EntraAdapter {
+    fn app_path(client_id: &str) -> String {
+        let key: String =
+            url::form_urlencoded::byte_serialize(odata(client_id).as_bytes()).collect();
+        format!("applications(appId='{key}')")
+    }
+
+    async fn token(&self) -> IdpResult<SecretString> {
+        let metadata = self.deps.discovery.metadata(&self.issuer).await?;
+        let endpoint = metadata.token_endpoint.ok_or_else(|| {
+            IdpError::Rejected(format!("{} names no token_endpoint", self.issuer))
+        })?;
+        let endpoint = crate::domain::validate::idp_url(&endpoint, self.deps.policy)
+            .map_err(|e| IdpError::Rejected(format!("token_endpoint {e}")))?;
+        let scope = format!("{}/.default", self.graph);
+        self.deps
+            .tokens
+            .token(&ManagementGrant {
+                token_endpoint: &endpoint,
+                client_id: &self.client_id,
+                client_secret: &self.client_secret,
+                params: &[("scope", &scope)],
+                single_use: false,
+            })
+            .await
+    }
+
+    async fn graph(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        what: &str,
+        repeat: Repeat,
+    ) -> IdpResult<Answer> {
+        let url = format!("{}/v1.0/{path}", self.graph);
+        crate::domain::validate::idp_url(&url, self.deps.policy)
+            .map_err(|e| IdpError::Rejected(format!("{what}: {url} {e}")))?;
+        let token = self.token().await?;
+        call(
+            || {
+                let request = self
+                    .deps
+                    .http
+                    .request(method.clone(), &url)
+                    .bearer_auth(token.expose_secret());
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            },
+            what,
+            repeat,
+            self.deps.retry,
+        )
+        .await
+    }
+
+    async fn add_password(
+        &self,
+        client_id: &str,
+        expire_time: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
+        let mut credential = json!({"displayName": "dcr"});
+        if let Some(at) = expire_time {
+            credential["endDateTime"] =
+                json!(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        let answer = self
+            .graph(
+                reqwest::Method::POST,
+                &format!("{}/addPassword", Self::app_path(client_id)),
+                Some(&json!({"passwordCredential": credential})),
+                "Graph addPassword",
+                Repeat::Once,
+            )
+            .await?;
+        let password: Password = json(&answer, "Graph addPassword")?;
+        let secret = password
+            .secret_text
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| IdpError::Ambiguous("Graph addPassword: no secretText".into()))?;
+        Ok(IssuedSecret {
+            client_secret: SecretString::from(secret),
+            secret_ref: password.key_id,
+            expire_time: password.end_date_time,
+            state: None,
+        })
+    }
+
+    async fn application(&self, client_id: &str) -> IdpResult<Application> {
+        let answer = self
+            .graph(
+                reqwest::Method::GET,
+                &format!(
+                    "{}?$select=id,appId,passwordCredentials",
+                    Self::app_path(client_id)
+                ),
+                None,
+                "Graph get application",
+                Repeat::Idempotent,
+            )
+            .await?;
+        json(&answer, "Graph get application")
+    }
+
+    async fn remove_password(&self, object_id: &str, key_id: &str) -> IdpResult<()> {
+        self.graph(
+            reqwest::Method::POST,
+            &format!("applications/{object_id}/removePassword"),
+            Some(&json!({"keyId": key_id})),
+            "Graph removePassword",
+            Repeat::Idempotent,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The app's service principal and first password, after the app was created.
+    async fn finish_create(&self, app: &Application) -> IdpResult<IssuedSecret> {
+        match self
+            .graph(
+                reqwest::Method::POST,
+                "servicePrincipals",
+                Some(&json!({"appId": app.app_id})),
+                "Graph create service principal",
+                Repeat::Once,
+            )
+            .await
+        {
+            Ok(_) | Err(IdpError::Conflict(_)) => {}
+            Err(error) => return Err(error),
+        }
+        self.add_password(&app.app_id, None).await
+    }
+}
+
+#[async_trait::async_trait]
+impl IdpAdapter for EntraAdapter {
+    async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
+        let mut body = json!({
+            "displayName": client.name,
+            "tags": ["dcr", tag(client.application_id)],
+            "signInAudience": "AzureADMyOrg",
+        });
+        if !client.description.is_empty() {
+            body["notes"] = json!(client.description);
+        }
+        let answer = self
+            .graph(
+                reqwest::Method::POST,
+                "applications",
+                Some(&body),
+                "Graph create application",
+                Repeat::Once,
+            )
+            .await?;
+        let app: Application = json(&answer, "Graph create application")?;
+        match self.finish_create(&app).await {
+            Ok(secret) => Ok(CreatedClient {
+                client_id: app.app_id.clone(),
+                secret,
+                state: IdpClientState(json!({"object_id": app.id})),
+            }),
+            Err(error) => {
+                // Leave no half-made app behind; if even that fails, say the outcome is
+                // unclear so the reconciler finds it by its tag.
+                let undo = self
+                    .delete_client(ClientRef {
+                        client_id: &app.app_id,
+                        state: &IdpClientState::default(),
+                    })
+                    .await;
+                match undo {
+                    Ok(()) => Err(error),
+                    Err(_) => Err(IdpError::Ambiguous(format!(
+                        "{error}; and the half-created application {} could not be deleted",
+                        app.app_id
+                    ))),
+                }
+            }
+        }
+    }
+
+    async fn update_client(
+        &self,
+        client: ClientRef<'_>,
+        update: &ClientUpdate,
+    ) -> IdpResult<Option<IdpClientState>> {
+        let body = json!({"displayName": update.name, "notes": update.description});
+        self.graph(
+            reqwest::Method::PATCH,
+            &Self::app_path(client.client_id),
+            Some(&body),
+            "Graph update application",
+            Repeat::Idempotent,
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
+        match self
+            .graph(
+                reqwest::Method::DELETE,
+                &Self::app_path(client.client_id),
+                None,
+                "Graph delete application",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) | Err(IdpError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+        let before = self.application(client.client_id).await?;
+        let new = self.add_password(client.client_id, None).await?;
+        for old in before.password_credentials {
+            self.remove_password(&before.id, &old.key_id).await?;
+        }
+        Ok(new)
+    }
+
+    fn expires_secrets(&self) -> bool {
+        true
+    }
+
+    async fn add_secret(
+        &self,
+        client: ClientRef<'_>,
+        expire_time: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
+        self.add_password(client.client_id, expire_time).await
+    }
+
+    async fn revoke_secret(&self, client: ClientRef<'_>, secret_ref: &str) -> IdpResult<()> {
+        let app = self.application(client.client_id).await?;
+        if !app
+            .password_credentials
+            .iter()
+            .any(|p| p.key_id == secret_ref)
+        {
+            return Ok(()); // already gone
+        }
+        self.remove_password(&app.id, secret_ref).await
+    }
+
+    async fn registration_changed(
+        &self,
+        _: ClientRef<'_>,
+        _: &ClientUpdate,
+        _: &RegistrationEvent,
+    ) -> IdpResult<()> {
+        // Access to an API is granted by its app roles (admin consent), outside dcr.
+        Ok(())
+    }
+
+    async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>> {
+        let filter = format!("tags/any(t:t eq '{}')", odata(&tag(application_id)));
+        let filter: String = url::form_urlencoded::byte_serialize(filter.as_bytes()).collect();
+        let answer = self
+            .graph(
+                reqwest::Method::GET,
+                &format!("applications?$filter={filter}&$select=id,appId"),
+                None,
+                "Graph find application",
+                Repeat::Idempotent,
+            )
+            .await?;
+        let listing: Listing = json(&answer, "Graph find application")?;
+        Ok(listing.value.into_iter().next().map(|a| a.app_id))
+    }
+
+    async fn verify(&self) -> IdpResult<String> {
+        let token = self.token().await?;
+        let roles = listed(&unverified_claims(token.expose_secret()), "roles");
+        if !roles.iter().any(|r| PERMISSIONS.contains(&r.as_str())) {
+            return Err(IdpError::Unauthorized(format!(
+                "the Entra app {} lacks the Microsoft Graph application permission \
+                 Application.ReadWrite.OwnedBy (grant it under API permissions, then grant \
+                 admin consent); its token carries roles [{}]",
+                self.client_id,
+                roles.join(", ")
+            )));
+        }
+        self.graph(
+            reqwest::Method::GET,
+            "applications?$top=1&$select=id",
+            None,
+            "Graph list applications",
+            Repeat::Idempotent,
+        )
+        .await?;
+        Ok(format!(
+            "got a Microsoft Graph token (roles: {}) and listed applications",
+            roles.join(", ")
+        ))
+    }
+}

@@ -1,0 +1,437 @@
+//! Okta, through its Dynamic Client Registration API and Client Secrets API, with an
+//! API token (`Authorization: SSWS {dcr_token}`).
+//!
+//! - create: `POST {org}/oauth2/v1/clients` (RFC 7591 shape; a `service` app with the
+//!   `client_credentials` grant) — https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/Client/#tag/Client/operation/createClient
+//!   Okta keeps no custom metadata, so dcr's marker is the end of the client name:
+//!   `"{name} [dcr:{application id}]"`.
+//! - update: `GET` then `PUT {org}/oauth2/v1/clients/{id}` (PUT replaces the metadata).
+//! - delete: `DELETE {org}/oauth2/v1/clients/{id}`.
+//! - regenerate: `POST {org}/oauth2/v1/clients/{id}/lifecycle/newSecret`.
+//! - several secrets: `{org}/api/v1/apps/{id}/credentials/secrets` (create; deactivate,
+//!   then delete to revoke) — https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationSSOCredentialOAuth2ClientAuth/
+//! - find by marker: `GET {org}/oauth2/v1/clients` page by page (`Link: rel="next"`).
+//!
+//! The org is the issuer without its authorization server path
+//! (`https://acme.okta.com/oauth2/default` -> `https://acme.okta.com`).
+
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::http::{Answer, json};
+use super::retry::{Repeat, call};
+use super::{
+    ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
+    NewClient, RegistrationEvent,
+};
+use crate::domain::IdpClientState;
+
+const PAGE: usize = 200;
+/// Pages read at most while searching for a marker.
+const MAX_PAGES: usize = 100;
+
+pub(super) struct OktaAdapter {
+    pub issuer: String,
+    pub api_token: SecretString,
+    pub deps: IdpDeps,
+}
+
+#[derive(Deserialize)]
+struct Secret {
+    id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    client_secret: Option<String>,
+}
+
+fn segment(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn marker(application_id: Uuid) -> String {
+    format!("[dcr:{application_id}]")
+}
+
+/// The `rel="next"` target of a `Link` header (RFC 8288).
+fn next_link(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get_all("link")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| {
+            let start = part.find('<')? + 1;
+            let end = part.find('>')?;
+            part.get(start..end).map(str::to_owned)
+        })
+}
+
+impl OktaAdapter {
+    /// `https://acme.okta.com` for issuers `https://acme.okta.com` and
+    /// `https://acme.okta.com/oauth2/{server}`.
+    fn org(&self) -> &str {
+        let issuer = self.issuer.trim_end_matches('/');
+        match issuer.find("/oauth2/") {
+            Some(at) => &issuer[..at],
+            None => issuer,
+        }
+    }
+
+    async fn api(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&Value>,
+        what: &str,
+        repeat: Repeat,
+    ) -> IdpResult<Answer> {
+        crate::domain::validate::idp_url(url, self.deps.policy)
+            .map_err(|e| IdpError::Rejected(format!("{what}: {url} {e}")))?;
+        call(
+            || {
+                let request = self
+                    .deps
+                    .http
+                    .request(method.clone(), url)
+                    .header(
+                        "authorization",
+                        format!("SSWS {}", self.api_token.expose_secret()),
+                    )
+                    .header("accept", "application/json");
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            },
+            what,
+            repeat,
+            self.deps.retry,
+        )
+        .await
+    }
+
+    fn client_url(&self, client_id: &str) -> String {
+        format!("{}/oauth2/v1/clients/{}", self.org(), segment(client_id))
+    }
+
+    fn secrets_url(&self, client_id: &str) -> String {
+        format!(
+            "{}/api/v1/apps/{}/credentials/secrets",
+            self.org(),
+            segment(client_id)
+        )
+    }
+
+    fn metadata(client: &NewClient) -> Map<String, Value> {
+        let mut body = Map::new();
+        body.insert(
+            "client_name".into(),
+            json!(format!("{} {}", client.name, marker(client.application_id))),
+        );
+        body.insert("application_type".into(), json!("service"));
+        body.insert("grant_types".into(), json!(["client_credentials"]));
+        body.insert("response_types".into(), json!(["token"]));
+        body.insert(
+            "token_endpoint_auth_method".into(),
+            json!("client_secret_basic"),
+        );
+        body
+    }
+
+    async fn secrets(&self, client_id: &str) -> IdpResult<Vec<Secret>> {
+        let answer = self
+            .api(
+                reqwest::Method::GET,
+                &self.secrets_url(client_id),
+                None,
+                "Okta list client secrets",
+                Repeat::Idempotent,
+            )
+            .await?;
+        json(&answer, "Okta list client secrets")
+    }
+
+    /// The id of the client's one active secret (the one just issued), for revocation.
+    async fn active_secret_id(&self, client_id: &str) -> IdpResult<String> {
+        let active: Vec<Secret> = self
+            .secrets(client_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.status == "ACTIVE")
+            .collect();
+        Ok(match active.as_slice() {
+            [only] => only.id.clone(),
+            _ => String::new(),
+        })
+    }
+}
+
+fn secret_from(body: &Map<String, Value>, what: &str) -> IdpResult<SecretString> {
+    body.get("client_secret")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .map(|s| SecretString::from(s.to_owned()))
+        .ok_or_else(|| IdpError::Ambiguous(format!("{what}: no client_secret in the answer")))
+}
+
+#[async_trait::async_trait]
+impl IdpAdapter for OktaAdapter {
+    async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
+        let url = format!("{}/oauth2/v1/clients", self.org());
+        let body = Value::Object(Self::metadata(client));
+        let answer = self
+            .api(
+                reqwest::Method::POST,
+                &url,
+                Some(&body),
+                "Okta create client",
+                Repeat::Once,
+            )
+            .await?;
+        let created: Map<String, Value> = json(&answer, "Okta create client")?;
+        let client_id = created
+            .get("client_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| IdpError::Ambiguous("Okta create client: no client_id".into()))?
+            .to_owned();
+        let client_secret = secret_from(&created, "Okta create client")?;
+        // Best effort: without the secret's id it can still be replaced, only not revoked
+        // on its own.
+        let secret_ref = self.active_secret_id(&client_id).await.unwrap_or_default();
+        Ok(CreatedClient {
+            client_id,
+            secret: IssuedSecret {
+                client_secret,
+                secret_ref,
+                expire_time: None,
+                state: None,
+            },
+            state: IdpClientState::default(),
+        })
+    }
+
+    async fn update_client(
+        &self,
+        client: ClientRef<'_>,
+        update: &ClientUpdate,
+    ) -> IdpResult<Option<IdpClientState>> {
+        let url = self.client_url(client.client_id);
+        let answer = self
+            .api(
+                reqwest::Method::GET,
+                &url,
+                None,
+                "Okta read client",
+                Repeat::Idempotent,
+            )
+            .await?;
+        let mut body: Map<String, Value> = json(&answer, "Okta read client")?;
+        for server_only in [
+            "client_secret",
+            "client_id_issued_at",
+            "client_secret_expires_at",
+            "_links",
+        ] {
+            body.remove(server_only);
+        }
+        body.insert("client_id".into(), json!(client.client_id));
+        body.insert(
+            "client_name".into(),
+            json!(format!("{} {}", update.name, marker(update.application_id))),
+        );
+        self.api(
+            reqwest::Method::PUT,
+            &url,
+            Some(&Value::Object(body)),
+            "Okta update client",
+            Repeat::Idempotent,
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
+        match self
+            .api(
+                reqwest::Method::DELETE,
+                &self.client_url(client.client_id),
+                None,
+                "Okta delete client",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) | Err(IdpError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
+        let url = format!("{}/lifecycle/newSecret", self.client_url(client.client_id));
+        let answer = self
+            .api(
+                reqwest::Method::POST,
+                &url,
+                None,
+                "Okta new client secret",
+                Repeat::Once,
+            )
+            .await?;
+        let body: Map<String, Value> = json(&answer, "Okta new client secret")?;
+        let client_secret = secret_from(&body, "Okta new client secret")?;
+        let secret_ref = self
+            .active_secret_id(client.client_id)
+            .await
+            .unwrap_or_default();
+        Ok(IssuedSecret {
+            client_secret,
+            secret_ref,
+            expire_time: None,
+            state: None,
+        })
+    }
+
+    async fn add_secret(
+        &self,
+        client: ClientRef<'_>,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> IdpResult<IssuedSecret> {
+        let answer = self
+            .api(
+                reqwest::Method::POST,
+                &self.secrets_url(client.client_id),
+                Some(&json!({})),
+                "Okta add client secret",
+                Repeat::Once,
+            )
+            .await?;
+        let secret: Secret = json(&answer, "Okta add client secret")?;
+        let client_secret = secret
+            .client_secret
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                IdpError::Ambiguous("Okta add client secret: no client_secret".into())
+            })?;
+        Ok(IssuedSecret {
+            client_secret: SecretString::from(client_secret),
+            secret_ref: secret.id,
+            expire_time: None,
+            state: None,
+        })
+    }
+
+    async fn revoke_secret(&self, client: ClientRef<'_>, secret_ref: &str) -> IdpResult<()> {
+        if secret_ref.is_empty() {
+            return Err(IdpError::Unsupported(
+                "Okta did not name this secret when it was issued, so it cannot be revoked on \
+                 its own; use RegenerateSecret"
+                    .into(),
+            ));
+        }
+        let url = format!(
+            "{}/{}",
+            self.secrets_url(client.client_id),
+            segment(secret_ref)
+        );
+        // Okta deletes only inactive secrets: deactivate first (idempotent), then delete.
+        match self
+            .api(
+                reqwest::Method::POST,
+                &format!("{url}/lifecycle/deactivate"),
+                None,
+                "Okta deactivate client secret",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(IdpError::NotFound) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+        match self
+            .api(
+                reqwest::Method::DELETE,
+                &url,
+                None,
+                "Okta delete client secret",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) | Err(IdpError::NotFound) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn registration_changed(
+        &self,
+        _: ClientRef<'_>,
+        _: &ClientUpdate,
+        _: &RegistrationEvent,
+    ) -> IdpResult<()> {
+        // Okta grants scopes by authorization server policy, not per client.
+        Ok(())
+    }
+
+    async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>> {
+        let marker = marker(application_id);
+        // `q` matches the start of client_name only, and the marker is at its end.
+        let mut url = format!("{}/oauth2/v1/clients?limit={PAGE}", self.org());
+        for _ in 0..MAX_PAGES {
+            let answer = self
+                .api(
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                    "Okta list clients",
+                    Repeat::Idempotent,
+                )
+                .await?;
+            let clients: Vec<Map<String, Value>> = json(&answer, "Okta list clients")?;
+            if let Some(found) = clients.iter().find(|c| {
+                c.get("client_name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|name| name.ends_with(&marker))
+            }) {
+                return Ok(found
+                    .get("client_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned));
+            }
+            match next_link(&answer) {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        Ok(None)
+    }
+
+    async fn verify(&self) -> IdpResult<String> {
+        let url = format!("{}/oauth2/v1/clients?limit=1", self.org());
+        match self
+            .api(
+                reqwest::Method::GET,
+                &url,
+                None,
+                "Okta list clients",
+                Repeat::Idempotent,
+            )
+            .await
+        {
+            Ok(_) => Ok(format!(
+                "the API token lists OAuth clients at {}",
+                self.org()
+            )),
+            Err(IdpError::Unauthorized(detail)) => Err(IdpError::Unauthorized(format!(
+                "Okta refused the API token (dcr_token): {detail}; it may be revoked or \
+                 expired, or its admin may lack the Application Administrator role"
+            ))),
+            Err(error) => Err(error),
+        }
+    }
+}

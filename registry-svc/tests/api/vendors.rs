@@ -1,0 +1,659 @@
+//! The vendor adapters (auth0, okta, curity, azure_ad) end to end through registry-svc,
+//! against the IdP emulator (crate dcr-idp-emulator), which reproduces each vendor's
+//! management API: lifecycle, verify errors, retries and faults, reconciliation.
+
+use std::sync::atomic::Ordering;
+
+use dcr_proto::registry::v1 as pb;
+use dcr_testkit::emulator::{
+    Emulator, auth0_api, calls, control, emulator, fault, idp_client, idp_clients, provider,
+    token_status,
+};
+use serde_json::{Value, json};
+use tonic::Code;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// The audience of the product `TestApp::setup` creates.
+const AUDIENCE: &str = "https://api.example.com";
+
+struct Setup {
+    emu: Emulator,
+    app: TestApp,
+    provider: pb::Provider,
+    strategy: pb::AuthStrategy,
+    product: pb::ApiProduct,
+}
+
+async fn setup(vendor: &str) -> Setup {
+    let emu = emulator().await;
+    auth0_api(&emu, AUDIENCE).await;
+    let app = spawn_app().await;
+    let (provider, strategy, product) = app.setup(provider(&emu, vendor), true).await;
+    Setup {
+        emu,
+        app,
+        provider,
+        strategy,
+        product,
+    }
+}
+
+/// Where each vendor keeps dcr's marker, read from the IdP's record of a client.
+fn carries_marker(vendor: &str, client: &Value, application_id: &str) -> bool {
+    match vendor {
+        "auth0" => client["client_metadata"]["dcr_application_id"] == application_id,
+        "okta" => client["client_name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with(&format!("[dcr:{application_id}]"))),
+        "curity" => client["metadata"]["dcr_application_id"] == application_id,
+        _ => client["tags"]
+            .as_array()
+            .is_some_and(|t| t.contains(&json!(format!("dcr:application:{application_id}")))),
+    }
+}
+
+fn display_name(vendor: &str, client: &Value) -> String {
+    let field = match vendor {
+        "auth0" => "name",
+        "azure_ad" => "displayName",
+        _ => "client_name",
+    };
+    client[field].as_str().unwrap_or_default().to_owned()
+}
+
+async fn lifecycle(vendor: &str) {
+    let s = setup(vendor).await;
+    let verified = s
+        .app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest {
+            id: s.provider.id.clone(),
+        })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(verified.ok, "{vendor}: {}", verified.detail);
+
+    let created = s.app.create_app("dev-1", &s.strategy.id, "shop").await;
+    let application = created.application.expect("application");
+    let first = created.credential.expect("credential");
+    assert_eq!(application.state, pb::ApplicationState::Active as i32);
+    let client_id = application.client_id.clone();
+    let record = idp_client(&s.emu, vendor, &client_id)
+        .await
+        .unwrap_or_else(|| panic!("{vendor}: the IdP has the client"));
+    assert!(
+        carries_marker(vendor, &record, &application.id),
+        "{vendor}: {record}"
+    );
+    // The registration (auto-approved): for Auth0, a client grant for the product's API.
+    s.app
+        .portal("dev-1")
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: s.product.id.clone(),
+        })
+        .await
+        .expect("register");
+    assert_eq!(
+        token_status(&s.emu, vendor, &client_id, &first.client_secret, AUDIENCE).await,
+        200,
+        "{vendor}: the secret dcr handed out works at the IdP"
+    );
+
+    // Update: pushed to the IdP, except to Curity (an RFC 7592 update there replaces the
+    // secret), whose record keeps the old name.
+    s.app
+        .portal("dev-1")
+        .update_application(pb::UpdateApplicationRequest {
+            application: Some(pb::Application {
+                id: application.id.clone(),
+                name: "shop-2".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["name".into()],
+            }),
+        })
+        .await
+        .expect("update");
+    let record = idp_client(&s.emu, vendor, &client_id)
+        .await
+        .expect("client");
+    let name = display_name(vendor, &record);
+    if vendor == "curity" {
+        assert!(name.starts_with("shop"), "{record}");
+        assert_eq!(
+            token_status(&s.emu, vendor, &client_id, &first.client_secret, AUDIENCE).await,
+            200,
+            "the secret survives an update"
+        );
+    } else {
+        assert!(name.starts_with("shop-2"), "{vendor}: {record}");
+    }
+
+    // Regenerate: the new secret works, the old one no longer.
+    let second = s
+        .app
+        .portal("dev-1")
+        .regenerate_secret(pb::RegenerateSecretRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("regenerate")
+        .into_inner();
+    assert_eq!(
+        token_status(&s.emu, vendor, &client_id, &second.client_secret, AUDIENCE).await,
+        200,
+        "{vendor}: the new secret works"
+    );
+    assert_ne!(
+        token_status(&s.emu, vendor, &client_id, &first.client_secret, AUDIENCE).await,
+        200,
+        "{vendor}: the old secret is refused"
+    );
+
+    // A second secret where the IdP can hold two (Okta, Entra); a clear refusal elsewhere.
+    let added = s
+        .app
+        .portal("dev-1")
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await;
+    if matches!(vendor, "okta" | "azure_ad") {
+        let third = added.expect("add credential").into_inner();
+        for secret in [&second.client_secret, &third.client_secret] {
+            assert_eq!(
+                token_status(&s.emu, vendor, &client_id, secret, AUDIENCE).await,
+                200,
+                "{vendor}: both secrets work"
+            );
+        }
+        s.app
+            .portal("dev-1")
+            .revoke_credential(pb::RevokeCredentialRequest {
+                application_id: application.id.clone(),
+                credential_id: second.id.clone(),
+            })
+            .await
+            .expect("revoke");
+        assert_ne!(
+            token_status(&s.emu, vendor, &client_id, &second.client_secret, AUDIENCE).await,
+            200,
+            "{vendor}: the revoked secret is refused by the IdP itself"
+        );
+        assert_eq!(
+            token_status(&s.emu, vendor, &client_id, &third.client_secret, AUDIENCE).await,
+            200
+        );
+    } else {
+        let error = added.expect_err("one secret only");
+        assert_eq!(error.code(), Code::FailedPrecondition, "{vendor}");
+        assert!(error.message().contains("one"), "{}", error.message());
+    }
+
+    s.app
+        .portal("dev-1")
+        .delete_application(pb::DeleteApplicationRequest {
+            id: application.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete");
+    assert!(
+        idp_client(&s.emu, vendor, &client_id).await.is_none(),
+        "{vendor}: the IdP client is gone"
+    );
+}
+
+#[tokio::test]
+async fn auth0_lifecycle_end_to_end() {
+    lifecycle("auth0").await;
+}
+
+#[tokio::test]
+async fn okta_lifecycle_end_to_end() {
+    lifecycle("okta").await;
+}
+
+#[tokio::test]
+async fn curity_lifecycle_end_to_end() {
+    lifecycle("curity").await;
+}
+
+#[tokio::test]
+async fn azure_ad_lifecycle_end_to_end() {
+    lifecycle("azure_ad").await;
+}
+
+#[tokio::test]
+async fn auth0_grants_follow_registrations() {
+    let s = setup("auth0").await;
+    let created = s.app.create_app("dev-1", &s.strategy.id, "shop").await;
+    let application = created.application.expect("application");
+    let grants = |emu_state: Value| {
+        emu_state["auth0"]["client_grants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| g["client_id"] == application.client_id.as_str())
+            .collect::<Vec<_>>()
+    };
+    let state = || async {
+        reqwest::get(format!("{}/__emulator/state", s.emu.root))
+            .await
+            .expect("state")
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    assert!(
+        grants(state().await).is_empty(),
+        "no grant before registering"
+    );
+    let registration = s
+        .app
+        .portal("dev-1")
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: s.product.id.clone(),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let granted = grants(state().await);
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0]["audience"], AUDIENCE);
+    assert_eq!(
+        granted[0]["scope"],
+        json!(["read"]),
+        "the strategy's scopes"
+    );
+    s.app
+        .portal("dev-1")
+        .delete_registration(pb::DeleteRegistrationRequest {
+            id: registration.id,
+        })
+        .await
+        .expect("unregister");
+    assert!(
+        grants(state().await).is_empty(),
+        "the grant ends with the registration"
+    );
+}
+
+#[tokio::test]
+async fn azure_ad_credentials_can_expire_and_are_listed_with_their_expiry() {
+    let s = setup("azure_ad").await;
+    let created = s.app.create_app("dev-1", &s.strategy.id, "shop").await;
+    let application = created.application.expect("application");
+    let expire = chrono::Utc::now() + chrono::Duration::days(30);
+    let added = s
+        .app
+        .portal("dev-1")
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: Some(prost_types::Timestamp {
+                seconds: expire.timestamp(),
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("add with expiry")
+        .into_inner();
+    assert_eq!(
+        added.expire_time.as_ref().map(|t| t.seconds),
+        Some(expire.timestamp())
+    );
+    let listed = s
+        .app
+        .portal("dev-1")
+        .list_credentials(pb::ListCredentialsRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(
+        listed
+            .credentials
+            .iter()
+            .any(|c| c.id == added.id && c.expire_time == added.expire_time),
+        "{listed:?}"
+    );
+    let client_id = application.client_id.clone();
+    assert_eq!(
+        token_status(
+            &s.emu,
+            "azure_ad",
+            &client_id,
+            &added.client_secret,
+            AUDIENCE
+        )
+        .await,
+        200
+    );
+    // Past its end the IdP itself refuses it (the emulator's clock moves, no sleeping).
+    control(&s.emu, "clock", json!({"advance_secs": 31 * 24 * 3600})).await;
+    assert_ne!(
+        token_status(
+            &s.emu,
+            "azure_ad",
+            &client_id,
+            &added.client_secret,
+            AUDIENCE
+        )
+        .await,
+        200
+    );
+
+    // Other IdPs cannot expire secrets: refused before any IdP call.
+    let okta = setup("okta").await;
+    let app = okta.app.create_app("dev-1", &okta.strategy.id, "x").await;
+    let error = okta
+        .app
+        .portal("dev-1")
+        .add_credential(pb::AddCredentialRequest {
+            application_id: app.application.expect("app").id,
+            expire_time: Some(prost_types::Timestamp {
+                seconds: expire.timestamp(),
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect_err("okta cannot expire secrets");
+    assert_eq!(error.code(), Code::FailedPrecondition);
+    assert!(
+        error.message().contains("cannot expire"),
+        "{}",
+        error.message()
+    );
+}
+
+/// A provider of `vendor` whose management credentials are the ones `seeded` made.
+async fn verify_with(
+    vendor: &str,
+    adjust: impl FnOnce(&mut pb::Provider),
+) -> pb::VerifyProviderResponse {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let mut p = provider(&emu, vendor);
+    adjust(&mut p);
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
+        .await
+        .expect("create provider")
+        .into_inner();
+    app.providers()
+        .verify_provider(pb::VerifyProviderRequest { id: created.id })
+        .await
+        .expect("verify answers")
+        .into_inner()
+}
+
+#[tokio::test]
+async fn verify_says_what_the_management_credentials_lack() {
+    use pb::provider::Config;
+    // Auth0: a management client without create:clients.
+    let emu = emulator().await;
+    let weak = control(
+        &emu,
+        "clients",
+        json!({"vendor": "auth0", "scopes": ["read:clients", "update:clients"]}),
+    )
+    .await;
+    let app = spawn_app().await;
+    let mut p = provider(&emu, "auth0");
+    p.config = Some(Config::Auth0(pb::Auth0Config {
+        initial_client_id: weak["client_id"].as_str().expect("id").into(),
+        initial_client_secret: weak["client_secret"].as_str().expect("secret").into(),
+        ..Default::default()
+    }));
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
+        .await
+        .expect("create")
+        .into_inner();
+    let verified = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest { id: created.id })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.ok);
+    assert!(verified.detail.contains("lacks"), "{}", verified.detail);
+    assert!(
+        verified.detail.contains("create:clients"),
+        "{}",
+        verified.detail
+    );
+
+    // Okta: a revoked (unknown) API token.
+    let verified = verify_with("okta", |p| {
+        p.config = Some(Config::Okta(pb::OktaConfig {
+            dcr_token: "00RevokedToken000000000000000000000000000".into(),
+        }));
+    })
+    .await;
+    assert!(!verified.ok);
+    assert!(verified.detail.contains("revoked"), "{}", verified.detail);
+    assert!(verified.detail.contains("E0000011"), "{}", verified.detail);
+
+    // Entra: an app without Application.ReadWrite.OwnedBy on Graph.
+    let emu = emulator().await;
+    let bare = control(&emu, "clients", json!({"vendor": "azure_ad", "roles": []})).await;
+    let app = spawn_app().await;
+    let mut p = provider(&emu, "azure_ad");
+    p.config = Some(Config::AzureAd(pb::AzureAdConfig {
+        initial_client_id: bare["client_id"].as_str().expect("id").into(),
+        initial_client_secret: bare["client_secret"].as_str().expect("secret").into(),
+        graph_base_url: emu.urls.graph_resource(),
+    }));
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
+        .await
+        .expect("create")
+        .into_inner();
+    let verified = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest { id: created.id })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.ok);
+    assert!(
+        verified.detail.contains("Application.ReadWrite.OwnedBy"),
+        "{}",
+        verified.detail
+    );
+
+    // Curity: a client that may not ask for the dcr scope.
+    let emu = emulator().await;
+    let plain = control(
+        &emu,
+        "clients",
+        json!({"vendor": "curity", "scopes": ["read"]}),
+    )
+    .await;
+    let app = spawn_app().await;
+    let mut p = provider(&emu, "curity");
+    p.config = Some(Config::Curity(pb::CurityConfig {
+        initial_client_id: plain["client_id"].as_str().expect("id").into(),
+        initial_client_secret: plain["client_secret"].as_str().expect("secret").into(),
+    }));
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
+        .await
+        .expect("create")
+        .into_inner();
+    let verified = app
+        .providers()
+        .verify_provider(pb::VerifyProviderRequest { id: created.id })
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(!verified.ok);
+    assert!(
+        verified.detail.contains("invalid_scope"),
+        "{}",
+        verified.detail
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_are_waited_out_and_outages_retried_only_where_safe() {
+    // 429 with Retry-After on a create: waited out, then sent again (the IdP did nothing).
+    let s = setup("auth0").await;
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/auth0/api/v2/clients", "method": "POST", "status": 429, "retry_after": 1}),
+    )
+    .await;
+    let created = s.app.create_app("dev-1", &s.strategy.id, "patient").await;
+    assert_eq!(
+        created.application.expect("app").state,
+        pb::ApplicationState::Active as i32
+    );
+    assert_eq!(calls(&s.emu, "POST /auth0/api/v2/clients").await, 2);
+
+    // A 503 on a create is NOT sent again: the IdP may have acted. The app waits for the
+    // reconciler, which looks for dcr's marker, finds nothing, and marks it FAILED.
+    let s = setup("okta").await;
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients", "method": "POST", "status": 503}),
+    )
+    .await;
+    let error = s
+        .app
+        .portal("dev-1")
+        .create_application(pb::CreateApplicationRequest {
+            name: "unlucky".into(),
+            strategy_id: s.strategy.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("outage");
+    assert_eq!(error.code(), Code::Unavailable);
+    assert!(
+        error.message().contains("PROVISIONING"),
+        "{}",
+        error.message()
+    );
+    assert_eq!(calls(&s.emu, "POST /okta/oauth2/v1/clients").await, 1);
+    s.app.clock.advance(chrono::Duration::minutes(5));
+    let pass = s.app.registry.reconcile_once().await.expect("reconcile");
+    assert_eq!(pass.undone_creates, 1);
+    let listed = s
+        .app
+        .portal("dev-1")
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.applications[0].state,
+        pb::ApplicationState::Failed as i32
+    );
+
+    // Reads, updates and deletes are retried through 5xx and dropped connections.
+    let created = s.app.create_app("dev-1", &s.strategy.id, "sturdy").await;
+    let application = created.application.expect("app");
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients/", "method": "GET", "status": 503, "times": 2}),
+    )
+    .await;
+    s.app
+        .portal("dev-1")
+        .update_application(pb::UpdateApplicationRequest {
+            application: Some(pb::Application {
+                id: application.id.clone(),
+                description: "survives two 503s".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["description".into()],
+            }),
+        })
+        .await
+        .expect("update after retries");
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients/", "method": "DELETE", "drop": true}),
+    )
+    .await;
+    s.app
+        .portal("dev-1")
+        .delete_application(pb::DeleteApplicationRequest {
+            id: application.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("delete after a dropped connection");
+    assert!(
+        idp_client(&s.emu, "okta", &application.client_id)
+            .await
+            .is_none()
+    );
+}
+
+/// Invariant 1 for every vendor: a crash right after the IdP created the client, then
+/// reconcile (lease expired by moving the clock): no client of the app is left at the IdP.
+#[tokio::test]
+async fn a_crash_after_the_idp_create_leaves_no_orphan_at_any_vendor() {
+    for vendor in dcr_testkit::emulator::VENDORS {
+        let s = setup(vendor).await;
+        s.app
+            .registry
+            .faults
+            .crash_after_idp_create
+            .store(1, Ordering::SeqCst);
+        let error = s
+            .app
+            .portal("dev-1")
+            .create_application(pb::CreateApplicationRequest {
+                name: "doomed".into(),
+                strategy_id: s.strategy.id.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect_err("crash");
+        assert_eq!(error.code(), Code::Internal, "{vendor}");
+        let listed = s
+            .app
+            .portal("dev-1")
+            .list_applications(pb::ListApplicationsRequest::default())
+            .await
+            .expect("list")
+            .into_inner();
+        let app_id = listed.applications[0].id.clone();
+        let marked = |clients: Vec<Value>| {
+            clients
+                .iter()
+                .filter(|c| carries_marker(vendor, c, &app_id))
+                .count()
+        };
+        assert_eq!(
+            marked(idp_clients(&s.emu, vendor).await),
+            1,
+            "{vendor}: made"
+        );
+        s.app.clock.advance(chrono::Duration::minutes(5));
+        let pass = s.app.registry.reconcile_once().await.expect("reconcile");
+        assert_eq!(pass.undone_creates, 1, "{vendor}");
+        assert_eq!(
+            marked(idp_clients(&s.emu, vendor).await),
+            0,
+            "{vendor}: removed"
+        );
+    }
+}

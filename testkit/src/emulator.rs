@@ -1,0 +1,171 @@
+//! The IdP emulator (crate dcr-idp-emulator) in-process, with dcr providers for each of
+//! its vendors and its test-control API.
+
+use dcr_idp_emulator::seed;
+use dcr_proto::registry::v1 as pb;
+use serde_json::{Value, json};
+
+pub use dcr_idp_emulator::Emulator;
+
+pub async fn emulator() -> Emulator {
+    dcr_idp_emulator::spawn()
+        .await
+        .expect("start the IdP emulator")
+}
+
+/// The vendors, by dcr provider type.
+pub const VENDORS: &[&str] = &["auth0", "okta", "curity", "azure_ad"];
+
+/// A dcr provider for `vendor` at the emulator, with its seeded management credentials.
+pub fn provider(emu: &Emulator, vendor: &str) -> pb::Provider {
+    use pb::provider::Config;
+    let urls = &emu.urls;
+    let (issuer, config) = match vendor {
+        "auth0" => (
+            urls.auth0_issuer(),
+            Config::Auth0(pb::Auth0Config {
+                initial_client_id: seed::AUTH0_MGMT_CLIENT_ID.into(),
+                initial_client_secret: seed::AUTH0_MGMT_CLIENT_SECRET.into(),
+                ..Default::default()
+            }),
+        ),
+        "okta" => (
+            urls.okta_issuer(),
+            Config::Okta(pb::OktaConfig {
+                dcr_token: seed::OKTA_API_TOKEN.into(),
+            }),
+        ),
+        "curity" => (
+            urls.curity_issuer(),
+            Config::Curity(pb::CurityConfig {
+                initial_client_id: seed::CURITY_INITIAL_CLIENT_ID.into(),
+                initial_client_secret: seed::CURITY_INITIAL_CLIENT_SECRET.into(),
+            }),
+        ),
+        "azure_ad" => (
+            urls.entra_v2_issuer(),
+            Config::AzureAd(pb::AzureAdConfig {
+                initial_client_id: seed::ENTRA_INITIAL_CLIENT_ID.into(),
+                initial_client_secret: seed::ENTRA_INITIAL_CLIENT_SECRET.into(),
+                graph_base_url: urls.graph_resource(),
+            }),
+        ),
+        other => panic!("unknown vendor {other}"),
+    };
+    pb::Provider {
+        name: vendor.replace('_', "-"),
+        issuer,
+        active: true,
+        config: Some(config),
+        ..Default::default()
+    }
+}
+
+/// `POST /__emulator/<path>` with a JSON body; the answer's JSON.
+pub async fn control(emu: &Emulator, path: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/__emulator/{path}", emu.root))
+        .json(&body)
+        .send()
+        .await
+        .expect("control call");
+    assert!(
+        response.status().is_success(),
+        "control {path}: {}",
+        response.status()
+    );
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// Injects a fault (see the emulator's README): `{"path_prefix", "status", ...}`.
+pub async fn fault(emu: &Emulator, rule: Value) {
+    control(emu, "faults", rule).await;
+}
+
+async fn get(emu: &Emulator, path: &str) -> Value {
+    reqwest::get(format!("{}/__emulator/{path}", emu.root))
+        .await
+        .expect("control get")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// Calls counted per `"METHOD /route"`.
+pub async fn calls(emu: &Emulator, route: &str) -> u64 {
+    get(emu, "stats").await[route].as_u64().unwrap_or(0)
+}
+
+/// The IdP's record of a client (without secrets), if it exists.
+pub async fn idp_client(emu: &Emulator, vendor: &str, client_id: &str) -> Option<Value> {
+    let state = get(emu, "state").await;
+    let (list, key) = match vendor {
+        "azure_ad" => ("applications", "appId"),
+        _ => ("clients", "client_id"),
+    };
+    state[vendor][list]
+        .as_array()
+        .and_then(|clients| clients.iter().find(|c| c[key] == client_id).cloned())
+}
+
+/// All clients the IdP holds for `vendor` (seeded ones included).
+pub async fn idp_clients(emu: &Emulator, vendor: &str) -> Vec<Value> {
+    let state = get(emu, "state").await;
+    let list = if vendor == "azure_ad" {
+        "applications"
+    } else {
+        "clients"
+    };
+    state[vendor][list].as_array().cloned().unwrap_or_default()
+}
+
+/// The HTTP status of a client-credentials token request at the vendor's token endpoint
+/// (200: the secret works). `audience` is Auth0's API audience.
+pub async fn token_status(
+    emu: &Emulator,
+    vendor: &str,
+    client_id: &str,
+    secret: &str,
+    audience: &str,
+) -> u16 {
+    let urls = &emu.urls;
+    let http = reqwest::Client::new();
+    let request = match vendor {
+        "auth0" => http.post(urls.auth0_token()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("audience", audience),
+        ]),
+        "okta" => http
+            .post(urls.okta_token())
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "read")]),
+        "curity" => http
+            .post(urls.curity_token())
+            .basic_auth(client_id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", "read")]),
+        _ => http.post(urls.entra_v2_token()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", &format!("{}/.default", urls.graph_resource())),
+        ]),
+    };
+    request
+        .send()
+        .await
+        .expect("token request")
+        .status()
+        .as_u16()
+}
+
+/// Registers `audience` as an API of the Auth0 tenant (grants can only name APIs).
+pub async fn auth0_api(emu: &Emulator, audience: &str) {
+    control(
+        emu,
+        "auth0/resource-servers",
+        json!({"identifier": audience}),
+    )
+    .await;
+}
