@@ -102,7 +102,11 @@ pub async fn client_credentials(
     }
     let failure: Failure = serde_json::from_slice(&body).unwrap_or_default();
     match (status.as_u16(), failure.error.as_str()) {
-        (401, "") => Err(TokenError::InvalidClient),
+        // RFC 6749 5.2: 401 is client authentication failing, whatever the code says
+        // (Auth0 answers a wrong secret with 401 `access_denied`).
+        (401, _) => Err(TokenError::InvalidClient),
+        // Auth0: 403 `access_denied` when the client has no grant for the audience.
+        (403, "access_denied") => Err(TokenError::UnauthorizedClient),
         (_, "") => Err(TokenError::Unavailable(format!(
             "the identity provider answered HTTP {}",
             status.as_u16()

@@ -8,3 +8,4 @@ mod envoy;
 mod opaque;
 mod revocation;
 mod session;
+mod vendors;

@@ -34,7 +34,9 @@ impl ProviderType {
     pub fn default_credential_claims(self) -> Vec<String> {
         let claims: &[&str] = match self {
             Self::Auth0 => &["azp"],
-            Self::Okta => &["client_id"],
+            // Okta's access tokens carry the client as `cid`; `client_id` first keeps
+            // DESIGN.md's default, `cid` is what Okta JWTs actually have.
+            Self::Okta => &["client_id", "cid"],
             Self::Curity => &["sub"],
             Self::AzureAd => &["appid", "azp"],
             Self::Rfc7591 | Self::HttpBridge => &["client_id"],

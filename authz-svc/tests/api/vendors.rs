@@ -1,0 +1,95 @@
+//! Vendor IdPs through the whole platform: an app made by registry-svc at the IdP
+//! emulator's Auth0 / Okta / Curity, its client credentials exchanged by token-svc with
+//! that vendor's request shape, the vendor's JWT verified by authz-svc with the default
+//! credential claim of the provider type (Auth0 `azp`, Okta `cid`, Curity `sub`).
+
+use dcr_proto::authz::v1 as pb;
+use dcr_proto::registry::v1 as reg;
+use dcr_testkit::authz::{AuthzStack, authz_stack};
+use dcr_testkit::emulator::{Emulator, auth0_api, emulator, provider};
+
+use crate::client_credentials::basic;
+
+/// A provider of `vendor` at `emu`, a strategy with its default claims, a product with
+/// `audience`: the product id.
+async fn vendor_product(s: &AuthzStack, emu: &Emulator, vendor: &str, audience: &str) -> String {
+    let registry = &s.base.registry;
+    let (_, strategy, _) = registry.setup(provider(emu, vendor), true).await;
+    registry
+        .products()
+        .create_product(reg::CreateProductRequest {
+            product: Some(reg::ApiProduct {
+                name: format!("{vendor}-api"),
+                strategy_id: strategy.id.clone(),
+                audience: audience.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("product")
+        .into_inner()
+        .id
+}
+
+async fn allowed_through_token_svc(vendor: &str, audience: &str) {
+    let emu = emulator().await;
+    if vendor == "auth0" {
+        auth0_api(&emu, audience).await; // Auth0 grants tokens only for its APIs
+    }
+    let s = authz_stack(&[]).await;
+    let product = vendor_product(&s, &emu, vendor, audience).await;
+    let strategy = s
+        .base
+        .registry
+        .directory()
+        .resolve_product(reg::ResolveProductRequest {
+            product_id: product.clone(),
+        })
+        .await
+        .expect("product")
+        .into_inner()
+        .strategy
+        .expect("strategy");
+    let (application, secret, _) = s
+        .app_registered_for("dev-1", &strategy.id, &product, &format!("{vendor}-app"))
+        .await;
+    let r = s
+        .check(
+            &product,
+            &[("authorization", &basic(&application.client_id, &secret))],
+            &["read"],
+        )
+        .await;
+    assert_eq!(r.decision, pb::Decision::Allow as i32, "{vendor}: {r:?}");
+    let principal = r.principal.expect("principal");
+    assert_eq!(principal.application_id, application.id, "{vendor}");
+    assert_eq!(principal.client_id, application.client_id, "{vendor}");
+
+    let wrong = s
+        .check(
+            &product,
+            &[("authorization", &basic(&application.client_id, "not-the-secret"))],
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (wrong.decision, wrong.reason.as_str()),
+        (pb::Decision::Deny as i32, "invalid_client"),
+        "{vendor}: {wrong:?}"
+    );
+}
+
+#[tokio::test]
+async fn auth0_apps_are_allowed_by_azp() {
+    allowed_through_token_svc("auth0", "https://orders.example.com").await;
+}
+
+#[tokio::test]
+async fn okta_apps_are_allowed_by_cid() {
+    allowed_through_token_svc("okta", "api://default").await;
+}
+
+#[tokio::test]
+async fn curity_apps_are_allowed_by_sub() {
+    allowed_through_token_svc("curity", "").await;
+}
