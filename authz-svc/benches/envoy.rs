@@ -6,6 +6,10 @@
 //! upstream and the generator. Run with `scripts/bench envoy`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The allocator the service binary uses (see its main.rs), for baseline and service alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use dcr_testkit::envoy;

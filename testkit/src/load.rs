@@ -267,6 +267,87 @@ impl Decoder for RawCodec {
     }
 }
 
+/// The trivial tonic echo server: `/dcr.bench.Echo/Echo` answers with the request's own
+/// bytes, so it moves exactly the payload the service under test receives.
+#[derive(Clone, Copy)]
+struct Echo;
+
+impl tonic::server::NamedService for Echo {
+    const NAME: &'static str = "dcr.bench.Echo";
+}
+
+struct EchoHandler;
+
+impl tonic::server::UnaryService<Bytes> for EchoHandler {
+    type Response = Bytes;
+    type Future = std::future::Ready<Result<tonic::Response<Bytes>, tonic::Status>>;
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        std::future::ready(Ok(tonic::Response::new(request.into_inner())))
+    }
+}
+
+impl tower_service::Service<tonic::codegen::http::Request<tonic::body::Body>> for Echo {
+    type Response = tonic::codegen::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(RawCodec);
+            Ok(grpc.unary(EchoHandler, request).await)
+        })
+    }
+}
+
+async fn echo_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(Echo)
+            .serve_with_incoming(
+                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            )
+            .await
+    });
+    url
+}
+
+/// Closed-loop and half-rate open-loop reports for the echo server, sent `message`: the
+/// same bytes as the service under test gets, echoed back.
+pub async fn echo_baseline(
+    message: &impl prost::Message,
+    connections: usize,
+    workers: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> (Report, Report) {
+    let echo = RawCall::new(
+        &echo_server().await,
+        connections,
+        "/dcr.bench.Echo/Echo",
+        message,
+        None,
+    )
+    .await;
+    let call = move |w: usize| {
+        let echo = echo.clone();
+        async move { echo.call(w).await }
+    };
+    let closed = drive(workers, warmup, duration, call.clone()).await;
+    let open = drive_at_rate(closed.rps / 2.0, duration, call).await;
+    (closed, open)
+}
+
 /// The baseline every benchmark divides by: a trivial tonic server (gRPC health Check,
 /// which answers a constant), with TCP_NODELAY like dcr's servers. Returns its URL.
 pub async fn trivial_tonic_server() -> String {

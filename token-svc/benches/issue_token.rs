@@ -1,13 +1,18 @@
-//! Cache-hit IssueToken throughput, as a ratio to a trivial tonic server (the gRPC
-//! health Check, which answers a constant) measured in the same run with the same load
-//! generator, plus p50/p99 at half the baseline's rate. DESIGN.md's target: ratio >= 0.8.
+//! Cache-hit IssueToken throughput, as a ratio to a trivial tonic echo server sent the
+//! same request bytes (and, for reference, the gRPC health Check with empty messages),
+//! measured in the same run with the same load generator, plus p50/p99 at half the echo
+//! server's rate. DESIGN.md's target: ratio >= 0.8.
 //! Run with `scripts/bench` (it starts Postgres and the IdP peer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+/// The allocator the service binary uses (see its main.rs), for baseline and service alike.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Duration;
 
 use dcr_proto::token::v1 as pb;
-use dcr_testkit::load::{RawCall, baseline, drive, drive_at_rate};
+use dcr_testkit::load::{RawCall, baseline, drive, drive_at_rate, echo_baseline};
 
 const CONNECTIONS: usize = 4;
 const WORKERS: usize = 64;
@@ -49,26 +54,31 @@ fn main() {
             let issue = issue.clone();
             async move { issue.call(w).await }
         };
+        let (echo, echo_half) =
+            echo_baseline(&request, CONNECTIONS, WORKERS, WARMUP, DURATION).await;
         let hit = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
         assert_eq!(
             stack.token_requests().await,
             idp_calls,
             "every call was a cache hit"
         );
-        let hit_half = drive_at_rate(base.rps / 2.0, DURATION, call).await;
+        let hit_half = drive_at_rate(echo.rps / 2.0, DURATION, call).await;
 
         println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections, {DURATION:?} each:");
-        println!("  baseline  tonic health Check        {base}");
-        println!("  token-svc IssueToken (cache hit)    {hit}");
+        println!("  tonic health Check (empty messages)  {base}");
+        println!("  tonic echo of the same request       {echo}");
+        println!("  token-svc IssueToken (cache hit)     {hit}");
         println!(
-            "  ratio                               {:.2} (target >= 0.80)",
+            "  ratio to the echo server             {:.2} (target >= 0.80; to health Check {:.2})",
+            hit.rps / echo.rps,
             hit.rps / base.rps
         );
         println!(
-            "open loop at half the baseline's rate ({:.0} rps):",
-            base.rps / 2.0
+            "open loop at half the echo server's rate ({:.0} rps):",
+            echo.rps / 2.0
         );
-        println!("  baseline  tonic health Check        {base_half}");
-        println!("  token-svc IssueToken (cache hit)    {hit_half}");
+        println!("  tonic health Check (at its own half) {base_half}");
+        println!("  tonic echo of the same request       {echo_half}");
+        println!("  token-svc IssueToken (cache hit)     {hit_half}   (target p99 < 2 ms)");
     });
 }

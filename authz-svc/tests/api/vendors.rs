@@ -68,7 +68,10 @@ async fn allowed_through_token_svc(vendor: &str, audience: &str) {
     let wrong = s
         .check(
             &product,
-            &[("authorization", &basic(&application.client_id, "not-the-secret"))],
+            &[(
+                "authorization",
+                &basic(&application.client_id, "not-the-secret"),
+            )],
             &[],
         )
         .await;
