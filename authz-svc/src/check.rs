@@ -26,6 +26,7 @@ use crate::credentials::{self, Credential};
 use crate::introspection::{introspect, is_jwt};
 use crate::keys::KeyRing;
 use crate::session::{self, Session};
+use crate::stats::Stats;
 use crate::tokens::TokenClient;
 use crate::verify::{Rejected, Verified, verify};
 
@@ -107,6 +108,7 @@ pub struct Checker {
     verified: Cache<[u8; 32], Arc<SeenToken>>,
     basic: Cache<[u8; 32], Arc<str>>,
     mac_key: [u8; 32],
+    pub stats: Arc<Stats>,
 }
 
 /// The WWW-Authenticate challenge for a strategy's methods (static: no allocation on the
@@ -147,10 +149,44 @@ impl Checker {
                 .time_to_live(Duration::from_secs(60))
                 .build(),
             mac_key,
+            stats: Arc::new(Stats::default()),
         }
     }
 
+    /// Logs the counters and cache sizes every minute, forever.
+    pub async fn report_stats(self) {
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let s = &self.stats;
+            tracing::info!(
+                verified_hits = Stats::read(&s.verified_hits),
+                verified_misses = Stats::read(&s.verified_misses),
+                introspections = Stats::read(&s.introspections),
+                basic_hits = Stats::read(&s.basic_hits),
+                basic_misses = Stats::read(&s.basic_misses),
+                allowed = Stats::read(&s.allowed),
+                denied = Stats::read(&s.denied),
+                verified_entries = self.verified.entry_count(),
+                basic_entries = self.basic.entry_count(),
+                "authz cache and decision counters"
+            );
+        }
+    }
+
+    /// `decide`, counted.
     pub async fn check(&self, request: &pb::CheckRequest) -> Outcome {
+        let outcome = self.decide(request).await;
+        Stats::count(if outcome.allow {
+            &self.stats.allowed
+        } else {
+            &self.stats.denied
+        });
+        outcome
+    }
+
+    async fn decide(&self, request: &pb::CheckRequest) -> Outcome {
         if request.product_id.is_empty() || request.product_id.len() > 128 {
             return Outcome::deny(
                 403,
@@ -324,11 +360,16 @@ impl Checker {
             .as_bytes();
         let now = self.clock.now();
         let seen = match self.verified.get(&key).await {
-            Some(seen) => seen,
+            Some(seen) => {
+                Stats::count(&self.stats.verified_hits);
+                seen
+            }
             None => {
+                Stats::count(&self.stats.verified_misses);
                 let verified = if is_jwt(token) {
                     verify(token, issuer, &self.keys, now, self.leeway).await
                 } else {
+                    Stats::count(&self.stats.introspections);
                     introspect(&self.tokens, provider_id, token, issuer, now).await
                 };
                 let verified = match verified {
@@ -397,8 +438,10 @@ impl Checker {
         let material = format!("{client_id}\u{0}{secret}\u{0}{audience}\u{0}{generation}");
         let key = *blake3::keyed_hash(&self.mac_key, material.as_bytes()).as_bytes();
         if let Some(token) = self.basic.get(&key).await {
+            Stats::count(&self.stats.basic_hits);
             return Ok(token.to_string());
         }
+        Stats::count(&self.stats.basic_misses);
         let request = tok::IssueTokenRequest {
             client_id: client_id.to_owned(),
             client_secret: secret.to_owned(),

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod introspection;
 pub mod keys;
 pub mod session;
+pub mod stats;
 pub mod tokens;
 pub mod verify;
 
@@ -84,6 +85,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let follower = tokio::spawn(state.directory.clone().follow_changes());
+    let stats = tokio::spawn(state.checker.clone().report_stats());
     let routes = Routes::new(AuthzServiceServer::with_interceptor(
         grpc::AuthzApi(state.checker.clone()),
         state.service_auth.clone(),
@@ -102,6 +104,7 @@ pub async fn serve(
     tracing::info!(addr = %listener.local_addr()?, "authz-svc serving");
     let served = dcr_common::server::serve(listener, services, shutdown).await;
     follower.abort();
+    stats.abort();
     served?;
     tracing::info!("authz-svc stopped");
     Ok(())

@@ -32,8 +32,11 @@ async fn client_credentials_are_exchanged_and_checked() {
         pb::CredentialType::ClientCredentials as i32
     );
 
-    // The second check is served from caches: no new IdP call.
+    // The second check is served from caches: no new IdP call, and the counters say so.
     let calls = s.base.token_requests().await;
+    let stats = &s.state.checker.stats;
+    let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let (basic_hits, verified_hits) = (read(&stats.basic_hits), read(&stats.verified_hits));
     let again = s
         .check(
             &product,
@@ -43,6 +46,8 @@ async fn client_credentials_are_exchanged_and_checked() {
         .await;
     assert_eq!(again.decision, pb::Decision::Allow as i32);
     assert_eq!(s.base.token_requests().await, calls);
+    assert_eq!(read(&stats.basic_hits), basic_hits + 1);
+    assert_eq!(read(&stats.verified_hits), verified_hits + 1);
 
     let wrong = s
         .check(
