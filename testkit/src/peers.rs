@@ -20,9 +20,27 @@ pub struct Peer {
     _child: Child,
 }
 
+/// How long a peer may take to print `LISTENING`. Node has been seen (rarely, on a loaded
+/// machine) to hang for good while starting, so a silent peer is killed and started once
+/// more rather than hanging the suite.
+const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn start(script: PathBuf, args: &[&str]) -> Peer {
+    for attempt in 1..=2 {
+        match tokio::time::timeout(START_TIMEOUT, start_once(&script, args)).await {
+            Ok(peer) => return peer,
+            Err(_) => eprintln!(
+                "peer {} printed nothing in {START_TIMEOUT:?} (attempt {attempt}); killed",
+                script.display()
+            ),
+        }
+    }
+    panic!("peer {} did not start", script.display());
+}
+
+async fn start_once(script: &PathBuf, args: &[&str]) -> Peer {
     let mut child = Command::new("node")
-        .arg(&script)
+        .arg(script)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
