@@ -106,6 +106,7 @@ impl AuthzStack {
             .create_registration(reg::CreateRegistrationRequest {
                 application_id: app.clone(),
                 product_id: self.base.product_id.clone(),
+                scopes: Vec::new(),
             })
             .await
             .expect("register");
@@ -166,6 +167,7 @@ impl AuthzStack {
             .create_registration(reg::CreateRegistrationRequest {
                 application_id: application.id.clone(),
                 product_id: product_id.into(),
+                scopes: Vec::new(),
             })
             .await
             .expect("register")

@@ -93,6 +93,7 @@ async fn rotation_deletion_and_unregistration_deny_within_a_second() {
         .create_registration(reg::CreateRegistrationRequest {
             application_id: app_id.clone(),
             product_id: product.clone(),
+            scopes: Vec::new(),
         })
         .await
         .expect("register again");

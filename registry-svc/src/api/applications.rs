@@ -346,7 +346,10 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
                 .await?;
             let product = parse_id("product_id", &r.product_id)?;
             Ok(registration_to_proto(
-                &self.0.create_registration(&app, product).await?,
+                &self
+                    .0
+                    .create_registration(&app, product, r.scopes.clone())
+                    .await?,
             ))
         }
         .await;

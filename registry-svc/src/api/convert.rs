@@ -490,6 +490,7 @@ pub fn registration_to_proto(r: &Registration) -> pb::Registration {
         application_id: r.application_id.to_string(),
         product_id: r.product_id.to_string(),
         status: registration_status_to_proto(r.status) as i32,
+        scopes: r.scopes.clone(),
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
     }

@@ -117,6 +117,8 @@ pub struct Registration {
     pub application_id: Uuid,
     pub product_id: Uuid,
     pub status: RegistrationStatus,
+    /// The developer's chosen scopes (a subset of the strategy's); empty: the strategy's.
+    pub scopes: Vec<String>,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }

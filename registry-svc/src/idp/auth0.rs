@@ -52,6 +52,8 @@ pub(super) struct Auth0Adapter {
     pub client_secret: SecretString,
     /// The Management API's identifier, also its base URL.
     pub audience: String,
+    /// `use_developer_managed_scopes`: grants carry the registration's scopes.
+    pub developer_scopes: bool,
     pub deps: IdpDeps,
 }
 
@@ -83,6 +85,7 @@ impl Auth0Adapter {
         client_id: String,
         client_secret: SecretString,
         audience: Option<String>,
+        developer_scopes: bool,
         deps: IdpDeps,
     ) -> Self {
         let audience =
@@ -92,6 +95,7 @@ impl Auth0Adapter {
             client_id,
             client_secret,
             audience,
+            developer_scopes,
             deps,
         }
     }
@@ -310,10 +314,17 @@ impl IdpAdapter for Auth0Adapter {
             if !existing.is_empty() {
                 return Ok(());
             }
+            // With use_developer_managed_scopes the developer's choice for this product,
+            // else the strategy's scopes.
+            let scope = if self.developer_scopes {
+                &event.scopes
+            } else {
+                &app.scopes
+            };
             let body = json!({
                 "client_id": client.client_id,
                 "audience": event.audience,
-                "scope": app.scopes,
+                "scope": scope,
             });
             return match self
                 .api(

@@ -75,6 +75,8 @@ pub struct RegistrationEvent {
     pub added: bool,
     pub product_id: Uuid,
     pub audience: String,
+    /// The registration's scopes: the developer's choice, else the strategy's.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -229,12 +231,13 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
         ProviderConfig::Auth0 {
             initial_client_id,
             initial_client_audience,
-            ..
+            use_developer_managed_scopes,
         } => Arc::new(auth0::Auth0Adapter::new(
             provider.issuer.clone(),
             initial_client_id.clone(),
             secret(provider, "initial_client_secret"),
             initial_client_audience.clone(),
+            *use_developer_managed_scopes,
             deps.clone(),
         )),
         ProviderConfig::Okta {} => Arc::new(okta::OktaAdapter {

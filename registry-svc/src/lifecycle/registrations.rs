@@ -13,9 +13,10 @@ impl Registry {
     async fn announce(
         &self,
         app: &Application,
-        product_id: Uuid,
+        registration: &Registration,
         added: bool,
     ) -> Result<(), ApiError> {
+        let product_id = registration.product_id;
         let Some(client_id) = &app.client_id else {
             return Ok(());
         };
@@ -44,6 +45,11 @@ impl Registry {
             added,
             product_id,
             audience,
+            scopes: if registration.scopes.is_empty() {
+                strategy.scopes.clone()
+            } else {
+                registration.scopes.clone()
+            },
         };
         adapter
             .registration_changed(
@@ -63,6 +69,7 @@ impl Registry {
         &self,
         app: &Application,
         product_id: Uuid,
+        scopes: Vec<String>,
     ) -> Result<Registration, ApiError> {
         if app.state != AppState::Active {
             return Err(ApiError::FailedPrecondition(format!(
@@ -82,6 +89,15 @@ impl Registry {
             )));
         }
         let (strategy, _) = self.strategy_and_provider(app.strategy_id).await?;
+        if let Some(unknown) = scopes.iter().find(|s| !strategy.scopes.contains(s)) {
+            return Err(ApiError::invalid(
+                "scopes",
+                format!(
+                    "{unknown:?} is not one of the strategy's scopes ({})",
+                    strategy.scopes.join(" ")
+                ),
+            ));
+        }
         let now = self.clock.now();
         let status = if strategy.auto_approve {
             RegistrationStatus::Approved
@@ -93,12 +109,13 @@ impl Registry {
             application_id: app.id,
             product_id,
             status,
+            scopes,
             create_time: now,
             update_time: now,
         };
         self.store.insert_registration(&registration).await?;
         if status == RegistrationStatus::Approved
-            && let Err(error) = self.announce(app, product_id, true).await
+            && let Err(error) = self.announce(app, &registration, true).await
         {
             self.store
                 .delete_registration(registration.id, self.clock.now())
@@ -115,7 +132,7 @@ impl Registry {
         registration: &Registration,
     ) -> Result<(), ApiError> {
         if registration.status == RegistrationStatus::Approved {
-            self.announce(app, registration.product_id, false).await?;
+            self.announce(app, registration, false).await?;
         }
         self.store
             .delete_registration(registration.id, self.clock.now())
@@ -146,8 +163,7 @@ impl Registry {
         let was_approved = registration.status == RegistrationStatus::Approved;
         let now_approved = status == RegistrationStatus::Approved;
         if was_approved != now_approved && app.state == AppState::Active {
-            self.announce(&app, registration.product_id, now_approved)
-                .await?;
+            self.announce(&app, &registration, now_approved).await?;
         }
         Ok(self
             .store

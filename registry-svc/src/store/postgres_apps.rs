@@ -69,6 +69,7 @@ fn registration_from_row(row: &PgRow) -> StoreResult<Registration> {
         product_id: row.try_get("product_id")?,
         status: RegistrationStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("registration status {status}")))?,
+        scopes: row.try_get("scopes")?,
         create_time: row.try_get("create_time")?,
         update_time: row.try_get("update_time")?,
     })
@@ -594,14 +595,15 @@ impl ApplicationStore for PgStore {
     async fn insert_registration(&self, r: &Registration) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO registrations (id, application_id, product_id, status, create_time, update_time)
-             VALUES ($1, $2, $3, $4, $5, $5)",
+            "INSERT INTO registrations (id, application_id, product_id, status, create_time, update_time, scopes)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
         )
         .bind(r.id)
         .bind(r.application_id)
         .bind(r.product_id)
         .bind(r.status.as_str())
         .bind(r.create_time)
+        .bind(&r.scopes)
         .execute(&mut *tx)
         .await
         .map_err(|e| classify(e, "a registration of this application for this product"))?;

@@ -129,6 +129,7 @@ async fn developers_cannot_see_or_touch_each_others_apps() {
         bob.create_registration(pb::CreateRegistrationRequest {
             application_id: id.clone(),
             product_id: product.id.clone(),
+            scopes: Vec::new(),
         })
         .await,
     );
@@ -144,6 +145,7 @@ async fn developers_cannot_see_or_touch_each_others_apps() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: id.clone(),
             product_id: product.id,
+            scopes: Vec::new(),
         })
         .await
         .expect("alice registers")

@@ -35,6 +35,7 @@ async fn resolve_client_tells_gateways_what_they_need() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: product.id.clone(),
+            scopes: Vec::new(),
         })
         .await
         .expect("register")

@@ -86,6 +86,7 @@ async fn the_bridge_contract_is_followed_through_the_whole_lifecycle() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: product.id.clone(),
+            scopes: Vec::new(),
         })
         .await
         .expect("register")
@@ -216,6 +217,7 @@ async fn bridge_flags_are_honoured() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: product.id,
+            scopes: Vec::new(),
         })
         .await
         .expect("register");
@@ -360,6 +362,7 @@ async fn a_bridge_error_halts_the_operation_and_changes_nothing() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: product.id,
+            scopes: Vec::new(),
         })
         .await
         .unwrap_err();

@@ -235,6 +235,7 @@ async fn contract(store: Arc<dyn Store>) {
         application_id: app.id,
         product_id: product.id,
         status: RegistrationStatus::Pending,
+        scopes: vec!["read".into()],
         create_time: Utc::now(),
         update_time: Utc::now(),
     };
@@ -242,6 +243,16 @@ async fn contract(store: Arc<dyn Store>) {
         .insert_registration(&registration)
         .await
         .expect("register");
+    assert_eq!(
+        store
+            .get_registration(registration.id)
+            .await
+            .expect("get")
+            .expect("stored")
+            .scopes,
+        ["read"],
+        "the developer's scopes are kept"
+    );
     assert!(matches!(
         store
             .insert_registration(&Registration {

@@ -93,6 +93,7 @@ async fn lifecycle(vendor: &str) {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: s.product.id.clone(),
+            scopes: Vec::new(),
         })
         .await
         .expect("register");
@@ -261,6 +262,7 @@ async fn auth0_grants_follow_registrations() {
         .create_registration(pb::CreateRegistrationRequest {
             application_id: application.id.clone(),
             product_id: s.product.id.clone(),
+            scopes: Vec::new(),
         })
         .await
         .expect("register")
@@ -656,4 +658,88 @@ async fn a_crash_after_the_idp_create_leaves_no_orphan_at_any_vendor() {
             "{vendor}: removed"
         );
     }
+}
+
+#[tokio::test]
+async fn auth0_grants_the_developers_scopes_when_the_provider_says_so() {
+    let emu = emulator().await;
+    auth0_api(&emu, AUDIENCE).await;
+    let app = spawn_app().await;
+    let mut p = provider(&emu, "auth0");
+    if let Some(pb::provider::Config::Auth0(config)) = p.config.as_mut() {
+        config.use_developer_managed_scopes = true;
+    }
+    let provider = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
+        .await
+        .expect("provider")
+        .into_inner();
+    let strategy = app
+        .strategies()
+        .create_strategy(pb::CreateStrategyRequest {
+            strategy: Some(pb::AuthStrategy {
+                name: "orders".into(),
+                provider_id: provider.id,
+                scopes: vec!["read".into(), "write".into()],
+                auto_approve: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("strategy")
+        .into_inner();
+    let product = app
+        .products()
+        .create_product(pb::CreateProductRequest {
+            product: Some(pb::ApiProduct {
+                name: "orders".into(),
+                strategy_id: strategy.id.clone(),
+                audience: AUDIENCE.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("product")
+        .into_inner();
+    let created = app.create_app("dev-1", &strategy.id, "reader").await;
+    let application = created.application.expect("application");
+    let register = |scopes: Vec<String>| {
+        let mut portal = app.portal("dev-1");
+        let request = pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: product.id.clone(),
+            scopes,
+        };
+        async move { portal.create_registration(request).await }
+    };
+    // A scope the strategy does not offer: a field violation, nothing registered.
+    let error = register(vec!["admin".into()])
+        .await
+        .expect_err("unknown scope");
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(crate::helpers::violations(&error), vec!["scopes"]);
+    let registration = register(vec!["read".into()])
+        .await
+        .expect("register")
+        .into_inner();
+    assert_eq!(registration.scopes, vec!["read"]);
+    let state: Value = reqwest::get(format!("{}/__emulator/state", emu.root))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    let grant = state["auth0"]["client_grants"]
+        .as_array()
+        .expect("grants")
+        .iter()
+        .find(|g| g["client_id"] == application.client_id.as_str())
+        .cloned()
+        .expect("a grant");
+    assert_eq!(
+        grant["scope"],
+        json!(["read"]),
+        "only what the developer chose"
+    );
 }
