@@ -20,10 +20,10 @@ use serde_json::{Value, json};
 use url::Url;
 use uuid::Uuid;
 
-use super::http::json;
+use super::http::{Answer, json};
 use super::jwt_claims::{listed, unverified_claims};
-use super::management_token::ManagementGrant;
-use super::retry::{Repeat, call};
+use super::retry::Repeat;
+use super::vendor_api::{ManagementClient, bearer, gone_is_done, json_call, management_token};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -108,22 +108,12 @@ impl Auth0Adapter {
     }
 
     async fn token(&self) -> IdpResult<SecretString> {
-        let metadata = self.deps.discovery.metadata(&self.issuer).await?;
-        let endpoint = metadata.token_endpoint.ok_or_else(|| {
-            IdpError::Rejected(format!("{} names no token_endpoint", self.issuer))
-        })?;
-        let endpoint = crate::domain::validate::idp_url(&endpoint, self.deps.policy)
-            .map_err(|e| IdpError::Rejected(format!("token_endpoint {e}")))?;
-        self.deps
-            .tokens
-            .token(&ManagementGrant {
-                token_endpoint: &endpoint,
-                client_id: &self.client_id,
-                client_secret: &self.client_secret,
-                params: &[("audience", &self.audience)],
-                single_use: false,
-            })
-            .await
+        let client = ManagementClient {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        };
+        management_token(&self.deps, &client, &[("audience", &self.audience)], false).await
     }
 
     /// One Management API call with the management token.
@@ -134,26 +124,10 @@ impl Auth0Adapter {
         body: Option<&Value>,
         what: &str,
         repeat: Repeat,
-    ) -> IdpResult<super::http::Answer> {
+    ) -> IdpResult<Answer> {
         let url = format!("{}/{path}", self.base()?.as_str().trim_end_matches('/'));
-        let token = self.token().await?;
-        call(
-            || {
-                let request = self
-                    .deps
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(token.expose_secret());
-                match body {
-                    Some(body) => request.json(body),
-                    None => request,
-                }
-            },
-            what,
-            repeat,
-            self.deps.retry,
-        )
-        .await
+        let token = bearer(&self.token().await?);
+        json_call(&self.deps, method, &url, &token, body, what, repeat).await
     }
 
     fn client_body(client: &NewClient) -> Value {
@@ -240,19 +214,16 @@ impl IdpAdapter for Auth0Adapter {
 
     async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
         let path = format!("clients/{}", segment(client.client_id));
-        match self
-            .api(
+        gone_is_done(
+            self.api(
                 reqwest::Method::DELETE,
                 &path,
                 None,
                 "Auth0 delete client",
                 Repeat::Idempotent,
             )
-            .await
-        {
-            Ok(_) | Err(IdpError::NotFound) => Ok(()),
-            Err(error) => Err(error),
-        }
+            .await,
+        )
     }
 
     async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
@@ -344,19 +315,16 @@ impl IdpAdapter for Auth0Adapter {
         }
         for grant in existing {
             let path = format!("client-grants/{}", segment(&grant.id));
-            match self
-                .api(
+            gone_is_done(
+                self.api(
                     reqwest::Method::DELETE,
                     &path,
                     None,
                     "Auth0 delete client grant",
                     Repeat::Idempotent,
                 )
-                .await
-            {
-                Ok(_) | Err(IdpError::NotFound) => {}
-                Err(error) => return Err(error),
-            }
+                .await,
+            )?;
         }
         Ok(())
     }

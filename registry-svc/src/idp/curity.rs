@@ -12,8 +12,8 @@ use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
 use super::jwt_claims::{listed, unverified_claims};
-use super::management_token::ManagementGrant;
 use super::rfc7591::Rfc7591Adapter;
+use super::vendor_api::{ManagementClient, management_token};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -30,22 +30,12 @@ pub(super) struct CurityAdapter {
 impl CurityAdapter {
     /// A fresh access token with the `dcr` scope.
     async fn dcr_token(&self) -> IdpResult<SecretString> {
-        let metadata = self.deps.discovery.metadata(&self.issuer).await?;
-        let endpoint = metadata.token_endpoint.ok_or_else(|| {
-            IdpError::Rejected(format!("{} names no token_endpoint", self.issuer))
-        })?;
-        let endpoint = crate::domain::validate::idp_url(&endpoint, self.deps.policy)
-            .map_err(|e| IdpError::Rejected(format!("token_endpoint {e}")))?;
-        self.deps
-            .tokens
-            .token(&ManagementGrant {
-                token_endpoint: &endpoint,
-                client_id: &self.client_id,
-                client_secret: &self.client_secret,
-                params: &[("scope", "dcr")],
-                single_use: true,
-            })
-            .await
+        let client = ManagementClient {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        };
+        management_token(&self.deps, &client, &[("scope", "dcr")], true).await
     }
 
     fn registration(&self, token: Option<SecretString>) -> Rfc7591Adapter {

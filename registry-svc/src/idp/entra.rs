@@ -19,8 +19,8 @@ use uuid::Uuid;
 
 use super::http::{Answer, json};
 use super::jwt_claims::{listed, unverified_claims};
-use super::management_token::ManagementGrant;
-use super::retry::{Repeat, call};
+use super::retry::Repeat;
+use super::vendor_api::{ManagementClient, bearer, gone_is_done, json_call, management_token};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -82,23 +82,13 @@ impl EntraAdapter {
     }
 
     async fn token(&self) -> IdpResult<SecretString> {
-        let metadata = self.deps.discovery.metadata(&self.issuer).await?;
-        let endpoint = metadata.token_endpoint.ok_or_else(|| {
-            IdpError::Rejected(format!("{} names no token_endpoint", self.issuer))
-        })?;
-        let endpoint = crate::domain::validate::idp_url(&endpoint, self.deps.policy)
-            .map_err(|e| IdpError::Rejected(format!("token_endpoint {e}")))?;
+        let client = ManagementClient {
+            issuer: &self.issuer,
+            client_id: &self.client_id,
+            client_secret: &self.client_secret,
+        };
         let scope = format!("{}/.default", self.graph);
-        self.deps
-            .tokens
-            .token(&ManagementGrant {
-                token_endpoint: &endpoint,
-                client_id: &self.client_id,
-                client_secret: &self.client_secret,
-                params: &[("scope", &scope)],
-                single_use: false,
-            })
-            .await
+        management_token(&self.deps, &client, &[("scope", &scope)], false).await
     }
 
     async fn graph(
@@ -110,26 +100,8 @@ impl EntraAdapter {
         repeat: Repeat,
     ) -> IdpResult<Answer> {
         let url = format!("{}/v1.0/{path}", self.graph);
-        crate::domain::validate::idp_url(&url, self.deps.policy)
-            .map_err(|e| IdpError::Rejected(format!("{what}: {url} {e}")))?;
-        let token = self.token().await?;
-        call(
-            || {
-                let request = self
-                    .deps
-                    .http
-                    .request(method.clone(), &url)
-                    .bearer_auth(token.expose_secret());
-                match body {
-                    Some(body) => request.json(body),
-                    None => request,
-                }
-            },
-            what,
-            repeat,
-            self.deps.retry,
-        )
-        .await
+        let token = bearer(&self.token().await?);
+        json_call(&self.deps, method, &url, &token, body, what, repeat).await
     }
 
     async fn add_password(
@@ -276,19 +248,16 @@ impl IdpAdapter for EntraAdapter {
     }
 
     async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
-        match self
-            .graph(
+        gone_is_done(
+            self.graph(
                 reqwest::Method::DELETE,
                 &Self::app_path(client.client_id),
                 None,
                 "Graph delete application",
                 Repeat::Idempotent,
             )
-            .await
-        {
-            Ok(_) | Err(IdpError::NotFound) => Ok(()),
-            Err(error) => Err(error),
-        }
+            .await,
+        )
     }
 
     async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {

@@ -12,6 +12,7 @@ mod management_token;
 mod okta;
 mod retry;
 mod rfc7591;
+mod vendor_api;
 
 use std::sync::Arc;
 

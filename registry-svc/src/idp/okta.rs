@@ -21,7 +21,8 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::http::{Answer, json};
-use super::retry::{Repeat, call};
+use super::retry::Repeat;
+use super::vendor_api::{gone_is_done, json_call};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -90,29 +91,8 @@ impl OktaAdapter {
         what: &str,
         repeat: Repeat,
     ) -> IdpResult<Answer> {
-        crate::domain::validate::idp_url(url, self.deps.policy)
-            .map_err(|e| IdpError::Rejected(format!("{what}: {url} {e}")))?;
-        call(
-            || {
-                let request = self
-                    .deps
-                    .http
-                    .request(method.clone(), url)
-                    .header(
-                        "authorization",
-                        format!("SSWS {}", self.api_token.expose_secret()),
-                    )
-                    .header("accept", "application/json");
-                match body {
-                    Some(body) => request.json(body),
-                    None => request,
-                }
-            },
-            what,
-            repeat,
-            self.deps.retry,
-        )
-        .await
+        let authorization = SecretString::from(format!("SSWS {}", self.api_token.expose_secret()));
+        json_call(&self.deps, method, url, &authorization, body, what, repeat).await
     }
 
     fn client_url(&self, client_id: &str) -> String {
@@ -256,19 +236,16 @@ impl IdpAdapter for OktaAdapter {
     }
 
     async fn delete_client(&self, client: ClientRef<'_>) -> IdpResult<()> {
-        match self
-            .api(
+        gone_is_done(
+            self.api(
                 reqwest::Method::DELETE,
                 &self.client_url(client.client_id),
                 None,
                 "Okta delete client",
                 Repeat::Idempotent,
             )
-            .await
-        {
-            Ok(_) | Err(IdpError::NotFound) => Ok(()),
-            Err(error) => Err(error),
-        }
+            .await,
+        )
     }
 
     async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
@@ -353,19 +330,16 @@ impl IdpAdapter for OktaAdapter {
             Err(IdpError::NotFound) => return Ok(()),
             Err(error) => return Err(error),
         }
-        match self
-            .api(
+        gone_is_done(
+            self.api(
                 reqwest::Method::DELETE,
                 &url,
                 None,
                 "Okta delete client secret",
                 Repeat::Idempotent,
             )
-            .await
-        {
-            Ok(_) | Err(IdpError::NotFound) => Ok(()),
-            Err(error) => Err(error),
-        }
+            .await,
+        )
     }
 
     async fn registration_changed(

@@ -376,15 +376,15 @@ async fn azure_ad_credentials_can_expire_and_are_listed_with_their_expiry() {
     );
 }
 
-/// A provider of `vendor` whose management credentials are the ones `seeded` made.
+/// VerifyProvider for a provider of `vendor` at `emu` with `config` as its credentials.
 async fn verify_with(
+    emu: &Emulator,
     vendor: &str,
-    adjust: impl FnOnce(&mut pb::Provider),
+    config: pb::provider::Config,
 ) -> pb::VerifyProviderResponse {
-    let emu = emulator().await;
     let app = spawn_app().await;
-    let mut p = provider(&emu, vendor);
-    adjust(&mut p);
+    let mut p = provider(emu, vendor);
+    p.config = Some(config);
     let created = app
         .providers()
         .create_provider(pb::CreateProviderRequest { provider: Some(p) })
@@ -398,36 +398,32 @@ async fn verify_with(
         .into_inner()
 }
 
+/// A client seeded at the emulator: (id, secret).
+async fn seeded(emu: &Emulator, spec: Value) -> (String, String) {
+    let client = control(emu, "clients", spec).await;
+    (
+        client["client_id"].as_str().expect("id").to_owned(),
+        client["client_secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
 #[tokio::test]
 async fn verify_says_what_the_management_credentials_lack() {
     use pb::provider::Config;
-    // Auth0: a management client without create:clients.
     let emu = emulator().await;
-    let weak = control(
+
+    // Auth0: a management client without create:clients.
+    let (id, secret) = seeded(
         &emu,
-        "clients",
         json!({"vendor": "auth0", "scopes": ["read:clients", "update:clients"]}),
     )
     .await;
-    let app = spawn_app().await;
-    let mut p = provider(&emu, "auth0");
-    p.config = Some(Config::Auth0(pb::Auth0Config {
-        initial_client_id: weak["client_id"].as_str().expect("id").into(),
-        initial_client_secret: weak["client_secret"].as_str().expect("secret").into(),
+    let config = Config::Auth0(pb::Auth0Config {
+        initial_client_id: id,
+        initial_client_secret: secret,
         ..Default::default()
-    }));
-    let created = app
-        .providers()
-        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
-        .await
-        .expect("create")
-        .into_inner();
-    let verified = app
-        .providers()
-        .verify_provider(pb::VerifyProviderRequest { id: created.id })
-        .await
-        .expect("verify")
-        .into_inner();
+    });
+    let verified = verify_with(&emu, "auth0", config).await;
     assert!(!verified.ok);
     assert!(verified.detail.contains("lacks"), "{}", verified.detail);
     assert!(
@@ -437,38 +433,22 @@ async fn verify_says_what_the_management_credentials_lack() {
     );
 
     // Okta: a revoked (unknown) API token.
-    let verified = verify_with("okta", |p| {
-        p.config = Some(Config::Okta(pb::OktaConfig {
-            dcr_token: "00RevokedToken000000000000000000000000000".into(),
-        }));
-    })
-    .await;
+    let config = Config::Okta(pb::OktaConfig {
+        dcr_token: "00RevokedToken000000000000000000000000000".into(),
+    });
+    let verified = verify_with(&emu, "okta", config).await;
     assert!(!verified.ok);
     assert!(verified.detail.contains("revoked"), "{}", verified.detail);
     assert!(verified.detail.contains("E0000011"), "{}", verified.detail);
 
     // Entra: an app without Application.ReadWrite.OwnedBy on Graph.
-    let emu = emulator().await;
-    let bare = control(&emu, "clients", json!({"vendor": "azure_ad", "roles": []})).await;
-    let app = spawn_app().await;
-    let mut p = provider(&emu, "azure_ad");
-    p.config = Some(Config::AzureAd(pb::AzureAdConfig {
-        initial_client_id: bare["client_id"].as_str().expect("id").into(),
-        initial_client_secret: bare["client_secret"].as_str().expect("secret").into(),
+    let (id, secret) = seeded(&emu, json!({"vendor": "azure_ad", "roles": []})).await;
+    let config = Config::AzureAd(pb::AzureAdConfig {
+        initial_client_id: id,
+        initial_client_secret: secret,
         graph_base_url: emu.urls.graph_resource(),
-    }));
-    let created = app
-        .providers()
-        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
-        .await
-        .expect("create")
-        .into_inner();
-    let verified = app
-        .providers()
-        .verify_provider(pb::VerifyProviderRequest { id: created.id })
-        .await
-        .expect("verify")
-        .into_inner();
+    });
+    let verified = verify_with(&emu, "azure_ad", config).await;
     assert!(!verified.ok);
     assert!(
         verified.detail.contains("Application.ReadWrite.OwnedBy"),
@@ -477,31 +457,12 @@ async fn verify_says_what_the_management_credentials_lack() {
     );
 
     // Curity: a client that may not ask for the dcr scope.
-    let emu = emulator().await;
-    let plain = control(
-        &emu,
-        "clients",
-        json!({"vendor": "curity", "scopes": ["read"]}),
-    )
-    .await;
-    let app = spawn_app().await;
-    let mut p = provider(&emu, "curity");
-    p.config = Some(Config::Curity(pb::CurityConfig {
-        initial_client_id: plain["client_id"].as_str().expect("id").into(),
-        initial_client_secret: plain["client_secret"].as_str().expect("secret").into(),
-    }));
-    let created = app
-        .providers()
-        .create_provider(pb::CreateProviderRequest { provider: Some(p) })
-        .await
-        .expect("create")
-        .into_inner();
-    let verified = app
-        .providers()
-        .verify_provider(pb::VerifyProviderRequest { id: created.id })
-        .await
-        .expect("verify")
-        .into_inner();
+    let (id, secret) = seeded(&emu, json!({"vendor": "curity", "scopes": ["read"]})).await;
+    let config = Config::Curity(pb::CurityConfig {
+        initial_client_id: id,
+        initial_client_secret: secret,
+    });
+    let verified = verify_with(&emu, "curity", config).await;
     assert!(!verified.ok);
     assert!(
         verified.detail.contains("invalid_scope"),
