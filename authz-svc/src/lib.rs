@@ -94,12 +94,15 @@ pub async fn serve(
         envoy::EnvoyApi(state.checker.clone()),
         state.service_auth.clone(),
     ));
+    let directory = state.directory.clone();
     let services = ServiceSet {
         routes,
         names: vec![
             AuthzServiceServer::<grpc::AuthzApi>::NAME,
             AuthorizationServer::<envoy::EnvoyApi>::NAME,
         ],
+        // Ready once the change stream keeps the caches current (revocation within 1 s).
+        ready: Some(Box::pin(async move { directory.wait_following().await })),
     };
     tracing::info!(addr = %listener.local_addr()?, "authz-svc serving");
     let served = dcr_common::server::serve(listener, services, shutdown).await;

@@ -18,6 +18,9 @@ pub struct ServiceSet {
     pub routes: Routes,
     /// Fully qualified gRPC service names, reported by the health service.
     pub names: Vec<&'static str>,
+    /// Resolves when the service can answer correctly (e.g. its caches follow the
+    /// registry's change stream); until then health says NOT_SERVING. None: at once.
+    pub ready: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,12 +44,32 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
+    let initial = if services.ready.is_some() {
+        ServingStatus::NotServing
+    } else {
+        ServingStatus::Serving
+    };
     for name in &services.names {
-        health
-            .set_service_status(*name, ServingStatus::Serving)
-            .await;
+        health.set_service_status(*name, initial).await;
     }
-    health.set_service_status("", ServingStatus::Serving).await;
+    health.set_service_status("", initial).await;
+    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readiness = services.ready.map(|ready| {
+        let (health, names, stopping) = (health.clone(), services.names.clone(), stopping.clone());
+        tokio::spawn(async move {
+            ready.await;
+            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            for name in names {
+                health
+                    .set_service_status(name, ServingStatus::Serving)
+                    .await;
+            }
+            health.set_service_status("", ServingStatus::Serving).await;
+            tracing::info!("ready: health reports SERVING");
+        })
+    });
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(dcr_proto::FILE_DESCRIPTOR_SET)
@@ -60,6 +83,10 @@ pub async fn serve(
     let names = services.names.clone();
     let drain = async move {
         shutdown.await;
+        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(readiness) = readiness {
+            readiness.abort();
+        }
         tracing::info!("shutting down: marking NOT_SERVING and draining in-flight calls");
         for name in names {
             health

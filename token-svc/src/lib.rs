@@ -101,9 +101,12 @@ pub async fn serve(
     tracing::info!(grpc = %grpc.local_addr()?, http = %http_listener.local_addr()?, "token-svc serving");
     let http_server = axum::serve(http_listener, http::router(state.api.broker.clone()))
         .with_graceful_shutdown(wait(stop_rx.clone()));
+    let directory = state.directory.clone();
     let services = ServiceSet {
         routes: Routes::new(TokenServiceServer::new(state.api.clone())),
         names: vec![TokenServiceServer::<grpc::TokenApi>::NAME],
+        // Ready once the change stream keeps the caches current.
+        ready: Some(Box::pin(async move { directory.wait_following().await })),
     };
     let grpc_server = dcr_common::server::serve(grpc, services, wait(stop_rx));
     let (http_result, grpc_result) = tokio::join!(http_server, grpc_server);

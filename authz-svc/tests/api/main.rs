@@ -6,6 +6,7 @@ mod bearer;
 mod client_credentials;
 mod envoy;
 mod opaque;
+mod readiness;
 mod revocation;
 mod session;
 mod vendors;

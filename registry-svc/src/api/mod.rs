@@ -93,6 +93,8 @@ pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
             ApplicationServiceServer::<ApplicationApi>::NAME,
             DirectoryServiceServer::<DirectoryApi>::NAME,
         ],
+        // Migrations ran before serving: ready at once.
+        ready: None,
     }
 }
 
