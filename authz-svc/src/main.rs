@@ -1,4 +1,5 @@
-//! authz-svc: configuration from the environment (see README.md), then `run`.
+//! authz-svc: configuration from the environment (see README.md), then `run`;
+//! `authz-svc health` exits 0 when the running service reports SERVING.
 
 /// mimalloc: glibc malloc's arena locks cost the hot paths about a fifth of their CPU.
 #[global_allocator]
@@ -11,6 +12,10 @@ use dcr_common::telemetry::{self, LogConfig};
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // `authz-svc health`: exit 0 when the running service reports SERVING.
+    if std::env::args().nth(1).as_deref() == Some("health") {
+        return dcr_common::server::health_command("DCR_AUTHZ_LISTEN", "0.0.0.0:50053").await;
+    }
     let config = match LogConfig::from_env().and_then(|log| Ok((log, AuthzConfig::from_env()?))) {
         Ok((log, config)) => {
             telemetry::init(&log);

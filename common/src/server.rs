@@ -137,3 +137,52 @@ pub async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// The `health` subcommand of every service binary (container health checks, exec
+/// probes): asks the gRPC health service at `listen` (an unspecified address means this
+/// host) and answers whether it is SERVING, within 3 seconds.
+pub async fn probe(listen: SocketAddr) -> bool {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let check = async {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        let status = tonic_health::pb::health_client::HealthClient::new(channel)
+            .check(tonic_health::pb::HealthCheckRequest::default())
+            .await
+            .ok()?
+            .into_inner()
+            .status;
+        Some(status == ServingStatus::Serving as i32)
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(false)
+}
+
+/// `health` for a binary whose listen address is `var` (default `default`): exit code 0
+/// when SERVING, 1 otherwise (2 for a bad address).
+pub async fn health_command(var: &'static str, default: &str) -> std::process::ExitCode {
+    match crate::config::listen_addr(var, default) {
+        Ok(listen) if probe(listen).await => std::process::ExitCode::SUCCESS,
+        Ok(listen) => {
+            eprintln!("not serving at {listen}");
+            std::process::ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,4 +1,5 @@
-//! registry-svc: `registry-svc` serves; `registry-svc migrate` applies migrations and exits.
+//! registry-svc: `registry-svc` serves; `registry-svc migrate` applies migrations and exits;
+//! `registry-svc health` exits 0 when the running service reports SERVING.
 
 /// mimalloc: glibc malloc's arena locks cost the hot paths about a fifth of their CPU.
 #[global_allocator]
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use dcr_common::telemetry::{self, LogConfig};
 use registry_svc::RegistryConfig;
 
-const USAGE: &str = "usage: registry-svc [serve|migrate]\n\
+const USAGE: &str = "usage: registry-svc [serve|migrate|health]\n\
 configuration comes from the environment: DATABASE_URL, DCR_MASTER_KEY, DCR_ADMIN_TOKEN,\n\
 DCR_PORTAL_TOKEN, DCR_SERVICE_TOKEN, DCR_REGISTRY_LISTEN, ... (see README.md)";
 
@@ -18,6 +19,9 @@ async fn main() -> ExitCode {
     let command = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "serve".to_owned());
+    if command == "health" {
+        return dcr_common::server::health_command("DCR_REGISTRY_LISTEN", "0.0.0.0:50051").await;
+    }
     if !matches!(command.as_str(), "serve" | "migrate") {
         eprintln!("{USAGE}");
         return ExitCode::from(2);

@@ -99,6 +99,15 @@ async fn migrate_then_serve_until_sigterm() {
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await
         .expect("serving");
+    // The health subcommand (container health checks) sees it too.
+    let port = addr.rsplit(':').next().expect("port").to_owned();
+    let probe = Command::new(env!("CARGO_BIN_EXE_registry-svc"))
+        .arg("health")
+        .env("DCR_REGISTRY_LISTEN", format!("0.0.0.0:{port}"))
+        .status()
+        .await
+        .expect("health");
+    assert!(probe.success(), "registry-svc health: {probe}");
 
     let pid = child.id().expect("pid").to_string();
     let killed = Command::new("kill")
@@ -109,6 +118,13 @@ async fn migrate_then_serve_until_sigterm() {
     assert!(killed.success());
     let status = child.wait().await.expect("wait");
     assert!(status.success(), "a clean exit after SIGTERM: {status}");
+    let probe = Command::new(env!("CARGO_BIN_EXE_registry-svc"))
+        .arg("health")
+        .env("DCR_REGISTRY_LISTEN", format!("127.0.0.1:{port}"))
+        .status()
+        .await
+        .expect("health");
+    assert_eq!(probe.code(), Some(1), "nothing serves there any more");
     let mut rest = Vec::new();
     while let Ok(Some(line)) = lines.next_line().await {
         rest.push(line);
