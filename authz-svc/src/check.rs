@@ -178,11 +178,7 @@ impl Checker {
     /// `decide`, counted.
     pub async fn check(&self, request: &pb::CheckRequest) -> Outcome {
         let outcome = self.decide(request).await;
-        Stats::count(if outcome.allow {
-            &self.stats.allowed
-        } else {
-            &self.stats.denied
-        });
+        self.stats.decided(outcome.allow, outcome.reason);
         outcome
     }
 
@@ -361,15 +357,15 @@ impl Checker {
         let now = self.clock.now();
         let seen = match self.verified.get(&key).await {
             Some(seen) => {
-                Stats::count(&self.stats.verified_hits);
+                self.stats.lookup("verified", true);
                 seen
             }
             None => {
-                Stats::count(&self.stats.verified_misses);
+                self.stats.lookup("verified", false);
                 let verified = if is_jwt(token) {
                     verify(token, issuer, &self.keys, now, self.leeway).await
                 } else {
-                    Stats::count(&self.stats.introspections);
+                    self.stats.introspected();
                     introspect(&self.tokens, provider_id, token, issuer, now).await
                 };
                 let verified = match verified {
@@ -438,10 +434,10 @@ impl Checker {
         let material = format!("{client_id}\u{0}{secret}\u{0}{audience}\u{0}{generation}");
         let key = *blake3::keyed_hash(&self.mac_key, material.as_bytes()).as_bytes();
         if let Some(token) = self.basic.get(&key).await {
-            Stats::count(&self.stats.basic_hits);
+            self.stats.lookup("basic", true);
             return Ok(token.to_string());
         }
-        Stats::count(&self.stats.basic_misses);
+        self.stats.lookup("basic", false);
         let request = tok::IssueTokenRequest {
             client_id: client_id.to_owned(),
             client_secret: secret.to_owned(),

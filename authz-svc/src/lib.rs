@@ -115,6 +115,7 @@ pub async fn serve(
 
 pub async fn run(config: AuthzConfig) -> anyhow::Result<()> {
     let state = build(&config, dcr_common::clock::system())?;
+    dcr_common::metrics::start("DCR_AUTHZ_METRICS_LISTEN", "0.0.0.0:9093").await?;
     let listener = dcr_common::server::bind(config.listen).await?;
     serve(state, listener, dcr_common::server::shutdown_signal()).await
 }

@@ -1,5 +1,6 @@
-//! Cache and decision counters. Logged every minute (entries per cache included) until
-//! the Prometheus endpoint exists; tests read them to prove what was served from cache.
+//! Cache and decision counters: exported to Prometheus (`dcr_authz_cache_lookups_total`,
+//! `dcr_authz_introspections_total`, `dcr_authz_decisions_total`), logged every minute
+//! with the cache sizes, and read by tests to prove what was served from cache.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,6 +21,31 @@ pub struct Stats {
 impl Stats {
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A lookup in the verified-token (`verified`) or Basic (`basic`) cache.
+    pub fn lookup(&self, cache: &'static str, hit: bool) {
+        Self::count(match (cache, hit) {
+            ("basic", true) => &self.basic_hits,
+            ("basic", false) => &self.basic_misses,
+            (_, true) => &self.verified_hits,
+            (_, false) => &self.verified_misses,
+        });
+        let result = if hit { "hit" } else { "miss" };
+        metrics::counter!("dcr_authz_cache_lookups_total", "cache" => cache, "result" => result)
+            .increment(1);
+    }
+
+    pub fn introspected(&self) {
+        Self::count(&self.introspections);
+        metrics::counter!("dcr_authz_introspections_total").increment(1);
+    }
+
+    pub fn decided(&self, allow: bool, reason: &'static str) {
+        Self::count(if allow { &self.allowed } else { &self.denied });
+        let decision = if allow { "allow" } else { "deny" };
+        metrics::counter!("dcr_authz_decisions_total", "decision" => decision, "reason" => reason)
+            .increment(1);
     }
 
     pub fn read(counter: &AtomicU64) -> u64 {

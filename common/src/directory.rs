@@ -156,6 +156,16 @@ impl Directory {
 
     /// Applies one change: forget the client, retire its tokens.
     async fn apply(&self, change: &pb::Change) {
+        if let Some(time) = &change.time {
+            let now = chrono::Utc::now();
+            let at = chrono::DateTime::from_timestamp(
+                time.seconds,
+                u32::try_from(time.nanos).unwrap_or(0),
+            )
+            .unwrap_or(now);
+            metrics::gauge!("dcr_change_stream_lag_seconds")
+                .set((now - at).num_milliseconds() as f64 / 1000.0);
+        }
         if !change.client_id.is_empty() {
             self.clients.invalidate(&change.client_id).await;
             *self

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod metrics;
 pub mod oauth;
 pub mod seal;
 pub mod server;

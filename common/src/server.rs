@@ -99,6 +99,7 @@ pub async fn serve(
     };
 
     Server::builder()
+        .layer(crate::metrics::MetricsLayer)
         .add_routes(services.routes)
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -64,6 +64,7 @@ pub async fn serve(
 /// Runs registry-svc until Ctrl-C or SIGTERM.
 pub async fn run(config: RegistryConfig) -> anyhow::Result<()> {
     let registry = build(&config).await?;
+    dcr_common::metrics::start("DCR_REGISTRY_METRICS_LISTEN", "0.0.0.0:9091").await?;
     let listener = dcr_common::server::bind(config.listen).await?;
     serve(
         registry,

@@ -218,9 +218,11 @@ impl Broker {
         );
         if let Some(hit) = self.cache.get(&key).await {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("dcr_token_cache_lookups_total", "result" => "hit").increment(1);
             return Ok(hit);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("dcr_token_cache_lookups_total", "result" => "miss").increment(1);
         let this = self.clone();
         let fetch = async move {
             let client = this

@@ -120,6 +120,7 @@ pub async fn serve(
 
 pub async fn run(config: TokenConfig) -> anyhow::Result<()> {
     let state = build(&config)?;
+    dcr_common::metrics::start("DCR_TOKEN_METRICS_LISTEN", "0.0.0.0:9092").await?;
     let grpc = dcr_common::server::bind(config.listen).await?;
     let http = dcr_common::server::bind(config.http_listen).await?;
     serve(state, grpc, http, dcr_common::server::shutdown_signal()).await

@@ -68,7 +68,17 @@ pub async fn client_credentials(
             Some(form_encode(client_secret.expose_secret())),
         );
     }
-    let response = request.form(&form).send().await.map_err(transport)?;
+    let started = std::time::Instant::now();
+    let sent = request.form(&form).send().await;
+    metrics::histogram!("dcr_idp_request_duration_seconds", "call" => "token")
+        .record(started.elapsed().as_secs_f64());
+    let outcome = match &sent {
+        Ok(response) => format!("{}xx", response.status().as_u16() / 100),
+        Err(_) => "unreachable".to_owned(),
+    };
+    metrics::counter!("dcr_idp_requests_total", "call" => "token", "outcome" => outcome)
+        .increment(1);
+    let response = sent.map_err(transport)?;
     let status = response.status();
     let body = response.bytes().await.map_err(transport)?;
     tracing::debug!(%status, %endpoint, "token endpoint answered");

@@ -107,7 +107,10 @@ pub(super) async fn send_retrying(
     loop {
         attempt += 1;
         let last = attempt >= policy.attempts;
-        let wait = match send(build(), what).await {
+        let started = std::time::Instant::now();
+        let sent = send(build(), what).await;
+        record(what, started, &sent);
+        let wait = match sent {
             Ok(answer) if !last && retryable_status(answer.status, repeat) => {
                 match requested_wait(answer.status, &answer.headers, chrono::Utc::now()) {
                     Some(wait) if wait > policy.max_retry_after => {
@@ -135,6 +138,21 @@ pub(super) async fn send_retrying(
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+/// `dcr_idp_request_duration_seconds{call}` and `dcr_idp_requests_total{call, outcome}`
+/// (outcome: the status class, 429, or how the connection failed).
+fn record(what: &str, started: std::time::Instant, sent: &Result<Answer, IdpError>) {
+    let call = what.to_owned();
+    metrics::histogram!("dcr_idp_request_duration_seconds", "call" => call.clone())
+        .record(started.elapsed().as_secs_f64());
+    let outcome = match sent {
+        Ok(answer) if answer.status == StatusCode::TOO_MANY_REQUESTS => "429".to_owned(),
+        Ok(answer) => format!("{}xx", answer.status.as_u16() / 100),
+        Err(IdpError::Unreachable(_)) => "unreachable".to_owned(),
+        Err(_) => "ambiguous".to_owned(),
+    };
+    metrics::counter!("dcr_idp_requests_total", "call" => call, "outcome" => outcome).increment(1);
 }
 
 /// `send_retrying`, then a non-2xx answer becomes the matching error.

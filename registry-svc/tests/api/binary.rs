@@ -20,6 +20,7 @@ fn registry(database_url: &str) -> Command {
         .env("DCR_PORTAL_TOKEN", PORTAL_TOKEN)
         .env("DCR_SERVICE_TOKEN", SERVICE_TOKEN)
         .env("DCR_REGISTRY_LISTEN", "127.0.0.1:0")
+        .env("DCR_REGISTRY_METRICS_LISTEN", "127.0.0.1:0")
         .env("DCR_LOG_FORMAT", "json")
         .kill_on_drop(true);
     command
@@ -78,6 +79,7 @@ async fn migrate_then_serve_until_sigterm() {
         .spawn()
         .expect("serve");
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut metrics_addr = None;
     let addr = loop {
         let line = lines
             .next_line()
@@ -85,6 +87,9 @@ async fn migrate_then_serve_until_sigterm() {
             .expect("read")
             .expect("registry-svc exited before serving");
         let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if event["message"] == "metrics serving at /metrics" {
+            metrics_addr = event["addr"].as_str().map(str::to_owned);
+        }
         if event["message"] == "registry-svc serving" {
             break event["addr"].as_str().expect("addr").to_owned();
         }
@@ -99,6 +104,27 @@ async fn migrate_then_serve_until_sigterm() {
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await
         .expect("serving");
+    // Prometheus metrics: the call just made, counted by method and status.
+    let metrics_addr = metrics_addr.expect("the metrics endpoint was announced");
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("dcr_grpc_requests_total{")
+                && l.contains("method=\"/grpc.health.v1.Health/Check\"")
+                && l.contains("code=\"OK\"")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("dcr_grpc_request_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+
     // The health subcommand (container health checks) sees it too.
     let port = addr.rsplit(':').next().expect("port").to_owned();
     let probe = Command::new(env!("CARGO_BIN_EXE_registry-svc"))

@@ -1,0 +1,225 @@
+//! Prometheus metrics. Every service installs one recorder and serves `GET /metrics` on
+//! its metrics address; every gRPC call is counted by method and status and timed by
+//! method (`MetricsLayer`). Services add their own (caches, IdP calls, stream lag) with
+//! the `metrics` macros.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tonic::codegen::http;
+
+/// Installs the process-wide recorder (once; later calls get the same handle).
+pub fn install() -> PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.000_25, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                    2.5, 5.0, 10.0,
+                ])
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            // A second recorder (tests, several services in one process) keeps the first.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    handle: PrometheusHandle,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Counts and times every gRPC call: `dcr_grpc_requests_total{method, code}` and
+/// `dcr_grpc_request_duration_seconds{method}`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MetricsLayer;
+
+impl<S> tower::Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService { inner }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MetricsService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for MetricsService<S>
+where
+    S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<MeteredBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let start = Instant::now();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await?;
+            // An error without a body ("trailers-only") carries its status in the headers.
+            let status = grpc_status(response.headers());
+            let (parts, body) = response.into_parts();
+            Ok(http::Response::from_parts(
+                parts,
+                MeteredBody {
+                    inner: body,
+                    call: Some(Call { method, start }),
+                    status,
+                },
+            ))
+        })
+    }
+}
+
+fn grpc_status(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .map(|code| code_name(code).to_owned())
+}
+
+/// gRPC status codes by number (as sent) to their names (as read on a dashboard).
+fn code_name(code: &str) -> &'static str {
+    match code {
+        "0" => "OK",
+        "1" => "CANCELLED",
+        "2" => "UNKNOWN",
+        "3" => "INVALID_ARGUMENT",
+        "4" => "DEADLINE_EXCEEDED",
+        "5" => "NOT_FOUND",
+        "6" => "ALREADY_EXISTS",
+        "7" => "PERMISSION_DENIED",
+        "8" => "RESOURCE_EXHAUSTED",
+        "9" => "FAILED_PRECONDITION",
+        "10" => "ABORTED",
+        "11" => "OUT_OF_RANGE",
+        "12" => "UNIMPLEMENTED",
+        "13" => "INTERNAL",
+        "14" => "UNAVAILABLE",
+        "15" => "DATA_LOSS",
+        "16" => "UNAUTHENTICATED",
+        _ => "UNKNOWN",
+    }
+}
+
+struct Call {
+    method: String,
+    start: Instant,
+}
+
+impl Call {
+    fn record(self, code: &str) {
+        metrics::counter!("dcr_grpc_requests_total", "method" => self.method.clone(), "code" => code.to_owned())
+            .increment(1);
+        metrics::histogram!("dcr_grpc_request_duration_seconds", "method" => self.method)
+            .record(self.start.elapsed().as_secs_f64());
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that records the call once its status is known: from the
+    /// trailers, or at the end of the body, or as CANCELLED when dropped unfinished.
+    pub struct MeteredBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+        status: Option<String>,
+    }
+
+    impl<B> PinnedDrop for MeteredBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(call) = this.call.take() {
+                call.record(this.status.as_deref().unwrap_or("CANCELLED"));
+            }
+        }
+    }
+}
+
+impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = std::task::ready!(this.inner.poll_frame(cx));
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(status) = frame.trailers_ref().and_then(grpc_status) {
+                    *this.status = Some(status);
+                }
+            }
+            Some(Err(_)) => {
+                if let Some(call) = this.call.take() {
+                    call.record("TRANSPORT_ERROR");
+                }
+            }
+            None => {
+                if let Some(call) = this.call.take() {
+                    call.record(this.status.as_deref().unwrap_or("UNKNOWN"));
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// For a service binary: serves `/metrics` on the address in `var` (default `default`)
+/// for the life of the process. A bad address fails the start, naming `var`.
+pub async fn start(var: &'static str, default: &str) -> anyhow::Result<()> {
+    let addr = crate::config::listen_addr(var, default)?;
+    let listener = crate::server::bind(addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics serving at /metrics");
+    let handle = install();
+    tokio::spawn(async move {
+        if let Err(error) = serve(listener, handle, std::future::pending()).await {
+            tracing::error!(%error, "the metrics endpoint stopped");
+        }
+    });
+    Ok(())
+}
