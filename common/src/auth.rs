@@ -127,12 +127,16 @@ impl ServiceCredentials {
             })
     }
 
-    /// `message` as a request carrying the service token.
+    /// `message` as a request carrying the service token, and the id of the request
+    /// being served (if any), so the callee's logs tie to the caller's.
     pub fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request
             .metadata_mut()
             .insert("authorization", self.0.clone());
+        if let Some(id) = crate::request_id::current().and_then(|id| id.parse().ok()) {
+            request.metadata_mut().insert(crate::request_id::HEADER, id);
+        }
         request
     }
 }

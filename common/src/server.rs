@@ -99,7 +99,11 @@ pub async fn serve(
     };
 
     Server::builder()
-        .layer(crate::metrics::MetricsLayer)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(crate::metrics::MetricsLayer)
+                .layer(crate::request_id::RequestIdLayer),
+        )
         .add_routes(services.routes)
         .add_service(health_service)
         .add_service(reflection_v1)

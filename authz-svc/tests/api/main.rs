@@ -7,6 +7,7 @@ mod client_credentials;
 mod envoy;
 mod opaque;
 mod readiness;
+mod request_ids;
 mod revocation;
 mod session;
 mod vendors;
