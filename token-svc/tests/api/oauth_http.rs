@@ -14,14 +14,11 @@ async fn an_oauth_client_library_gets_tokens_from_the_http_endpoint() {
     let output = tokio::process::Command::new(python)
         .arg(script)
         .args(["--token-url", &format!("{}/oauth2/token", s.http_base)])
-        .args([
-            "--client-id",
-            &client_id,
-            "--client-secret",
-            &secret,
-            "--scope",
-            "read",
-        ])
+        // `--flag=value`: generated ids and secrets may start with `-`, which argparse
+        // would take for another option.
+        .arg(format!("--client-id={client_id}"))
+        .arg(format!("--client-secret={secret}"))
+        .args(["--scope", "read"])
         .args([
             "--audience",
             "https://api.example.com",
