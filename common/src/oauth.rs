@@ -12,6 +12,12 @@ pub fn is_scope_token(scope: &str) -> bool {
             .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
 }
 
+/// A client id or secret as RFC 6749 section 2.3.1 asks clients to send it in Basic:
+/// form-urlencoded first (what `decode_basic` undoes).
+pub fn form_encode_credential(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// The client id and secret of a Basic credential (the part after `Basic `). RFC 6749
 /// section 2.3.1 asks clients to form-urlencode both before encoding; several libraries
 /// do not, so only `%XX` is decoded and `+` stays `+`. None for anything malformed.

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::discovery::{Discovery, transport};
 use crate::errors::TokenError;
-use crate::upstream::form_encode;
+use dcr_common::oauth::form_encode_credential;
 
 /// Longer tokens are refused before any call (opaque tokens are short; JWTs of a few KiB).
 pub const MAX_TOKEN: usize = 16 * 1024;
@@ -84,8 +84,8 @@ impl Introspector {
             .post(endpoint.clone())
             .header("accept", "application/json")
             .basic_auth(
-                form_encode(&client.client_id),
-                Some(form_encode(client.secret.expose_secret())),
+                form_encode_credential(&client.client_id),
+                Some(form_encode_credential(client.secret.expose_secret())),
             )
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()

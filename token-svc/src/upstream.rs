@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::discovery::transport;
 use crate::errors::TokenError;
+use dcr_common::oauth::form_encode_credential;
 
 #[derive(Debug, Deserialize)]
 struct Success {
@@ -42,11 +43,6 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
-/// RFC 6749 section 2.3.1: client id and secret are form-urlencoded before Basic.
-pub fn form_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
 pub async fn client_credentials(
     http: &reqwest::Client,
     endpoint: &Url,
@@ -64,8 +60,8 @@ pub async fn client_credentials(
         form.push(("client_secret", client_secret.expose_secret().to_owned()));
     } else {
         request = request.basic_auth(
-            form_encode(client_id),
-            Some(form_encode(client_secret.expose_secret())),
+            form_encode_credential(client_id),
+            Some(form_encode_credential(client_secret.expose_secret())),
         );
     }
     let started = std::time::Instant::now();

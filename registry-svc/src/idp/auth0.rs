@@ -23,7 +23,9 @@ use uuid::Uuid;
 use super::http::{Answer, json};
 use super::jwt_claims::{listed, unverified_claims};
 use super::retry::Repeat;
-use super::vendor_api::{ManagementClient, bearer, gone_is_done, json_call, management_token};
+use super::vendor_api::{
+    ManagementClient, bearer, gone_is_done, issued_secret, json_call, management_token,
+};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -177,16 +179,11 @@ impl IdpAdapter for Auth0Adapter {
             )
             .await?;
         let created: Client = json(&answer, "Auth0 create client")?;
-        let secret = created
-            .client_secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                IdpError::Ambiguous("Auth0 create client: no client_secret in the answer".into())
-            })?;
+        let secret = issued_secret(created.client_secret, "Auth0 create client")?;
         Ok(CreatedClient {
             client_id: created.client_id,
             secret: IssuedSecret {
-                client_secret: SecretString::from(secret),
+                client_secret: secret,
                 secret_ref: String::new(),
                 expire_time: None,
                 state: None,
@@ -238,14 +235,9 @@ impl IdpAdapter for Auth0Adapter {
             )
             .await?;
         let rotated: Client = json(&answer, "Auth0 rotate secret")?;
-        let secret = rotated
-            .client_secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                IdpError::Ambiguous("Auth0 rotate secret: no client_secret in the answer".into())
-            })?;
+        let secret = issued_secret(rotated.client_secret, "Auth0 rotate secret")?;
         Ok(IssuedSecret {
-            client_secret: SecretString::from(secret),
+            client_secret: secret,
             secret_ref: String::new(),
             expire_time: None,
             state: None,

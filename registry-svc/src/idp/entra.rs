@@ -20,7 +20,9 @@ use uuid::Uuid;
 use super::http::{Answer, json};
 use super::jwt_claims::{listed, unverified_claims};
 use super::retry::Repeat;
-use super::vendor_api::{ManagementClient, bearer, gone_is_done, json_call, management_token};
+use super::vendor_api::{
+    ManagementClient, bearer, gone_is_done, issued_secret, json_call, management_token,
+};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -124,12 +126,9 @@ impl EntraAdapter {
             )
             .await?;
         let password: Password = json(&answer, "Graph addPassword")?;
-        let secret = password
-            .secret_text
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| IdpError::Ambiguous("Graph addPassword: no secretText".into()))?;
+        let secret = issued_secret(password.secret_text, "Graph addPassword")?;
         Ok(IssuedSecret {
-            client_secret: SecretString::from(secret),
+            client_secret: secret,
             secret_ref: password.key_id,
             expire_time: password.end_date_time,
             state: None,

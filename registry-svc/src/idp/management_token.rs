@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use dcr_common::oauth::form_encode_credential;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -101,8 +102,8 @@ impl ManagementTokens for DirectTokens {
                     .post(grant.token_endpoint.clone())
                     .header("accept", "application/json")
                     .basic_auth(
-                        form_encode(grant.client_id),
-                        Some(form_encode(grant.client_secret.expose_secret())),
+                        form_encode_credential(grant.client_id),
+                        Some(form_encode_credential(grant.client_secret.expose_secret())),
                     )
                     .form(&form)
             },
@@ -135,9 +136,4 @@ impl ManagementTokens for DirectTokens {
         }
         Ok(secret)
     }
-}
-
-/// RFC 6749 section 2.3.1: client id and secret are form-urlencoded before Basic.
-fn form_encode(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::http::{Answer, json};
 use super::retry::Repeat;
-use super::vendor_api::{gone_is_done, json_call};
+use super::vendor_api::{gone_is_done, issued_secret, json_call};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     NewClient, RegistrationEvent,
@@ -152,11 +152,8 @@ impl OktaAdapter {
 }
 
 fn secret_from(body: &Map<String, Value>, what: &str) -> IdpResult<SecretString> {
-    body.get("client_secret")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(|s| SecretString::from(s.to_owned()))
-        .ok_or_else(|| IdpError::Ambiguous(format!("{what}: no client_secret in the answer")))
+    let secret = body.get("client_secret").and_then(Value::as_str);
+    issued_secret(secret.map(str::to_owned), what)
 }
 
 #[async_trait::async_trait]
@@ -288,14 +285,9 @@ impl IdpAdapter for OktaAdapter {
             )
             .await?;
         let secret: Secret = json(&answer, "Okta add client secret")?;
-        let client_secret = secret
-            .client_secret
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                IdpError::Ambiguous("Okta add client secret: no client_secret".into())
-            })?;
+        let client_secret = issued_secret(secret.client_secret, "Okta add client secret")?;
         Ok(IssuedSecret {
-            client_secret: SecretString::from(client_secret),
+            client_secret,
             secret_ref: secret.id,
             expire_time: None,
             state: None,

@@ -74,6 +74,15 @@ pub(super) async fn json_call(
     .await
 }
 
+/// The secret an IdP answer carries (`client_secret`, Graph's `secretText`): present and
+/// not empty, else the outcome is unclear (the IdP may have issued one dcr did not get).
+pub(super) fn issued_secret(secret: Option<String>, what: &str) -> IdpResult<SecretString> {
+    secret
+        .filter(|s| !s.is_empty())
+        .map(SecretString::from)
+        .ok_or_else(|| IdpError::Ambiguous(format!("{what}: no secret in the answer")))
+}
+
 /// `Bearer {token}` as a header value.
 pub(super) fn bearer(token: &SecretString) -> SecretString {
     SecretString::from(format!("Bearer {}", token.expose_secret()))
