@@ -23,12 +23,7 @@ const WARMUP: Duration = Duration::from_secs(1);
 const DURATION: Duration = Duration::from_secs(4);
 
 fn main() {
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    dcr_testkit::load::bench(async {
         let (base, base_half) = baseline(CONNECTIONS, WORKERS, WARMUP, DURATION).await;
 
         let s = dcr_testkit::authz::authz_stack(&[]).await;

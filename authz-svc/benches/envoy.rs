@@ -68,12 +68,7 @@ async fn status(base: &str, authorization: &str) -> u16 {
 }
 
 fn main() {
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    dcr_testkit::load::bench(async {
         let s = dcr_testkit::authz::authz_stack(&[]).await;
         let (_, client_id, secret) = s.registered_app("bench", "bench app").await;
         let token = format!(
@@ -87,7 +82,8 @@ fn main() {
             .text()
             .await
             .unwrap();
-        let jwks_file = std::env::temp_dir().join(format!("dcr-bench-jwks-{}.json", std::process::id()));
+        let jwks_file =
+            std::env::temp_dir().join(format!("dcr-bench-jwks-{}.json", std::process::id()));
         std::fs::write(&jwks_file, jwks).unwrap();
 
         let upstream = upstream().await;
@@ -119,8 +115,16 @@ fn main() {
         .await;
         std::fs::remove_file(&jwks_file).ok();
         for (name, proxy) in [("ext_authz", &ext_authz), ("jwt_authn", &jwt_authn)] {
-            assert_eq!(status(&proxy.base, &token).await, 200, "{name} allows the token");
-            assert_eq!(status(&proxy.base, "Bearer a.b.c").await, 401, "{name} denies junk");
+            assert_eq!(
+                status(&proxy.base, &token).await,
+                200,
+                "{name} allows the token"
+            );
+            assert_eq!(
+                status(&proxy.base, "Bearer a.b.c").await,
+                401,
+                "{name} denies junk"
+            );
         }
 
         let plain = load(&plain.base, &token).await;

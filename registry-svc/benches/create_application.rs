@@ -29,12 +29,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn main() {
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    dcr_testkit::load::bench(async {
         let emu = emulator().await;
         let app = spawn_app().await;
         let (_, strategy, _) = app.setup(provider(&emu, "auth0"), true).await;
@@ -97,8 +92,14 @@ fn main() {
         }
         let (total, idp) = (median(creates), median(idp));
         println!("CreateApplication, {CALLS} sequential calls, auth0 adapter at the IdP emulator:");
-        println!("  CreateApplication through registry-svc   p50 {:>7.3} ms", ms(total));
-        println!("  the IdP call alone (POST /api/v2/clients) p50 {:>7.3} ms", ms(idp));
+        println!(
+            "  CreateApplication through registry-svc   p50 {:>7.3} ms",
+            ms(total)
+        );
+        println!(
+            "  the IdP call alone (POST /api/v2/clients) p50 {:>7.3} ms",
+            ms(idp)
+        );
         println!(
             "  dcr's own time (difference)               p50 {:>7.3} ms   (target < 5 ms)",
             ms(total.saturating_sub(idp))

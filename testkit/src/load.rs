@@ -406,3 +406,15 @@ pub async fn baseline(
     let open = drive_at_rate(closed.rps / 2.0, duration, call).await;
     (closed, open)
 }
+
+/// Runs a benchmark's body: no log output (measure the service, not logging) on a
+/// multi-threaded runtime, as the services run.
+pub fn bench<F: Future<Output = ()>>(body: F) {
+    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
+        .expect("no other subscriber in a benchmark");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(body);
+}

@@ -20,13 +20,7 @@ const WARMUP: Duration = Duration::from_secs(1);
 const DURATION: Duration = Duration::from_secs(4);
 
 fn main() {
-    // No log capture here (the testkit's is for tests): measure the service, not logging.
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default()).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    dcr_testkit::load::bench(async {
         let (base, base_half) = baseline(CONNECTIONS, WORKERS, WARMUP, DURATION).await;
 
         let stack = dcr_testkit::token::stack(&[]).await;
