@@ -92,6 +92,11 @@ impl Directory {
         self.generations.get(key).map(|g| *g).unwrap_or(0)
     }
 
+    /// The sequence number of the last change applied from the registry's stream.
+    pub fn position(&self) -> u64 {
+        self.last_seq.load(Ordering::Relaxed)
+    }
+
     /// True while the change stream is connected (caches are being kept current).
     pub fn is_following(&self) -> bool {
         *self.following.borrow()

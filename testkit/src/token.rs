@@ -128,7 +128,23 @@ impl Stack {
             .await;
         let application = created.application.expect("application");
         let secret = created.credential.expect("credential").client_secret;
+        self.caught_up().await;
         (application.id, application.client_id, secret)
+    }
+
+    /// Waits until token-svc has applied every change the registry has made, so a test's
+    /// calls do not race the change stream (whose events bump the token cache keys).
+    pub async fn caught_up(&self) {
+        let latest = self.registry.registry.store.latest_seq().await.expect("seq");
+        let latest = u64::try_from(latest).unwrap_or(0);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            // A condition poll, not a fixed wait: it ends as soon as the position arrives.
+            while self.token.directory.position() < latest {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("token-svc follows the registry's changes");
     }
 
     pub async fn issue(
