@@ -52,9 +52,7 @@ impl RegistryConfig {
                 service: config::token("DCR_SERVICE_TOKEN")?,
             },
             listen: config::listen_addr("DCR_REGISTRY_LISTEN", "0.0.0.0:50051")?,
-            url_policy: UrlPolicy {
-                allow_http_loopback: config::flag("DCR_ALLOW_HTTP_LOOPBACK", false)?,
-            },
+            url_policy: UrlPolicy::from_env()?,
             idp_timeout,
             reconcile_interval: config::seconds("DCR_RECONCILE_INTERVAL_SECONDS", 15)?,
             operation_lease,

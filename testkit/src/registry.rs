@@ -103,6 +103,7 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         url_policy: UrlPolicy {
             allow_http_loopback: true,
+            allow_http_hosts: &[],
         },
         idp_timeout: Duration::from_secs(10),
         // Tests drive the reconciler themselves (reconcile_once), with the manual clock.

@@ -56,6 +56,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         service_token: SecretString::from(SERVICE_TOKEN),
         url_policy: UrlPolicy {
             allow_http_loopback: true,
+            allow_http_hosts: &[],
         },
         idp_timeout: Duration::from_secs(10),
         cache_capacity: 10_000,
@@ -135,7 +136,13 @@ impl Stack {
     /// Waits until token-svc has applied every change the registry has made, so a test's
     /// calls do not race the change stream (whose events bump the token cache keys).
     pub async fn caught_up(&self) {
-        let latest = self.registry.registry.store.latest_seq().await.expect("seq");
+        let latest = self
+            .registry
+            .registry
+            .store
+            .latest_seq()
+            .await
+            .expect("seq");
         let latest = u64::try_from(latest).unwrap_or(0);
         tokio::time::timeout(Duration::from_secs(10), async {
             // A condition poll, not a fixed wait: it ends as soon as the position arrives.

@@ -43,9 +43,7 @@ impl TokenConfig {
             http_listen: config::listen_addr("DCR_TOKEN_HTTP_LISTEN", "0.0.0.0:8080")?,
             registry_url,
             service_token: config::token("DCR_SERVICE_TOKEN")?,
-            url_policy: UrlPolicy {
-                allow_http_loopback: config::flag("DCR_ALLOW_HTTP_LOOPBACK", false)?,
-            },
+            url_policy: UrlPolicy::from_env()?,
             idp_timeout: config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?,
             cache_capacity: capacity.parse().map_err(|_| {
                 ConfigError::new(

@@ -88,9 +88,11 @@ mod tests {
 
     const STRICT: UrlPolicy = UrlPolicy {
         allow_http_loopback: false,
+        allow_http_hosts: &[],
     };
     const LOCAL: UrlPolicy = UrlPolicy {
         allow_http_loopback: true,
+        allow_http_hosts: &[],
     };
 
     #[test]

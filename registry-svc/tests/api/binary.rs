@@ -28,13 +28,14 @@ fn registry(database_url: &str) -> Command {
 
 #[tokio::test]
 async fn bad_configuration_stops_at_start_naming_the_variable() {
-    let cases: [(&str, Option<&str>); 6] = [
+    let cases: [(&str, Option<&str>); 7] = [
         ("DATABASE_URL", None),
         ("DCR_MASTER_KEY", Some("c2hvcnQ=")),
         ("DCR_ADMIN_TOKEN", Some("short")),
         ("DCR_REGISTRY_LISTEN", Some("not-an-address")),
         ("DCR_LOG_FORMAT", Some("xml")),
         ("DCR_ALLOW_HTTP_LOOPBACK", Some("maybe")),
+        ("DCR_ALLOW_HTTP_HOSTS", Some("http://idp-emulator:9000")),
     ];
     for (variable, value) in cases {
         let mut command = registry("postgres://127.0.0.1:1/never");
