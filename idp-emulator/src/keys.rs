@@ -10,7 +10,8 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{self, KeyPair as _, UnparsedPublicKey};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// A key generation or signing failure inside aws-lc; handlers answer it as a 500.
@@ -26,6 +27,9 @@ impl std::fmt::Display for CryptoError {
 struct SigningKey {
     kid: String,
     pair: KeyPair,
+    /// The private key as PKCS#8 DER, kept so a state file can be written without
+    /// re-encoding the key on every save.
+    pkcs8: Vec<u8>,
     n: String,
     e: String,
 }
@@ -33,15 +37,54 @@ struct SigningKey {
 impl SigningKey {
     fn generate() -> Result<Self, CryptoError> {
         let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError)?;
+        let der = pair.as_der().map_err(|_| CryptoError)?;
         // A kid like the vendors' own: opaque, stable for the key's life.
-        Ok(Self::from_pair(crate::ids::alnum(24), pair))
+        Self::from_pkcs8(crate::ids::alnum(24), der.as_ref().to_vec())
     }
 
-    fn from_pair(kid: String, pair: KeyPair) -> Self {
+    fn from_pkcs8(kid: String, pkcs8: Vec<u8>) -> Result<Self, CryptoError> {
+        let pair = KeyPair::from_pkcs8(&pkcs8).map_err(|_| CryptoError)?;
         let public = pair.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
         let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-        Self { kid, pair, n, e }
+        Ok(Self {
+            kid,
+            pair,
+            pkcs8,
+            n,
+            e,
+        })
+    }
+}
+
+/// How a key is written to a state file: its kid and its private key as base64
+/// (standard alphabet) PKCS#8 DER.
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    kid: String,
+    pkcs8: String,
+}
+
+impl Serialize for SigningKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredKey {
+            kid: self.kid.clone(),
+            pkcs8: STANDARD.encode(&self.pkcs8),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SigningKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let stored = StoredKey::deserialize(d)?;
+        let der = STANDARD
+            .decode(&stored.pkcs8)
+            .map_err(|_| D::Error::custom(format!("key {}: pkcs8 is not base64", stored.kid)))?;
+        let kid = stored.kid;
+        Self::from_pkcs8(kid.clone(), der)
+            .map_err(|_| D::Error::custom(format!("key {kid}: pkcs8 is not an RSA private key")))
     }
 }
 
@@ -67,14 +110,32 @@ fn initial_key(index: usize) -> Result<SigningKey, CryptoError> {
         .map_err(|_| CryptoError)?
         .get(index)
         .ok_or(CryptoError)?;
-    let pair = KeyPair::from_pkcs8(der).map_err(|_| CryptoError)?;
-    Ok(SigningKey::from_pair(kid.clone(), pair))
+    SigningKey::from_pkcs8(kid.clone(), der.clone())
 }
 
 /// The keys of one vendor: the newest signs, every older one stays published so tokens
 /// signed before a rotation keep verifying (as at every vendor during a rollover).
+/// In a state file: the list of keys, oldest first.
+#[derive(Deserialize)]
+#[serde(try_from = "Vec<SigningKey>")]
 pub(crate) struct KeySet {
     keys: Vec<SigningKey>,
+}
+
+impl Serialize for KeySet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.keys.serialize(s)
+    }
+}
+
+impl TryFrom<Vec<SigningKey>> for KeySet {
+    type Error = String;
+    fn try_from(keys: Vec<SigningKey>) -> Result<Self, Self::Error> {
+        if keys.is_empty() || keys.len() > MAX_KEYS {
+            return Err(format!("a key set holds 1 to {MAX_KEYS} keys"));
+        }
+        Ok(Self { keys })
+    }
 }
 
 /// How many keys a set keeps published; a rotation past this drops the oldest.

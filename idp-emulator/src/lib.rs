@@ -27,6 +27,7 @@ mod http;
 mod ids;
 mod keys;
 mod okta;
+mod persist;
 pub mod seed;
 mod server;
 mod state;
@@ -36,20 +37,29 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use seed::*;
-pub use server::{Emulator, serve, spawn, spawn_on};
+pub use server::{Emulator, serve, spawn, spawn_on, spawn_with_state_file};
 pub use state::{EmulatorState, Vendor};
 pub use urls::Urls;
 
 /// Every vendor route plus the control API, with fault injection, statistics and a body
-/// size limit in front. Serve it with [`serve`] to get `drop` faults; under another
-/// server a `drop` fault answers 502 instead.
+/// size limit in front (and, for state from [`EmulatorState::open`], a save to its file
+/// after every request that changed it). Serve it with [`serve`] to get `drop` faults;
+/// under another server a `drop` fault answers 502 instead.
 pub fn router(state: EmulatorState) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .merge(auth0::routes())
         .merge(okta::routes())
         .merge(curity::routes())
         .merge(entra::routes())
-        .merge(control::routes())
+        .merge(control::routes());
+    if state.inner.persist.is_some() {
+        // Innermost: it runs right after the handler, before the answer leaves.
+        routes = routes.layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            persist::middleware,
+        ));
+    }
+    routes
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::middleware,

@@ -1,5 +1,5 @@
-//! `dcr-idp-emulator [--listen 127.0.0.1:0] [--public-url http://idp-emulator:9000]`:
-//! serves the emulator, prints one line `LISTENING <port>` on stdout once the listener is
+//! `dcr-idp-emulator [--listen 127.0.0.1:0] [--public-url http://idp-emulator:9000]
+//! [--state-file PATH]`: serves the emulator (keeping its state in PATH when given), prints one line `LISTENING <port>` on stdout once the listener is
 //! bound, logs to stderr, and exits cleanly on SIGTERM or Ctrl-C.
 //! `dcr-idp-emulator health [--listen ADDR]` exits 0 when the emulator at ADDR answers
 //! (container health checks: the runtime image has no curl).
@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: dcr-idp-emulator [health] [--listen 127.0.0.1:0] [--public-url http://HOST:PORT]"
+        "usage: dcr-idp-emulator [health] [--listen 127.0.0.1:0] [--public-url http://HOST:PORT] [--state-file PATH]"
     );
     ExitCode::from(2)
 }
@@ -35,6 +35,7 @@ async fn main() -> ExitCode {
         .init();
     let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut public = None;
+    let mut state_file: Option<std::path::PathBuf> = None;
     let mut args = std::env::args().skip(1).peekable();
     let health = args.next_if(|a| a == "health").is_some();
     while let Some(arg) = args.next() {
@@ -46,6 +47,10 @@ async fn main() -> ExitCode {
             "--public-url" => match args.next().as_deref().and_then(public_url) {
                 Some(url) => public = Some(url),
                 None => return usage(),
+            },
+            "--state-file" => match args.next() {
+                Some(path) if !path.is_empty() => state_file = Some(path.into()),
+                _ => return usage(),
             },
             "-h" | "--help" => {
                 let _ = usage();
@@ -63,7 +68,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    match run(listen, public).await {
+    match run(listen, public, state_file).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "emulator failed");
@@ -72,7 +77,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(listen: SocketAddr, public: Option<String>) -> std::io::Result<()> {
+async fn run(
+    listen: SocketAddr,
+    public: Option<String>,
+    state_file: Option<std::path::PathBuf>,
+) -> std::io::Result<()> {
     // Signal handlers first: key generation below can take a while in a debug build, and a
     // SIGTERM arriving before the handler exists would kill the process uncleanly.
     let shutdown = shutdown_signal()?;
@@ -85,7 +94,10 @@ async fn run(listen: SocketAddr, public: Option<String>) -> std::io::Result<()> 
         addr.ip().to_string()
     };
     let root = public.unwrap_or_else(|| format!("http://{host}:{}", addr.port()));
-    let state = EmulatorState::new(&root)?;
+    let state = match state_file {
+        Some(path) => EmulatorState::open(&root, path)?,
+        None => EmulatorState::new(&root)?,
+    };
     tracing::info!(root = %state.urls().root, "idp emulator ready");
     {
         let mut out = std::io::stdout().lock();

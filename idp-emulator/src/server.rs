@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::Request;
@@ -110,16 +111,35 @@ pub async fn spawn() -> std::io::Result<Emulator> {
 /// emulator is reachable as soon as it does.
 pub async fn spawn_on(addr: SocketAddr) -> std::io::Result<Emulator> {
     let listener = TcpListener::bind(addr).await?;
-    let addr = listener.local_addr()?;
-    let root = format!("http://{addr}");
+    let root = format!("http://{}", listener.local_addr()?);
     let state = EmulatorState::new(&root)?;
+    start(listener, state)
+}
+
+/// Starts an emulator on `addr` whose state lives in the file at `path` (see
+/// [`EmulatorState::open`]): clients, secrets, grants and signing keys survive a restart
+/// on the same file. Issuers embed the root URL `http://{addr}`, so restart on the same
+/// address (a fixed port, not 0) for tokens issued before to keep verifying.
+pub async fn spawn_with_state_file(
+    addr: SocketAddr,
+    path: impl AsRef<Path>,
+) -> std::io::Result<Emulator> {
+    let listener = TcpListener::bind(addr).await?;
+    let root = format!("http://{}", listener.local_addr()?);
+    let state = EmulatorState::open(&root, path)?;
+    start(listener, state)
+}
+
+fn start(listener: TcpListener, state: EmulatorState) -> std::io::Result<Emulator> {
+    let addr = listener.local_addr()?;
+    let urls = state.urls().clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, state, async move {
         let _ = stopped.await;
     }));
     Ok(Emulator {
-        urls: Urls::new(&root),
-        root,
+        root: urls.root.clone(),
+        urls,
         addr,
         stop: Some(stop),
         task: Some(task),

@@ -2,12 +2,14 @@
 //! in-memory and a single lock keeps cross-vendor test control (faults, clock, stats) simple.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{CryptoError, KeySet};
+use crate::persist::{self, Persister};
 use crate::urls::Urls;
 use crate::{auth0, curity, entra, faults, okta};
 
@@ -45,10 +47,12 @@ impl Vendor {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct VendorKeys {
     pub auth0: KeySet,
     pub okta: KeySet,
     pub curity: KeySet,
+    #[serde(rename = "azure_ad")]
     pub entra: KeySet,
 }
 
@@ -95,10 +99,35 @@ impl World {
     pub fn now_secs(&self) -> i64 {
         self.now().timestamp()
     }
+
+    /// Fresh state: new signing keys for every vendor and the seeded credentials of
+    /// [`crate::seed`].
+    fn fresh(urls: &Urls) -> std::io::Result<Self> {
+        let gen_err = |_: CryptoError| std::io::Error::other("RSA key generation failed");
+        let keys = VendorKeys {
+            auth0: KeySet::initial(0).map_err(gen_err)?,
+            okta: KeySet::initial(1).map_err(gen_err)?,
+            curity: KeySet::initial(2).map_err(gen_err)?,
+            entra: KeySet::initial(3).map_err(gen_err)?,
+        };
+        let now = Utc::now();
+        Ok(World {
+            skew_secs: 0,
+            keys,
+            auth0: auth0::Tenant::seeded(urls),
+            okta: okta::Org::seeded(now),
+            curity: curity::Server::seeded(),
+            entra: entra::Directory::seeded(now),
+            faults: faults::Faults::default(),
+            stats: BTreeMap::new(),
+        })
+    }
 }
 
 pub(crate) struct Shared {
     pub urls: Urls,
+    /// Set when the state lives in a file ([`EmulatorState::open`]).
+    pub persist: Option<Persister>,
     world: Mutex<World>,
 }
 
@@ -111,32 +140,53 @@ pub struct EmulatorState {
 impl EmulatorState {
     /// Fresh state for an emulator reachable at `root` (e.g. `http://127.0.0.1:8080`):
     /// new signing keys for every vendor and the seeded credentials of [`crate::seed`].
+    /// Nothing outlives the process; see [`EmulatorState::open`] for state that does.
     pub fn new(root: &str) -> std::io::Result<Self> {
-        let gen_err = |_: CryptoError| std::io::Error::other("RSA key generation failed");
-        let keys = VendorKeys {
-            auth0: KeySet::initial(0).map_err(gen_err)?,
-            okta: KeySet::initial(1).map_err(gen_err)?,
-            curity: KeySet::initial(2).map_err(gen_err)?,
-            entra: KeySet::initial(3).map_err(gen_err)?,
-        };
         let urls = Urls::new(root);
-        let now = Utc::now();
-        let world = World {
-            skew_secs: 0,
-            keys,
-            auth0: auth0::Tenant::seeded(&urls),
-            okta: okta::Org::seeded(now),
-            curity: curity::Server::seeded(),
-            entra: entra::Directory::seeded(now),
-            faults: faults::Faults::default(),
-            stats: BTreeMap::new(),
+        let world = World::fresh(&urls)?;
+        Ok(Self::with_world(urls, world, None))
+    }
+
+    /// State kept in the file at `path`, for an emulator reachable at `root`: loaded
+    /// when the file exists, else fresh (as [`EmulatorState::new`]) and written at once,
+    /// so the signing keys survive a restart even before the first change. [`crate::router`]
+    /// then saves it after every request that changed it.
+    ///
+    /// A file written at another root is loaded with a warning: its clients, secrets and
+    /// keys still work, but tokens issued there name the old issuers. Errors (unreadable,
+    /// corrupt or other-version file, unwritable directory) name the file.
+    pub fn open(root: &str, path: impl AsRef<Path>) -> std::io::Result<Self> {
+        let path = path.as_ref();
+        let urls = Urls::new(root);
+        let world = match std::fs::read(path) {
+            Ok(bytes) => persist::load(path, &bytes, &urls)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => World::fresh(&urls)?,
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("reading emulator state file {}: {e}", path.display()),
+                ));
+            }
         };
-        Ok(Self {
+        let bytes = persist::snapshot(&world, &urls.root)?;
+        persist::write_atomic(path, &bytes).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("writing emulator state file {}: {e}", path.display()),
+            )
+        })?;
+        let persister = Persister::new(path.to_path_buf(), bytes);
+        Ok(Self::with_world(urls, world, Some(persister)))
+    }
+
+    fn with_world(urls: Urls, world: World, persist: Option<Persister>) -> Self {
+        Self {
             inner: Arc::new(Shared {
                 urls,
+                persist,
                 world: Mutex::new(world),
             }),
-        })
+        }
     }
 
     pub fn urls(&self) -> &Urls {

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::http::json;
@@ -25,7 +26,7 @@ const DEFAULT_GRANT_TYPES: &[&str] = &[
     "client_credentials",
 ];
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Client {
     pub client_id: String,
     pub client_secret: String,
@@ -55,6 +56,7 @@ impl Client {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Grant {
     pub id: String,
     pub client_id: String,
@@ -62,6 +64,7 @@ pub(crate) struct Grant {
     pub scope: Vec<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Tenant {
     pub clients: Vec<Client>,
     pub grants: Vec<Grant>,

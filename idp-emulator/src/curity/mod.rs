@@ -4,7 +4,7 @@
 
 mod registration;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::http::{client_creds, json, json_with, parse_params, split_scopes};
@@ -23,6 +24,7 @@ use crate::urls::Urls;
 /// Access-token lifetime of the emulated profile (Curity's default is 300 s).
 const TOKEN_TTL: i64 = 300;
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Client {
     pub client_id: String,
     pub secret: String,
@@ -36,10 +38,11 @@ pub(crate) struct Client {
     pub rat: Option<(String, i64)>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Server {
     pub clients: Vec<Client>,
     /// `jti`s of initial access tokens already spent: a `dcr` token registers one client.
-    pub spent_tokens: HashSet<String>,
+    pub spent_tokens: BTreeSet<String>,
 }
 
 impl Server {
@@ -54,7 +57,7 @@ impl Server {
                 issued_at: 0,
                 rat: None,
             }],
-            spent_tokens: HashSet::new(),
+            spent_tokens: BTreeSet::new(),
         }
     }
 

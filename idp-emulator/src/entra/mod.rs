@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::http::json;
@@ -24,7 +25,7 @@ use crate::state::{EmulatorState, Vendor};
 
 pub(crate) use graph::graph_error_body;
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Password {
     pub key_id: String,
     pub display_name: Option<String>,
@@ -40,7 +41,7 @@ impl Password {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Application {
     /// Object id.
     pub id: String,
@@ -96,19 +97,21 @@ impl Application {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct ServicePrincipal {
     pub id: String,
     pub app_id: String,
 }
 
 /// An application permission (app role) granted to a client app on a resource app.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct RoleGrant {
     pub client_app_id: String,
     pub resource_app_id: String,
     pub roles: Vec<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Directory {
     pub apps: Vec<Application>,
     pub sps: Vec<ServicePrincipal>,

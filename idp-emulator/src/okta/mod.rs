@@ -12,13 +12,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::http::{auth_token, json};
 use crate::seed::OKTA_API_TOKEN;
 use crate::state::{EmulatorState, Vendor, World};
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum SecretStatus {
     Active,
     Inactive,
@@ -33,7 +34,7 @@ impl SecretStatus {
     }
 }
 
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Secret {
     pub id: String,
     pub value: String,
@@ -55,7 +56,7 @@ impl Secret {
 }
 
 /// An OAuth client (Okta "app") as the DCR API sees it.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct App {
     pub client_id: String,
     pub issued_at: i64,
@@ -70,11 +71,13 @@ pub(crate) struct App {
     pub secrets: Vec<Secret>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct ApiToken {
     pub token: String,
     pub read_only: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Org {
     pub apps: Vec<App>,
     pub api_tokens: Vec<ApiToken>,

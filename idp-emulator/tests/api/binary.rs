@@ -51,3 +51,21 @@ async fn binary_prints_its_port_and_stops_on_sigterm() {
     assert!(status.success());
     assert!(child.0.wait().unwrap().success(), "exits 0 on SIGTERM");
 }
+
+#[test]
+fn binary_refuses_a_corrupt_state_file_by_name() {
+    let dir = std::env::temp_dir().join(format!("dcr-emu-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("idp.json");
+    std::fs::write(&path, "not json").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dcr-idp-emulator"))
+        .args(["--listen", "127.0.0.1:0", "--state-file"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "no LISTENING line");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+}

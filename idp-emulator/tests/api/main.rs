@@ -10,3 +10,4 @@ mod entra;
 mod faults;
 mod helpers;
 mod okta;
+mod persist;
