@@ -88,6 +88,12 @@ pub fn idp_url(value: &str, policy: UrlPolicy) -> Result<Url, String> {
                 "must use https (plain http on loopback needs DCR_ALLOW_HTTP_LOOPBACK=true)".into(),
             );
         }
+        "http" => {
+            let host = url.host_str().unwrap_or_default();
+            return Err(format!(
+                "must use https (plain http to {host} needs DCR_ALLOW_HTTP_HOSTS={host})"
+            ));
+        }
         _ => return Err("must use https".into()),
     }
     if url.fragment().is_some() {
@@ -124,7 +130,7 @@ mod tests {
         // Exact names: no suffix or prefix matches, and loopback stays off.
         assert_eq!(
             idp_url("http://idp-emulator.evil.example/", demo).unwrap_err(),
-            "must use https"
+            "must use https (plain http to idp-emulator.evil.example needs DCR_ALLOW_HTTP_HOSTS=idp-emulator.evil.example)"
         );
         assert!(idp_url("http://my-idp-emulator/", demo).is_err());
         assert!(idp_url("http://127.0.0.1:9000/", demo).is_err());
