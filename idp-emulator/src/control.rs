@@ -86,7 +86,7 @@ async fn create_client(State(st): State<EmulatorState>, body: Bytes) -> Response
         Err(resp) => return resp,
     };
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let now = w.now();
         let name = spec.name.clone().unwrap_or_else(|| "seeded client".into());
         match spec.vendor {
@@ -200,7 +200,7 @@ async fn create_resource_server(State(st): State<EmulatorState>, body: Bytes) ->
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    st.with(|w| {
+    st.with_mut(|w| {
         if !w.auth0.resource_servers.contains(&spec.identifier) {
             w.auth0.resource_servers.push(spec.identifier.clone());
         }
@@ -229,7 +229,7 @@ async fn create_api_token(State(st): State<EmulatorState>, body: Bytes) -> Respo
     if spec.token.is_empty() || spec.token.len() > 256 {
         return bad("token must be 1..256 characters");
     }
-    st.with(|w| {
+    st.with_mut(|w| {
         w.okta.api_tokens.retain(|t| t.token != spec.token);
         w.okta.api_tokens.push(okta::ApiToken {
             token: spec.token.clone(),
@@ -244,7 +244,7 @@ async fn create_api_token(State(st): State<EmulatorState>, body: Bytes) -> Respo
 
 /// `DELETE /__emulator/okta/api-tokens/{token}`: revoke; later calls with it get E0000011.
 async fn revoke_api_token(State(st): State<EmulatorState>, Path(token): Path<String>) -> Response {
-    let removed = st.with(|w| {
+    let removed = st.with_mut(|w| {
         let before = w.okta.api_tokens.len();
         w.okta.api_tokens.retain(|t| t.token != token);
         before != w.okta.api_tokens.len()
@@ -275,11 +275,11 @@ async fn add_fault(State(st): State<EmulatorState>, body: Bytes) -> Response {
         return bad("times must be at least 1");
     }
     fault.id = crate::ids::guid();
-    let added = st.with(|w| {
-        if w.faults.list.len() >= MAX_FAULTS {
+    let added = st.with_instruments(|i| {
+        if i.faults.list.len() >= MAX_FAULTS {
             return false;
         }
-        w.faults.list.push(fault.clone());
+        i.faults.list.push(fault.clone());
         true
     });
     if added {
@@ -290,23 +290,23 @@ async fn add_fault(State(st): State<EmulatorState>, body: Bytes) -> Response {
 }
 
 async fn list_faults(State(st): State<EmulatorState>) -> Response {
-    let list = st.with(|w| json!(w.faults.list));
+    let list = st.with_instruments(|i| json!(i.faults.list));
     json(StatusCode::OK, list)
 }
 
 async fn clear_faults(State(st): State<EmulatorState>) -> Response {
-    st.with(|w| w.faults.list.clear());
+    st.with_instruments(|i| i.faults.list.clear());
     no_content()
 }
 
 /// `GET /__emulator/stats`: `{"METHOD /route/{id}": count, ...}`.
 async fn stats(State(st): State<EmulatorState>) -> Response {
-    let body = st.with(|w| json!(w.stats));
+    let body = st.with_instruments(|i| json!(i.stats));
     json(StatusCode::OK, body)
 }
 
 async fn clear_stats(State(st): State<EmulatorState>) -> Response {
-    st.with(|w| w.stats.clear());
+    st.with_instruments(|i| i.stats.clear());
     no_content()
 }
 
@@ -323,7 +323,7 @@ async fn rotate_keys(State(st): State<EmulatorState>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    match st.with(|w| w.keys.get_mut(spec.vendor).rotate()) {
+    match st.with_mut(|w| w.keys.get_mut(spec.vendor).rotate()) {
         Ok(kid) => json(StatusCode::OK, json!({ "vendor": spec.vendor, "kid": kid })),
         Err(_) => json(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -351,7 +351,7 @@ async fn clock(State(st): State<EmulatorState>, body: Bytes) -> Response {
     if !(0..=MAX_SKEW_SECS).contains(&spec.advance_secs) {
         return bad("advance_secs must be 0..100 years");
     }
-    let now = st.with(|w| {
+    let now = st.with_mut(|w| {
         // Capped so dates stay far inside chrono's range.
         w.skew_secs = w
             .skew_secs

@@ -119,9 +119,9 @@ pub(crate) async fn middleware(
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string());
     let route = normalize(req.method(), matched.as_deref(), &path);
-    let fault = state.with(|w| {
-        *w.stats.entry(route).or_insert(0) += 1;
-        w.faults.take(vendor, req.method(), &path)
+    let fault = state.with_instruments(|i| {
+        *i.stats.entry(route).or_insert(0) += 1;
+        i.faults.take(vendor, req.method(), &path)
     });
     let mut resp = match fault {
         None => next.run(req).await,

@@ -101,8 +101,6 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
         okta: file.okta,
         curity: file.curity,
         entra: file.azure_ad,
-        faults: Default::default(),
-        stats: Default::default(),
     };
     let saved = Urls::new(&file.root);
     if saved.root != urls.root {
@@ -200,14 +198,19 @@ impl Persister {
 }
 
 impl EmulatorState {
-    /// Writes the state file if the persisted state changed since the last write.
+    /// Writes the state file if a request changed the world since the last write (and
+    /// the persisted form differs from what the file holds).
     async fn save(&self) -> io::Result<()> {
         let Some(persister) = &self.inner.persist else {
             return Ok(());
         };
+        // Taken before the snapshot: saves happen in snapshot order, so an older state
+        // never overwrites a newer one.
         let mut last = persister.last.lock().await;
-        let root = &self.inner.urls.root;
-        let bytes = self.with(|w| snapshot(w, root))?;
+        let Some(bytes) = self.take_changes() else {
+            return Ok(());
+        };
+        let bytes = bytes?;
         if bytes == *last {
             return Ok(());
         }
@@ -217,15 +220,23 @@ impl EmulatorState {
             Ok::<_, io::Error>(bytes)
         })
         .await
-        .map_err(io::Error::other)??;
-        *last = written;
-        Ok(())
+        .map_err(io::Error::other)
+        .and_then(|r| r);
+        match written {
+            Ok(bytes) => {
+                *last = bytes;
+                Ok(())
+            }
+            Err(e) => {
+                self.changes_lost();
+                Err(e)
+            }
+        }
     }
 }
 
 /// After every request, saves the state if it changed, before the answer goes out: a
-/// client that got its answer finds the change in the file. Requests that change nothing
-/// (token requests, reads) cost one serialization and a comparison.
+/// client that got its answer finds the change in the file.
 pub(crate) async fn middleware(
     State(state): State<EmulatorState>,
     req: Request,

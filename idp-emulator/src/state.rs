@@ -1,5 +1,6 @@
-//! All emulator state: one mutex over everything, since every request is short and
-//! in-memory and a single lock keeps cross-vendor test control (faults, clock, stats) simple.
+//! All emulator state: one mutex over the vendors' state (and the clock skew and keys),
+//! since every request is short and in-memory and a single lock keeps cross-vendor test
+//! control simple; another over the transient test instruments (faults, stats).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -75,7 +76,7 @@ impl VendorKeys {
     }
 }
 
-/// Everything behind the lock.
+/// The vendors' state: what a state file keeps.
 pub(crate) struct World {
     /// Seconds added to the wall clock (`POST /__emulator/clock`), so tests can expire
     /// tokens and secrets without sleeping.
@@ -85,8 +86,20 @@ pub(crate) struct World {
     pub okta: okta::Org,
     pub curity: curity::Server,
     pub entra: entra::Directory,
+}
+
+/// Test instrumentation, transient (never in a state file) and behind a lock of its own,
+/// so counting a request does not count as a change of the vendors' state.
+#[derive(Default)]
+pub(crate) struct Instruments {
     pub faults: faults::Faults,
     pub stats: BTreeMap<String, u64>,
+}
+
+/// The world and whether it changed since the state file was last written.
+struct Guarded {
+    world: World,
+    changed: bool,
 }
 
 impl World {
@@ -118,8 +131,6 @@ impl World {
             okta: okta::Org::seeded(now),
             curity: curity::Server::seeded(),
             entra: entra::Directory::seeded(now),
-            faults: faults::Faults::default(),
-            stats: BTreeMap::new(),
         })
     }
 }
@@ -128,7 +139,8 @@ pub(crate) struct Shared {
     pub urls: Urls,
     /// Set when the state lives in a file ([`EmulatorState::open`]).
     pub persist: Option<Persister>,
-    world: Mutex<World>,
+    world: Mutex<Guarded>,
+    instruments: Mutex<Instruments>,
 }
 
 /// Cheap to clone handle on one emulator's state; what [`crate::router`] serves.
@@ -184,7 +196,11 @@ impl EmulatorState {
             inner: Arc::new(Shared {
                 urls,
                 persist,
-                world: Mutex::new(world),
+                world: Mutex::new(Guarded {
+                    world,
+                    changed: false,
+                }),
+                instruments: Mutex::new(Instruments::default()),
             }),
         }
     }
@@ -193,10 +209,45 @@ impl EmulatorState {
         &self.inner.urls
     }
 
-    /// Runs `f` under the lock. A poisoned lock is taken over: state is plain data and a
-    /// panic in one request must not wedge every later one.
-    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+    /// Runs `f` under the lock, to read. A poisoned lock is taken over: state is plain
+    /// data and a panic in one request must not wedge every later one.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        let guard = self.inner.world.lock().unwrap_or_else(|e| e.into_inner());
+        f(&guard.world)
+    }
+
+    /// Runs `f` under the lock, to change the world: the state file (if any) is then
+    /// written after the request. Only these calls cost a save, so reads and token
+    /// requests stay as cheap as without a file.
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
         let mut guard = self.inner.world.lock().unwrap_or_else(|e| e.into_inner());
+        guard.changed = true;
+        f(&mut guard.world)
+    }
+
+    /// The persisted form of the world if it may have changed since the last call (which
+    /// [`EmulatorState::changes_lost`] undoes when that form could not be written).
+    pub(crate) fn take_changes(&self) -> Option<std::io::Result<Vec<u8>>> {
+        let mut guard = self.inner.world.lock().unwrap_or_else(|e| e.into_inner());
+        if !guard.changed {
+            return None;
+        }
+        guard.changed = false;
+        Some(persist::snapshot(&guard.world, &self.inner.urls.root))
+    }
+
+    pub(crate) fn changes_lost(&self) {
+        let mut guard = self.inner.world.lock().unwrap_or_else(|e| e.into_inner());
+        guard.changed = true;
+    }
+
+    /// Runs `f` on the faults and call statistics.
+    pub(crate) fn with_instruments<R>(&self, f: impl FnOnce(&mut Instruments) -> R) -> R {
+        let mut guard = self
+            .inner
+            .instruments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         f(&mut guard)
     }
 }

@@ -259,7 +259,7 @@ pub(super) async fn create_client(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["create:clients"]) {
             return resp;
         }
@@ -342,7 +342,7 @@ pub(super) async fn get_client(
 ) -> Response {
     let urls = st.urls().clone();
     let q = query_map(raw.as_deref());
-    st.with(|w| {
+    st.with_mut(|w| {
         let scopes = match authorize(w, &urls, &headers, &["read:clients", "read:client_keys"]) {
             Ok(s) => s,
             Err(resp) => return resp,
@@ -370,7 +370,7 @@ pub(super) async fn update_client(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let scopes = match authorize(
             w,
             &urls,
@@ -425,7 +425,7 @@ pub(super) async fn delete_client(
     headers: HeaderMap,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["delete:clients"]) {
             return resp;
         }
@@ -448,7 +448,7 @@ pub(super) async fn rotate_secret(
     headers: HeaderMap,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["update:client_keys"]) {
             return resp;
         }

@@ -38,7 +38,7 @@ pub(super) async fn create_grant(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["create:client_grants"]) {
             return resp;
         }
@@ -146,7 +146,7 @@ pub(super) async fn update_grant(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["update:client_grants"]) {
             return resp;
         }
@@ -178,7 +178,7 @@ pub(super) async fn delete_grant(
     headers: HeaderMap,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, &["delete:client_grants"]) {
             return resp;
         }

@@ -170,7 +170,7 @@ pub(super) async fn register(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let Some(token) = auth_token(&headers, "Bearer") else {
             return bearer_error(
                 StatusCode::UNAUTHORIZED,
@@ -283,7 +283,7 @@ pub(super) async fn read(
     headers: HeaderMap,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let idx = match authorize_management(w, &urls, &headers, &id) {
             Ok(i) => i,
             Err(resp) => return resp,
@@ -306,7 +306,7 @@ pub(super) async fn update(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let idx = match authorize_management(w, &urls, &headers, &id) {
             Ok(i) => i,
             Err(resp) => return resp,
@@ -347,7 +347,7 @@ pub(super) async fn remove(
     headers: HeaderMap,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let idx = match authorize_management(w, &urls, &headers, &id) {
             Ok(i) => i,
             Err(resp) => return resp,

@@ -427,7 +427,7 @@ pub(super) fn path_key(uri: &axum::http::Uri, segment: String) -> (String, bool)
 /// Follows <https://learn.microsoft.com/en-us/graph/api/application-post-applications?view=graph-rest-1.0>.
 async fn create_app(State(st): State<EmulatorState>, headers: HeaderMap, body: Bytes) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,
@@ -462,7 +462,7 @@ async fn list_apps(
 ) -> Response {
     let urls = st.urls().clone();
     let q = query_map(raw.as_deref());
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, false) {
             return resp;
         }
@@ -550,7 +550,7 @@ async fn get_app(
     let urls = st.urls().clone();
     let q = query_map(raw.as_deref());
     let (seg, via_key) = path_key(&uri, seg);
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &urls, &headers, false) {
             return resp;
         }
@@ -582,7 +582,7 @@ async fn update_app(
 ) -> Response {
     let urls = st.urls().clone();
     let (seg, via_key) = path_key(&uri, seg);
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,
@@ -613,7 +613,7 @@ async fn delete_app(
 ) -> Response {
     let urls = st.urls().clone();
     let (seg, via_key) = path_key(&uri, seg);
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,

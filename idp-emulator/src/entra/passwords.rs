@@ -52,7 +52,7 @@ pub(super) async fn add_password(
 ) -> Response {
     let urls = st.urls().clone();
     let (seg, via_key) = path_key(&uri, seg);
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,
@@ -104,7 +104,7 @@ pub(super) async fn remove_password(
 ) -> Response {
     let urls = st.urls().clone();
     let (seg, via_key) = path_key(&uri, seg);
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,

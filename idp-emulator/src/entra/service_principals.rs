@@ -57,7 +57,7 @@ pub(super) async fn create_sp(
     body: Bytes,
 ) -> Response {
     let urls = st.urls().clone();
-    st.with(|w| {
+    st.with_mut(|w| {
         let caller = match authorize(w, &urls, &headers, true) {
             Ok(c) => c,
             Err(resp) => return resp,

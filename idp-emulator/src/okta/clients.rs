@@ -191,7 +191,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &headers, true) {
             return resp;
         }
@@ -314,7 +314,7 @@ pub(super) async fn replace(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &headers, true) {
             return resp;
         }
@@ -343,7 +343,7 @@ pub(super) async fn remove(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &headers, true) {
             return resp;
         }
@@ -366,7 +366,7 @@ pub(super) async fn generate_secret(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, &headers, true) {
             return resp;
         }

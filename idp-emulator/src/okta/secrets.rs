@@ -68,7 +68,7 @@ fn with_app(
     f: impl FnOnce(&mut World, &str) -> Response,
 ) -> Response {
     let base = st.urls().okta_org();
-    st.with(|w| {
+    st.with_mut(|w| {
         if let Err(resp) = authorize(w, headers, write) {
             return resp;
         }
