@@ -127,8 +127,9 @@ impl ServiceCredentials {
             })
     }
 
-    /// `message` as a request carrying the service token, and the id of the request
-    /// being served (if any), so the callee's logs tie to the caller's.
+    /// `message` as a request carrying the service token, the id of the request being
+    /// served (if any), so the callee's logs tie to the caller's, and (with trace export
+    /// on) the current trace context.
     pub fn request<T>(&self, message: T) -> Request<T> {
         let mut request = Request::new(message);
         request
@@ -137,6 +138,7 @@ impl ServiceCredentials {
         if let Some(id) = crate::request_id::current().and_then(|id| id.parse().ok()) {
             request.metadata_mut().insert(crate::request_id::HEADER, id);
         }
+        crate::otel::inject_current(request.metadata_mut());
         request
     }
 }

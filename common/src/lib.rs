@@ -8,6 +8,7 @@ pub mod directory;
 pub mod error;
 pub mod metrics;
 pub mod oauth;
+pub mod otel;
 pub mod request_id;
 pub mod seal;
 pub mod server;

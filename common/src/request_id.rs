@@ -21,12 +21,24 @@ pub fn current() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
+/// Whether a caller's id is fit to keep: 1 to 128 printable ASCII characters, no spaces.
+pub fn valid(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// A caller's id is kept when it is short and printable; otherwise a new one is made.
 fn accept(value: Option<&http::HeaderValue>) -> String {
     value
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|v| valid(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Runs `future` as the work of request `id` (a valid one): dcr's internal calls made
+/// from it carry `id`. For handlers that learn a better id than the gRPC metadata's,
+/// such as Envoy's Check (the checked HTTP request's own id).
+pub async fn scope<F: Future>(id: String, future: F) -> F::Output {
+    CURRENT.scope(id, future).await
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -59,7 +71,20 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let id = accept(request.headers().get(HEADER));
-        let span = tracing::info_span!("request", request_id = %id, method = %request.uri().path());
+        let path = request.uri().path();
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %path,
+            otel.name = tracing::field::Empty,
+            otel.kind = tracing::field::Empty,
+        );
+        if crate::otel::enabled() {
+            // Trace views name spans by the method; the caller's trace continues here.
+            span.record("otel.name", path.trim_start_matches('/'));
+            span.record("otel.kind", "server");
+            crate::otel::adopt_caller_trace(&span, request.headers());
+        }
         span.in_scope(|| tracing::debug!("grpc request"));
         let future = self.inner.call(request);
         let header = http::HeaderValue::from_str(&id).ok();

@@ -1,9 +1,14 @@
 //! Tracing setup from DCR_LOG (an EnvFilter directive, default "info") and
-//! DCR_LOG_FORMAT ("pretty", the default, or "json").
+//! DCR_LOG_FORMAT ("pretty", the default, or "json"), plus OpenTelemetry trace export
+//! when an OTLP endpoint is configured (see `otel`).
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{self, ConfigError};
+use crate::otel::{self, OtelConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -35,21 +40,56 @@ impl LogConfig {
     }
 }
 
-/// Installs the global subscriber. Call once, from main.
+/// What `init` set up; `shutdown` before exit so buffered spans are exported.
+#[derive(Debug)]
+#[must_use = "call shutdown before exiting, or buffered spans are lost"]
+pub struct Telemetry {
+    exporter: Option<otel::Exporter>,
+}
+
+impl Telemetry {
+    pub async fn shutdown(self) {
+        if let Some(exporter) = self.exporter {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+/// Installs the global subscriber, logs only. Call once.
 pub fn init(config: &LogConfig) {
+    // Cannot fail: only an exporter's setup can.
+    let _ = start(config, None);
+}
+
+/// Installs the global subscriber, and trace export when `otel` says where to (see
+/// `otel`; `OtelConfig::from_env` reads the standard variables). Call once, from main,
+/// inside the Tokio runtime. Fails only when the exporter cannot be set up.
+pub fn start(config: &LogConfig, otel: Option<&OtelConfig>) -> Result<Telemetry, ConfigError> {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match config.format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match config.format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt.boxed(),
     };
+    // None is a no-op layer: without an endpoint nothing is built and nothing runs.
+    let (otel_layer, exporter) = match otel {
+        Some(otel) => {
+            let (layer, exporter) = otel::layer(otel)?;
+            (Some(layer), Some(exporter))
+        }
+        None => (None, None),
+    };
+    let result = tracing_subscriber::registry()
+        .with(otel_layer)
+        .with(fmt)
+        .with(filter)
+        .try_init();
     if let Err(error) = result {
         eprintln!("tracing was already initialised: {error}");
     }
+    Ok(Telemetry { exporter })
 }

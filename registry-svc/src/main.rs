@@ -7,6 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
+use dcr_common::otel::OtelConfig;
 use dcr_common::telemetry::{self, LogConfig};
 use registry_svc::RegistryConfig;
 
@@ -26,12 +27,11 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     }
-    let config = match LogConfig::from_env().and_then(|log| Ok((log, RegistryConfig::from_env()?)))
-    {
-        Ok((log, config)) => {
-            telemetry::init(&log);
-            config
-        }
+    let started = LogConfig::from_env()
+        .and_then(|log| Ok((log, OtelConfig::from_env()?, RegistryConfig::from_env()?)))
+        .and_then(|(log, otel, config)| Ok((telemetry::start(&log, otel.as_ref())?, config)));
+    let (telemetry, config) = match started {
+        Ok(started) => started,
         Err(error) => {
             eprintln!("registry-svc: {error}");
             return ExitCode::from(2);
@@ -43,6 +43,8 @@ async fn main() -> ExitCode {
             .map(|()| tracing::info!("migrations applied")),
         _ => registry_svc::run(config).await,
     };
+    // After the drain that SIGTERM starts: export the spans still buffered.
+    telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

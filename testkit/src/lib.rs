@@ -7,6 +7,7 @@ pub mod authz;
 pub mod emulator;
 pub mod envoy;
 pub mod load;
+pub mod otlp;
 pub mod peers;
 pub mod registry;
 pub mod token;

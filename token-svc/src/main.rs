@@ -7,6 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
+use dcr_common::otel::OtelConfig;
 use dcr_common::telemetry::{self, LogConfig};
 use token_svc::TokenConfig;
 
@@ -16,17 +17,20 @@ async fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some("health") {
         return dcr_common::server::health_command("DCR_TOKEN_LISTEN", "0.0.0.0:50052").await;
     }
-    let config = match LogConfig::from_env().and_then(|log| Ok((log, TokenConfig::from_env()?))) {
-        Ok((log, config)) => {
-            telemetry::init(&log);
-            config
-        }
+    let started = LogConfig::from_env()
+        .and_then(|log| Ok((log, OtelConfig::from_env()?, TokenConfig::from_env()?)))
+        .and_then(|(log, otel, config)| Ok((telemetry::start(&log, otel.as_ref())?, config)));
+    let (telemetry, config) = match started {
+        Ok(started) => started,
         Err(error) => {
             eprintln!("token-svc: {error}");
             return ExitCode::from(2);
         }
     };
-    match token_svc::run(config).await {
+    let result = token_svc::run(config).await;
+    // After the drain that SIGTERM starts: export the spans still buffered.
+    telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("token-svc: {error:#}");

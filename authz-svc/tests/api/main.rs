@@ -6,6 +6,7 @@ mod bearer;
 mod client_credentials;
 mod envoy;
 mod opaque;
+mod otel;
 mod readiness;
 mod request_ids;
 mod revocation;
