@@ -182,6 +182,54 @@ impl Checker {
         outcome
     }
 
+    /// `check` for a gateway route that names its product by id (`request.product_id`),
+    /// by name (`product_name`), or both, which must then be the same product.
+    pub async fn check_route(&self, product_name: &str, mut request: pb::CheckRequest) -> Outcome {
+        let outcome = match self.named_product(product_name, &request.product_id).await {
+            Ok(Some(id)) => {
+                request.product_id = id;
+                self.decide(&request).await
+            }
+            Ok(None) => self.decide(&request).await,
+            Err(outcome) => outcome,
+        };
+        self.stats.decided(outcome.allow, outcome.reason);
+        outcome
+    }
+
+    /// The id of the product named `name` (None when no name is given), checked against
+    /// the route's id when it gives one too.
+    async fn named_product(&self, name: &str, id: &str) -> Result<Option<String>, Outcome> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let unknown =
+            |why: &str| Outcome::deny(403, "unknown_product", why, "Bearer realm=\"dcr\"");
+        if name.len() > 255 {
+            return Err(unknown("the route's product name is too long"));
+        }
+        let product = match self.directory.resolve_product_by_name(name).await {
+            Ok(Some(product)) => product,
+            Ok(None) => return Err(unknown("no product has the route's product name")),
+            Err(DirectoryError::Unavailable(_)) => {
+                return Err(Outcome::unavailable("the registry"));
+            }
+            Err(_) => return Err(unknown("no product has the route's product name")),
+        };
+        let Some(found) = product.product.as_ref().map(|p| p.id.clone()) else {
+            return Err(Outcome::unavailable("the registry"));
+        };
+        if !id.is_empty() && id != found {
+            return Err(Outcome::deny(
+                403,
+                "product_mismatch",
+                "the route's dcr_product and dcr_product_id name different products",
+                "Bearer realm=\"dcr\"",
+            ));
+        }
+        Ok(Some(found))
+    }
+
     async fn decide(&self, request: &pb::CheckRequest) -> Outcome {
         if request.product_id.is_empty() || request.product_id.len() > 128 {
             return Outcome::deny(

@@ -1,10 +1,11 @@
 //! envoy.service.auth.v3.Authorization: dcr as Envoy's external authorizer. The product
-//! comes from the route's `context_extensions["dcr_product_id"]`. An allow adds
+//! comes from the route's `context_extensions`: `dcr_product_id` (its id) or `dcr_product`
+//! (its name, for configs written before the product exists); both must agree. The
+//! checked HTTP request's id (`x-request-id`, else Envoy's request id) is this Check's
+//! request id, in its logs and on the calls it makes. An allow adds
 //! `x-dcr-application-id`, `x-dcr-client-id` and `x-dcr-scopes` upstream (replacing any the
 //! client sent) and passes `Set-Cookie` to the client; a deny answers 401/403/503 with
 //! `WWW-Authenticate` and a small JSON body.
-
-use std::collections::HashMap;
 
 use dcr_proto::authz::v1 as pb;
 use envoy_types::ext_authz::v3::pb::{
@@ -14,10 +15,12 @@ use envoy_types::ext_authz::v3::{
     CheckRequestExt as _, CheckResponseExt as _, DeniedHttpResponseBuilder, OkHttpResponseBuilder,
 };
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::check::{Checker, Outcome};
 
 pub const PRODUCT_EXTENSION: &str = "dcr_product_id";
+pub const PRODUCT_NAME_EXTENSION: &str = "dcr_product";
 
 #[derive(Clone)]
 pub struct EnvoyApi(pub Checker);
@@ -82,6 +85,25 @@ fn render(outcome: Outcome) -> CheckResponse {
     response
 }
 
+/// The checked HTTP request's own id, when it is fit to be a request id.
+fn http_request_id(request: &CheckRequest) -> Option<String> {
+    let http = request
+        .attributes
+        .as_ref()?
+        .request
+        .as_ref()?
+        .http
+        .as_ref()?;
+    [
+        http.headers.get(dcr_common::request_id::HEADER),
+        Some(&http.id),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|id| dcr_common::request_id::valid(id))
+    .cloned()
+}
+
 #[tonic::async_trait]
 impl Authorization for EnvoyApi {
     async fn check(
@@ -89,18 +111,71 @@ impl Authorization for EnvoyApi {
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         let request = request.into_inner();
-        let product_id = request
-            .attributes
-            .as_ref()
-            .and_then(|a| a.context_extensions.get(PRODUCT_EXTENSION).cloned())
-            .unwrap_or_default();
-        let headers: HashMap<String, String> =
-            request.get_client_headers().cloned().unwrap_or_default();
+        let extension = |name: &str| {
+            request
+                .attributes
+                .as_ref()
+                .and_then(|a| a.context_extensions.get(name).cloned())
+                .unwrap_or_default()
+        };
+        let product_name = extension(PRODUCT_NAME_EXTENSION);
         let check = pb::CheckRequest {
-            product_id,
-            headers,
+            product_id: extension(PRODUCT_EXTENSION),
+            headers: request.get_client_headers().cloned().unwrap_or_default(),
             required_scopes: Vec::new(),
         };
-        Ok(Response::new(render(self.0.check(&check).await)))
+        let checked = self.0.check_route(&product_name, check);
+        let outcome = match http_request_id(&request) {
+            // The gRPC call's id (Envoy usually sends none) is replaced by the HTTP one.
+            Some(id) => {
+                let span = tracing::info_span!("envoy_check", request_id = %id);
+                dcr_common::request_id::scope(id, checked.instrument(span)).await
+            }
+            None => checked.await,
+        };
+        Ok(Response::new(render(outcome)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::pb::envoy::service::auth::v3::{AttributeContext, attribute_context};
+
+    fn checked(header: Option<&str>, id: &str) -> CheckRequest {
+        let http = attribute_context::HttpRequest {
+            id: id.to_owned(),
+            headers: header
+                .map(|h| [("x-request-id".to_owned(), h.to_owned())].into())
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(attribute_context::Request {
+                    http: Some(http),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_http_requests_own_id_is_taken_when_fit() {
+        assert_eq!(
+            http_request_id(&checked(Some("gw-1"), "envoy-1")).as_deref(),
+            Some("gw-1")
+        );
+        assert_eq!(
+            http_request_id(&checked(Some("has spaces"), "envoy-1")).as_deref(),
+            Some("envoy-1")
+        );
+        assert_eq!(
+            http_request_id(&checked(None, "envoy-1")).as_deref(),
+            Some("envoy-1")
+        );
+        assert_eq!(http_request_id(&checked(None, "")), None);
+        assert_eq!(http_request_id(&CheckRequest::default()), None);
     }
 }

@@ -52,6 +52,9 @@ pub struct Directory {
     credentials: ServiceCredentials,
     clients: Cache<String, Option<Arc<Client>>>,
     products: Cache<String, Option<Arc<Product>>>,
+    /// Products by name (gateway routes may name their product); invalidated with
+    /// `products`.
+    products_by_name: Cache<String, Option<Arc<Product>>>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
     generations: Arc<DashMap<String, u64>>,
     /// The follower's position in the change stream.
@@ -75,6 +78,10 @@ impl Directory {
                 .time_to_live(RESOLVE_TTL)
                 .build(),
             products: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(RESOLVE_TTL)
+                .build(),
+            products_by_name: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(RESOLVE_TTL)
                 .build(),
@@ -133,9 +140,28 @@ impl Directory {
         cached(&self.products, product_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
-                let request = this
-                    .credentials
-                    .request(pb::ResolveProductRequest { product_id: id });
+                let request = this.credentials.request(pb::ResolveProductRequest {
+                    product_id: id,
+                    name: String::new(),
+                });
+                Ok(this.client().resolve_product(request).await)
+            }
+        })
+        .await
+    }
+
+    /// The product named `name`, or None when there is none.
+    pub async fn resolve_product_by_name(
+        &self,
+        name: &str,
+    ) -> Result<Option<Arc<Product>>, DirectoryError> {
+        cached(&self.products_by_name, name, |name| {
+            let this = self.clone(); // only on a miss
+            async move {
+                let request = this.credentials.request(pb::ResolveProductRequest {
+                    product_id: String::new(),
+                    name,
+                });
                 Ok(this.client().resolve_product(request).await)
             }
         })
@@ -186,6 +212,7 @@ impl Directory {
             // Issuers, audiences or strategies may have changed: drop every entry.
             self.clients.invalidate_all();
             self.products.invalidate_all();
+            self.products_by_name.invalidate_all();
             *self
                 .generations
                 .entry(format!("provider:{}", change.resource_id))
@@ -217,6 +244,7 @@ impl Directory {
                     // Whatever was cached before this point may have changed meanwhile.
                     self.clients.invalidate_all();
                     self.products.invalidate_all();
+                    self.products_by_name.invalidate_all();
                     tracing::info!(after_seq = after, "following the registry's change stream");
                     let mut changes = response.into_inner();
                     while let Some(next) = changes.next().await {

@@ -3,7 +3,7 @@
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::authz_stack;
 use dcr_testkit::envoy::{self, Envoy};
-use dcr_testkit::registry::SERVICE_TOKEN;
+use dcr_testkit::registry::{SERVICE_TOKEN, captured_logs};
 
 const AUDIENCE: &str = "https://api.example.com";
 
@@ -130,6 +130,70 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
         .await
         .expect("get");
     assert_eq!(response.status(), 403);
+}
+
+/// Routes written before the product exists name it (`dcr_product`); the checked HTTP
+/// request's `x-request-id` is the Check's request id, on to the registry's lookups.
+#[tokio::test]
+async fn envoy_routes_name_their_product_and_pass_the_http_request_id_on() {
+    let s = authz_stack(&[]).await;
+    let strategy = reg::AuthStrategy {
+        auth_methods: vec![reg::AuthMethod::Bearer as i32],
+        auto_approve: true,
+        ..Default::default()
+    };
+    let (strategy_id, named) = s.product_with("orders-api", strategy).await;
+    let (application, secret, _) = s
+        .app_registered_for("dev-1", &strategy_id, &named, "by-name")
+        .await;
+    // `/` names the product only by name; `/other` by that name and another product's id.
+    let authz = s.addr.to_string();
+    let proxy = envoy::start(&[
+        "--authz",
+        &authz,
+        "--authz-token",
+        SERVICE_TOKEN,
+        "--product-name",
+        "orders-api",
+        "--second-route-product",
+        &s.base.product_id,
+        "--second-route-name",
+        "orders-api",
+    ])
+    .await;
+    let http = reqwest::Client::new();
+    let token = s.idp_token(&application.client_id, &secret, AUDIENCE).await;
+
+    let response = http
+        .get(format!("{}/orders", proxy.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "envoy-req-4711")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200);
+    let upstream: serde_json::Value = response.json().await.expect("upstream echo");
+    assert_eq!(
+        upstream["headers"]["x-dcr-application-id"],
+        application.id.as_str()
+    );
+    let logs = captured_logs();
+    assert!(
+        logs.lines().any(|l| l.contains("request_id=envoy-req-4711")
+            && l.contains("/dcr.registry.v1.DirectoryService/ResolveProduct")),
+        "the registry's lookups ran under the HTTP request's id"
+    );
+
+    // A name and an id that disagree: denied, saying so.
+    let response = http
+        .get(format!("{}/other/x", proxy.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 403);
+    let body: serde_json::Value = response.json().await.expect("json body");
+    assert_eq!(body["error"], "product_mismatch");
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ async fn allowed_through_token_svc(vendor: &str, audience: &str) {
         .directory()
         .resolve_product(reg::ResolveProductRequest {
             product_id: product.clone(),
+            ..Default::default()
         })
         .await
         .expect("product")

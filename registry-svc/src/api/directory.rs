@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     application_to_proto, change_to_proto, parse_id, product_to_proto, strategy_to_proto, timestamp,
 };
+use crate::domain::validate;
 use crate::domain::{Provider, ProviderConfig};
 use crate::registry::Registry;
 
@@ -56,15 +57,28 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
         &self,
         request: Request<pb::ResolveProductRequest>,
     ) -> Result<Response<pb::ResolveProductResponse>, Status> {
-        let id = parse_id("product_id", &request.get_ref().product_id)?;
-        let not_found = || ApiError::NotFound(format!("product {id} not found"));
-        let product = self
-            .0
-            .store
-            .get_product(id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(not_found)?;
+        let message = request.get_ref();
+        let found = match (message.product_id.as_str(), message.name.as_str()) {
+            ("", "") => {
+                return Err(
+                    ApiError::invalid("product_id", "product_id or name is required").into(),
+                );
+            }
+            (id, "") => {
+                let id = parse_id("product_id", id)?;
+                let found = self.0.store.get_product(id).await;
+                found.map(|p| p.ok_or_else(|| format!("product {id} not found")))
+            }
+            ("", name) => {
+                let name = validate::name(name).map_err(|e| ApiError::invalid("name", e))?;
+                let found = self.0.store.get_product_by_name(&name).await;
+                found.map(|p| p.ok_or_else(|| format!("no product is named {name:?}")))
+            }
+            _ => {
+                return Err(ApiError::invalid("name", "give product_id or name, not both").into());
+            }
+        };
+        let product = found.map_err(ApiError::from)?.map_err(ApiError::NotFound)?;
         let (strategy, provider) = self.0.strategy_and_provider(product.strategy_id).await?;
         Ok(Response::new(pb::ResolveProductResponse {
             product: Some(product_to_proto(&product)),

@@ -151,6 +151,8 @@ pub trait ConfigStore: Send + Sync {
 
     async fn insert_product(&self, product: &ApiProduct) -> StoreResult<()>;
     async fn get_product(&self, id: Uuid) -> StoreResult<Option<ApiProduct>>;
+    /// Product names are unique.
+    async fn get_product_by_name(&self, name: &str) -> StoreResult<Option<ApiProduct>>;
     async fn list_products(&self, page: &PageRequest) -> StoreResult<Page<ApiProduct>>;
     async fn update_product(&self, product: &ApiProduct) -> StoreResult<()>;
     /// `InUse` while registrations to it exist.

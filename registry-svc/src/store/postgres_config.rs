@@ -382,6 +382,14 @@ impl ConfigStore for PgStore {
         row.as_ref().map(product_from_row).transpose()
     }
 
+    async fn get_product_by_name(&self, name: &str) -> StoreResult<Option<ApiProduct>> {
+        let row = sqlx::query("SELECT * FROM api_products WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(product_from_row).transpose()
+    }
+
     async fn list_products(&self, page: &PageRequest) -> StoreResult<Page<ApiProduct>> {
         let rows = sqlx::query("SELECT * FROM api_products WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(uuid_cursor(page.after.as_ref())?)

@@ -10,7 +10,9 @@ Starts, all on 127.0.0.1:
     connection manager runs envoy.filters.http.ext_authz (gRPC, cluster `authz` =
     --authz over HTTP/2, fail closed) then the router to the upstream. Route `/` carries
     context_extensions {dcr_product_id: --product-id}; with --second-route-product,
-    `/other` (and `/other/...`) carries that id instead.
+    `/other` (and `/other/...`) carries that id instead. --product-name and
+    --second-route-name add {dcr_product: NAME} (a product named instead of, or as well
+    as, its id) to those routes.
 
 For benchmarks, --mode jwt_authn puts Envoy's own JWT filter in place of ext_authz (local
 JWKS file, verified-token cache) and --mode none no auth filter at all; --upstream routes
@@ -182,14 +184,19 @@ def cluster(name, host, port, connect_timeout, http2=False):
     return c
 
 
-def product_route(match, product_id):
+def product_route(match, product_id, product_name=None):
+    extensions = {}
+    if product_id is not None:
+        extensions["dcr_product_id"] = product_id
+    if product_name is not None:
+        extensions["dcr_product"] = product_name
     return {
         "match": match,
         "route": {"cluster": "upstream"},
         "typed_per_filter_config": {
             "envoy.filters.http.ext_authz": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute",
-                "check_settings": {"context_extensions": {"dcr_product_id": product_id}},
+                "check_settings": {"context_extensions": extensions},
             }
         },
     }
@@ -198,10 +205,11 @@ def product_route(match, product_id):
 def ext_authz_filters(args, timeout):
     """Routes carrying dcr product ids, and the ext_authz filter calling authz-svc."""
     routes = []
-    if args.second_route_product is not None:
+    if args.second_route_product is not None or args.second_route_name is not None:
         # `/other` and `/other/...`, not `/otherwise`.
-        routes.append(product_route({"path_separated_prefix": "/other"}, args.second_route_product))
-    routes.append(product_route({"prefix": "/"}, args.product_id))
+        routes.append(product_route({"path_separated_prefix": "/other"},
+                                    args.second_route_product, args.second_route_name))
+    routes.append(product_route({"prefix": "/"}, args.product_id, args.product_name))
     grpc_service = {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout}
     if args.authz_token:
         # authz-svc's Check is internal: Envoy presents the service token.
@@ -403,6 +411,10 @@ def parse_args(argv):
     p.add_argument("--authz", type=parse_host_port, metavar="HOST:PORT",
                    help="ext_authz gRPC server (plain HTTP/2), e.g. 127.0.0.1:50051")
     p.add_argument("--product-id", metavar="ID", help="dcr_product_id context extension of route /")
+    p.add_argument("--product-name", metavar="NAME",
+                   help="dcr_product context extension of route / (a product's name)")
+    p.add_argument("--second-route-name", metavar="NAME2",
+                   help="dcr_product context extension of route /other")
     p.add_argument("--authz-token", metavar="TOKEN", help="sent as 'authorization: Bearer TOKEN' on every Check")
     p.add_argument("--second-route-product", metavar="ID2",
                    help="also route /other (and /other/...) with this dcr_product_id")
@@ -424,8 +436,9 @@ def parse_args(argv):
         if not args.venv:
             p.error("--install-only needs --venv")
     else:
-        if args.mode == "ext_authz" and (args.authz is None or args.product_id is None):
-            p.error("--authz and --product-id are required")
+        if args.mode == "ext_authz" and (args.authz is None
+                                         or (args.product_id is None and args.product_name is None)):
+            p.error("--authz and --product-id (or --product-name) are required")
         if args.mode == "jwt_authn" and not (args.jwt_issuer and args.jwt_audience and args.jwt_jwks_file):
             p.error("--mode jwt_authn needs --jwt-issuer, --jwt-audience and --jwt-jwks-file")
         if args.concurrency < 1:
