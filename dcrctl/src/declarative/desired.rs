@@ -1,0 +1,293 @@
+//! The file as the state it asks for: read, expanded (`${VAR}`), checked and normalized
+//! the way the registry stores values (trimmed text, parsed URLs, defaults filled in), so
+//! comparing it with the registry shows real differences only. Every problem is collected
+//! and reported together.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::convert::{self, DEFAULT_AUTH_METHODS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+use super::file::{self, ConfigFile, Secret, Ttl};
+use super::interpolate::{self, Variables};
+
+pub const VERSION: u32 = 1;
+
+/// The checked file, and where it was (relative `{file: ...}` secrets are read from there).
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub config: ConfigFile,
+    /// Each strategy's session TTL, parsed (same order as `config.strategies`).
+    pub ttls: Vec<Duration>,
+    pub base_dir: PathBuf,
+    /// The file as given, for messages.
+    pub path: String,
+}
+
+/// Problems found in the file, all of them.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {count} problem{s}:\n  - {list}", count = problems.len(), s = if problems.len() == 1 { "" } else { "s" }, list = problems.join("\n  - "))]
+pub struct FileProblems {
+    pub path: String,
+    pub problems: Vec<String>,
+}
+
+pub fn load(path: &Path, vars: &Variables) -> Result<Desired, FileProblems> {
+    let fail = |problems: Vec<String>| FileProblems {
+        path: path.display().to_string(),
+        problems,
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read it: {e}")]))?;
+    let parsed = file::parse(&text).map_err(|e| fail(vec![e]))?;
+    let mut problems = Vec::new();
+    let mut config = expand(parsed, vars, &mut problems);
+    let ttls = check(&mut config, &mut problems);
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
+    let base_dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Desired {
+        config,
+        ttls,
+        base_dir,
+        path: path.display().to_string(),
+    })
+}
+
+/// `${VAR}` in every string value: through a JSON tree, so it reaches every field without
+/// a line of code per field. Types are unchanged by it, so reading the tree back cannot
+/// fail on anything the YAML parse accepted.
+fn expand(parsed: ConfigFile, vars: &Variables, problems: &mut Vec<String>) -> ConfigFile {
+    let mut tree = match serde_json::to_value(&parsed) {
+        Ok(tree) => tree,
+        Err(e) => {
+            problems.push(format!("internal: cannot expand variables ({e})"));
+            return parsed;
+        }
+    };
+    interpolate::expand_tree(&mut tree, "", vars, problems);
+    match serde_json::from_value(tree) {
+        Ok(config) => config,
+        Err(e) => {
+            problems.push(format!("after expanding variables: {e}"));
+            parsed
+        }
+    }
+}
+
+/// The registry's URL form (`http://host` is stored as `http://host/`), when it parses;
+/// otherwise the text, for the registry to refuse with its own message.
+fn url_form(text: &str) -> String {
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    url::Url::parse(text)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| text.to_owned())
+}
+
+fn unique<'a>(kind: &str, names: impl Iterator<Item = &'a str>, problems: &mut Vec<String>) {
+    let mut seen = HashSet::new();
+    for name in names {
+        if name.is_empty() {
+            problems.push(format!("{kind}: an entry has no name"));
+        } else if !seen.insert(name) {
+            problems.push(format!(
+                "{kind}: the name {name:?} is used twice (names are unique in the registry)"
+            ));
+        }
+    }
+}
+
+fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
+    match c.version {
+        Some(VERSION) => {}
+        Some(other) => problems.push(format!(
+            "version {other} is not one this dcrctl reads (it reads version {VERSION})"
+        )),
+        None => problems.push(format!("`version: {VERSION}` is required at the top")),
+    }
+    for p in &mut c.providers {
+        p.name = p.name.trim().to_owned();
+        let at = format!("providers[{}]", p.name);
+        p.issuer = p.issuer.trim().to_owned();
+        let display = p.display_name.take().map(|d| d.trim().to_owned());
+        p.display_name = Some(
+            display
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| p.name.clone()),
+        );
+        let blocks = convert::config_blocks(p);
+        if blocks.len() != 1 {
+            problems.push(format!(
+                "{at}: exactly one of auth0, okta, curity, azure_ad, rfc7591, http_bridge is needed (found {})",
+                if blocks.is_empty() { "none".to_owned() } else { blocks.join(", ") }
+            ));
+        }
+        let kind = blocks.first().copied().unwrap_or("");
+        for (field, secret, required) in convert::secrets(p) {
+            match secret {
+                Some(Secret::Inline) => problems.push(format!(
+                    "{at}.{kind}.{field}: secrets are not written in the file; reference one instead: \
+                     `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
+                )),
+                None if required => problems.push(format!(
+                    "{at}.{kind}.{field} is required: `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
+                )),
+                _ => {}
+            }
+        }
+        if let Some(r) = &mut p.rfc7591 {
+            r.registration_endpoint = url_form(&r.registration_endpoint);
+            r.introspection_client_id = r.introspection_client_id.trim().to_owned();
+            if r.introspection_client_id.is_empty() && r.introspection_client_secret.is_some() {
+                problems.push(format!(
+                    "{at}.rfc7591.introspection_client_secret needs introspection_client_id (both or neither)"
+                ));
+            }
+        }
+        if let Some(b) = &mut p.http_bridge {
+            b.dcr_base_url = url_form(&b.dcr_base_url);
+        }
+        if let Some(a) = &mut p.azure_ad {
+            a.graph_base_url = url_form(&a.graph_base_url);
+            a.initial_client_id = a.initial_client_id.trim().to_owned();
+        }
+        if let Some(a) = &mut p.auth0 {
+            a.initial_client_id = a.initial_client_id.trim().to_owned();
+            a.initial_client_audience = a.initial_client_audience.trim().to_owned();
+        }
+        if let Some(a) = &mut p.curity {
+            a.initial_client_id = a.initial_client_id.trim().to_owned();
+        }
+    }
+    unique(
+        "providers",
+        c.providers.iter().map(|p| p.name.as_str()),
+        problems,
+    );
+
+    let mut ttls = Vec::new();
+    for s in &mut c.strategies {
+        s.name = s.name.trim().to_owned();
+        s.provider = s.provider.trim().to_owned();
+        s.audience = s.audience.trim().to_owned();
+        let at = format!("strategies[{}]", s.name);
+        // An empty list is the API's "use the default" too.
+        s.credential_claims = s
+            .credential_claims
+            .take()
+            .map(|claims| {
+                claims
+                    .iter()
+                    .map(|c| c.trim().to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|claims| !claims.is_empty());
+        let mut methods = s
+            .auth_methods
+            .take()
+            .unwrap_or_else(|| DEFAULT_AUTH_METHODS.to_vec());
+        methods.sort();
+        methods.dedup();
+        if methods.is_empty() {
+            methods = DEFAULT_AUTH_METHODS.to_vec();
+        }
+        s.auth_methods = Some(methods);
+        let cookie = s.session_cookie_name.take().unwrap_or_default();
+        s.session_cookie_name = Some(if cookie.is_empty() {
+            DEFAULT_SESSION_COOKIE.to_owned()
+        } else {
+            cookie
+        });
+        let ttl = match &s.session_ttl {
+            None => DEFAULT_SESSION_TTL,
+            Some(Ttl(text)) => match crate::commands::parse_duration(text) {
+                Ok(ttl) => ttl,
+                Err(problem) => {
+                    problems.push(format!("{at}.session_ttl: {problem}"));
+                    DEFAULT_SESSION_TTL
+                }
+            },
+        };
+        s.session_ttl = Some(convert::format_ttl(ttl));
+        ttls.push(ttl);
+        if s.provider.is_empty() {
+            problems.push(format!("{at}.provider: name the strategy's provider"));
+        }
+    }
+    unique(
+        "strategies",
+        c.strategies.iter().map(|s| s.name.as_str()),
+        problems,
+    );
+
+    for p in &mut c.products {
+        p.name = p.name.trim().to_owned();
+        p.strategy = p.strategy.trim().to_owned();
+        p.audience = p.audience.trim().to_owned();
+        if p.strategy.is_empty() {
+            problems.push(format!(
+                "products[{}].strategy: name the product's strategy",
+                p.name
+            ));
+        }
+    }
+    unique(
+        "products",
+        c.products.iter().map(|p| p.name.as_str()),
+        problems,
+    );
+    ttls
+}
+
+/// Reads the secrets of one provider, for sending. Missing or empty ones are problems
+/// naming the variable or file.
+pub fn resolve_secrets(
+    provider: &file::ProviderFile,
+    base_dir: &Path,
+    vars: &Variables,
+    problems: &mut Vec<String>,
+) -> BTreeMap<&'static str, String> {
+    let kind = convert::type_name(provider).unwrap_or("");
+    let mut out = BTreeMap::new();
+    for (field, secret, _) in convert::secrets(provider) {
+        let at = format!("providers[{}].{kind}.{field}", provider.name);
+        let value = match secret {
+            Some(Secret::Env(name)) => match vars.get(name) {
+                Some(value) => value,
+                None => {
+                    problems.push(format!("{at}: environment variable {name} is not set"));
+                    continue;
+                }
+            },
+            Some(Secret::File(path)) => {
+                let path = base_dir.join(path);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => text.trim_end_matches(['\n', '\r']).to_owned(),
+                    Err(e) => {
+                        problems.push(format!("{at}: cannot read {}: {e}", path.display()));
+                        continue;
+                    }
+                }
+            }
+            Some(Secret::Inline) | None => continue,
+        };
+        if value.is_empty() {
+            let source = match secret {
+                Some(Secret::Env(name)) => format!("environment variable {name}"),
+                Some(Secret::File(path)) => format!("file {}", base_dir.join(path).display()),
+                _ => String::new(),
+            };
+            problems.push(format!("{at}: {source} is empty"));
+            continue;
+        }
+        out.insert(field, value);
+    }
+    out
+}

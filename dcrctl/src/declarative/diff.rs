@@ -1,0 +1,408 @@
+//! The file against the registry: a plan for people and the calls that carry it out.
+//!
+//! Both sides are turned into the file's types and then into flat field maps
+//! (`rfc7591.registration_endpoint`, `labels.env`), so one comparison serves every
+//! resource. Secrets are write-only in the API and so are never compared: they are sent
+//! when a provider is created, again with every update of that provider, and for every
+//! provider when the caller asks (`Options::resend_secrets`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dcr_proto::registry::v1 as pb;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::convert::{self, SECRET_FIELDS};
+use super::desired::{self, Desired};
+use super::file::{ProviderFile, Secret};
+use super::interpolate::Variables;
+use super::plan::{Action, Entry, FieldChange, Kind, Plan, Unmanaged};
+use super::state::{Current, name_of};
+
+/// A call `apply` makes. Holds resolved secrets, so it has no Debug.
+pub enum Op {
+    CreateProvider {
+        provider: pb::Provider,
+    },
+    UpdateProvider {
+        provider: pb::Provider,
+        mask: Vec<String>,
+    },
+    /// `provider` is a name: it may be created earlier in the same apply.
+    CreateStrategy {
+        provider: String,
+        strategy: pb::AuthStrategy,
+    },
+    UpdateStrategy {
+        strategy: pb::AuthStrategy,
+        mask: Vec<String>,
+    },
+    CreateProduct {
+        strategy: String,
+        product: pb::ApiProduct,
+    },
+    UpdateProduct {
+        strategy: String,
+        product: pb::ApiProduct,
+        mask: Vec<String>,
+    },
+}
+
+impl Op {
+    pub fn describe(&self) -> String {
+        match self {
+            Op::CreateProvider { provider } => format!("created provider {}", provider.name),
+            Op::UpdateProvider { provider, .. } => format!("updated provider {}", provider.name),
+            Op::CreateStrategy { strategy, .. } => format!("created strategy {}", strategy.name),
+            Op::UpdateStrategy { strategy, .. } => format!("updated strategy {}", strategy.name),
+            Op::CreateProduct { product, .. } => format!("created product {}", product.name),
+            Op::UpdateProduct { product, .. } => format!("updated product {}", product.name),
+        }
+    }
+}
+
+pub struct Prepared {
+    pub plan: Plan,
+    pub ops: Vec<Op>,
+}
+
+/// A resource's fields as `path -> value`; nulls (absent optional values) left out.
+fn flatten<T: Serialize>(item: &T) -> BTreeMap<String, Value> {
+    fn walk(prefix: &str, value: Value, out: &mut BTreeMap<String, Value>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    let path = if prefix.is_empty() {
+                        key
+                    } else {
+                        format!("{prefix}.{key}")
+                    };
+                    walk(&path, value, out);
+                }
+            }
+            Value::Null => {}
+            other => {
+                out.insert(prefix.to_owned(), other);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(value) = serde_json::to_value(item) {
+        walk("", value, &mut out);
+    }
+    out
+}
+
+/// The fields that differ; `fields` of the wanted side drive it, plus any the other side
+/// has that the wanted one dropped (a removed label).
+fn compare(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Vec<FieldChange> {
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (o, n) = (
+                old.get(key).cloned().unwrap_or(Value::Null),
+                new.get(key).cloned().unwrap_or(Value::Null),
+            );
+            (o != n).then(|| FieldChange {
+                field: key.clone(),
+                old: o,
+                new: n,
+            })
+        })
+        .collect()
+}
+
+/// A provider without its secret references, plus its type, for comparing and showing.
+fn provider_fields(p: &ProviderFile) -> BTreeMap<String, Value> {
+    let mut p = p.clone();
+    if let Some(c) = &mut p.auth0 {
+        c.initial_client_secret = None;
+    }
+    if let Some(c) = &mut p.okta {
+        c.dcr_token = None;
+    }
+    if let Some(c) = &mut p.curity {
+        c.initial_client_secret = None;
+    }
+    if let Some(c) = &mut p.azure_ad {
+        c.initial_client_secret = None;
+    }
+    if let Some(c) = &mut p.rfc7591 {
+        c.initial_access_token = None;
+        c.introspection_client_secret = None;
+    }
+    if let Some(c) = &mut p.http_bridge {
+        c.api_key = None;
+    }
+    let mut fields = flatten(&p);
+    fields.retain(|k, _| !SECRET_FIELDS.iter().any(|s| k.ends_with(&format!(".{s}"))));
+    fields.remove("name");
+    if let Some(kind) = convert::type_name(&p) {
+        fields.insert("type".into(), Value::String(kind.into()));
+    }
+    fields
+}
+
+fn secrets_shown(p: &ProviderFile) -> Vec<String> {
+    let kind = convert::type_name(p).unwrap_or("");
+    convert::secrets(p)
+        .into_iter()
+        .filter_map(|(field, secret, _)| {
+            let from = match secret? {
+                Secret::Env(name) => format!("env {name}"),
+                Secret::File(path) => format!("file {}", path.display()),
+                Secret::Inline => return None,
+            };
+            Some(format!("{kind}.{field} from {from}"))
+        })
+        .collect()
+}
+
+/// Top-level mask paths of changed fields (`labels.env` -> `labels`).
+fn top_paths(changes: &[FieldChange]) -> BTreeSet<String> {
+    changes
+        .iter()
+        .map(|c| c.field.split('.').next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+pub fn prepare(
+    desired: &Desired,
+    current: &Current,
+    vars: &Variables,
+    resend_secrets: bool,
+) -> Result<Prepared, desired::FileProblems> {
+    let mut problems = Vec::new();
+    let mut plan = Plan::default();
+    let mut ops = Vec::new();
+    let file = &desired.config;
+    let provider_names = current.provider_names();
+    let strategy_names = current.strategy_names();
+
+    for p in &file.providers {
+        let wanted = provider_fields(p);
+        let existing = current.providers.iter().find(|c| c.name == p.name);
+        let (action, fields) = match existing {
+            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+            Some(existing) => {
+                let have = provider_fields(&convert::provider_to_file(existing, &|_| None));
+                let (was, now) = (have.get("type"), wanted.get("type"));
+                if was != now {
+                    problems.push(format!(
+                        "providers[{}]: it is {} in the registry and {} in the file; a provider's type \
+                         cannot change (give the new one another name)",
+                        p.name,
+                        show_type(was),
+                        show_type(now)
+                    ));
+                    continue;
+                }
+                let fields = compare(&have, &wanted);
+                let action = if fields.is_empty() && !resend_secrets {
+                    Action::Unchanged
+                } else {
+                    Action::Update
+                };
+                (action, fields)
+            }
+        };
+        let mut entry = Entry {
+            kind: Kind::Provider,
+            name: p.name.clone(),
+            action,
+            fields,
+            secrets_sent: Vec::new(),
+        };
+        if action != Action::Unchanged {
+            entry.secrets_sent = secrets_shown(p);
+            let secrets = desired::resolve_secrets(p, &desired.base_dir, vars, &mut problems);
+            let mut provider = convert::provider_to_proto(p, &secrets);
+            match existing {
+                None => ops.push(Op::CreateProvider { provider }),
+                Some(existing) => {
+                    provider.id = existing.id.clone();
+                    let kind = convert::type_name(p).unwrap_or("");
+                    let mut mask: Vec<String> = top_paths(&entry.fields)
+                        .into_iter()
+                        .filter(|path| {
+                            ["display_name", "issuer", "labels", "active"].contains(&path.as_str())
+                        })
+                        .collect();
+                    // The whole config block, secrets included: re-sent on every update.
+                    mask.extend(
+                        convert::config_fields(kind)
+                            .iter()
+                            .map(|f| format!("{kind}.{f}")),
+                    );
+                    ops.push(Op::UpdateProvider { provider, mask });
+                }
+            }
+        }
+        plan.resources.push(entry);
+    }
+
+    for (s, ttl) in file.strategies.iter().zip(&desired.ttls) {
+        let in_file = file.providers.iter().any(|p| p.name == s.provider);
+        let in_registry = current.providers.iter().any(|p| p.name == s.provider);
+        if !in_file && !in_registry {
+            problems.push(format!(
+                "strategies[{}].provider: there is no provider {:?} in the file or the registry",
+                s.name, s.provider
+            ));
+            continue;
+        }
+        let mut wanted = flatten(s);
+        wanted.remove("name");
+        let existing = current.strategies.iter().find(|c| c.name == s.name);
+        let (action, fields) = match existing {
+            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+            Some(existing) => {
+                let owner = name_of(&provider_names, &existing.provider_id);
+                let mut have = flatten(&convert::strategy_to_file(existing, &owner));
+                have.remove("name");
+                if owner != s.provider {
+                    problems.push(format!(
+                        "strategies[{}].provider: it is {owner:?} in the registry and {:?} in the file; \
+                         a strategy's provider cannot change (create a strategy with another name)",
+                        s.name, s.provider
+                    ));
+                    continue;
+                }
+                if s.credential_claims.is_none() {
+                    // Left to the registry's default for the provider type.
+                    have.remove("credential_claims");
+                }
+                let fields = compare(&have, &wanted);
+                let action = if fields.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update
+                };
+                (action, fields)
+            }
+        };
+        let mut strategy = convert::strategy_to_proto(s, *ttl);
+        match (action, existing) {
+            (Action::Create, _) => ops.push(Op::CreateStrategy {
+                provider: s.provider.clone(),
+                strategy,
+            }),
+            (Action::Update, Some(existing)) => {
+                strategy.id = existing.id.clone();
+                let mask = top_paths(&fields).into_iter().collect();
+                ops.push(Op::UpdateStrategy { strategy, mask });
+            }
+            _ => {}
+        }
+        plan.resources.push(Entry {
+            kind: Kind::Strategy,
+            name: s.name.clone(),
+            action,
+            fields,
+            secrets_sent: Vec::new(),
+        });
+    }
+
+    for p in &file.products {
+        let in_file = file.strategies.iter().any(|s| s.name == p.strategy);
+        let in_registry = current.strategies.iter().any(|s| s.name == p.strategy);
+        if !in_file && !in_registry {
+            problems.push(format!(
+                "products[{}].strategy: there is no strategy {:?} in the file or the registry",
+                p.name, p.strategy
+            ));
+            continue;
+        }
+        let mut wanted = flatten(p);
+        wanted.remove("name");
+        let existing = current.products.iter().find(|c| c.name == p.name);
+        let (action, fields) = match existing {
+            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+            Some(existing) => {
+                let strategy = name_of(&strategy_names, &existing.strategy_id);
+                let mut have = flatten(&convert::product_to_file(existing, &strategy));
+                have.remove("name");
+                let fields = compare(&have, &wanted);
+                let action = if fields.is_empty() {
+                    Action::Unchanged
+                } else {
+                    Action::Update
+                };
+                (action, fields)
+            }
+        };
+        let mut product = convert::product_to_proto(p);
+        match (action, existing) {
+            (Action::Create, _) => ops.push(Op::CreateProduct {
+                strategy: p.strategy.clone(),
+                product,
+            }),
+            (Action::Update, Some(existing)) => {
+                product.id = existing.id.clone();
+                let mask = top_paths(&fields)
+                    .into_iter()
+                    .map(|path| {
+                        if path == "strategy" {
+                            "strategy_id".into()
+                        } else {
+                            path
+                        }
+                    })
+                    .collect();
+                ops.push(Op::UpdateProduct {
+                    strategy: p.strategy.clone(),
+                    product,
+                    mask,
+                });
+            }
+            _ => {}
+        }
+        plan.resources.push(Entry {
+            kind: Kind::Product,
+            name: p.name.clone(),
+            action,
+            fields,
+            secrets_sent: Vec::new(),
+        });
+    }
+
+    let unmanaged = |kind: Kind, names: Vec<&String>, in_file: &dyn Fn(&str) -> bool| {
+        names
+            .into_iter()
+            .filter(|name| !in_file(name))
+            .map(move |name| Unmanaged {
+                kind,
+                name: name.clone(),
+            })
+            .collect::<Vec<_>>()
+    };
+    plan.not_managed.extend(unmanaged(
+        Kind::Provider,
+        current.providers.iter().map(|p| &p.name).collect(),
+        &|n| file.providers.iter().any(|p| p.name == n),
+    ));
+    plan.not_managed.extend(unmanaged(
+        Kind::Strategy,
+        current.strategies.iter().map(|s| &s.name).collect(),
+        &|n| file.strategies.iter().any(|s| s.name == n),
+    ));
+    plan.not_managed.extend(unmanaged(
+        Kind::Product,
+        current.products.iter().map(|p| &p.name).collect(),
+        &|n| file.products.iter().any(|p| p.name == n),
+    ));
+
+    if !problems.is_empty() {
+        return Err(desired::FileProblems {
+            path: desired.path.clone(),
+            problems,
+        });
+    }
+    Ok(Prepared { plan, ops })
+}
+
+fn show_type(kind: Option<&Value>) -> String {
+    kind.and_then(Value::as_str)
+        .unwrap_or("of no known type")
+        .to_owned()
+}
