@@ -12,8 +12,8 @@ eval "$(dcrctl apps create "my-app-$RANDOM" --strategy demo --output env)"
 dcrctl registrations create --product demo
 
 # 3. The app's client credentials become an access token from the IdP, through token-svc
-#    (DCR_ACCESS_TOKEN).
-eval "$(dcrctl token --output env)"
+#    (DCR_ACCESS_TOKEN). Okta-style IdPs want the scopes named.
+eval "$(dcrctl token --scope read --output env)"
 
 # 4. A gateway asks authz-svc whether the token may call the product: ALLOW, with the app.
 dcrctl check --product demo

@@ -1,0 +1,80 @@
+//! `dcrctl dev`: registry-svc, token-svc and authz-svc in this process, on a SQLite file,
+//! with the IdP emulator as the identity provider and a demo provider, strategy and
+//! product seeded from `deploy/demo/dcr.yaml`. It prints the endpoints and a walkthrough,
+//! runs until Ctrl-C (or SIGTERM), then drains and stops everything. Data lives in the data
+//! dir (`./.dcr` by default): the SQLite store, the emulator's state, the keys and tokens.
+
+mod secrets;
+mod seed;
+mod stack;
+mod walkthrough;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use secrets::DevSecrets;
+pub use stack::{Endpoints, Stack};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DevArgs {
+    /// Where the store, the emulator's state and the dev keys and tokens are kept.
+    #[arg(long, env = "DCR_DEV_DIR", default_value = ".dcr")]
+    pub data_dir: PathBuf,
+    /// registry-svc's gRPC listener.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub registry_listen: SocketAddr,
+    /// token-svc's gRPC listener.
+    #[arg(long, default_value = "127.0.0.1:50052")]
+    pub token_listen: SocketAddr,
+    /// token-svc's OAuth 2.0 token endpoint (HTTP).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub token_http_listen: SocketAddr,
+    /// authz-svc's gRPC listener (dcr.authz.v1 and Envoy ext_authz).
+    #[arg(long, default_value = "127.0.0.1:50053")]
+    pub authz_listen: SocketAddr,
+    /// The IdP emulator's HTTP listener. Its address is part of the seeded provider's
+    /// issuer, so keep it the same across starts.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    pub emulator_listen: SocketAddr,
+}
+
+pub async fn run(args: DevArgs) -> anyhow::Result<()> {
+    init_logs();
+    secrets::ensure_dir(&args.data_dir)?;
+    let secrets = DevSecrets::load_or_create(&args.data_dir)?;
+    let stack = Stack::start(&args, &secrets, &args.data_dir).await?;
+    let seeded = seed::seed(&stack.endpoints, &secrets, &args.data_dir).await;
+    if let Err(e) = seeded {
+        stack.stop().await?;
+        return Err(e.context("cannot seed the demo configuration"));
+    }
+    let environment = walkthrough::environment(&stack.endpoints, &secrets);
+    if let Err(e) = secrets::write_private(
+        &walkthrough::env_file(&args.data_dir),
+        environment.as_bytes(),
+    ) {
+        stack.stop().await?;
+        return Err(e);
+    }
+    print!("{}", walkthrough::render(&stack.endpoints, &args.data_dir));
+    dcr_common::server::shutdown_signal().await;
+    eprintln!("dcr dev: stopping (in-flight calls finish first)");
+    stack.stop().await?;
+    eprintln!("dcr dev: stopped; data kept in {}", args.data_dir.display());
+    Ok(())
+}
+
+/// Logs go to stderr, warnings and up unless DCR_LOG says otherwise: stdout is the
+/// walkthrough.
+fn init_logs() {
+    let mut config = dcr_common::telemetry::LogConfig::from_env().unwrap_or_else(|_| {
+        dcr_common::telemetry::LogConfig {
+            filter: "warn".into(),
+            format: dcr_common::telemetry::LogFormat::Pretty,
+        }
+    });
+    if std::env::var_os("DCR_LOG").is_none() {
+        config.filter = "warn".into();
+    }
+    dcr_common::telemetry::init(&config);
+}

@@ -1,0 +1,210 @@
+//! The three services and the IdP emulator, in this process, each on its own listener.
+//! They talk to each other over gRPC on loopback exactly as separate processes would, so
+//! what works here works in a deployment.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use dcr_common::url_policy::UrlPolicy;
+use registry_svc::RegistryConfig;
+use registry_svc::api::CallerTokens;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::DevArgs;
+use super::secrets::{DevSecrets, decode_key};
+
+/// Where each part of the running stack answers.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub registry: SocketAddr,
+    pub token: SocketAddr,
+    pub token_http: SocketAddr,
+    pub authz: SocketAddr,
+    /// The emulator's root URL, `http://127.0.0.1:PORT`.
+    pub emulator: String,
+}
+
+/// A started stack; [`Stack::stop`] shuts it down.
+pub struct Stack {
+    pub endpoints: Endpoints,
+    stop: watch::Sender<bool>,
+    services: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+    emulator: dcr_idp_emulator::Emulator,
+}
+
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (--{flag}): is another dcr already running? Pick another address with --{flag}")
+    })
+}
+
+fn stopped(
+    mut rx: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+/// How long the services may take to follow the registry's change stream before the
+/// stack counts as broken (they connect over loopback: normally milliseconds).
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Stack {
+    pub async fn start(
+        args: &DevArgs,
+        secrets: &DevSecrets,
+        data_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let emulator = dcr_idp_emulator::spawn_with_state_file(
+            args.emulator_listen,
+            &data_dir.join("emulator.json"),
+        )
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the IdP emulator on {} (--emulator-listen)",
+                args.emulator_listen
+            )
+        })?;
+
+        let registry_listener = bind(args.registry_listen, "registry-listen").await?;
+        let token_listener = bind(args.token_listen, "token-listen").await?;
+        let token_http_listener = bind(args.token_http_listen, "token-http-listen").await?;
+        let authz_listener = bind(args.authz_listen, "authz-listen").await?;
+        let endpoints = Endpoints {
+            registry: registry_listener.local_addr()?,
+            token: token_listener.local_addr()?,
+            token_http: token_http_listener.local_addr()?,
+            authz: authz_listener.local_addr()?,
+            emulator: emulator.root.clone(),
+        };
+        let registry_url = format!("http://{}", endpoints.registry);
+        // Local issuers (the emulator) are plain http on loopback.
+        let url_policy = UrlPolicy {
+            allow_http_loopback: true,
+            allow_http_hosts: &[],
+        };
+        let service_token = SecretString::from(secrets.service_token.clone());
+
+        let registry_config = RegistryConfig {
+            database_url: SecretString::from(format!(
+                "sqlite://{}",
+                data_dir.join("dcr.db").display()
+            )),
+            master_key: decode_key(&secrets.master_key, "master_key")?,
+            previous_master_keys: Vec::new(),
+            tokens: CallerTokens {
+                admin: SecretString::from(secrets.admin_token.clone()),
+                portal: SecretString::from(secrets.portal_token.clone()),
+                service: service_token.clone(),
+            },
+            listen: endpoints.registry,
+            url_policy,
+            idp_timeout: Duration::from_secs(10),
+            reconcile_interval: Duration::from_secs(15),
+            operation_lease: Duration::from_secs(60),
+        };
+        let registry = registry_svc::build(&registry_config).await?;
+
+        let token_config = token_svc::TokenConfig {
+            listen: endpoints.token,
+            http_listen: endpoints.token_http,
+            registry_url: registry_url.clone(),
+            service_token: service_token.clone(),
+            url_policy,
+            idp_timeout: Duration::from_secs(10),
+            cache_capacity: 10_000,
+            cache_max_age: Duration::from_secs(300),
+            keys_max_stale: Duration::from_secs(6 * 3600),
+        };
+        let token = token_svc::build(&token_config)?;
+
+        let authz_config = authz_svc::AuthzConfig {
+            listen: endpoints.authz,
+            registry_url,
+            token_url: format!("http://{}", endpoints.token),
+            service_token,
+            session_key: decode_key(&secrets.session_secret, "session_secret")?,
+            leeway: Duration::from_secs(30),
+            keys_max_stale: Duration::from_secs(6 * 3600),
+        };
+        let authz = authz_svc::build(&authz_config, dcr_common::clock::system())?;
+
+        let (stop, stop_rx) = watch::channel(false);
+        let token_directory = token.directory.clone();
+        let authz_directory = authz.directory.clone();
+        let registry_stop = stopped(stop_rx.clone());
+        let services = vec![
+            (
+                "registry-svc",
+                tokio::spawn(async move {
+                    registry_svc::serve(
+                        registry,
+                        &registry_config,
+                        registry_listener,
+                        registry_stop,
+                    )
+                    .await
+                }),
+            ),
+            (
+                "token-svc",
+                tokio::spawn(token_svc::serve(
+                    token,
+                    token_listener,
+                    token_http_listener,
+                    stopped(stop_rx.clone()),
+                )),
+            ),
+            (
+                "authz-svc",
+                tokio::spawn(authz_svc::serve(authz, authz_listener, stopped(stop_rx))),
+            ),
+        ];
+        let stack = Self {
+            endpoints,
+            stop,
+            services,
+            emulator,
+        };
+        // Ready when token-svc and authz-svc follow the registry's changes (what their
+        // health checks wait for too).
+        let ready = tokio::time::timeout(READY_TIMEOUT, async {
+            token_directory.wait_following().await;
+            authz_directory.wait_following().await;
+        })
+        .await;
+        if ready.is_err() {
+            stack.stop().await?;
+            anyhow::bail!(
+                "the services did not become ready within {READY_TIMEOUT:?}; see the log above"
+            );
+        }
+        Ok(stack)
+    }
+
+    /// Stops accepting calls, lets in-flight ones finish, and waits for every service.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let mut failures = Vec::new();
+        for (name, task) in self.services {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(format!("{name}: {e:#}")),
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+        self.emulator.shutdown().await;
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("{}", failures.join("; "))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What `dcrctl dev` prints once the stack is up: where everything answers, and the
+//! walkthrough (`deploy/demo/walkthrough.sh`, the same steps the compose test runs) with
+//! the environment it needs, ready to paste into another terminal.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::secrets::DevSecrets;
+use super::stack::Endpoints;
+
+const WALKTHROUGH: &str = include_str!("../../../deploy/demo/walkthrough.sh");
+
+/// The walkthrough's steps without its header comment (which is for the script's readers).
+fn steps() -> &'static str {
+    WALKTHROUGH
+        .split_once("\n\n")
+        .map_or(WALKTHROUGH, |(_, rest)| rest)
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
+}
+
+pub fn env_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("env")
+}
+
+/// The shell environment the walkthrough needs: a `dcrctl` alias, the endpoints and the
+/// dev tokens. Written to `<data dir>/env` (0600) rather than printed, so the tokens do
+/// not land in terminal scrollback.
+pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
+    let dcrctl = std::env::current_exe()
+        .map(|path| path.display().to_string())
+        .unwrap_or_else(|_| "dcrctl".into());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Written by dcrctl dev: source it to use the dev stack."
+    );
+    let _ = writeln!(out, "alias dcrctl={}", shell_quote(&dcrctl));
+    let _ = writeln!(
+        out,
+        "export DCR_REGISTRY_URL=http://{} DCR_TOKEN_URL=http://{} DCR_AUTHZ_URL=http://{}",
+        endpoints.registry, endpoints.token, endpoints.authz
+    );
+    let _ = writeln!(
+        out,
+        "export DCR_ADMIN_TOKEN={} DCR_PORTAL_TOKEN={}",
+        shell_quote(&secrets.admin_token),
+        shell_quote(&secrets.portal_token)
+    );
+    let _ = writeln!(
+        out,
+        "export DCR_SERVICE_TOKEN={} DCR_DEVELOPER_ID=dev-1",
+        shell_quote(&secrets.service_token)
+    );
+    out
+}
+
+pub fn render(endpoints: &Endpoints, data_dir: &Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\ndcr dev is running: data in {}, Ctrl-C stops it.\n",
+        data_dir.display()
+    );
+    let _ = writeln!(out, "  registry-svc   grpc://{}", endpoints.registry);
+    let _ = writeln!(
+        out,
+        "  token-svc      grpc://{}   OAuth token endpoint http://{}/oauth2/token",
+        endpoints.token, endpoints.token_http
+    );
+    let _ = writeln!(
+        out,
+        "  authz-svc      grpc://{}   (dcr.authz.v1 and Envoy ext_authz)",
+        endpoints.authz
+    );
+    let _ = writeln!(
+        out,
+        "  IdP emulator   {}   (Auth0, Okta, Curity, Entra ID)",
+        endpoints.emulator
+    );
+    let _ = writeln!(
+        out,
+        "\nSeeded from {}: provider demo-okta (the emulator's Okta), strategy demo, product demo.",
+        data_dir.join("dcr.yaml").display()
+    );
+    let _ = writeln!(
+        out,
+        "\nTry it: in another terminal, in this folder, paste:\n\nsource {}\n",
+        shell_quote(&env_file(data_dir).display().to_string())
+    );
+    out.push_str(steps());
+    out
+}
