@@ -7,6 +7,7 @@ mod client_credentials;
 mod envoy;
 mod opaque;
 mod otel;
+mod product_names;
 mod readiness;
 mod request_ids;
 mod revocation;
