@@ -109,8 +109,8 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
             saved_root = %saved.root,
             root = %urls.root,
             "the state file was written by an emulator at another root URL: clients, secrets \
-             and keys are kept, but issuers embed the root, so tokens issued there will not \
-             verify here; start at the old root to keep them"
+             and keys are kept, but issuers embed the root, so tokens issued there name the \
+             old issuers and fail issuer checks here; start at the old root to keep them"
         );
         // The Management API is the tenant's own API, at the emulator's root: follow it,
         // or the seeded management client could no longer get a management token.
