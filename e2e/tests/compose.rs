@@ -1,0 +1,330 @@
+//! The issue's words: "a test starts the exact commands and env the compose file gives
+//! each service, as local processes, and runs the walkthrough against them".
+//!
+//! docker-compose.yml is read as compose reads it (merge keys, `${VAR}` substitution with
+//! the values a user exports, the demo profile). Each dcr service runs its `command` with
+//! exactly its `environment` (plus the image's `ENV` and a PATH to target/debug, where the
+//! image has /usr/local/bin). What cannot be the same on one host is rewritten, generically
+//! from the parsed file (e2e/src/rewrite.rs): service host names -> 127.0.0.1, each
+//! (service, port) -> a free port, the Postgres container -> a throwaway database. The
+//! images the test does not build stand in locally: Envoy from PyPI runs the envoy
+//! service's own command; the echo upstream is e2e/src/echo.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dcr_e2e::compose::{Compose, Service, image_env};
+use dcr_e2e::interpolate::Vars;
+use dcr_e2e::process::{Env, POLL, Proc};
+use dcr_e2e::rewrite::{Rewrite, mounted};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// What a user exports before `docker compose --profile demo up` (README).
+fn user_exports() -> Vars {
+    [
+        ("POSTGRES_PASSWORD", "e2e-postgres-password"),
+        (
+            "DCR_MASTER_KEY",
+            "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+        ),
+        (
+            "DCR_SESSION_SECRET",
+            "c2Vzc2lvbnNlc3Npb25zZXNzaW9uc2Vzc2lvbnNlc3M=",
+        ),
+        ("DCR_ADMIN_TOKEN", "e2e-admin-token-0123456789"),
+        ("DCR_PORTAL_TOKEN", "e2e-portal-token-0123456789"),
+        ("DCR_SERVICE_TOKEN", "e2e-service-token-0123456789"),
+        ("DCR_ALLOW_HTTP_HOSTS", "idp-emulator"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// target/debug (the test binary is target/debug/deps/compose-*).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .to_path_buf()
+}
+
+/// nextest builds only the binaries of the packages it tests: build the ones the compose
+/// file runs (each binary here is its package's name).
+fn build(binaries: &BTreeSet<String>) {
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.current_dir(root()).args(["build", "--bins"]);
+    for binary in binaries {
+        cargo.args(["-p", binary]);
+    }
+    let status = cargo.status().expect("run cargo build");
+    assert!(status.success(), "cargo build of {binaries:?} failed");
+}
+
+/// A service ready to start: its command, environment and health check, rewritten.
+struct Prepared {
+    argv: Vec<String>,
+    env: Env,
+    health: Option<Vec<String>>,
+}
+
+fn prepare(service: &Service, rewrite: &mut Rewrite, base_env: &Env, scratch: &Path) -> Prepared {
+    let name = &service.name;
+    let mounts: Vec<(String, PathBuf)> = service
+        .mounts
+        .iter()
+        .map(|(host, container)| {
+            let copy = rewrite
+                .mount(name, (host, container), &service.argv, scratch)
+                .expect("copy mount");
+            (container.clone(), copy)
+        })
+        .collect();
+    let mut text = |value: &str| mounted(&rewrite.text(name, value).expect("rewrite"), &mounts);
+    let argv = service.argv.iter().map(|a| text(a)).collect();
+    let mut env = base_env.clone();
+    for (key, value) in &service.environment {
+        env.insert(key.clone(), text(value));
+    }
+    let health = service
+        .healthcheck
+        .as_ref()
+        .map(|check| check.iter().map(|a| text(a)).collect());
+    Prepared { argv, env, health }
+}
+
+async fn http_status(client: &reqwest::Client, url: &str) -> Option<u16> {
+    client
+        .get(url)
+        .send()
+        .await
+        .ok()
+        .map(|r| r.status().as_u16())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_profile_runs_as_local_processes() {
+    let file = root().join("docker-compose.yml");
+    let vars = user_exports();
+
+    // `docker compose up` without a profile is the deployment, unchanged by the demo.
+    let default = Compose::load(&file, &vars, &[]).expect("load compose file");
+    assert_eq!(
+        default.services.keys().collect::<Vec<_>>(),
+        ["authz", "postgres", "registry", "token"]
+    );
+    let compose = Compose::load(&file, &vars, &["demo"]).expect("load the demo profile");
+    let order = compose.start_order().expect("depends_on order");
+    println!("start order: {order:?}");
+
+    let binaries: BTreeSet<String> = compose
+        .services
+        .values()
+        .filter(|s| !s.image_only)
+        .filter_map(|s| s.argv.first().cloned())
+        .collect();
+    build(&binaries);
+
+    let scratch = std::env::temp_dir().join(format!("dcr-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut rewrite = Rewrite::new(compose.services.keys().cloned());
+    rewrite.stand_in("postgres", &dcr_testkit::registry::fresh_database().await);
+
+    // The image's environment, and PATH where the image has its binaries.
+    let mut image = image_env(&root().join("Dockerfile")).expect("Dockerfile ENV");
+    image.insert(
+        "PATH".into(),
+        format!("{}:/usr/bin:/bin", bin_dir().display()),
+    );
+    let envoy_bin = PathBuf::from(
+        std::env::var("DCR_TEST_ENVOY")
+            .expect("DCR_TEST_ENVOY: run scripts/test, which installs Envoy"),
+    );
+    let envoy_env = Env::from([
+        (
+            "PATH".into(),
+            format!("{}:/usr/bin:/bin", envoy_bin.parent().unwrap().display()),
+        ),
+        // The container's /tmp is its own; here each run gets a private one.
+        ("TMPDIR".into(), scratch.display().to_string()),
+    ]);
+
+    let mut prepared = std::collections::BTreeMap::new();
+    for name in &order {
+        let service = &compose.services[name];
+        let base = if name == "envoy" { &envoy_env } else { &image };
+        prepared.insert(name.clone(), prepare(service, &mut rewrite, base, &scratch));
+    }
+    // Ports a user reaches on localhost (`ports:`), here the services' local ports.
+    let mut published = std::collections::BTreeMap::new();
+    for service in compose.services.values() {
+        for (host, container) in &service.ports {
+            published.insert(*host, rewrite.port(&service.name, *container).unwrap());
+        }
+    }
+    println!("{rewrite}");
+
+    let logs = scratch.join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut running: Vec<Proc> = Vec::new();
+    let mut upstream = Vec::new();
+    for name in &order {
+        let service = &compose.services[name];
+        let p = &prepared[name];
+        match name.as_str() {
+            "postgres" => continue, // the throwaway database above
+            "upstream" => {
+                for port in rewrite.ports_of("upstream") {
+                    upstream.push(dcr_e2e::echo::serve(port).await.expect("echo upstream"));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        assert!(
+            !service.image_only || name == "envoy",
+            "no local stand-in for the image of service {name}"
+        );
+        println!("starting {name}: {:?}", p.argv);
+        let mut proc = Proc::spawn(name, &p.argv, &p.env, &logs).expect("spawn");
+        if service.one_shot {
+            let status = proc
+                .wait(Duration::from_secs(120))
+                .await
+                .expect("one-shot job");
+            assert!(
+                status.success(),
+                "{name} failed ({status}):\n{}",
+                proc.log()
+            );
+            println!("{name} done:\n{}", proc.log());
+            continue;
+        }
+        if let Some(check) = &p.health {
+            proc.wait_healthy(check, &p.env, Duration::from_secs(100))
+                .await
+                .expect("healthy");
+            println!("{name} healthy");
+        }
+        running.push(proc);
+    }
+
+    // Envoy has no health check in the file; it serves once its listener accepts.
+    let gateway = format!("http://127.0.0.1:{}", published[&10000]);
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let unauthenticated = loop {
+        if let Some(status) = http_status(&client, &format!("{gateway}/orders")).await {
+            break status;
+        }
+        let envoy = running.iter_mut().find(|p| p.name == "envoy").unwrap();
+        envoy.alive().expect("envoy runs");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "envoy did not listen:\n{}",
+            envoy.log()
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    assert_eq!(
+        unauthenticated, 401,
+        "a request without credentials is refused"
+    );
+
+    // The walkthrough, pasted into the shell of a user who exported the README's values
+    // and reaches the published ports on localhost.
+    let mut shell = vars.clone();
+    shell.extend([
+        ("PATH".to_owned(), image["PATH"].clone()),
+        ("HOME".to_owned(), scratch.display().to_string()),
+        ("DCR_DEVELOPER_ID".to_owned(), "dev-alice".to_owned()),
+        (
+            "DCR_REGISTRY_URL".to_owned(),
+            format!("http://127.0.0.1:{}", published[&50051]),
+        ),
+        (
+            "DCR_TOKEN_URL".to_owned(),
+            format!("http://127.0.0.1:{}", published[&50052]),
+        ),
+        (
+            "DCR_AUTHZ_URL".to_owned(),
+            format!("http://127.0.0.1:{}", published[&50053]),
+        ),
+    ]);
+    let script = root().join("deploy/demo/walkthrough.sh");
+    let walkthrough = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -e; . '{}'; printf '\\n@app=%s\\n@client=%s\\n@token=%s\\n' \"$DCR_APP_ID\" \"$DCR_CLIENT_ID\" \"$DCR_ACCESS_TOKEN\"",
+            script.display()
+        ))
+        .env_clear()
+        .envs(&shell)
+        .output()
+        .await
+        .expect("run the walkthrough");
+    let out = String::from_utf8_lossy(&walkthrough.stdout).into_owned();
+    let err = String::from_utf8_lossy(&walkthrough.stderr).into_owned();
+    let value = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("@{key}=")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (app, client_id, token) = (value("app"), value("client"), value("token"));
+    let shown = out.replace(&token, "<token>");
+    println!("walkthrough:\n{}\n{err}", shown.trim_end());
+    assert!(walkthrough.status.success(), "the walkthrough failed");
+    assert!(
+        !app.is_empty() && !client_id.is_empty(),
+        "the app was created"
+    );
+    assert_eq!(token.split('.').count(), 3, "a JWT access token was issued");
+    assert!(
+        shown.contains("ALLOW") && shown.contains(&app),
+        "the check allowed the app"
+    );
+
+    // Through the gateway: the token reaches the upstream, which sees the app.
+    let answer = client
+        .get(format!("{gateway}/orders/42"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("call through envoy");
+    assert_eq!(answer.status(), 200);
+    let echoed: serde_json::Value = answer.json().await.expect("echo JSON");
+    assert_eq!(echoed["path"], "/orders/42");
+    assert_eq!(echoed["headers"]["x-dcr-application-id"], app.as_str());
+    assert_eq!(echoed["headers"]["x-dcr-client-id"], client_id.as_str());
+    let refused = client
+        .get(format!("{gateway}/orders/42"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+
+    // `docker compose stop`: SIGTERM, in reverse order; each drains and exits 0.
+    for proc in running.into_iter().rev() {
+        let name = proc.name.clone();
+        let log = proc.log_path().to_owned();
+        let status = proc.terminate(Duration::from_secs(30)).await.expect("stop");
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(
+            status.success(),
+            "{name} exited with {status} on SIGTERM:\n{log}"
+        );
+    }
+    for task in upstream {
+        task.abort();
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+}
