@@ -16,13 +16,28 @@ pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
 #[derive(Debug, Clone, Args)]
 pub struct ConnectionArgs {
     /// registry-svc's gRPC address.
-    #[arg(long, global = true, env = "DCR_REGISTRY_URL", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        global = true,
+        env = "DCR_REGISTRY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub registry_url: String,
     /// token-svc's gRPC address.
-    #[arg(long, global = true, env = "DCR_TOKEN_URL", default_value = "http://127.0.0.1:50052")]
+    #[arg(
+        long,
+        global = true,
+        env = "DCR_TOKEN_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub token_url: String,
     /// authz-svc's gRPC address.
-    #[arg(long, global = true, env = "DCR_AUTHZ_URL", default_value = "http://127.0.0.1:50053")]
+    #[arg(
+        long,
+        global = true,
+        env = "DCR_AUTHZ_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
     pub authz_url: String,
     /// The admin token (providers, strategies, products, registrations, audit, apply).
     #[arg(long, global = true, env = "DCR_ADMIN_TOKEN", hide_env_values = true)]
@@ -46,7 +61,10 @@ pub struct Credentials {
 }
 
 impl tonic::service::Interceptor for Credentials {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         let metadata = request.metadata_mut();
         metadata.insert("authorization", self.bearer.clone());
         if let Some(developer) = &self.developer {
@@ -58,6 +76,81 @@ impl tonic::service::Interceptor for Credentials {
 
 pub type Authed = InterceptedService<Channel, Credentials>;
 
+/// Whose credentials a call carries, which decides the service it goes to and what to
+/// tell the user when it is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// registry-svc's admin API, with the admin token.
+    Admin,
+    /// registry-svc's portal API, with the portal token and a developer id.
+    Portal,
+    /// authz-svc, with the internal service token.
+    Service,
+    /// token-svc's IssueToken: the client credentials are the request itself.
+    Client,
+}
+
+/// The flag and environment variable that carry one credential.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialFlag {
+    pub what: &'static str,
+    pub flag: &'static str,
+    pub env: &'static str,
+}
+
+const ADMIN: CredentialFlag = CredentialFlag {
+    what: "the admin token",
+    flag: "admin-token",
+    env: "DCR_ADMIN_TOKEN",
+};
+const PORTAL: CredentialFlag = CredentialFlag {
+    what: "the portal token",
+    flag: "portal-token",
+    env: "DCR_PORTAL_TOKEN",
+};
+const SERVICE: CredentialFlag = CredentialFlag {
+    what: "the service token",
+    flag: "service-token",
+    env: "DCR_SERVICE_TOKEN",
+};
+
+impl Role {
+    pub fn service(self) -> &'static str {
+        match self {
+            Role::Admin | Role::Portal => "registry-svc",
+            Role::Service => "authz-svc",
+            Role::Client => "token-svc",
+        }
+    }
+
+    pub fn url_flag(self) -> &'static str {
+        match self {
+            Role::Admin | Role::Portal => "registry-url",
+            Role::Service => "authz-url",
+            Role::Client => "token-url",
+        }
+    }
+
+    pub fn url_env(self) -> &'static str {
+        match self {
+            Role::Admin | Role::Portal => "DCR_REGISTRY_URL",
+            Role::Service => "DCR_AUTHZ_URL",
+            Role::Client => "DCR_TOKEN_URL",
+        }
+    }
+
+    /// The caller token this role sends; None for token-svc, where the client id and
+    /// secret in the request are the credentials.
+    pub fn credential(self) -> Option<CredentialFlag> {
+        match self {
+            Role::Admin => Some(ADMIN),
+            Role::Portal => Some(PORTAL),
+            Role::Service => Some(SERVICE),
+            Role::Client => None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
     #[error("{what} is not set: pass --{flag} or set {env}")]
@@ -66,8 +159,18 @@ pub enum ConnectionError {
         flag: &'static str,
         env: &'static str,
     },
-    #[error("{flag} is not a valid value: {reason}")]
+    #[error("--{flag} is not a valid value: {reason}")]
     Invalid { flag: &'static str, reason: String },
+}
+
+impl ConnectionError {
+    fn missing(credential: CredentialFlag) -> Self {
+        Self::Missing {
+            what: credential.what,
+            flag: credential.flag,
+            env: credential.env,
+        }
+    }
 }
 
 fn channel(url: &str, flag: &'static str) -> Result<Channel, ConnectionError> {
@@ -75,33 +178,49 @@ fn channel(url: &str, flag: &'static str) -> Result<Channel, ConnectionError> {
         flag,
         reason: format!("{url:?} is not a URL ({e})"),
     })?;
+    // A dead address fails fast; a call may still wait on an IdP behind the service.
     Ok(endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(60))
         .connect_lazy())
 }
 
 fn bearer(
     token: Option<&SecretString>,
-    what: &'static str,
-    flag: &'static str,
-    env: &'static str,
+    credential: CredentialFlag,
 ) -> Result<AsciiMetadataValue, ConnectionError> {
-    let token = token.ok_or(ConnectionError::Missing { what, flag, env })?;
-    MetadataValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
-        ConnectionError::Invalid {
-            flag,
-            reason: "tokens are printable ASCII".into(),
-        }
-    })
+    let token = token.ok_or(ConnectionError::missing(credential))?;
+    let mut value: AsciiMetadataValue =
+        MetadataValue::try_from(format!("Bearer {}", token.expose_secret())).map_err(|_| {
+            ConnectionError::Invalid {
+                flag: credential.flag,
+                reason: "tokens are printable ASCII".into(),
+            }
+        })?;
+    // Kept out of HPACK tables, and `Debug` prints "Sensitive" instead of the token.
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 impl ConnectionArgs {
+    /// The address calls of `role` go to.
+    pub fn url_for(&self, role: Role) -> &str {
+        match role {
+            Role::Admin | Role::Portal => &self.registry_url,
+            Role::Service => &self.authz_url,
+            Role::Client => &self.token_url,
+        }
+    }
+
     fn admin(&self) -> Result<Authed, ConnectionError> {
         let credentials = Credentials {
-            bearer: bearer(self.admin_token.as_ref(), "the admin token", "admin-token", "DCR_ADMIN_TOKEN")?,
+            bearer: bearer(self.admin_token.as_ref(), ADMIN)?,
             developer: None,
         };
-        Ok(InterceptedService::new(channel(&self.registry_url, "registry-url")?, credentials))
+        Ok(InterceptedService::new(
+            channel(&self.registry_url, "registry-url")?,
+            credentials,
+        ))
     }
 
     fn portal(&self) -> Result<Authed, ConnectionError> {
@@ -111,7 +230,7 @@ impl ConnectionArgs {
             env: "DCR_DEVELOPER_ID",
         })?;
         let credentials = Credentials {
-            bearer: bearer(self.portal_token.as_ref(), "the portal token", "portal-token", "DCR_PORTAL_TOKEN")?,
+            bearer: bearer(self.portal_token.as_ref(), PORTAL)?,
             developer: Some(MetadataValue::try_from(developer).map_err(|_| {
                 ConnectionError::Invalid {
                     flag: "developer",
@@ -119,39 +238,67 @@ impl ConnectionArgs {
                 }
             })?),
         };
-        Ok(InterceptedService::new(channel(&self.registry_url, "registry-url")?, credentials))
+        Ok(InterceptedService::new(
+            channel(&self.registry_url, "registry-url")?,
+            credentials,
+        ))
     }
 
-    pub fn providers(&self) -> Result<reg::provider_service_client::ProviderServiceClient<Authed>, ConnectionError> {
-        Ok(reg::provider_service_client::ProviderServiceClient::new(self.admin()?))
+    /// Whether admin calls can be made (name resolution for portal commands needs them).
+    pub fn has_admin_token(&self) -> bool {
+        self.admin_token.is_some()
     }
 
-    pub fn strategies(&self) -> Result<reg::strategy_service_client::StrategyServiceClient<Authed>, ConnectionError> {
-        Ok(reg::strategy_service_client::StrategyServiceClient::new(self.admin()?))
+    pub fn providers(
+        &self,
+    ) -> Result<reg::provider_service_client::ProviderServiceClient<Authed>, ConnectionError> {
+        Ok(reg::provider_service_client::ProviderServiceClient::new(
+            self.admin()?,
+        ))
     }
 
-    pub fn products(&self) -> Result<reg::product_service_client::ProductServiceClient<Authed>, ConnectionError> {
-        Ok(reg::product_service_client::ProductServiceClient::new(self.admin()?))
+    pub fn strategies(
+        &self,
+    ) -> Result<reg::strategy_service_client::StrategyServiceClient<Authed>, ConnectionError> {
+        Ok(reg::strategy_service_client::StrategyServiceClient::new(
+            self.admin()?,
+        ))
     }
 
-    pub fn audit(&self) -> Result<reg::audit_service_client::AuditServiceClient<Authed>, ConnectionError> {
-        Ok(reg::audit_service_client::AuditServiceClient::new(self.admin()?))
+    pub fn products(
+        &self,
+    ) -> Result<reg::product_service_client::ProductServiceClient<Authed>, ConnectionError> {
+        Ok(reg::product_service_client::ProductServiceClient::new(
+            self.admin()?,
+        ))
+    }
+
+    pub fn audit(
+        &self,
+    ) -> Result<reg::audit_service_client::AuditServiceClient<Authed>, ConnectionError> {
+        Ok(reg::audit_service_client::AuditServiceClient::new(
+            self.admin()?,
+        ))
     }
 
     pub fn applications(
         &self,
-    ) -> Result<reg::application_service_client::ApplicationServiceClient<Authed>, ConnectionError> {
+    ) -> Result<reg::application_service_client::ApplicationServiceClient<Authed>, ConnectionError>
+    {
         Ok(reg::application_service_client::ApplicationServiceClient::new(self.portal()?))
     }
 
     /// IssueToken authenticates with the client credentials it carries: no caller token.
     pub fn tokens(&self) -> Result<TokenServiceClient<Channel>, ConnectionError> {
-        Ok(TokenServiceClient::new(channel(&self.token_url, "token-url")?))
+        Ok(TokenServiceClient::new(channel(
+            &self.token_url,
+            "token-url",
+        )?))
     }
 
     pub fn authz(&self) -> Result<AuthzServiceClient<Authed>, ConnectionError> {
         let credentials = Credentials {
-            bearer: bearer(self.service_token.as_ref(), "the service token", "service-token", "DCR_SERVICE_TOKEN")?,
+            bearer: bearer(self.service_token.as_ref(), SERVICE)?,
             developer: None,
         };
         Ok(AuthzServiceClient::new(InterceptedService::new(

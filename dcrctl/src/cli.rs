@@ -1,0 +1,92 @@
+//! The command tree, `dcrctl <resource> <verb>`, and dispatch.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{
+    self, Ctx, apps, audit, check, credentials, plan, products, providers, registrations,
+    strategies, token,
+};
+use crate::connection::ConnectionArgs;
+use crate::output::Format;
+
+/// dcr's command line: providers, strategies and products for admins; apps, credentials
+/// and registrations for a developer; tokens and checks to try it all; declarative
+/// config; and `dev`, the whole stack in one process.
+#[derive(Debug, Parser)]
+#[command(name = "dcrctl", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// How to print results: table (people), json (scripts), env (`eval` the exports of
+    /// apps create, credentials add|regenerate, token).
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// IdP connections (admin).
+    #[command(subcommand)]
+    Providers(providers::Cmd),
+    /// How gateways validate apps of a provider (admin).
+    #[command(subcommand)]
+    Strategies(strategies::Cmd),
+    /// What apps register for (admin).
+    #[command(subcommand)]
+    Products(products::Cmd),
+    /// Apps' access to products: list, approve, reject (admin); create, delete (portal).
+    #[command(subcommand)]
+    Registrations(registrations::Cmd),
+    /// A developer's applications (portal).
+    #[command(subcommand)]
+    Apps(apps::Cmd),
+    /// An app's client secrets (portal).
+    #[command(subcommand)]
+    Credentials(credentials::Cmd),
+    /// Who changed what (admin).
+    #[command(subcommand)]
+    Audit(audit::Cmd),
+    /// An access token for an app's client credentials (token-svc).
+    Token(token::TokenArgs),
+    /// Ask authz-svc whether a call to a product with a credential is allowed; exits 1 on
+    /// deny.
+    Check(check::CheckArgs),
+    /// Show what `apply` would change.
+    Plan(plan::FileArgs),
+    /// Make the registry match a configuration file.
+    Apply(plan::FileArgs),
+    /// Print the registry's providers, strategies and products as a configuration file.
+    Export(plan::ExportArgs),
+    /// Run the whole stack in one process for trying dcr out.
+    Dev(crate::dev::DevArgs),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let ctx = Ctx {
+        connection: cli.connection,
+        output: cli.output,
+    };
+    match cli.command {
+        Command::Providers(cmd) => providers::run(&ctx, cmd).await,
+        Command::Strategies(cmd) => strategies::run(&ctx, cmd).await,
+        Command::Products(cmd) => products::run(&ctx, cmd).await,
+        Command::Registrations(cmd) => registrations::run(&ctx, cmd).await,
+        Command::Apps(cmd) => apps::run(&ctx, cmd).await,
+        Command::Credentials(cmd) => credentials::run(&ctx, cmd).await,
+        Command::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Command::Token(args) => token::run(&ctx, args).await,
+        Command::Check(args) => check::run(&ctx, args).await,
+        Command::Plan(args) => plan::plan(&ctx, args).await,
+        Command::Apply(args) => plan::apply(&ctx, args).await,
+        Command::Export(args) => plan::export(&ctx, args).await,
+        Command::Dev(args) => {
+            commands::refuse_env(&ctx, "dev")?;
+            crate::dev::run(args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

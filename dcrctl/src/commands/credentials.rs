@@ -1,0 +1,156 @@
+//! `dcrctl credentials`: an app's client secrets (portal API, acting for --developer).
+//! Several may be active at once, for rotation: add a new one, move callers over, revoke
+//! the old one. `regenerate` replaces the only active one in one step.
+
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use clap::{Args, Subcommand};
+use dcr_proto::registry::v1 as reg;
+
+use super::apps::show_secret;
+use super::{Ctx, parse_duration, refuse_env, resolve};
+use crate::connection::Role;
+use crate::errors::CallExt as _;
+use crate::output::{self, Format, SECRET_NOTICE, Table};
+
+#[derive(Debug, Clone, Args)]
+pub struct AppArg {
+    /// The app's id or name.
+    #[arg(long, env = "DCR_APP_ID")]
+    app: String,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Cmd {
+    /// List an app's credentials (secrets are never shown again, only their last chars).
+    List(AppArg),
+    /// Add a credential next to the active ones; prints its secret this once.
+    Add(AddArgs),
+    /// Revoke one credential: calls with it are denied from now on.
+    Revoke {
+        #[command(flatten)]
+        app: AppArg,
+        /// The credential's id (`credentials list` shows them).
+        credential: String,
+    },
+    /// Replace the app's only active secret; prints the new one this once.
+    Regenerate(AppArg),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    app: AppArg,
+    /// When the credential stops working, from now: 90s, 15m, 12h, 30d.
+    #[arg(long, value_parser = parse_duration, conflicts_with = "expire_time")]
+    expires_in: Option<Duration>,
+    /// When the credential stops working, as RFC 3339 (2030-01-01T00:00:00Z).
+    #[arg(long)]
+    expire_time: Option<prost_types::Timestamp>,
+}
+
+pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::List(AppArg { app }) => {
+            refuse_env(ctx, "credentials list")?;
+            let application_id = resolve::application_id(ctx, &app).await?;
+            let credentials = ctx
+                .connection
+                .applications()?
+                .list_credentials(reg::ListCredentialsRequest { application_id })
+                .await
+                .on(Role::Portal, format!("credentials of app {app:?}"))?
+                .credentials;
+            list(ctx, &credentials)?;
+        }
+        Cmd::Add(args) => {
+            let application_id = resolve::application_id(ctx, &args.app.app).await?;
+            let expire_time = match (args.expires_in, args.expire_time) {
+                (Some(d), _) => Some(prost_types::Timestamp::from(SystemTime::now() + d)),
+                (None, t) => t,
+            };
+            let credential = ctx
+                .connection
+                .applications()?
+                .add_credential(reg::AddCredentialRequest {
+                    application_id,
+                    expire_time,
+                })
+                .await
+                .on(
+                    Role::Portal,
+                    format!("add a credential to app {:?}", args.app.app),
+                )?;
+            new_secret(ctx, &credential)?;
+        }
+        Cmd::Revoke { app, credential } => {
+            refuse_env(ctx, "credentials revoke")?;
+            let application_id = resolve::application_id(ctx, &app.app).await?;
+            let revoked = ctx
+                .connection
+                .applications()?
+                .revoke_credential(reg::RevokeCredentialRequest {
+                    application_id,
+                    credential_id: credential.clone(),
+                })
+                .await
+                .on(
+                    Role::Portal,
+                    format!("credential {credential:?} of app {:?}", app.app),
+                )?;
+            output::show(ctx.output, &revoked)?;
+        }
+        Cmd::Regenerate(AppArg { app }) => {
+            let application_id = resolve::application_id(ctx, &app).await?;
+            let credential = ctx
+                .connection
+                .applications()?
+                .regenerate_secret(reg::RegenerateSecretRequest { application_id })
+                .await
+                .on(
+                    Role::Portal,
+                    format!("regenerate the secret of app {app:?}"),
+                )?;
+            new_secret(ctx, &credential)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A credential just made: the one time its secret is printed.
+fn new_secret(ctx: &Ctx, credential: &reg::Credential) -> anyhow::Result<()> {
+    match ctx.output {
+        Format::Json => {
+            output::print_json(&output::to_json(credential)?)?;
+            eprintln!("{SECRET_NOTICE}");
+            Ok(())
+        }
+        Format::Env => output::print(&format!(
+            "# {SECRET_NOTICE}\n{}",
+            output::env_lines(&[
+                ("DCR_CLIENT_ID", &credential.client_id),
+                ("DCR_CLIENT_SECRET", &credential.client_secret),
+            ])
+        )),
+        Format::Table => show_secret(credential),
+    }
+}
+
+fn list(ctx: &Ctx, credentials: &[reg::Credential]) -> anyhow::Result<()> {
+    if ctx.output == Format::Json {
+        return output::print_json(&output::list_json(credentials)?);
+    }
+    let mut table = Table::new(&["ID", "CLIENT_ID", "SECRET", "CREATED", "EXPIRES", "REVOKED"]);
+    for c in credentials {
+        table.row(vec![
+            c.id.clone(),
+            c.client_id.clone(),
+            format!("...{}", c.secret_hint),
+            output::time(c.create_time.as_ref()),
+            output::time(c.expire_time.as_ref()),
+            output::time(c.revoke_time.as_ref()),
+        ]);
+    }
+    table.print()
+}

@@ -1,0 +1,72 @@
+//! `dcrctl plan`, `apply` and `export`: the command-line side of `crate::declarative`
+//! (which reads and diffs the file); here the results are printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{Ctx, refuse_env};
+use crate::declarative::{self, Plan};
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Args)]
+pub struct FileArgs {
+    /// The configuration file (YAML).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Write to this file instead of stdout.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+fn print_plan(ctx: &Ctx, plan: &Plan, empty: &str) -> anyhow::Result<()> {
+    match ctx.output {
+        Format::Json => output::print_json(&serde_json::to_value(plan)?),
+        _ if plan.is_empty() => output::print(empty),
+        _ => output::print(&plan.render()),
+    }
+}
+
+pub async fn plan(ctx: &Ctx, args: FileArgs) -> anyhow::Result<ExitCode> {
+    refuse_env(ctx, "plan")?;
+    let plan = declarative::plan(&ctx.connection, &args.file).await?;
+    print_plan(ctx, &plan, "no changes")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn apply(ctx: &Ctx, args: FileArgs) -> anyhow::Result<ExitCode> {
+    refuse_env(ctx, "apply")?;
+    let done = declarative::apply(&ctx.connection, &args.file).await?;
+    print_plan(
+        ctx,
+        &done,
+        "no changes: the registry already matches the file",
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<ExitCode> {
+    refuse_env(ctx, "export")?;
+    let yaml = declarative::export(&ctx.connection).await?;
+    let text = match ctx.output {
+        Format::Json => {
+            let value: serde_json::Value = serde_yaml::from_str(&yaml)?;
+            serde_json::to_string_pretty(&value)?
+        }
+        _ => yaml,
+    };
+    match args.file {
+        Some(path) => {
+            std::fs::write(&path, text.as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => output::print(text.trim_end())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,120 @@
+//! Failures turned into messages an operator can act on, and the exit code for each:
+//! 0 ok, 1 a call failed or a check was denied, 2 usage (clap's own errors, a missing or
+//! invalid flag, an output format the command does not offer).
+
+use std::process::ExitCode;
+
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+use crate::connection::{ConnectionArgs, ConnectionError, Role};
+
+/// A command line that cannot work as given; exits 2 like clap's own usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
+/// A gRPC call that failed, with what the user asked for and whose credentials it used.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", status.message())]
+pub struct CallFailed {
+    pub role: Role,
+    /// What the call was about, for people: "provider \"okta\"", "create application".
+    pub what: String,
+    pub status: tonic::Status,
+}
+
+/// `.on(role, what)` on a tonic result: the response body, or a [`CallFailed`].
+pub trait CallExt<T> {
+    fn on(self, role: Role, what: impl Into<String>) -> Result<T, CallFailed>;
+}
+
+impl<T> CallExt<T> for Result<tonic::Response<T>, tonic::Status> {
+    fn on(self, role: Role, what: impl Into<String>) -> Result<T, CallFailed> {
+        self.map(tonic::Response::into_inner)
+            .map_err(|status| CallFailed {
+                role,
+                what: what.into(),
+                status,
+            })
+    }
+}
+
+/// The message to print (on stderr) and the exit code for an error of any command.
+pub fn report(error: &anyhow::Error, connection: &ConnectionArgs) -> (String, ExitCode) {
+    if let Some(failed) = error.downcast_ref::<CallFailed>() {
+        return (explain(failed, connection), ExitCode::FAILURE);
+    }
+    if error.downcast_ref::<UsageError>().is_some()
+        || error.downcast_ref::<ConnectionError>().is_some()
+    {
+        return (format!("error: {error:#}"), ExitCode::from(2));
+    }
+    // Errors from elsewhere (the declarative module) may carry a gRPC status inside:
+    // they all use the admin API.
+    if let Some(status) = error
+        .chain()
+        .find_map(|e| e.downcast_ref::<tonic::Status>())
+    {
+        let failed = CallFailed {
+            role: Role::Admin,
+            what: error.to_string(),
+            status: status.clone(),
+        };
+        return (explain(&failed, connection), ExitCode::FAILURE);
+    }
+    (format!("error: {error:#}"), ExitCode::FAILURE)
+}
+
+fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
+    let CallFailed { role, what, status } = failed;
+    let service = role.service();
+    let url = connection.url_for(*role);
+    let message = status.message();
+    match status.code() {
+        Code::Unauthenticated | Code::PermissionDenied => match role.credential() {
+            Some(credential) => format!(
+                "error: {what}: {service} at {url} refused {} ({message}); it must be the \
+                 {} the service was started with: check --{} or {}",
+                credential.what, credential.what, credential.flag, credential.env
+            ),
+            None => format!(
+                "error: {what}: {service} at {url} refused the client credentials ({message}): \
+                 check --client-id and --client-secret (DCR_CLIENT_ID, DCR_CLIENT_SECRET)"
+            ),
+        },
+        Code::Unavailable => format!(
+            "error: {what}: cannot reach {service} at {url} ({message}).\n\
+             Is the stack running? Start it with `dcrctl dev`, or point --{} ({}) at it.",
+            role.url_flag(),
+            role.url_env()
+        ),
+        Code::DeadlineExceeded => format!(
+            "error: {what}: {service} at {url} did not answer in time ({message}); \
+             is it overloaded or waiting on its identity provider?"
+        ),
+        Code::InvalidArgument => {
+            let violations = status
+                .get_details_bad_request()
+                .map(|b| b.field_violations)
+                .unwrap_or_default();
+            if violations.is_empty() {
+                format!("error: {what}: invalid request: {message}")
+            } else {
+                let lines: Vec<String> = violations
+                    .iter()
+                    .map(|v| format!("  {}: {}", v.field, v.description))
+                    .collect();
+                format!("error: {what}: invalid request:\n{}", lines.join("\n"))
+            }
+        }
+        Code::NotFound => format!("error: {what} not found ({message})"),
+        Code::AlreadyExists => format!("error: {what}: already exists ({message})"),
+        Code::FailedPrecondition => format!("error: {what}: not possible now: {message}"),
+        code => format!("error: {what}: {service} answered {code:?}: {message}"),
+    }
+}
