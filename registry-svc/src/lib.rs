@@ -22,17 +22,16 @@ use tokio::net::TcpListener;
 pub use config::RegistryConfig;
 pub use registry::{Faults, Registry, Settings};
 
-/// Connects to Postgres (running pending migrations) and assembles the registry.
+/// Opens the store DATABASE_URL names (running pending migrations) and assembles the
+/// registry.
 pub async fn build(config: &RegistryConfig) -> anyhow::Result<Registry> {
     let sealer = Arc::new(Sealer::new(
         &config.master_key,
         &config.previous_master_keys,
     ));
-    let store = store::PgStore::connect(config.database_url.expose_secret(), sealer)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}"))?;
+    let store = open_store(config.database_url.expose_secret(), sealer).await?;
     Ok(Registry {
-        store: Arc::new(store),
+        store,
         idp: idp::IdpDeps::new(config.url_policy, config.idp_timeout)?,
         clock: dcr_common::clock::system(),
         settings: Settings {
@@ -41,6 +40,29 @@ pub async fn build(config: &RegistryConfig) -> anyhow::Result<Registry> {
         },
         faults: Arc::new(Faults::default()),
     })
+}
+
+/// Postgres for `postgres://` and `postgresql://` URLs (deployments: several replicas
+/// share it); SQLite for `sqlite:` URLs (dev mode and single-node runs: one process owns
+/// the file). The URL itself is never echoed: it may hold a password.
+async fn open_store(url: &str, sealer: Arc<Sealer>) -> anyhow::Result<Arc<dyn store::Store>> {
+    let cannot_open =
+        |e: store::StoreError| anyhow::anyhow!("cannot open the database (DATABASE_URL): {e}");
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = store::PgStore::connect(url, sealer)
+            .await
+            .map_err(cannot_open)?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let store = store::SqliteStore::open(url, sealer)
+            .await
+            .map_err(cannot_open)?;
+        Ok(Arc::new(store))
+    } else {
+        anyhow::bail!(
+            "DATABASE_URL must start with postgres://, postgresql:// or sqlite: (e.g. sqlite://.dcr/dcr.db)"
+        )
+    }
 }
 
 /// Serves the registry's gRPC services (plus health and reflection) and runs the

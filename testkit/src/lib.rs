@@ -10,4 +10,5 @@ pub mod load;
 pub mod otlp;
 pub mod peers;
 pub mod registry;
+pub mod sqlite;
 pub mod token;

@@ -7,6 +7,11 @@ mod postgres;
 mod postgres_apps;
 mod postgres_config;
 mod postgres_directory;
+mod sqlite;
+mod sqlite_apps;
+mod sqlite_config;
+mod sqlite_credentials;
+mod sqlite_directory;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -17,6 +22,7 @@ use crate::domain::{
 };
 
 pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -16,6 +16,7 @@ mod reconcile;
 mod rfc7591;
 mod secrets;
 mod server;
+mod sqlite;
 mod store_contract;
 mod validation;
 mod vendors;

@@ -1,5 +1,5 @@
 //! The store contract: one suite, written against the `Store` trait, that every backend
-//! must pass. Today it runs against Postgres; a second backend adds one #[tokio::test].
+//! must pass: Postgres and SQLite, one #[tokio::test] each at the end of this file.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,13 +11,14 @@ use registry_svc::domain::{
     Provider, ProviderConfig, ProviderSecrets, Registration, RegistrationStatus,
 };
 use registry_svc::store::{
-    Journal, Operation, OperationKind, PageRequest, PgStore, Store, StoreError,
+    AuditEvent, AuditFilter, Journal, Operation, OperationKind, PageRequest, PgStore, SqliteStore,
+    Store, StoreError,
 };
 use uuid::Uuid;
 
 use crate::helpers::fresh_database;
 
-fn provider(name: &str) -> Provider {
+pub(crate) fn provider(name: &str) -> Provider {
     let mut secrets = ProviderSecrets::default();
     secrets.set("api_key", "key-123".into());
     Provider {
@@ -335,18 +336,338 @@ async fn contract(store: Arc<dyn Store>) {
         store.changes_after(last.seq, 10).await.expect("none").len(),
         0
     );
+    assert_eq!(store.latest_seq().await.expect("latest"), last.seq);
+
+    lookups_the_services_rely_on(&store, p.id, s.id, &product).await;
+    audit_log(&store).await;
+    racing_writers_and_claimants(&store, p.id, s.id).await;
 }
 
-/// Postgres keeps microseconds.
+/// What the API layer calls besides the happy path above.
+async fn lookups_the_services_rely_on(
+    store: &Arc<dyn Store>,
+    provider_id: Uuid,
+    strategy_id: Uuid,
+    product: &ApiProduct,
+) {
+    assert_eq!(
+        store
+            .get_product_by_name("prod")
+            .await
+            .expect("by name")
+            .map(|p| p.id),
+        Some(product.id)
+    );
+    assert!(
+        store
+            .get_product_by_name("nope")
+            .await
+            .expect("by name")
+            .is_none()
+    );
+
+    // A FAILED app gives its name back (the failed "a2" above); request ids are unique
+    // per developer, and find the app they created.
+    let again = Application {
+        request_id: Some("req-1".into()),
+        ..application(strategy_id, "dev", "a2")
+    };
+    store
+        .insert_application_intent(
+            &again,
+            &operation(&again, provider_id, OperationKind::Create),
+        )
+        .await
+        .expect("the name of a FAILED app is free again");
+    let retried = Application {
+        request_id: Some("req-1".into()),
+        ..application(strategy_id, "dev", "a3")
+    };
+    assert!(matches!(
+        store
+            .insert_application_intent(
+                &retried,
+                &operation(&retried, provider_id, OperationKind::Create)
+            )
+            .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        store
+            .find_application_by_request("dev", "req-1")
+            .await
+            .expect("find")
+            .map(|a| a.id),
+        Some(again.id)
+    );
+    assert!(
+        store
+            .find_application_by_request("someone-else", "req-1")
+            .await
+            .expect("find")
+            .is_none()
+    );
+
+    // Times keep microseconds, whatever the backend stores them as.
+    let expiring = Credential {
+        id: Uuid::now_v7(),
+        application_id: again.id,
+        secret_hint: "wxyz".into(),
+        idp_ref: "key-1".into(),
+        create_time: Utc::now(),
+        expire_time: Some(Utc::now() + chrono::Duration::nanoseconds(86_400_000_000_123)),
+        revoke_time: None,
+    };
+    store
+        .add_credential(&expiring, false, None, Utc::now())
+        .await
+        .expect("add");
+    let stored = store.list_credentials(again.id).await.expect("list");
+    assert_eq!(
+        stored,
+        [Credential {
+            create_time: store_time(expiring.create_time),
+            expire_time: expiring.expire_time.map(store_time),
+            ..expiring.clone()
+        }]
+    );
+    assert!(matches!(
+        store
+            .revoke_credential(again.id, Uuid::now_v7(), Utc::now())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Registrations filter by application, product and status.
+    let registration = Registration {
+        id: Uuid::now_v7(),
+        application_id: again.id,
+        product_id: product.id,
+        status: RegistrationStatus::Pending,
+        scopes: Vec::new(),
+        create_time: Utc::now(),
+        update_time: Utc::now(),
+    };
+    store
+        .insert_registration(&registration)
+        .await
+        .expect("register");
+    let page = PageRequest {
+        size: 10,
+        after: None,
+    };
+    let ids = |found: registry_svc::store::Page<Registration>| {
+        found.items.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    let mine = store
+        .list_registrations(Some(std::slice::from_ref(&again.id)), None, None, &page)
+        .await
+        .expect("list");
+    assert_eq!(ids(mine), [registration.id]);
+    let pending = store
+        .list_registrations(
+            None,
+            Some(product.id),
+            Some(RegistrationStatus::Pending),
+            &page,
+        )
+        .await
+        .expect("list");
+    assert_eq!(ids(pending), [registration.id]);
+    let nobody = store
+        .list_registrations(Some(&[] as &[Uuid]), None, None, &page)
+        .await
+        .expect("list");
+    assert!(nobody.items.is_empty());
+    assert!(
+        store
+            .application_ids_of("dev")
+            .await
+            .expect("ids")
+            .contains(&again.id)
+    );
+}
+
+/// Newest first, filtered, paged by id.
+async fn audit_log(store: &Arc<dyn Store>) {
+    for (actor, action) in [
+        ("admin", "create"),
+        ("dev-1", "create"),
+        ("admin", "delete"),
+    ] {
+        store
+            .record_audit(&AuditEvent {
+                id: 0,
+                time: Utc::now(),
+                actor: actor.into(),
+                action: action.into(),
+                resource_type: "provider".into(),
+                resource_id: "p".into(),
+                outcome: "ok".into(),
+            })
+            .await
+            .expect("audit");
+    }
+    let admin = AuditFilter {
+        actor: Some("admin".into()),
+        ..Default::default()
+    };
+    let first = store
+        .list_audit(
+            &admin,
+            &PageRequest {
+                size: 1,
+                after: None,
+            },
+        )
+        .await
+        .expect("page 1");
+    let second = store
+        .list_audit(
+            &admin,
+            &PageRequest {
+                size: 1,
+                after: first.next.clone(),
+            },
+        )
+        .await
+        .expect("page 2");
+    let actions: Vec<&str> = first
+        .items
+        .iter()
+        .chain(&second.items)
+        .map(|e| e.action.as_str())
+        .collect();
+    assert_eq!(actions, ["delete", "create"]);
+    assert!(second.next.is_none());
+}
+
+/// Writers racing each other: a reader following the change log meets every committed
+/// change once, in seq order, with no gaps (WatchChanges resumes after a seq). Claimants
+/// racing each other: every stale operation is claimed by exactly one of them.
+async fn racing_writers_and_claimants(
+    store: &Arc<dyn Store>,
+    provider_id: Uuid,
+    strategy_id: Uuid,
+) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 5;
+    let start = store.latest_seq().await.expect("latest");
+    let follower = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut signal = store.change_signal();
+            let mut seen = Vec::new();
+            while seen.len() < WRITERS * EACH {
+                signal.borrow_and_update();
+                let after = seen.last().copied().unwrap_or(start);
+                let batch = store.changes_after(after, 7).await.expect("changes");
+                seen.extend(batch.iter().map(|c| c.seq));
+                if batch.is_empty() {
+                    // A bound, not a sleep: the signal ticks as soon as a writer commits.
+                    tokio::time::timeout(std::time::Duration::from_secs(10), signal.changed())
+                        .await
+                        .expect("the change signal ticks after a commit")
+                        .expect("store alive");
+                }
+            }
+            seen
+        }
+    });
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..EACH {
+                    store
+                        .insert_product(&ApiProduct {
+                            id: Uuid::now_v7(),
+                            name: format!("race-{w}-{i}"),
+                            description: String::new(),
+                            strategy_id,
+                            audience: String::new(),
+                            create_time: Utc::now(),
+                            update_time: Utc::now(),
+                        })
+                        .await
+                        .expect("insert");
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let seen = follower.await.expect("follower");
+    let expected: Vec<i64> = (1..=i64::try_from(WRITERS * EACH).expect("small"))
+        .map(|n| start + n)
+        .collect();
+    assert_eq!(seen, expected, "every change once, in order, no gaps");
+
+    let mut stale = Vec::new();
+    for i in 0..12 {
+        let app = application(strategy_id, "racer", &format!("race-app-{i}"));
+        let op = Operation {
+            lease_until: Utc::now() - chrono::Duration::seconds(1),
+            ..operation(&app, provider_id, OperationKind::Create)
+        };
+        store
+            .insert_application_intent(&app, &op)
+            .await
+            .expect("intent");
+        stale.push(op.id);
+    }
+    let claimants: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let now = Utc::now();
+                    let claimed = store
+                        .claim_stale_operations(now, now + chrono::Duration::seconds(60), 2)
+                        .await
+                        .expect("claim");
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(claimed.iter().map(|o| o.id));
+                }
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claimant in claimants {
+        claimed.extend(claimant.await.expect("claimant"));
+    }
+    claimed.sort();
+    stale.sort();
+    assert_eq!(claimed, stale, "each stale operation claimed exactly once");
+}
+
+/// Both backends keep microseconds.
 fn store_time(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).expect("time")
 }
 
-#[tokio::test]
+// Several worker threads, so the racing writers and claimants really run at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_store_passes_the_contract() {
     let url = fresh_database().await;
     let store = PgStore::connect(&url, Arc::new(Sealer::new(&[9; 32], &[])))
         .await
         .expect("connect");
+    contract(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_store_passes_the_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(
+        &format!("sqlite://{}", dir.path().join("dcr.db").display()),
+        Arc::new(Sealer::new(&[9; 32], &[])),
+    )
+    .await
+    .expect("open");
     contract(Arc::new(store)).await;
 }

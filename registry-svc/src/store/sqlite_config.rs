@@ -1,0 +1,414 @@
+//! SQLite: providers, auth strategies and API products.
+
+use std::time::Duration;
+
+use sqlx::Row as _;
+use sqlx::sqlite::SqliteRow;
+use uuid::Uuid;
+
+use super::postgres::{finish_page, page_limit, uuid_cursor};
+use super::sqlite::{classify, get_id, get_json, get_time, json_text, time_text};
+use super::{ConfigStore, Page, PageRequest, SqliteStore, StoreError, StoreResult};
+use crate::domain::{
+    ApiProduct, AuthMethod, AuthStrategy, Provider, ProviderConfig, ProviderSecrets,
+};
+
+fn provider_context(id: Uuid) -> String {
+    format!("provider:{id}")
+}
+
+impl SqliteStore {
+    fn provider_from_row(&self, row: &SqliteRow) -> StoreResult<Provider> {
+        let id = get_id(row, "id")?;
+        let config: ProviderConfig = get_json(row, "config")?;
+        let sealed: Vec<u8> = row.try_get("secrets_sealed")?;
+        let secrets =
+            ProviderSecrets::from_json(&self.open_sealed(&sealed, &provider_context(id))?)
+                .map_err(|e| StoreError::Corrupt(format!("provider {id} secrets: {e}")))?;
+        Ok(Provider {
+            id,
+            name: row.try_get("name")?,
+            display_name: row.try_get("display_name")?,
+            issuer: row.try_get("issuer")?,
+            config,
+            secrets,
+            labels: get_json(row, "labels")?,
+            active: row.try_get("active")?,
+            create_time: get_time(row, "create_time")?,
+            update_time: get_time(row, "update_time")?,
+        })
+    }
+
+    /// (config, sealed secrets, labels) as stored.
+    fn provider_columns(&self, p: &Provider) -> StoreResult<(String, Vec<u8>, String)> {
+        let sealed = self.seal(&p.secrets.to_json(), &provider_context(p.id));
+        Ok((json_text(&p.config)?, sealed, json_text(&p.labels)?))
+    }
+
+    /// Deletes one config row and logs the change; `InUse` while rows reference it.
+    async fn delete_config_row(
+        &self,
+        table: &'static str,
+        kind: &'static str,
+        id: Uuid,
+        in_use: &str,
+    ) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = ?1"))
+            .bind(id.to_string())
+            .execute(tx.conn())
+            .await
+            .map_err(|e| classify(e, in_use))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("{kind} {id}")));
+        }
+        tx.log_change(kind, "deleted", &id.to_string(), "", "", chrono::Utc::now())
+            .await?;
+        tx.commit().await
+    }
+}
+
+pub(super) fn strategy_from_row(row: &SqliteRow) -> StoreResult<AuthStrategy> {
+    let methods: Vec<String> = get_json(row, "auth_methods")?;
+    let ttl: i64 = row.try_get("session_ttl_seconds")?;
+    Ok(AuthStrategy {
+        id: get_id(row, "id")?,
+        name: row.try_get("name")?,
+        provider_id: get_id(row, "provider_id")?,
+        credential_claims: get_json(row, "credential_claims")?,
+        scopes: get_json(row, "scopes")?,
+        audience: row.try_get("audience")?,
+        auth_methods: methods
+            .iter()
+            .filter_map(|m| AuthMethod::parse(m))
+            .collect(),
+        session_cookie_name: row.try_get("session_cookie_name")?,
+        session_ttl: Duration::from_secs(u64::try_from(ttl).unwrap_or(0)),
+        auto_approve: row.try_get("auto_approve")?,
+        create_time: get_time(row, "create_time")?,
+        update_time: get_time(row, "update_time")?,
+    })
+}
+
+fn product_from_row(row: &SqliteRow) -> StoreResult<ApiProduct> {
+    Ok(ApiProduct {
+        id: get_id(row, "id")?,
+        name: row.try_get("name")?,
+        description: row.try_get("description")?,
+        strategy_id: get_id(row, "strategy_id")?,
+        audience: row.try_get("audience")?,
+        create_time: get_time(row, "create_time")?,
+        update_time: get_time(row, "update_time")?,
+    })
+}
+
+fn methods(strategy: &AuthStrategy) -> StoreResult<String> {
+    let names: Vec<&str> = strategy.auth_methods.iter().map(|m| m.as_str()).collect();
+    json_text(&names)
+}
+
+fn ttl_seconds(strategy: &AuthStrategy) -> i64 {
+    i64::try_from(strategy.session_ttl.as_secs()).unwrap_or(i64::MAX)
+}
+
+#[async_trait::async_trait]
+impl ConfigStore for SqliteStore {
+    async fn insert_provider(&self, p: &Provider) -> StoreResult<()> {
+        let (config, sealed, labels) = self.provider_columns(p)?;
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO providers (id, name, display_name, issuer, type, config, secrets_sealed,
+                                    labels, active, create_time, update_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.display_name)
+        .bind(&p.issuer)
+        .bind(p.provider_type().as_str())
+        .bind(config)
+        .bind(sealed)
+        .bind(labels)
+        .bind(p.active)
+        .bind(time_text(p.create_time))
+        .bind(time_text(p.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        tx.log_change(
+            "provider",
+            "created",
+            &p.id.to_string(),
+            "",
+            "",
+            p.create_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_provider(&self, id: Uuid) -> StoreResult<Option<Provider>> {
+        let row = sqlx::query("SELECT * FROM providers WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| self.provider_from_row(&r)).transpose()
+    }
+
+    async fn list_providers(&self, page: &PageRequest) -> StoreResult<Page<Provider>> {
+        let rows = sqlx::query("SELECT * FROM providers WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .bind(uuid_cursor(page.after.as_ref())?.to_string())
+            .bind(page_limit(page.size))
+            .fetch_all(&self.reader)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| self.provider_from_row(r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |p| p.id.to_string()))
+    }
+
+    async fn update_provider(&self, p: &Provider) -> StoreResult<()> {
+        let (config, sealed, labels) = self.provider_columns(p)?;
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE providers SET name = ?2, display_name = ?3, issuer = ?4, config = ?5,
+                    secrets_sealed = ?6, labels = ?7, active = ?8, update_time = ?9
+             WHERE id = ?1",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.display_name)
+        .bind(&p.issuer)
+        .bind(config)
+        .bind(sealed)
+        .bind(labels)
+        .bind(p.active)
+        .bind(time_text(p.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("provider {}", p.id)));
+        }
+        tx.log_change(
+            "provider",
+            "updated",
+            &p.id.to_string(),
+            "",
+            "",
+            p.update_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_provider(&self, id: Uuid) -> StoreResult<()> {
+        self.delete_config_row(
+            "providers",
+            "provider",
+            id,
+            "the provider (an auth strategy uses it)",
+        )
+        .await
+    }
+
+    async fn insert_strategy(&self, s: &AuthStrategy) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO auth_strategies (id, name, provider_id, credential_claims, scopes, audience,
+                 auth_methods, session_cookie_name, session_ttl_seconds, auto_approve, create_time, update_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .bind(s.id.to_string())
+        .bind(&s.name)
+        .bind(s.provider_id.to_string())
+        .bind(json_text(&s.credential_claims)?)
+        .bind(json_text(&s.scopes)?)
+        .bind(&s.audience)
+        .bind(methods(s)?)
+        .bind(&s.session_cookie_name)
+        .bind(ttl_seconds(s))
+        .bind(s.auto_approve)
+        .bind(time_text(s.create_time))
+        .bind(time_text(s.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        tx.log_change(
+            "strategy",
+            "created",
+            &s.id.to_string(),
+            "",
+            "",
+            s.create_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_strategy(&self, id: Uuid) -> StoreResult<Option<AuthStrategy>> {
+        let row = sqlx::query("SELECT * FROM auth_strategies WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(strategy_from_row).transpose()
+    }
+
+    async fn list_strategies(&self, page: &PageRequest) -> StoreResult<Page<AuthStrategy>> {
+        let rows = sqlx::query("SELECT * FROM auth_strategies WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .bind(uuid_cursor(page.after.as_ref())?.to_string())
+            .bind(page_limit(page.size))
+            .fetch_all(&self.reader)
+            .await?;
+        let items = rows
+            .iter()
+            .map(strategy_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |s| s.id.to_string()))
+    }
+
+    async fn update_strategy(&self, s: &AuthStrategy) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE auth_strategies SET name = ?2, credential_claims = ?3, scopes = ?4, audience = ?5,
+                    auth_methods = ?6, session_cookie_name = ?7, session_ttl_seconds = ?8,
+                    auto_approve = ?9, update_time = ?10
+             WHERE id = ?1",
+        )
+        .bind(s.id.to_string())
+        .bind(&s.name)
+        .bind(json_text(&s.credential_claims)?)
+        .bind(json_text(&s.scopes)?)
+        .bind(&s.audience)
+        .bind(methods(s)?)
+        .bind(&s.session_cookie_name)
+        .bind(ttl_seconds(s))
+        .bind(s.auto_approve)
+        .bind(time_text(s.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("strategy {}", s.id)));
+        }
+        tx.log_change(
+            "strategy",
+            "updated",
+            &s.id.to_string(),
+            "",
+            "",
+            s.update_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_strategy(&self, id: Uuid) -> StoreResult<()> {
+        self.delete_config_row(
+            "auth_strategies",
+            "strategy",
+            id,
+            "the strategy (a product or an application uses it)",
+        )
+        .await
+    }
+
+    async fn insert_product(&self, p: &ApiProduct) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO api_products (id, name, description, strategy_id, audience, create_time, update_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.strategy_id.to_string())
+        .bind(&p.audience)
+        .bind(time_text(p.create_time))
+        .bind(time_text(p.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        tx.log_change(
+            "product",
+            "created",
+            &p.id.to_string(),
+            "",
+            "",
+            p.create_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn get_product(&self, id: Uuid) -> StoreResult<Option<ApiProduct>> {
+        let row = sqlx::query("SELECT * FROM api_products WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(product_from_row).transpose()
+    }
+
+    async fn get_product_by_name(&self, name: &str) -> StoreResult<Option<ApiProduct>> {
+        let row = sqlx::query("SELECT * FROM api_products WHERE name = ?1")
+            .bind(name)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(product_from_row).transpose()
+    }
+
+    async fn list_products(&self, page: &PageRequest) -> StoreResult<Page<ApiProduct>> {
+        let rows = sqlx::query("SELECT * FROM api_products WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .bind(uuid_cursor(page.after.as_ref())?.to_string())
+            .bind(page_limit(page.size))
+            .fetch_all(&self.reader)
+            .await?;
+        let items = rows
+            .iter()
+            .map(product_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |p| p.id.to_string()))
+    }
+
+    async fn update_product(&self, p: &ApiProduct) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE api_products SET name = ?2, description = ?3, strategy_id = ?4, audience = ?5,
+                    update_time = ?6
+             WHERE id = ?1",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(p.strategy_id.to_string())
+        .bind(&p.audience)
+        .bind(time_text(p.update_time))
+        .execute(tx.conn())
+        .await
+        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("product {}", p.id)));
+        }
+        tx.log_change(
+            "product",
+            "updated",
+            &p.id.to_string(),
+            "",
+            "",
+            p.update_time,
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    async fn delete_product(&self, id: Uuid) -> StoreResult<()> {
+        self.delete_config_row(
+            "api_products",
+            "product",
+            id,
+            "the product (registrations to it exist)",
+        )
+        .await
+    }
+}

@@ -1,0 +1,258 @@
+//! registry-svc on SQLite (DATABASE_URL=sqlite:...), as `dcrctl dev` runs it: the whole
+//! registry through gRPC against a real HTTP bridge, data that survives a restart, and
+//! the file's permissions. No Postgres involved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcr_common::seal::Sealer;
+use dcr_proto::registry::v1 as pb;
+use dcr_testkit::sqlite::spawn_app_on_sqlite;
+use registry_svc::store::{ConfigStore as _, DirectoryStore as _, SqliteStore};
+use tokio_stream::StreamExt as _;
+
+use crate::helpers::test_config;
+use crate::http_bridge::bridge_provider;
+use crate::peers;
+
+async fn next_change(stream: &mut tonic::Streaming<pb::Change>) -> pb::Change {
+    // A bound on waiting, not a sleep: the change normally arrives in milliseconds.
+    tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("a change arrives")
+        .expect("stream open")
+        .expect("change")
+}
+
+#[tokio::test]
+async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
+    let bridge = peers::http_bridge().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A folder that does not exist yet, as on a fresh machine.
+    let file = dir.path().join(".dcr").join("dcr.db");
+    let app = spawn_app_on_sqlite(&file).await;
+
+    let provider = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(bridge_provider(
+                "bridge",
+                &bridge.base_url,
+                (false, false, false),
+            )),
+        })
+        .await
+        .expect("create provider")
+        .into_inner();
+    let strategy = app
+        .strategies()
+        .create_strategy(pb::CreateStrategyRequest {
+            strategy: Some(pb::AuthStrategy {
+                name: "bridge-apps".into(),
+                provider_id: provider.id.clone(),
+                scopes: vec!["read".into()],
+                auto_approve: true,
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create strategy")
+        .into_inner();
+    let product = app
+        .products()
+        .create_product(pb::CreateProductRequest {
+            product: Some(pb::ApiProduct {
+                name: "orders".into(),
+                strategy_id: strategy.id.clone(),
+                audience: "https://api.example.com".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("create product")
+        .into_inner();
+
+    // A gateway following the change stream from here on.
+    let mut changes = app
+        .directory()
+        .watch_changes(pb::WatchChangesRequest {
+            start_at_end: true,
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+
+    let mut portal = app.portal("dev-1");
+    let created = portal
+        .create_application(pb::CreateApplicationRequest {
+            name: "shop".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("create application")
+        .into_inner();
+    let application = created.application.expect("application");
+    let credential = created.credential.expect("credential");
+    assert_eq!(
+        application.state,
+        pb::ApplicationState::Active as i32,
+        "the IdP client was created"
+    );
+    assert!(
+        bridge
+            .bridge_secret_valid(&application.client_id, &credential.client_secret)
+            .await,
+        "the bridge knows the client and its secret"
+    );
+    let registration = portal
+        .create_registration(pb::CreateRegistrationRequest {
+            application_id: application.id.clone(),
+            product_id: product.id.clone(),
+            scopes: Vec::new(),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    assert_eq!(registration.status, pb::RegistrationStatus::Approved as i32);
+
+    let resolved = app
+        .directory()
+        .resolve_client(pb::ResolveClientRequest {
+            client_id: application.client_id.clone(),
+        })
+        .await
+        .expect("resolve")
+        .into_inner();
+    assert_eq!(
+        (
+            resolved.application.as_ref().map(|a| a.id.as_str()),
+            resolved.provider_type.as_str(),
+        ),
+        (Some(application.id.as_str()), "http_bridge")
+    );
+    assert_eq!(
+        resolved.approved_product_ids,
+        std::slice::from_ref(&product.id)
+    );
+    assert_eq!(
+        resolved.active_credential_ids,
+        std::slice::from_ref(&credential.id)
+    );
+
+    // The gateway saw the app go live, then its registration, in order.
+    let live = next_change(&mut changes).await;
+    assert_eq!(
+        (live.kind, live.action.as_str(), live.client_id.as_str()),
+        (
+            pb::ChangeKind::Application as i32,
+            "created",
+            application.client_id.as_str()
+        )
+    );
+    let registered = next_change(&mut changes).await;
+    assert_eq!(
+        (
+            registered.kind,
+            registered.resource_id.as_str(),
+            registered.seq
+        ),
+        (
+            pb::ChangeKind::Registration as i32,
+            registration.id.as_str(),
+            live.seq + 1
+        )
+    );
+    drop(changes);
+    app.stop().await;
+
+    // Restarted on the same file: everything is still there, and the stream resumes.
+    let app = spawn_app_on_sqlite(&file).await;
+    let again = app
+        .directory()
+        .resolve_client(pb::ResolveClientRequest {
+            client_id: application.client_id.clone(),
+        })
+        .await
+        .expect("resolve after restart")
+        .into_inner();
+    assert_eq!(
+        again.approved_product_ids,
+        std::slice::from_ref(&product.id)
+    );
+    assert_eq!(
+        again.active_credential_ids,
+        std::slice::from_ref(&credential.id)
+    );
+    let mut resumed = app
+        .directory()
+        .watch_changes(pb::WatchChangesRequest {
+            after_seq: live.seq,
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(next_change(&mut resumed).await.seq, registered.seq);
+    drop(resumed); // an open stream would hold the graceful shutdown
+    app.stop().await;
+
+    // The file holds sealed secrets and the audit log: only its owner may read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().expect("folder")), 0o700);
+    }
+}
+
+#[tokio::test]
+async fn a_sqlite_store_keeps_its_data_across_close_and_reopen() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("dcr.db").display());
+    let sealer = Arc::new(Sealer::new(&[7; 32], &[]));
+
+    let store = SqliteStore::open(&url, sealer.clone()).await.expect("open");
+    let provider = crate::store_contract::provider("kept");
+    store.insert_provider(&provider).await.expect("insert");
+    let seq = store.latest_seq().await.expect("seq");
+    store.close().await;
+
+    let reopened = SqliteStore::open(&url, sealer).await.expect("reopen");
+    let read = reopened
+        .get_provider(provider.id)
+        .await
+        .expect("get")
+        .expect("still there");
+    assert_eq!(
+        (read.name.as_str(), read.secrets.get("api_key")),
+        ("kept", Some("key-123")),
+        "sealed secrets open again after reopening"
+    );
+    assert_eq!(reopened.latest_seq().await.expect("seq"), seq);
+    // Migrations ran once: reopening applied nothing twice and the next seq follows on.
+    reopened
+        .insert_provider(&crate::store_contract::provider("next"))
+        .await
+        .expect("insert");
+    assert_eq!(reopened.latest_seq().await.expect("seq"), seq + 1);
+}
+
+#[tokio::test]
+async fn an_unknown_database_url_fails_at_start_naming_the_variable() {
+    for url in ["mysql://user:hunter2@db/dcr", "dcr.db"] {
+        let error = registry_svc::build(&test_config(url))
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("DATABASE_URL"), "{error}");
+        assert!(
+            !error.contains("hunter2"),
+            "the URL's password is not echoed"
+        );
+    }
+}
