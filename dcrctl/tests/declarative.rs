@@ -632,3 +632,67 @@ async fn the_example_file_plans() {
     assert_eq!(plan.count(Action::Create), 3, "{}", plan.render());
     app.stop().await;
 }
+
+/// The built binary: `apply -f`, `plan -f`, `export -f`, as a user runs them (only the
+/// variables set here reach it).
+#[tokio::test]
+async fn the_cli_applies_plans_and_exports() {
+    let app = helpers::spawn_app().await;
+    let dir = Dir::new();
+    let file = dir.write("dcr.yaml", CONFIG);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_dcrctl"));
+        command
+            .args(args)
+            .env_clear()
+            .env("DCR_REGISTRY_URL", format!("http://{}", app.addr))
+            .env("DCR_ADMIN_TOKEN", helpers::ADMIN_TOKEN)
+            .envs(env.iter().copied());
+        async move {
+            let output = command.output().await.unwrap();
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+            )
+        }
+    };
+    let file_arg = file.to_str().unwrap();
+    let env = [("T_IDP", "http://127.0.0.1:3999"), ("T_IAT", "iat-value")];
+
+    // A missing variable: refused before any change, exit code 1, the variable named.
+    let (code, _, stderr) = run(&["apply", "-f", file_arg], &env[..1]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("environment variable T_IAT is not set"),
+        "{stderr}"
+    );
+    assert!(providers(&app).await.is_empty());
+
+    let (code, stdout, stderr) = run(&["apply", "-f", file_arg], &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("3 created, 0 updated"), "{stdout}");
+    assert!(
+        !stdout.contains("iat-value") && !stderr.contains("iat-value"),
+        "{stdout}{stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&["plan", "-f", file_arg, "--output", "json"], &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    let plan: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let actions: Vec<&str> = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["unchanged"; 3], "{stdout}");
+
+    let exported = dir.0.join("exported.yaml");
+    let (code, _, stderr) = run(&["export", "-f", exported.to_str().unwrap()], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(&["plan", "-f", exported.to_str().unwrap()], &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("no changes"), "{stdout}");
+    app.stop().await;
+}
