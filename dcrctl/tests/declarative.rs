@@ -202,6 +202,7 @@ async fn apply_creates_everything_then_nothing_more() {
 
     // Again: nothing to do, and no write reaches the registry.
     let writes = audit_count(&app).await;
+    assert_eq!(writes, 3, "one audited write per created resource");
     let plan = declarative::plan_with_options(&conn, &file, &options)
         .await
         .unwrap();
@@ -620,16 +621,24 @@ async fn resources_not_in_the_file_are_listed_and_left_alone() {
     app.stop().await;
 }
 
-/// The example shipped with dcrctl parses and plans (its variables set).
+/// The example shipped with dcrctl and the demo's file (deploy/demo) read and plan.
 #[tokio::test]
-async fn the_example_file_plans() {
+async fn the_example_files_plan() {
     let app = helpers::spawn_app().await;
     let conn = connection(&app);
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/dcr.yaml");
-    let plan = declarative::plan_with_options(&conn, &example, &vars(&[("OIDC_IAT", "dev-iat")]))
-        .await
-        .unwrap();
-    assert_eq!(plan.count(Action::Create), 3, "{}", plan.render());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (file, vars) in [
+        ("examples/dcr.yaml", vars(&[("OIDC_IAT", "dev-iat")])),
+        (
+            "../deploy/demo/dcr.yaml",
+            vars(&[("DCR_DEMO_OKTA_TOKEN", "token")]),
+        ),
+    ] {
+        let plan = declarative::plan_with_options(&conn, &root.join(file), &vars)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e:#}"));
+        assert_eq!(plan.count(Action::Create), 3, "{file}: {}", plan.render());
+    }
     app.stop().await;
 }
 
