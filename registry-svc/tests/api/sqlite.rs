@@ -11,7 +11,7 @@ use dcr_testkit::sqlite::spawn_app_on_sqlite;
 use registry_svc::store::{ConfigStore as _, DirectoryStore as _, SqliteStore};
 use tokio_stream::StreamExt as _;
 
-use crate::helpers::test_config;
+use crate::helpers::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, test_config};
 use crate::http_bridge::bridge_provider;
 use crate::peers;
 
@@ -255,4 +255,46 @@ async fn an_unknown_database_url_fails_at_start_naming_the_variable() {
             "the URL's password is not echoed"
         );
     }
+}
+
+#[tokio::test]
+async fn registry_svc_migrate_creates_the_sqlite_file_and_is_idempotent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("data").join("dcr.db");
+    let url = format!("sqlite://{}", file.display());
+    for run in 1..=2 {
+        let migrated = tokio::process::Command::new(env!("CARGO_BIN_EXE_registry-svc"))
+            .arg("migrate")
+            .env_clear()
+            .env("DATABASE_URL", &url)
+            .env(
+                "DCR_MASTER_KEY",
+                "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            )
+            .env("DCR_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("DCR_PORTAL_TOKEN", PORTAL_TOKEN)
+            .env("DCR_SERVICE_TOKEN", SERVICE_TOKEN)
+            .output()
+            .await
+            .expect("run registry-svc migrate");
+        assert!(
+            migrated.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&migrated.stderr)
+        );
+    }
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("open");
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('applications', 'change_log')
+         ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("query");
+    assert_eq!(tables, ["applications", "change_log"]);
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&pool)
+        .await
+        .expect("query");
+    assert_eq!(applied, 1, "the second run applied nothing again");
 }
