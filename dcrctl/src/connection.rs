@@ -86,6 +86,8 @@ pub enum Role {
     Portal,
     /// authz-svc, with the internal service token.
     Service,
+    /// registry-svc's directory API (lookups for gateways), with the service token.
+    Directory,
     /// token-svc's IssueToken: the client credentials are the request itself.
     Client,
 }
@@ -117,7 +119,7 @@ const SERVICE: CredentialFlag = CredentialFlag {
 impl Role {
     pub fn service(self) -> &'static str {
         match self {
-            Role::Admin | Role::Portal => "registry-svc",
+            Role::Admin | Role::Portal | Role::Directory => "registry-svc",
             Role::Service => "authz-svc",
             Role::Client => "token-svc",
         }
@@ -125,7 +127,7 @@ impl Role {
 
     pub fn url_flag(self) -> &'static str {
         match self {
-            Role::Admin | Role::Portal => "registry-url",
+            Role::Admin | Role::Portal | Role::Directory => "registry-url",
             Role::Service => "authz-url",
             Role::Client => "token-url",
         }
@@ -133,7 +135,7 @@ impl Role {
 
     pub fn url_env(self) -> &'static str {
         match self {
-            Role::Admin | Role::Portal => "DCR_REGISTRY_URL",
+            Role::Admin | Role::Portal | Role::Directory => "DCR_REGISTRY_URL",
             Role::Service => "DCR_AUTHZ_URL",
             Role::Client => "DCR_TOKEN_URL",
         }
@@ -145,7 +147,7 @@ impl Role {
         match self {
             Role::Admin => Some(ADMIN),
             Role::Portal => Some(PORTAL),
-            Role::Service => Some(SERVICE),
+            Role::Service | Role::Directory => Some(SERVICE),
             Role::Client => None,
         }
     }
@@ -206,7 +208,7 @@ impl ConnectionArgs {
     /// The address calls of `role` go to.
     pub fn url_for(&self, role: Role) -> &str {
         match role {
-            Role::Admin | Role::Portal => &self.registry_url,
+            Role::Admin | Role::Portal | Role::Directory => &self.registry_url,
             Role::Service => &self.authz_url,
             Role::Client => &self.token_url,
         }
@@ -247,6 +249,24 @@ impl ConnectionArgs {
     /// Whether admin calls can be made (name resolution for portal commands needs them).
     pub fn has_admin_token(&self) -> bool {
         self.admin_token.is_some()
+    }
+
+    pub fn has_service_token(&self) -> bool {
+        self.service_token.is_some()
+    }
+
+    /// The registry's lookups for gateways (a product by name), with the service token.
+    pub fn directory(
+        &self,
+    ) -> Result<reg::directory_service_client::DirectoryServiceClient<Authed>, ConnectionError>
+    {
+        let credentials = Credentials {
+            bearer: bearer(self.service_token.as_ref(), SERVICE)?,
+            developer: None,
+        };
+        Ok(reg::directory_service_client::DirectoryServiceClient::new(
+            InterceptedService::new(channel(&self.registry_url, "registry-url")?, credentials),
+        ))
     }
 
     pub fn providers(

@@ -17,7 +17,7 @@ use crate::output::{self, Format};
 
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
-    /// The product's id or name (names are looked up with the admin token).
+    /// The product's id or name.
     #[arg(long)]
     product: String,
     /// A bearer token (e.g. from `eval "$(dcrctl token --output env)"`).
@@ -100,7 +100,12 @@ fn headers(args: &CheckArgs) -> anyhow::Result<HashMap<String, String>> {
 pub async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "check")?;
     let headers = headers(&args)?;
-    let product_id = resolve::product_id(ctx, &args.product).await?;
+    // Check needs the service token, which also looks product names up.
+    let product_id = if resolve::looks_like_id(&args.product) {
+        args.product.clone()
+    } else {
+        resolve::product_by_directory(ctx, &args.product).await?
+    };
     let answer = ctx
         .connection
         .authz()?

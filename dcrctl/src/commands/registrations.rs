@@ -60,7 +60,7 @@ pub struct CreateArgs {
     /// The app's id or name.
     #[arg(long, env = "DCR_APP_ID")]
     app: String,
-    /// The product's id or name (names are looked up with the admin token).
+    /// The product's id or name (names are looked up with the admin or the service token).
     #[arg(long)]
     product: String,
     /// A scope the app asks for (repeatable; default the strategy's).

@@ -143,21 +143,55 @@ pub async fn strategy_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
     .clone())
 }
 
+/// A product by id or name: names through the admin API when the admin token is set,
+/// else through the directory with the service token (what `check` has anyway).
 pub async fn product_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
     if looks_like_id(wanted) {
         return Ok(wanted.to_owned());
     }
-    admin_needed(ctx, "product", wanted)?;
-    let all = products(ctx).await?;
-    Ok(by_name(
-        ("product", "products"),
-        wanted,
-        &all,
-        |p| &p.id,
-        |p| &p.name,
-    )?
-    .id
-    .clone())
+    if ctx.connection.has_admin_token() {
+        let all = products(ctx).await?;
+        return Ok(by_name(
+            ("product", "products"),
+            wanted,
+            &all,
+            |p| &p.id,
+            |p| &p.name,
+        )?
+        .id
+        .clone());
+    }
+    if ctx.connection.has_service_token() {
+        return product_by_directory(ctx, wanted).await;
+    }
+    Err(usage(format!(
+        "{wanted:?} is not a product id, and looking up product names needs the admin or the \
+         service token: pass the product's id, or set DCR_ADMIN_TOKEN or DCR_SERVICE_TOKEN"
+    )))
+}
+
+/// The registry's directory looks product names up for gateways (they are unique).
+pub async fn product_by_directory(ctx: &Ctx, name: &str) -> anyhow::Result<String> {
+    let answer = ctx
+        .connection
+        .directory()?
+        .resolve_product(reg::ResolveProductRequest {
+            product_id: String::new(),
+            name: name.to_owned(),
+        })
+        .await;
+    match answer {
+        Err(status) if status.code() == tonic::Code::NotFound => {
+            anyhow::bail!("there is no product named {name:?} (`dcrctl products list` shows them)")
+        }
+        answer => answer
+            .on(Role::Directory, format!("product {name:?}"))?
+            .product
+            .map(|p| p.id)
+            .ok_or_else(|| {
+                anyhow::anyhow!("the registry found product {name:?} but sent no product")
+            }),
+    }
 }
 
 /// Applications are the developer's own (the portal lists only those).

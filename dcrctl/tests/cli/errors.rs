@@ -1,7 +1,7 @@
 //! What a user sees when something is wrong: every message says what to do, and the exit
 //! code tells usage (2) from a failed call (1).
 
-use dcr_testkit::registry::{ADMIN_TOKEN, PORTAL_TOKEN, spawn_app};
+use dcr_testkit::registry::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, spawn_app};
 
 use crate::Dcrctl;
 
@@ -103,6 +103,18 @@ async fn mistakes_get_messages_that_say_what_to_do() {
             .fails(1)
             .contains(&format!("strategy \"{id}\" not found")),
         "{not_found:?}"
+    );
+
+    // check looks product names up with the service token it needs anyway.
+    let check = Dcrctl::default()
+        .env("DCR_REGISTRY_URL", &registry)
+        .env("DCR_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("DCR_ACCESS_TOKEN", "t")
+        .run(&["check", "--product", "nope"])
+        .await;
+    assert!(
+        check.fails(1).contains("no product named \"nope\""),
+        "{check:?}"
     );
 
     // Portal commands look names up with the admin token; without it, only ids work.
