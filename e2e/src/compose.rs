@@ -269,7 +269,9 @@ services:
         let path = dir.join(format!("compose-{}.yml", profiles.len()));
         std::fs::write(&path, FILE)?;
         let vars = Vars::from([("NAME".into(), "dcr".into())]);
-        Compose::load(&path, &vars, profiles)
+        let compose = Compose::load(&path, &vars, profiles);
+        let _ = std::fs::remove_file(&path);
+        compose
     }
 
     #[test]
@@ -308,6 +310,7 @@ services:
         let path = dir.join("compose.yml");
         std::fs::write(&path, FILE).unwrap();
         let error = Compose::load(&path, &Vars::new(), &[]).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
         assert!(error.to_string().contains("NAME"), "{error}");
     }
 }

@@ -279,17 +279,32 @@ async fn the_demo_profile_runs_as_local_processes() {
             .to_owned()
     };
     let (app, client_id, token) = (value("app"), value("client"), value("token"));
-    let shown = out.replace(&token, "<token>");
+    // The access token stays out of the test's output.
+    let shown = match token.is_empty() {
+        true => out.clone(),
+        false => out.replace(&token, "<token>"),
+    };
     println!("walkthrough:\n{}\n{err}", shown.trim_end());
     assert!(walkthrough.status.success(), "the walkthrough failed");
+    // Each step's visible result: 1. the app (its ids in the shell), 2. its registration,
+    // approved at once, 3. a JWT, 4. ALLOW for the app, 5. the audit trail of it all.
     assert!(
         !app.is_empty() && !client_id.is_empty(),
         "the app was created"
     );
+    let line_with = |words: &[&str]| shown.lines().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(
+        line_with(&["REGISTRATION_STATUS_APPROVED"]) && line_with(&["application_id", &app]),
+        "the registration was approved"
+    );
     assert_eq!(token.split('.').count(), 3, "a JWT access token was issued");
     assert!(
-        shown.contains("ALLOW") && shown.contains(&app),
+        line_with(&["ALLOW"]) && line_with(&["application", &app]),
         "the check allowed the app"
+    );
+    assert!(
+        line_with(&["CreateApplication", &app, "ok"]) && line_with(&["CreateRegistration", "ok"]),
+        "the audit shows the app and its registration"
     );
 
     // Through the gateway: the token reaches the upstream, which sees the app.
@@ -311,6 +326,10 @@ async fn the_demo_profile_runs_as_local_processes() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    assert!(
+        refused.headers().contains_key("www-authenticate"),
+        "a denial says how to authenticate"
+    );
 
     // `docker compose stop`: SIGTERM, in reverse order; each drains and exits 0.
     for proc in running.into_iter().rev() {
