@@ -21,7 +21,14 @@ pub struct Cli {
     pub connection: ConnectionArgs,
     /// How to print results: table (people), json (scripts), env (`eval` the exports of
     /// apps create, credentials add|regenerate, token).
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        value_enum,
+        default_value_t = Format::Table,
+        help_heading = "Global options"
+    )]
     pub output: Format,
     #[command(subcommand)]
     pub command: Command,

@@ -14,6 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct ConnectionArgs {
     /// registry-svc's gRPC address.
     #[arg(

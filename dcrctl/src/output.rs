@@ -164,10 +164,15 @@ impl Table {
 }
 
 /// One resource for people: its JSON flattened to `key  value` lines, empty fields left
-/// out (nested keys joined with dots, lists with commas).
+/// out (nested keys joined with dots, lists with commas), `id` and `name` first.
 pub fn details(value: &Value) -> String {
     let mut lines = Vec::new();
     flatten("", value, &mut lines);
+    lines.sort_by_key(|(key, _)| match key.as_str() {
+        "id" => 0,
+        "name" => 1,
+        _ => 2,
+    });
     let mut table = Table { rows: Vec::new() };
     for (key, value) in lines {
         table.row(vec![key, value]);
@@ -291,6 +296,22 @@ mod tests {
         assert_eq!(json["redirect_uris"], serde_json::json!([]));
         let back: reg::Application = from_json(json).expect("parse back");
         assert_eq!(back, app);
+    }
+
+    #[test]
+    fn details_flatten_and_skip_empty_fields() {
+        let value = serde_json::json!({
+            "audience": "",
+            "id": "p1",
+            "labels": {"team": "payments"},
+            "name": "okta",
+            "scopes": ["read", "write"],
+            "okta": {"dcr_token": ""},
+        });
+        assert_eq!(
+            details(&value),
+            "id           p1\nname         okta\nlabels.team  payments\nscopes       read, write"
+        );
     }
 
     #[test]

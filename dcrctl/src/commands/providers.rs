@@ -201,7 +201,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::List => list(ctx).await?,
         Cmd::Get { provider } => {
             let id = resolve::provider_id(ctx, &provider).await?;
-            output::show(ctx.output, &get(ctx, &id, &provider).await?)?;
+            show(ctx, &get(ctx, &id, &provider).await?)?;
         }
         Cmd::Create(args) => create(ctx, args).await?,
         Cmd::Update(args) => update(ctx, args).await?,
@@ -245,6 +245,18 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
         ]);
     }
     table.print()
+}
+
+/// One provider: JSON, or `key  value` lines with its type named (the config's secret
+/// fields are never returned, so a type's config may show nothing else).
+fn show(ctx: &Ctx, provider: &reg::Provider) -> anyhow::Result<()> {
+    let mut json = output::to_json(provider)?;
+    if ctx.output == Format::Json {
+        return output::print_json(&json);
+    }
+    let kind = ProviderType::of(provider).map_or("?", ProviderType::field);
+    json["type"] = json!(kind);
+    output::print(&output::details(&json))
 }
 
 /// The common fields as Provider JSON (only those given).
@@ -297,7 +309,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
         })
         .await
         .on(Role::Admin, format!("create provider {:?}", args.name))?;
-    output::show(ctx.output, &created)
+    show(ctx, &created)
 }
 
 async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
@@ -353,7 +365,7 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
         })
         .await
         .on(Role::Admin, format!("update provider {:?}", args.provider))?;
-    output::show(ctx.output, &updated)
+    show(ctx, &updated)
 }
 
 async fn verify(ctx: &Ctx, provider: &str) -> anyhow::Result<ExitCode> {
