@@ -66,7 +66,7 @@ fn vars(pairs: &[(&str, &str)]) -> Options {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
-        resend_secrets: false,
+        ..Options::default()
     }
 }
 
@@ -602,7 +602,7 @@ async fn resources_not_in_the_file_are_listed_and_left_alone() {
     let rendered = done.render();
     assert!(
         rendered.contains(
-            "not managed by this file (left alone):\n    strategy partners\n    product orders-api"
+            "not managed by this file (left alone):\n    product orders-api\n    strategy partners"
         ),
         "{rendered}"
     );
@@ -618,6 +618,67 @@ async fn resources_not_in_the_file_are_listed_and_left_alone() {
         .await
         .unwrap();
     assert_eq!(done.count(Action::Create), 1, "{}", done.render());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn prune_deletes_what_the_file_does_not_have_dependents_first() {
+    let app = helpers::spawn_app().await;
+    let conn = connection(&app);
+    let dir = Dir::new();
+    let mut options = vars(&[("T_IDP", "http://127.0.0.1:3999"), ("T_IAT", "iat")]);
+    let file = dir.write("dcr.yaml", CONFIG);
+    declarative::apply_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    // A second file's provider, strategy and product, none of them in the first file.
+    let other = CONFIG
+        .replace("local-oidc", "other-oidc")
+        .replace("partners", "others")
+        .replace("orders-api", "other-api");
+    let other = dir.write("other.yaml", &other);
+    declarative::apply_with_options(&conn, &other, &options)
+        .await
+        .unwrap();
+
+    options.prune = true;
+    let plan = declarative::plan_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    let rendered = plan.render();
+    assert!(
+        rendered.contains(
+            "product other-api: delete\nstrategy others: delete\nprovider other-oidc: delete"
+        ),
+        "dependents first: {rendered}"
+    );
+    assert!(plan.not_managed.is_empty());
+    // In this order the registry's in-use checks pass.
+    let done = declarative::apply_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert_eq!(done.count(Action::Delete), 3, "{}", done.render());
+    assert_eq!(providers(&app).await.len(), 1);
+    assert_eq!(strategies(&app).await.len(), 1);
+    assert_eq!(products(&app).await.len(), 1);
+    let plan = declarative::plan_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert!(plan.is_empty(), "{}", plan.render());
+
+    // With prune, a reference to what only the registry has would dangle: refused.
+    let strategy_only = dir.write(
+        "strategy.yaml",
+        "version: 1\nstrategies:\n  - name: more\n    provider: local-oidc\n",
+    );
+    let message = format!(
+        "{:#}",
+        declarative::apply_with_options(&conn, &strategy_only, &options)
+            .await
+            .unwrap_err()
+    );
+    assert!(message.contains("prune would delete it"), "{message}");
+    assert_eq!(providers(&app).await.len(), 1);
     app.stop().await;
 }
 

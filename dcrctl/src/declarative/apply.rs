@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use dcr_proto::registry::v1 as pb;
 
 use super::diff::Op;
+use super::plan::Kind;
 use super::state::Current;
 use crate::connection::ConnectionArgs;
 
@@ -119,6 +120,23 @@ pub async fn run(
                         })
                         .await?;
                 }
+                Op::Delete { kind, id, .. } => match kind {
+                    Kind::Product => {
+                        products
+                            .delete_product(pb::DeleteProductRequest { id })
+                            .await?;
+                    }
+                    Kind::Strategy => {
+                        strategies
+                            .delete_strategy(pb::DeleteStrategyRequest { id })
+                            .await?;
+                    }
+                    Kind::Provider => {
+                        providers
+                            .delete_provider(pb::DeleteProviderRequest { id })
+                            .await?;
+                    }
+                },
             }
             Ok(())
         }

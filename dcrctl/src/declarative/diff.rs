@@ -46,6 +46,12 @@ pub enum Op {
         product: pb::ApiProduct,
         mask: Vec<String>,
     },
+    /// Only with `prune`; products first, then strategies, then providers.
+    Delete {
+        kind: Kind,
+        id: String,
+        name: String,
+    },
 }
 
 impl Op {
@@ -57,6 +63,7 @@ impl Op {
             Op::UpdateStrategy { strategy, .. } => format!("updated strategy {}", strategy.name),
             Op::CreateProduct { product, .. } => format!("created product {}", product.name),
             Op::UpdateProduct { product, .. } => format!("updated product {}", product.name),
+            Op::Delete { kind, name, .. } => format!("deleted {} {name}", kind.as_str()),
         }
     }
 }
@@ -166,12 +173,20 @@ fn top_paths(changes: &[FieldChange]) -> BTreeSet<String> {
         .collect()
 }
 
+/// What to do beyond making the file's resources match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extra {
+    pub resend_secrets: bool,
+    pub prune: bool,
+}
+
 pub fn prepare(
     desired: &Desired,
     current: &Current,
     vars: &Variables,
-    resend_secrets: bool,
+    extra: Extra,
 ) -> Result<Prepared, desired::FileProblems> {
+    let resend_secrets = extra.resend_secrets;
     let mut problems = Vec::new();
     let mut plan = Plan::default();
     let mut ops = Vec::new();
@@ -244,11 +259,19 @@ pub fn prepare(
     for (s, ttl) in file.strategies.iter().zip(&desired.ttls) {
         let in_file = file.providers.iter().any(|p| p.name == s.provider);
         let in_registry = current.providers.iter().any(|p| p.name == s.provider);
-        if !in_file && !in_registry {
-            problems.push(format!(
-                "strategies[{}].provider: there is no provider {:?} in the file or the registry",
-                s.name, s.provider
-            ));
+        if !in_file && (extra.prune || !in_registry) {
+            problems.push(if extra.prune && in_registry {
+                format!(
+                    "strategies[{}].provider: {:?} is only in the registry, and prune would delete it; \
+                     add it to the file",
+                    s.name, s.provider
+                )
+            } else {
+                format!(
+                    "strategies[{}].provider: there is no provider {:?} in the file or the registry",
+                    s.name, s.provider
+                )
+            });
             continue;
         }
         let mut wanted = flatten(s);
@@ -306,11 +329,19 @@ pub fn prepare(
     for p in &file.products {
         let in_file = file.strategies.iter().any(|s| s.name == p.strategy);
         let in_registry = current.strategies.iter().any(|s| s.name == p.strategy);
-        if !in_file && !in_registry {
-            problems.push(format!(
-                "products[{}].strategy: there is no strategy {:?} in the file or the registry",
-                p.name, p.strategy
-            ));
+        if !in_file && (extra.prune || !in_registry) {
+            problems.push(if extra.prune && in_registry {
+                format!(
+                    "products[{}].strategy: {:?} is only in the registry, and prune would delete it; \
+                     add it to the file",
+                    p.name, p.strategy
+                )
+            } else {
+                format!(
+                    "products[{}].strategy: there is no strategy {:?} in the file or the registry",
+                    p.name, p.strategy
+                )
+            });
             continue;
         }
         let mut wanted = flatten(p);
@@ -366,31 +397,49 @@ pub fn prepare(
         });
     }
 
-    let unmanaged = |kind: Kind, names: Vec<&String>, in_file: &dyn Fn(&str) -> bool| {
-        names
-            .into_iter()
-            .filter(|name| !in_file(name))
-            .map(move |name| Unmanaged {
+    // In the registry, not in the file: listed, or deleted with prune (dependents first,
+    // so the registry's in-use checks pass for resources only the registry had).
+    let extras: Vec<(Kind, &String, &String)> = current
+        .products
+        .iter()
+        .filter(|c| !file.products.iter().any(|p| p.name == c.name))
+        .map(|c| (Kind::Product, &c.name, &c.id))
+        .chain(
+            current
+                .strategies
+                .iter()
+                .filter(|c| !file.strategies.iter().any(|s| s.name == c.name))
+                .map(|c| (Kind::Strategy, &c.name, &c.id)),
+        )
+        .chain(
+            current
+                .providers
+                .iter()
+                .filter(|c| !file.providers.iter().any(|p| p.name == c.name))
+                .map(|c| (Kind::Provider, &c.name, &c.id)),
+        )
+        .collect();
+    for (kind, name, id) in extras {
+        if extra.prune {
+            plan.resources.push(Entry {
                 kind,
                 name: name.clone(),
-            })
-            .collect::<Vec<_>>()
-    };
-    plan.not_managed.extend(unmanaged(
-        Kind::Provider,
-        current.providers.iter().map(|p| &p.name).collect(),
-        &|n| file.providers.iter().any(|p| p.name == n),
-    ));
-    plan.not_managed.extend(unmanaged(
-        Kind::Strategy,
-        current.strategies.iter().map(|s| &s.name).collect(),
-        &|n| file.strategies.iter().any(|s| s.name == n),
-    ));
-    plan.not_managed.extend(unmanaged(
-        Kind::Product,
-        current.products.iter().map(|p| &p.name).collect(),
-        &|n| file.products.iter().any(|p| p.name == n),
-    ));
+                action: Action::Delete,
+                fields: Vec::new(),
+                secrets_sent: Vec::new(),
+            });
+            ops.push(Op::Delete {
+                kind,
+                id: id.clone(),
+                name: name.clone(),
+            });
+        } else {
+            plan.not_managed.push(Unmanaged {
+                kind,
+                name: name.clone(),
+            });
+        }
+    }
 
     if !problems.is_empty() {
         return Err(desired::FileProblems {

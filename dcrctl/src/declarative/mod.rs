@@ -9,7 +9,8 @@
 //! - `plan`: the plan's shape and rendering; `export`: the registry as a file.
 //!
 //! Resources are matched by name (unique in the registry). Resources in the registry but
-//! not in the file are listed as not managed and left alone: nothing is ever deleted.
+//! not in the file are listed as not managed and left alone; they are deleted only with
+//! [`Options::prune`].
 //! Secrets are write-only in the API, so they cannot be compared: they are sent when a
 //! provider is created and again with every update of that provider; a secret that
 //! changed on its own is sent only with [`Options::resend_secrets`] (`--resend-secrets`).
@@ -43,6 +44,10 @@ pub struct Options {
     /// Send every provider's secrets from the file, also for providers that are otherwise
     /// unchanged (after rotating a secret at the IdP).
     pub resend_secrets: bool,
+    /// Delete what the registry has and the file does not (products, then strategies,
+    /// then providers). The registry refuses to delete what is in use (a strategy with
+    /// applications, a product with registrations): apply stops there.
+    pub prune: bool,
 }
 
 /// Variable names only: their values may be secrets.
@@ -51,6 +56,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("variables", &self.variables.keys().collect::<Vec<_>>())
             .field("resend_secrets", &self.resend_secrets)
+            .field("prune", &self.prune)
             .finish()
     }
 }
@@ -64,7 +70,11 @@ async fn prepare(
     // The file first: its problems need no registry to be found.
     let desired = desired::load(file, &vars)?;
     let current = Current::read(connection).await?;
-    let prepared = diff::prepare(&desired, &current, &vars, options.resend_secrets)?;
+    let extra = diff::Extra {
+        resend_secrets: options.resend_secrets,
+        prune: options.prune,
+    };
+    let prepared = diff::prepare(&desired, &current, &vars, extra)?;
     Ok((current, prepared))
 }
 

@@ -29,6 +29,8 @@ impl Kind {
 pub enum Action {
     Create,
     Update,
+    /// Only with `Options::prune`: in the registry, not in the file.
+    Delete,
     Unchanged,
 }
 
@@ -65,7 +67,8 @@ pub struct Plan {
     pub applied: bool,
     /// Every resource of the file, in the order they are applied.
     pub resources: Vec<Entry>,
-    /// In the registry, not in the file: left alone.
+    /// In the registry, not in the file: left alone (without `prune`; with it, they are
+    /// `resources` to delete).
     pub not_managed: Vec<Unmanaged>,
 }
 
@@ -89,16 +92,17 @@ impl Plan {
 
     /// The plan for people.
     pub fn render(&self) -> String {
-        let (create, update) = if self.applied {
-            ("created", "updated")
+        let (create, update, delete) = if self.applied {
+            ("created", "updated", "deleted")
         } else {
-            ("create", "update")
+            ("create", "update", "delete")
         };
         let mut out = String::new();
         for entry in &self.resources {
             let verb = match entry.action {
                 Action::Create => create,
                 Action::Update => update,
+                Action::Delete => delete,
                 Action::Unchanged => "unchanged",
             };
             out.push_str(&format!("{} {}: {verb}\n", entry.kind.as_str(), entry.name));
@@ -125,16 +129,17 @@ impl Plan {
                 out.push_str(&format!("    {} {}\n", item.kind.as_str(), item.name));
             }
         }
-        let (c, u, n, m) = (
+        let (c, u, d, n, m) = (
             self.count(Action::Create),
             self.count(Action::Update),
+            self.count(Action::Delete),
             self.count(Action::Unchanged),
             self.not_managed.len(),
         );
         out.push_str(&if self.applied {
-            format!("{c} created, {u} updated, {n} unchanged, {m} not managed")
+            format!("{c} created, {u} updated, {d} deleted, {n} unchanged, {m} not managed")
         } else {
-            format!("{c} to create, {u} to update, {n} unchanged, {m} not managed")
+            format!("{c} to create, {u} to update, {d} to delete, {n} unchanged, {m} not managed")
         });
         out
     }
