@@ -15,6 +15,12 @@ use crate::helpers::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, test_config};
 use crate::http_bridge::bridge_provider;
 use crate::peers;
 
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
 async fn next_change(stream: &mut tonic::Streaming<pb::Change>) -> pb::Change {
     // A bound on waiting, not a sleep: the change normally arrives in milliseconds.
     tokio::time::timeout(Duration::from_secs(10), stream.next())
@@ -197,6 +203,30 @@ async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
     assert_eq!(next_change(&mut resumed).await.seq, registered.seq);
     drop(resumed); // an open stream would hold the graceful shutdown
     app.stop().await;
+
+    // Invariant 2 on SQLite: no secret in plaintext anywhere in the data folder (the
+    // database, its WAL and shared-memory files): the bridge's API key is sealed, and the
+    // client secret is never stored.
+    let folder = file.parent().expect("folder");
+    let mut plain_names = 0;
+    for entry in std::fs::read_dir(folder).expect("list") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        if contains(&bytes, "bridge-apps") {
+            plain_names += 1;
+        }
+        for secret in [peers::BRIDGE_API_KEY, credential.client_secret.as_str()] {
+            assert!(
+                !contains(&bytes, secret),
+                "{} holds a secret in plaintext",
+                path.display()
+            );
+        }
+    }
+    assert!(
+        plain_names > 0,
+        "the search read the data (names are plain)"
+    );
 
     // The file holds sealed secrets and the audit log: only its owner may read it.
     #[cfg(unix)]
