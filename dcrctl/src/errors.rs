@@ -78,9 +78,9 @@ fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
     match status.code() {
         Code::Unauthenticated | Code::PermissionDenied => match role.credential() {
             Some(credential) => format!(
-                "error: {what}: {service} at {url} refused {} ({message}); it must be the \
-                 {} the service was started with: check --{} or {}",
-                credential.what, credential.what, credential.flag, credential.env
+                "error: {what}: {service} at {url} refused {} ({message}): check --{} or {}, \
+                 which must match the {} {service} runs with",
+                credential.what, credential.flag, credential.env, credential.env
             ),
             None => format!(
                 "error: {what}: {service} at {url} refused the client credentials ({message}): \

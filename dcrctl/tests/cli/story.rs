@@ -226,6 +226,17 @@ async fn admin_and_developer_walk_through_dcr() {
         ])
         .await;
     let cli = cli.eval(&token);
+    let wrong = cli
+        .run(&["token", "--client-secret", "not-the-secret"])
+        .await;
+    let message = wrong.fails(1);
+    assert!(
+        message.contains(&format!(
+            "token-svc at http://{} refused the client credentials",
+            s.base.grpc_addr
+        )),
+        "{message}"
+    );
     let allowed = cli
         .run_until(&["check", "--product", "cli-product"], 0)
         .await;
