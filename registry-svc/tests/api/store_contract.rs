@@ -379,6 +379,34 @@ async fn lookups_the_services_rely_on(
         )
         .await
         .expect("the name of a FAILED app is free again");
+    // Writes that need another state are refused and change nothing.
+    let delete = operation(&again, provider_id, OperationKind::Delete);
+    assert!(matches!(
+        store.begin_delete(again.id, &delete, Utc::now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .begin_delete(Uuid::now_v7(), &delete, Utc::now())
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_application(&again, None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.delete_strategy(strategy_id).await,
+        Err(StoreError::InUse(_))
+    ));
+    assert_eq!(
+        store
+            .get_application(again.id)
+            .await
+            .expect("get")
+            .map(|a| a.state),
+        Some(AppState::Provisioning)
+    );
     let retried = Application {
         request_id: Some("req-1".into()),
         ..application(strategy_id, "dev", "a3")
