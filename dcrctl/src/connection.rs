@@ -177,6 +177,13 @@ impl ConnectionError {
 }
 
 fn channel(url: &str, flag: &'static str) -> Result<Channel, ConnectionError> {
+    // Without a scheme the address would parse as a URI and fail later as a transport error.
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(ConnectionError::Invalid {
+            flag,
+            reason: format!("{url:?} has no scheme: write it as http://{url}"),
+        });
+    }
     let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| ConnectionError::Invalid {
         flag,
         reason: format!("{url:?} is not a URL ({e})"),

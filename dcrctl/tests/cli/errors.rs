@@ -31,6 +31,15 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         "{message}"
     );
 
+    // An address without its scheme is caught before any call.
+    let bare = cli
+        .run(&["--registry-url", "127.0.0.1:1", "providers", "list"])
+        .await;
+    assert!(
+        bare.fails(2).contains("write it as http://127.0.0.1:1"),
+        "{bare:?}"
+    );
+
     // A wrong token: the service refused it, for that role.
     let wrong = cli
         .clone()
