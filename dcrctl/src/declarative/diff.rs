@@ -180,64 +180,105 @@ pub struct Extra {
     pub prune: bool,
 }
 
-pub fn prepare(
-    desired: &Desired,
-    current: &Current,
-    vars: &Variables,
+/// The plan and calls as they are worked out, and the problems found on the way.
+struct Builder<'a> {
+    desired: &'a Desired,
+    current: &'a Current,
+    vars: &'a Variables,
     extra: Extra,
-) -> Result<Prepared, desired::FileProblems> {
-    let resend_secrets = extra.resend_secrets;
-    let mut problems = Vec::new();
-    let mut plan = Plan::default();
-    let mut ops = Vec::new();
-    let file = &desired.config;
-    let provider_names = current.provider_names();
-    let strategy_names = current.strategy_names();
+    problems: Vec<String>,
+    plan: Plan,
+    ops: Vec<Op>,
+}
 
-    for p in &file.providers {
-        let wanted = provider_fields(p);
-        let existing = current.providers.iter().find(|c| c.name == p.name);
-        let (action, fields) = match existing {
-            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
-            Some(existing) => {
-                let have = provider_fields(&convert::provider_to_file(existing, &|_| None));
-                let (was, now) = (have.get("type"), wanted.get("type"));
-                if was != now {
-                    problems.push(format!(
-                        "providers[{}]: it is {} in the registry and {} in the file; a provider's type \
-                         cannot change (give the new one another name)",
-                        p.name,
-                        show_type(was),
-                        show_type(now)
-                    ));
-                    continue;
-                }
-                let fields = compare(&have, &wanted);
-                let action = if fields.is_empty() && !resend_secrets {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                };
-                (action, fields)
-            }
-        };
-        let mut entry = Entry {
-            kind: Kind::Provider,
-            name: p.name.clone(),
+fn changed_or_unchanged(fields: &[FieldChange], force: bool) -> Action {
+    if fields.is_empty() && !force {
+        Action::Unchanged
+    } else {
+        Action::Update
+    }
+}
+
+/// A strategy's provider or a product's strategy must exist: in the file, or (without
+/// prune, which would delete it) in the registry.
+fn reference_problem(
+    at: String,
+    what: &str,
+    name: &str,
+    in_file: bool,
+    in_registry: bool,
+    prune: bool,
+) -> Option<String> {
+    match (in_file, in_registry, prune) {
+        (true, _, _) | (false, true, false) => None,
+        (false, true, true) => Some(format!(
+            "{at}: the {what} {name:?} is only in the registry, and prune would delete it; add it to the file"
+        )),
+        (false, false, _) => Some(format!(
+            "{at}: there is no {what} {name:?} in the file or the registry"
+        )),
+    }
+}
+
+impl Builder<'_> {
+    fn entry(
+        &mut self,
+        kind: Kind,
+        name: &str,
+        action: Action,
+        fields: Vec<FieldChange>,
+        secrets_sent: Vec<String>,
+    ) {
+        self.plan.resources.push(Entry {
+            kind,
+            name: name.to_owned(),
             action,
             fields,
-            secrets_sent: Vec::new(),
-        };
-        if action != Action::Unchanged {
-            entry.secrets_sent = secrets_shown(p);
-            let secrets = desired::resolve_secrets(p, &desired.base_dir, vars, &mut problems);
+            secrets_sent,
+        });
+    }
+
+    fn providers(&mut self) {
+        let (desired, current) = (self.desired, self.current);
+        for p in &desired.config.providers {
+            let wanted = provider_fields(p);
+            let existing = current.providers.iter().find(|c| c.name == p.name);
+            let (action, fields) = match existing {
+                None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+                Some(existing) => {
+                    let have = provider_fields(&convert::provider_to_file(existing, &|_| None));
+                    let (was, now) = (have.get("type"), wanted.get("type"));
+                    if was != now {
+                        self.problems.push(format!(
+                            "providers[{}]: it is {} in the registry and {} in the file; a provider's \
+                             type cannot change (give the new one another name)",
+                            p.name,
+                            show_type(was),
+                            show_type(now)
+                        ));
+                        continue;
+                    }
+                    let fields = compare(&have, &wanted);
+                    (
+                        changed_or_unchanged(&fields, self.extra.resend_secrets),
+                        fields,
+                    )
+                }
+            };
+            if action == Action::Unchanged {
+                self.entry(Kind::Provider, &p.name, action, fields, Vec::new());
+                continue;
+            }
+            // Secrets are read only when they are sent.
+            let secrets =
+                desired::resolve_secrets(p, &desired.base_dir, self.vars, &mut self.problems);
             let mut provider = convert::provider_to_proto(p, &secrets);
             match existing {
-                None => ops.push(Op::CreateProvider { provider }),
+                None => self.ops.push(Op::CreateProvider { provider }),
                 Some(existing) => {
                     provider.id = existing.id.clone();
                     let kind = convert::type_name(p).unwrap_or("");
-                    let mut mask: Vec<String> = top_paths(&entry.fields)
+                    let mut mask: Vec<String> = top_paths(&fields)
                         .into_iter()
                         .filter(|path| {
                             ["display_name", "issuer", "labels", "active"].contains(&path.as_str())
@@ -249,205 +290,209 @@ pub fn prepare(
                             .iter()
                             .map(|f| format!("{kind}.{f}")),
                     );
-                    ops.push(Op::UpdateProvider { provider, mask });
+                    self.ops.push(Op::UpdateProvider { provider, mask });
                 }
             }
+            self.entry(Kind::Provider, &p.name, action, fields, secrets_shown(p));
         }
-        plan.resources.push(entry);
     }
 
-    for (s, ttl) in file.strategies.iter().zip(&desired.ttls) {
-        let in_file = file.providers.iter().any(|p| p.name == s.provider);
-        let in_registry = current.providers.iter().any(|p| p.name == s.provider);
-        if !in_file && (extra.prune || !in_registry) {
-            problems.push(if extra.prune && in_registry {
-                format!(
-                    "strategies[{}].provider: {:?} is only in the registry, and prune would delete it; \
-                     add it to the file",
-                    s.name, s.provider
-                )
-            } else {
-                format!(
-                    "strategies[{}].provider: there is no provider {:?} in the file or the registry",
-                    s.name, s.provider
-                )
-            });
-            continue;
-        }
-        let mut wanted = flatten(s);
-        wanted.remove("name");
-        let existing = current.strategies.iter().find(|c| c.name == s.name);
-        let (action, fields) = match existing {
-            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
-            Some(existing) => {
-                let owner = name_of(&provider_names, &existing.provider_id);
-                let mut have = flatten(&convert::strategy_to_file(existing, &owner));
-                have.remove("name");
-                if owner != s.provider {
-                    problems.push(format!(
-                        "strategies[{}].provider: it is {owner:?} in the registry and {:?} in the file; \
-                         a strategy's provider cannot change (create a strategy with another name)",
-                        s.name, s.provider
-                    ));
-                    continue;
-                }
-                if s.credential_claims.is_none() {
-                    // Left to the registry's default for the provider type.
-                    have.remove("credential_claims");
-                }
-                let fields = compare(&have, &wanted);
-                let action = if fields.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                };
-                (action, fields)
+    fn strategies(&mut self) {
+        let (desired, current) = (self.desired, self.current);
+        let provider_names = current.provider_names();
+        for (s, ttl) in desired.config.strategies.iter().zip(&desired.ttls) {
+            if let Some(problem) = reference_problem(
+                format!("strategies[{}].provider", s.name),
+                "provider",
+                &s.provider,
+                desired
+                    .config
+                    .providers
+                    .iter()
+                    .any(|p| p.name == s.provider),
+                current.providers.iter().any(|p| p.name == s.provider),
+                self.extra.prune,
+            ) {
+                self.problems.push(problem);
+                continue;
             }
-        };
-        let mut strategy = convert::strategy_to_proto(s, *ttl);
-        match (action, existing) {
-            (Action::Create, _) => ops.push(Op::CreateStrategy {
-                provider: s.provider.clone(),
-                strategy,
-            }),
-            (Action::Update, Some(existing)) => {
-                strategy.id = existing.id.clone();
-                let mask = top_paths(&fields).into_iter().collect();
-                ops.push(Op::UpdateStrategy { strategy, mask });
+            let mut wanted = flatten(s);
+            wanted.remove("name");
+            let existing = current.strategies.iter().find(|c| c.name == s.name);
+            let (action, fields) = match existing {
+                None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+                Some(existing) => {
+                    let owner = name_of(&provider_names, &existing.provider_id);
+                    if owner != s.provider {
+                        self.problems.push(format!(
+                            "strategies[{}].provider: it is {owner:?} in the registry and {:?} in the \
+                             file; a strategy's provider cannot change (create a strategy with another name)",
+                            s.name, s.provider
+                        ));
+                        continue;
+                    }
+                    let mut have = flatten(&convert::strategy_to_file(existing, &owner));
+                    have.remove("name");
+                    if s.credential_claims.is_none() {
+                        // Left to the registry's default for the provider type.
+                        have.remove("credential_claims");
+                    }
+                    let fields = compare(&have, &wanted);
+                    (changed_or_unchanged(&fields, false), fields)
+                }
+            };
+            let mut strategy = convert::strategy_to_proto(s, *ttl);
+            match (action, existing) {
+                (Action::Create, _) => self.ops.push(Op::CreateStrategy {
+                    provider: s.provider.clone(),
+                    strategy,
+                }),
+                (Action::Update, Some(existing)) => {
+                    strategy.id = existing.id.clone();
+                    let mask = top_paths(&fields).into_iter().collect();
+                    self.ops.push(Op::UpdateStrategy { strategy, mask });
+                }
+                _ => {}
             }
-            _ => {}
+            self.entry(Kind::Strategy, &s.name, action, fields, Vec::new());
         }
-        plan.resources.push(Entry {
-            kind: Kind::Strategy,
-            name: s.name.clone(),
-            action,
-            fields,
-            secrets_sent: Vec::new(),
-        });
     }
 
-    for p in &file.products {
-        let in_file = file.strategies.iter().any(|s| s.name == p.strategy);
-        let in_registry = current.strategies.iter().any(|s| s.name == p.strategy);
-        if !in_file && (extra.prune || !in_registry) {
-            problems.push(if extra.prune && in_registry {
-                format!(
-                    "products[{}].strategy: {:?} is only in the registry, and prune would delete it; \
-                     add it to the file",
-                    p.name, p.strategy
-                )
-            } else {
-                format!(
-                    "products[{}].strategy: there is no strategy {:?} in the file or the registry",
-                    p.name, p.strategy
-                )
-            });
-            continue;
-        }
-        let mut wanted = flatten(p);
-        wanted.remove("name");
-        let existing = current.products.iter().find(|c| c.name == p.name);
-        let (action, fields) = match existing {
-            None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
-            Some(existing) => {
-                let strategy = name_of(&strategy_names, &existing.strategy_id);
-                let mut have = flatten(&convert::product_to_file(existing, &strategy));
-                have.remove("name");
-                let fields = compare(&have, &wanted);
-                let action = if fields.is_empty() {
-                    Action::Unchanged
-                } else {
-                    Action::Update
-                };
-                (action, fields)
+    fn products(&mut self) {
+        let (desired, current) = (self.desired, self.current);
+        let strategy_names = current.strategy_names();
+        for p in &desired.config.products {
+            if let Some(problem) = reference_problem(
+                format!("products[{}].strategy", p.name),
+                "strategy",
+                &p.strategy,
+                desired
+                    .config
+                    .strategies
+                    .iter()
+                    .any(|s| s.name == p.strategy),
+                current.strategies.iter().any(|s| s.name == p.strategy),
+                self.extra.prune,
+            ) {
+                self.problems.push(problem);
+                continue;
             }
-        };
-        let mut product = convert::product_to_proto(p);
-        match (action, existing) {
-            (Action::Create, _) => ops.push(Op::CreateProduct {
-                strategy: p.strategy.clone(),
-                product,
-            }),
-            (Action::Update, Some(existing)) => {
-                product.id = existing.id.clone();
-                let mask = top_paths(&fields)
-                    .into_iter()
-                    .map(|path| {
-                        if path == "strategy" {
-                            "strategy_id".into()
-                        } else {
-                            path
-                        }
-                    })
-                    .collect();
-                ops.push(Op::UpdateProduct {
+            let mut wanted = flatten(p);
+            wanted.remove("name");
+            let existing = current.products.iter().find(|c| c.name == p.name);
+            let (action, fields) = match existing {
+                None => (Action::Create, compare(&BTreeMap::new(), &wanted)),
+                Some(existing) => {
+                    let strategy = name_of(&strategy_names, &existing.strategy_id);
+                    let mut have = flatten(&convert::product_to_file(existing, &strategy));
+                    have.remove("name");
+                    let fields = compare(&have, &wanted);
+                    (changed_or_unchanged(&fields, false), fields)
+                }
+            };
+            let mut product = convert::product_to_proto(p);
+            match (action, existing) {
+                (Action::Create, _) => self.ops.push(Op::CreateProduct {
                     strategy: p.strategy.clone(),
                     product,
-                    mask,
+                }),
+                (Action::Update, Some(existing)) => {
+                    product.id = existing.id.clone();
+                    let mask = top_paths(&fields)
+                        .into_iter()
+                        .map(|path| {
+                            if path == "strategy" {
+                                "strategy_id".into()
+                            } else {
+                                path
+                            }
+                        })
+                        .collect();
+                    self.ops.push(Op::UpdateProduct {
+                        strategy: p.strategy.clone(),
+                        product,
+                        mask,
+                    });
+                }
+                _ => {}
+            }
+            self.entry(Kind::Product, &p.name, action, fields, Vec::new());
+        }
+    }
+
+    /// In the registry, not in the file: listed, or deleted with prune (dependents first,
+    /// so the registry's in-use checks pass).
+    fn not_in_file(&mut self) {
+        let (file, current) = (&self.desired.config, self.current);
+        let extras: Vec<(Kind, &String, &String)> = current
+            .products
+            .iter()
+            .filter(|c| !file.products.iter().any(|p| p.name == c.name))
+            .map(|c| (Kind::Product, &c.name, &c.id))
+            .chain(
+                current
+                    .strategies
+                    .iter()
+                    .filter(|c| !file.strategies.iter().any(|s| s.name == c.name))
+                    .map(|c| (Kind::Strategy, &c.name, &c.id)),
+            )
+            .chain(
+                current
+                    .providers
+                    .iter()
+                    .filter(|c| !file.providers.iter().any(|p| p.name == c.name))
+                    .map(|c| (Kind::Provider, &c.name, &c.id)),
+            )
+            .collect();
+        for (kind, name, id) in extras {
+            if self.extra.prune {
+                self.entry(kind, name, Action::Delete, Vec::new(), Vec::new());
+                self.ops.push(Op::Delete {
+                    kind,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+            } else {
+                self.plan.not_managed.push(Unmanaged {
+                    kind,
+                    name: name.clone(),
                 });
             }
-            _ => {}
-        }
-        plan.resources.push(Entry {
-            kind: Kind::Product,
-            name: p.name.clone(),
-            action,
-            fields,
-            secrets_sent: Vec::new(),
-        });
-    }
-
-    // In the registry, not in the file: listed, or deleted with prune (dependents first,
-    // so the registry's in-use checks pass for resources only the registry had).
-    let extras: Vec<(Kind, &String, &String)> = current
-        .products
-        .iter()
-        .filter(|c| !file.products.iter().any(|p| p.name == c.name))
-        .map(|c| (Kind::Product, &c.name, &c.id))
-        .chain(
-            current
-                .strategies
-                .iter()
-                .filter(|c| !file.strategies.iter().any(|s| s.name == c.name))
-                .map(|c| (Kind::Strategy, &c.name, &c.id)),
-        )
-        .chain(
-            current
-                .providers
-                .iter()
-                .filter(|c| !file.providers.iter().any(|p| p.name == c.name))
-                .map(|c| (Kind::Provider, &c.name, &c.id)),
-        )
-        .collect();
-    for (kind, name, id) in extras {
-        if extra.prune {
-            plan.resources.push(Entry {
-                kind,
-                name: name.clone(),
-                action: Action::Delete,
-                fields: Vec::new(),
-                secrets_sent: Vec::new(),
-            });
-            ops.push(Op::Delete {
-                kind,
-                id: id.clone(),
-                name: name.clone(),
-            });
-        } else {
-            plan.not_managed.push(Unmanaged {
-                kind,
-                name: name.clone(),
-            });
         }
     }
+}
 
-    if !problems.is_empty() {
+/// The plan and its calls, in dependency order: providers, strategies, products, then
+/// (with prune) deletions. Every problem found is reported together.
+pub fn prepare(
+    desired: &Desired,
+    current: &Current,
+    vars: &Variables,
+    extra: Extra,
+) -> Result<Prepared, desired::FileProblems> {
+    let mut builder = Builder {
+        desired,
+        current,
+        vars,
+        extra,
+        problems: Vec::new(),
+        plan: Plan::default(),
+        ops: Vec::new(),
+    };
+    builder.providers();
+    builder.strategies();
+    builder.products();
+    builder.not_in_file();
+    if !builder.problems.is_empty() {
         return Err(desired::FileProblems {
             path: desired.path.clone(),
-            problems,
+            problems: builder.problems,
         });
     }
-    Ok(Prepared { plan, ops })
+    Ok(Prepared {
+        plan: builder.plan,
+        ops: builder.ops,
+    })
 }
 
 fn show_type(kind: Option<&Value>) -> String {
