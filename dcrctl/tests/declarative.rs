@@ -391,6 +391,39 @@ async fn export_then_plan_is_empty() {
     assert!(plan.is_empty(), "{}\n---\n{yaml}", plan.render());
     assert_eq!(plan.count(Action::Unchanged), 4);
     assert!(plan.not_managed.is_empty());
+
+    // The exported file is a starting point: edit it and apply (an update re-sends the
+    // provider's secrets, so their variables must be set then).
+    let edited = yaml
+        .replace("disable_event_hooks: true", "disable_event_hooks: false")
+        .replace("Auth0 $$prod", "Auth0 production");
+    let file = dir.write("exported.yaml", &edited);
+    let message = format!("{:#}", declarative::apply(&conn, &file).await.unwrap_err());
+    assert!(
+        message.contains("DCR_BRIDGE_API_KEY is not set"),
+        "{message}"
+    );
+    assert!(
+        message.contains("DCR_AUTH0_PROD_INITIAL_CLIENT_SECRET is not set"),
+        "{message}"
+    );
+    let options = vars(&[
+        ("DCR_BRIDGE_API_KEY", "bridge-key-2"),
+        ("DCR_AUTH0_PROD_INITIAL_CLIENT_SECRET", "auth0-secret-2"),
+    ]);
+    let done = declarative::apply_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert_eq!(done.count(Action::Update), 2, "{}", done.render());
+    let now = providers(&app).await;
+    let Some(pb::provider::Config::HttpBridge(bridge)) = &now[0].config else {
+        panic!("{now:?}")
+    };
+    assert!(!bridge.disable_event_hooks && bridge.allow_multiple_credentials);
+    assert_eq!(bridge.dcr_base_url, "http://127.0.0.1:4002/");
+    assert_eq!(now[1].display_name, "Auth0 production");
+    let plan = declarative::plan(&conn, &file).await.unwrap();
+    assert!(plan.is_empty(), "{}", plan.render());
     app.stop().await;
 }
 
