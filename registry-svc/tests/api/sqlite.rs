@@ -5,15 +5,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use dcr_common::seal::Sealer;
 use dcr_proto::registry::v1 as pb;
 use dcr_testkit::sqlite::spawn_app_on_sqlite;
-use registry_svc::store::{ConfigStore as _, DirectoryStore as _, SqliteStore};
+use registry_svc::store::{
+    ApplicationStore as _, ConfigStore as _, DirectoryStore as _, Operation, OperationKind,
+    OperationStore as _, SqliteStore,
+};
 use tokio_stream::StreamExt as _;
 
 use crate::helpers::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, test_config};
 use crate::http_bridge::bridge_provider;
-use crate::peers;
+use crate::{peers, store_contract};
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
@@ -247,7 +251,7 @@ async fn a_sqlite_store_keeps_its_data_across_close_and_reopen() {
     let sealer = Arc::new(Sealer::new(&[7; 32], &[]));
 
     let store = SqliteStore::open(&url, sealer.clone()).await.expect("open");
-    let provider = crate::store_contract::provider("kept");
+    let provider = store_contract::provider("kept");
     store.insert_provider(&provider).await.expect("insert");
     let seq = store.latest_seq().await.expect("seq");
     store.close().await;
@@ -266,10 +270,71 @@ async fn a_sqlite_store_keeps_its_data_across_close_and_reopen() {
     assert_eq!(reopened.latest_seq().await.expect("seq"), seq);
     // Migrations ran once: reopening applied nothing twice and the next seq follows on.
     reopened
-        .insert_provider(&crate::store_contract::provider("next"))
+        .insert_provider(&store_contract::provider("next"))
         .await
         .expect("insert");
     assert_eq!(reopened.latest_seq().await.expect("seq"), seq + 1);
+}
+
+/// Two stores on one file stand for two processes (each has its own writer): only
+/// SQLite's file lock orders them. The busy timeout makes one wait for the other instead
+/// of failing with "database is locked", and a claim stays exactly-once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_claim_each_operation_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("dcr.db").display());
+    let sealer = Arc::new(Sealer::new(&[7; 32], &[]));
+    let first = Arc::new(SqliteStore::open(&url, sealer.clone()).await.expect("open"));
+    let second = Arc::new(SqliteStore::open(&url, sealer).await.expect("open"));
+
+    let provider = store_contract::provider("p");
+    first.insert_provider(&provider).await.expect("provider");
+    let strategy = store_contract::strategy(provider.id, "s");
+    first.insert_strategy(&strategy).await.expect("strategy");
+    let mut stale = Vec::new();
+    for i in 0..20 {
+        let app = store_contract::application(strategy.id, "dev", &format!("app-{i}"));
+        let op = Operation {
+            lease_until: Utc::now() - chrono::Duration::seconds(1),
+            ..store_contract::operation(&app, provider.id, OperationKind::Create)
+        };
+        first
+            .insert_application_intent(&app, &op)
+            .await
+            .expect("intent");
+        stale.push(op.id);
+    }
+
+    let claimants: Vec<_> = (0..8)
+        .map(|n| {
+            let store = if n % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let now = Utc::now();
+                    let claimed = store
+                        .claim_stale_operations(now, now + chrono::Duration::seconds(60), 2)
+                        .await
+                        .expect("claim waits for the other writer, never fails");
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    mine.extend(claimed.iter().map(|o| o.id));
+                }
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for claimant in claimants {
+        claimed.extend(claimant.await.expect("claimant"));
+    }
+    claimed.sort();
+    stale.sort();
+    assert_eq!(claimed, stale, "each operation claimed exactly once");
 }
 
 #[tokio::test]

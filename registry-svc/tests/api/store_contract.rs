@@ -40,7 +40,7 @@ pub(crate) fn provider(name: &str) -> Provider {
     }
 }
 
-fn strategy(provider_id: Uuid, name: &str) -> AuthStrategy {
+pub(crate) fn strategy(provider_id: Uuid, name: &str) -> AuthStrategy {
     AuthStrategy {
         id: Uuid::now_v7(),
         name: name.into(),
@@ -57,7 +57,7 @@ fn strategy(provider_id: Uuid, name: &str) -> AuthStrategy {
     }
 }
 
-fn application(strategy_id: Uuid, developer: &str, name: &str) -> Application {
+pub(crate) fn application(strategy_id: Uuid, developer: &str, name: &str) -> Application {
     Application {
         id: Uuid::now_v7(),
         developer_id: developer.into(),
@@ -74,7 +74,7 @@ fn application(strategy_id: Uuid, developer: &str, name: &str) -> Application {
     }
 }
 
-fn operation(app: &Application, provider_id: Uuid, kind: OperationKind) -> Operation {
+pub(crate) fn operation(app: &Application, provider_id: Uuid, kind: OperationKind) -> Operation {
     Operation {
         id: Uuid::now_v7(),
         application_id: app.id,
