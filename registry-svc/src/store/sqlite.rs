@@ -2,9 +2,11 @@
 //!
 //! SQLite has one writer at a time. Every write here goes through a one-connection pool
 //! (so writers queue in order instead of spinning on the busy handler) and every write
-//! transaction starts with `BEGIN IMMEDIATE` (so it holds the write lock from its first
-//! read, and a read-modify-write such as a claim cannot be raced, even by another
-//! process). Reads use their own pool and, with WAL, never wait for the writer.
+//! transaction starts with `BEGIN IMMEDIATE`, so one that reads before it writes (such as
+//! `begin_delete`) holds the write lock from its first read: no other process can commit
+//! in between, and the upgrade from reader to writer cannot fail with SQLITE_BUSY. The
+//! busy timeout makes writers of another process wait their turn. Reads use their own
+//! pool and, with WAL, never wait for the writer.
 //!
 //! The change signal is in-process: one process owns the file (that is what dev mode
 //! runs); another process writing to it would not wake this one's watchers.

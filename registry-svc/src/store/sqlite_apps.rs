@@ -534,8 +534,9 @@ impl OperationStore for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> StoreResult<Vec<Operation>> {
-        // Under BEGIN IMMEDIATE no other claimant runs between the pick and the update
-        // (Postgres needs FOR UPDATE SKIP LOCKED for that).
+        // One statement under the write lock: no other claimant, in this process or
+        // another, runs between the pick and the update (Postgres needs FOR UPDATE SKIP
+        // LOCKED for that).
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "UPDATE idp_operations SET lease_until = ?2, attempts = attempts + 1, update_time = ?1
