@@ -26,7 +26,7 @@ cleanup() {
     say "stopping the throwaway PostgreSQL"
     as_pg "$pg_bin/pg_ctl" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  [ -n "${pg_root:-}" ] && rm -rf "$pg_root"
+  if [ -n "${pg_root:-}" ]; then rm -rf "$pg_root"; fi
 }
 trap cleanup EXIT
 

@@ -115,6 +115,7 @@ pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 
