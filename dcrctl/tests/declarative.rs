@@ -791,6 +791,23 @@ async fn the_cli_applies_plans_and_exports() {
         .collect();
     assert_eq!(actions, ["unchanged"; 3], "{stdout}");
 
+    // The flags reach the options: --resend-secrets updates the provider, --prune with a
+    // file of the provider alone would delete the product and the strategy.
+    let (code, stdout, stderr) = run(&["plan", "-f", file_arg, "--resend-secrets"], &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("provider local-oidc: update"), "{stdout}");
+    let only_provider = dir.write("provider.yaml", CONFIG.split("strategies:").next().unwrap());
+    let (code, stdout, stderr) = run(
+        &["plan", "-f", only_provider.to_str().unwrap(), "--prune"],
+        &env,
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("product orders-api: delete\nstrategy partners: delete"),
+        "{stdout}"
+    );
+
     let exported = dir.0.join("exported.yaml");
     let (code, _, stderr) = run(&["export", "-f", exported.to_str().unwrap()], &[]).await;
     assert_eq!(code, 0, "{stderr}");

@@ -15,6 +15,24 @@ pub struct FileArgs {
     /// The configuration file (YAML).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: PathBuf,
+    /// Also send the secrets of providers that are otherwise unchanged (after rotating one
+    /// at the IdP: dcr cannot read secrets back to compare them).
+    #[arg(long)]
+    pub resend_secrets: bool,
+    /// Delete what the registry has and the file does not (products, then strategies,
+    /// then providers).
+    #[arg(long)]
+    pub prune: bool,
+}
+
+impl FileArgs {
+    fn options(&self) -> declarative::Options {
+        declarative::Options {
+            resend_secrets: self.resend_secrets,
+            prune: self.prune,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]
@@ -34,14 +52,15 @@ fn print_plan(ctx: &Ctx, plan: &Plan, empty: &str) -> anyhow::Result<()> {
 
 pub async fn plan(ctx: &Ctx, args: FileArgs) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "plan")?;
-    let plan = declarative::plan(&ctx.connection, &args.file).await?;
+    let plan = declarative::plan_with_options(&ctx.connection, &args.file, &args.options()).await?;
     print_plan(ctx, &plan, "no changes")?;
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn apply(ctx: &Ctx, args: FileArgs) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "apply")?;
-    let done = declarative::apply(&ctx.connection, &args.file).await?;
+    let done =
+        declarative::apply_with_options(&ctx.connection, &args.file, &args.options()).await?;
     print_plan(
         ctx,
         &done,
