@@ -43,6 +43,9 @@ async fn management_tokens_use_the_providers_management_client() {
         .await
         .expect("provider")
         .into_inner();
+    // The provider's creation bumps its generation in token-svc when the change arrives;
+    // wait for it, so the cache assertion below is not racing the stream.
+    s.caught_up().await;
 
     let request = || pb::GetManagementTokenRequest {
         provider_id: provider.id.clone(),
