@@ -117,8 +117,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut RegistryConfig)) -> TestApp {
-    log_buffer();
     let database_url = fresh_database().await;
+    spawn_app_on(database_url, adjust).await
+}
+
+/// registry-svc on the store `database_url` names (a fresh Postgres database, or a SQLite
+/// file the caller owns, so it can stop the service and start it again on the same data).
+pub async fn spawn_app_on(
+    database_url: String,
+    adjust: impl FnOnce(&mut RegistryConfig),
+) -> TestApp {
+    log_buffer();
     let mut config = test_config(&database_url);
     adjust(&mut config);
     let mut registry = registry_svc::build(&config).await.expect("build registry");
