@@ -56,16 +56,38 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// nextest builds only the binaries of the packages it tests: build the ones the compose
-/// file runs (each binary here is its package's name).
+/// The compose file's binaries, built the way the test run builds the workspace (tests
+/// included, so with the same features): after `scripts/test`'s build this is a no-op,
+/// where `cargo build -p ...` would rebuild them with another feature set. Run alone, it
+/// builds what is missing.
 fn build(binaries: &BTreeSet<String>) {
     let mut cargo = std::process::Command::new(env!("CARGO"));
-    cargo.current_dir(root()).args(["build", "--bins"]);
-    for binary in binaries {
-        cargo.args(["-p", binary]);
+    cargo
+        .current_dir(root())
+        .args(["test", "--no-run", "--workspace", "--quiet"]);
+    // The variables cargo and nextest set for this test process are inputs of some build
+    // scripts' fingerprints: passed on, they would make this build redo the test run's.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let set_for_tests = (name.starts_with("CARGO_")
+            && !matches!(&*name, "CARGO_HOME" | "CARGO_TARGET_DIR")
+            && !name.starts_with("CARGO_BUILD_"))
+            || name.starts_with("NEXTEST")
+            || name.starts_with("__NEXTEST")
+            || name == "LD_LIBRARY_PATH"
+            || name == "OUT_DIR";
+        if set_for_tests {
+            cargo.env_remove(&*name);
+        }
     }
-    let status = cargo.status().expect("run cargo build");
+    let status = cargo.status().expect("run cargo");
     assert!(status.success(), "cargo build of {binaries:?} failed");
+    for binary in binaries {
+        assert!(
+            bin_dir().join(binary).exists(),
+            "{binary} is not a binary of this workspace"
+        );
+    }
 }
 
 /// A service ready to start: its command, environment and health check, rewritten.
