@@ -39,7 +39,7 @@ impl RegistryConfig {
             ));
         }
         Ok(Self {
-            database_url: SecretString::from(config::required("DATABASE_URL")?),
+            database_url: database_url(config::required("DATABASE_URL")?)?,
             master_key: config::key32("DCR_MASTER_KEY", &master)?,
             previous_master_keys: previous
                 .split(',')
@@ -57,5 +57,19 @@ impl RegistryConfig {
             reconcile_interval: config::seconds("DCR_RECONCILE_INTERVAL_SECONDS", 15)?,
             operation_lease,
         })
+    }
+}
+
+/// The store's URL: Postgres or SQLite, checked here so a wrong one stops the service as
+/// every other bad setting does. The value is never echoed (it may hold a password).
+fn database_url(url: String) -> Result<SecretString, ConfigError> {
+    const SCHEMES: [&str; 3] = ["postgres://", "postgresql://", "sqlite:"];
+    if SCHEMES.iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(SecretString::from(url))
+    } else {
+        Err(ConfigError::new(
+            "DATABASE_URL",
+            "must start with postgres://, postgresql:// or sqlite: (e.g. sqlite://.dcr/dcr.db)",
+        ))
     }
 }

@@ -28,8 +28,9 @@ fn registry(database_url: &str) -> Command {
 
 #[tokio::test]
 async fn bad_configuration_stops_at_start_naming_the_variable() {
-    let cases: [(&str, Option<&str>); 7] = [
+    let cases: [(&str, Option<&str>); 8] = [
         ("DATABASE_URL", None),
+        ("DATABASE_URL", Some("mysql://user:hunter2@db/dcr")),
         ("DCR_MASTER_KEY", Some("c2hvcnQ=")),
         ("DCR_ADMIN_TOKEN", Some("short")),
         ("DCR_REGISTRY_LISTEN", Some("not-an-address")),
@@ -50,6 +51,7 @@ async fn bad_configuration_stops_at_start_naming_the_variable() {
             stderr.contains(variable),
             "the message names {variable}: {stderr}"
         );
+        assert!(!stderr.contains("hunter2"), "no password echoed: {stderr}");
     }
 }
 
