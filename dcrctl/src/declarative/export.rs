@@ -16,7 +16,8 @@ const HEADER: &str = "\
 # initial_access_token) can be deleted from the file.
 ";
 
-/// `DCR_<PROVIDER>_<FIELD>`: upper case, anything but letters and digits as `_`.
+/// `DCR_<PROVIDER>_<FIELD>`: upper case, anything but letters and digits as `_`. Two
+/// providers whose names give the same variable get their id's first part added.
 pub fn secret_variable(provider: &str, field: &str) -> String {
     format!("DCR_{provider}_{field}")
         .chars()
@@ -37,9 +38,20 @@ pub fn to_yaml(current: &Current) -> anyhow::Result<String> {
         version: Some(VERSION),
         ..ConfigFile::default()
     };
+    // Names that differ only in what the variable name cannot hold (`a-b`, `a_b`) would
+    // share variables: those providers' variables carry their id as well.
+    let mut users: std::collections::BTreeMap<String, usize> = Default::default();
     for p in &current.providers {
+        *users.entry(secret_variable(&p.name, "")).or_default() += 1;
+    }
+    for p in &current.providers {
+        let prefix = if users.get(&secret_variable(&p.name, "")).copied() > Some(1) {
+            format!("{}_{}", p.name, p.id.split('-').next().unwrap_or(&p.id))
+        } else {
+            p.name.clone()
+        };
         let mut exported = convert::provider_to_file(p, &|field| {
-            Some(Secret::Env(secret_variable(&p.name, field)))
+            Some(Secret::Env(secret_variable(&prefix, field)))
         });
         // The default (the name) needs no line.
         if exported.display_name.as_deref() == Some(p.name.as_str()) {
@@ -97,5 +109,30 @@ mod tests {
             secret_variable("okta.prod", "dcr_token"),
             "DCR_OKTA_PROD_DCR_TOKEN"
         );
+    }
+
+    #[test]
+    fn providers_whose_names_give_one_variable_get_their_ids_in_it() {
+        use dcr_proto::registry::v1 as pb;
+        let okta = |id: &str, name: &str| pb::Provider {
+            id: id.into(),
+            name: name.into(),
+            issuer: "https://example.okta.com/oauth2/default".into(),
+            config: Some(pb::provider::Config::Okta(pb::OktaConfig::default())),
+            ..Default::default()
+        };
+        let current = Current {
+            providers: vec![
+                okta("01a2a3a4-0000-7000-8000-000000000001", "a-b"),
+                okta("01b2b3b4-0000-7000-8000-000000000002", "a_b"),
+                okta("01c2c3c4-0000-7000-8000-000000000003", "c"),
+            ],
+            strategies: Vec::new(),
+            products: Vec::new(),
+        };
+        let yaml = to_yaml(&current).unwrap();
+        assert!(yaml.contains("env: DCR_A_B_01A2A3A4_DCR_TOKEN"), "{yaml}");
+        assert!(yaml.contains("env: DCR_A_B_01B2B3B4_DCR_TOKEN"), "{yaml}");
+        assert!(yaml.contains("env: DCR_C_DCR_TOKEN"), "{yaml}");
     }
 }
