@@ -207,6 +207,17 @@ async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
     assert_eq!(next_change(&mut resumed).await.seq, registered.seq);
     drop(resumed); // an open stream would hold the graceful shutdown
     app.stop().await;
+    // The pools close in the background once the last handle is gone; the last connection
+    // to close checkpoints the WAL into the file and removes it. Wait for that, so the scan
+    // below reads settled files rather than racing their removal.
+    let wal = std::path::PathBuf::from(format!("{}-wal", file.display()));
+    let settled = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while wal.exists() {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(settled.is_ok(), "the store closed and checkpointed its WAL");
 
     // Invariant 2 on SQLite: no secret in plaintext anywhere in the data folder (the
     // database, its WAL and shared-memory files): the bridge's API key is sealed, and the
