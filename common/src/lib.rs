@@ -9,6 +9,7 @@ pub mod error;
 pub mod metrics;
 pub mod oauth;
 pub mod otel;
+pub mod private_files;
 pub mod request_id;
 pub mod seal;
 pub mod server;

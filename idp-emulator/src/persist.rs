@@ -8,8 +8,7 @@
 //! atomically (a temporary file in the same directory, fsynced, then renamed over it), so
 //! a crash leaves either the old state or the new one, never half of each.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use axum::extract::{Request, State};
@@ -132,52 +131,9 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
     Ok(world)
 }
 
-/// Writes `bytes` to `path` with mode 0600, atomically: a crash leaves the old file or
-/// the new one, never a torn one.
+/// Writes `bytes` to `path` with mode 0600, atomically.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::other("the state file path names no file"))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = write_new(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    // The rename itself is durable only once the directory is synced.
-    File::open(&dir)?.sync_all()
-}
-
-fn write_new(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        options.mode(0o600);
-        let file = options.open(tmp)?;
-        // `mode` applies only when the file is created; a leftover temporary file keeps
-        // its own, so set it in every case.
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-        finish(file, bytes)
-    }
-    #[cfg(not(unix))]
-    {
-        finish(options.open(tmp)?, bytes)
-    }
-}
-
-fn finish(mut file: File, bytes: &[u8]) -> io::Result<()> {
-    file.write_all(bytes)?;
-    file.sync_all()
+    dcr_common::private_files::write(path, bytes)
 }
 
 /// Where and what was last written. One async lock orders the saves: the snapshot is

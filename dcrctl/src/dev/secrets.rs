@@ -86,31 +86,15 @@ impl DevSecrets {
     }
 }
 
-/// Writes a file only its owner can read, atomically (temp file, then rename).
+/// Writes a file only its owner can read, atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let temp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&temp)
-        .with_context(|| format!("cannot write {}", temp.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    dcr_common::private_files::write(path, bytes)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Creates the data dir (0700) when it is missing.
 pub fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
+    dcr_common::private_files::create_dir(dir)
         .with_context(|| format!("cannot create the data dir {}", dir.display()))
 }
 

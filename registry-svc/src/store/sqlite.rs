@@ -215,18 +215,12 @@ fn database_path(url_or_path: &str) -> Result<PathBuf, String> {
 
 /// Creates missing parent folders (0700) and the file (0600), leaving existing ones be.
 fn prepare_file(path: &Path) -> std::io::Result<()> {
-    let mut folders = std::fs::DirBuilder::new();
-    folders.recursive(true);
     let mut file = std::fs::OpenOptions::new();
     file.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-        folders.mode(0o700);
-        file.mode(0o600);
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        folders.create(parent)?;
+        dcr_common::private_files::create_dir(parent)?;
     }
     match file.open(path) {
         Ok(_) => Ok(()),
