@@ -91,32 +91,6 @@ pub async fn apply(connection: &ConnectionArgs, file: &Path) -> anyhow::Result<P
     apply_with_options(connection, file, &Options::default()).await
 }
 
-/// [`plan`] with variables given by the caller (before the environment).
-pub async fn plan_with(
-    connection: &ConnectionArgs,
-    file: &Path,
-    variables: &BTreeMap<String, String>,
-) -> anyhow::Result<Plan> {
-    let options = Options {
-        variables: variables.clone(),
-        ..Options::default()
-    };
-    plan_with_options(connection, file, &options).await
-}
-
-/// [`apply`] with variables given by the caller (before the environment).
-pub async fn apply_with(
-    connection: &ConnectionArgs,
-    file: &Path,
-    variables: &BTreeMap<String, String>,
-) -> anyhow::Result<Plan> {
-    let options = Options {
-        variables: variables.clone(),
-        ..Options::default()
-    };
-    apply_with_options(connection, file, &options).await
-}
-
 pub async fn plan_with_options(
     connection: &ConnectionArgs,
     file: &Path,

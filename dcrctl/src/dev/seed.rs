@@ -44,7 +44,11 @@ pub async fn seed(
         developer: None,
         service_token: None,
     };
-    let applied = crate::declarative::apply_with(&connection, &file, &variables(endpoints))
+    let options = crate::declarative::Options {
+        variables: variables(endpoints),
+        ..Default::default()
+    };
+    let applied = crate::declarative::apply_with_options(&connection, &file, &options)
         .await
         .with_context(|| format!("applying {}", file.display()))?;
     if !applied.is_empty() {

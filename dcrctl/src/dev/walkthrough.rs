@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::secrets::DevSecrets;
 use super::stack::Endpoints;
+use crate::output::{env_lines, shell_quote};
 
 const WALKTHROUGH: &str = include_str!("../../../deploy/demo/walkthrough.sh");
 
@@ -15,10 +16,6 @@ fn steps() -> &'static str {
     WALKTHROUGH
         .split_once("\n\n")
         .map_or(WALKTHROUGH, |(_, rest)| rest)
-}
-
-fn shell_quote(value: &str) -> String {
-    format!("'{}'", value.replace('\'', r"'\''"))
 }
 
 pub fn env_file(data_dir: &Path) -> std::path::PathBuf {
@@ -32,29 +29,20 @@ pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
     let dcrctl = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "dcrctl".into());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# Written by dcrctl dev: source it to use the dev stack."
-    );
-    let _ = writeln!(out, "alias dcrctl={}", shell_quote(&dcrctl));
-    let _ = writeln!(
-        out,
-        "export DCR_REGISTRY_URL=http://{} DCR_TOKEN_URL=http://{} DCR_AUTHZ_URL=http://{}",
-        endpoints.registry, endpoints.token, endpoints.authz
-    );
-    let _ = writeln!(
-        out,
-        "export DCR_ADMIN_TOKEN={} DCR_PORTAL_TOKEN={}",
-        shell_quote(&secrets.admin_token),
-        shell_quote(&secrets.portal_token)
-    );
-    let _ = writeln!(
-        out,
-        "export DCR_SERVICE_TOKEN={} DCR_DEVELOPER_ID=dev-1",
-        shell_quote(&secrets.service_token)
-    );
-    out
+    let endpoint = |addr: &std::net::SocketAddr| format!("http://{addr}");
+    let exports = env_lines(&[
+        ("DCR_REGISTRY_URL", &endpoint(&endpoints.registry)),
+        ("DCR_TOKEN_URL", &endpoint(&endpoints.token)),
+        ("DCR_AUTHZ_URL", &endpoint(&endpoints.authz)),
+        ("DCR_ADMIN_TOKEN", &secrets.admin_token),
+        ("DCR_PORTAL_TOKEN", &secrets.portal_token),
+        ("DCR_SERVICE_TOKEN", &secrets.service_token),
+        ("DCR_DEVELOPER_ID", "dev-1"),
+    ]);
+    format!(
+        "# Written by dcrctl dev: source it to use the dev stack.\nalias dcrctl={}\n{exports}\n",
+        shell_quote(&dcrctl)
+    )
 }
 
 pub fn render(endpoints: &Endpoints, data_dir: &Path) -> String {
