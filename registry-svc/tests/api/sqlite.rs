@@ -42,45 +42,12 @@ async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
     let file = dir.path().join(".dcr").join("dcr.db");
     let app = spawn_app_on_sqlite(&file).await;
 
-    let provider = app
-        .providers()
-        .create_provider(pb::CreateProviderRequest {
-            provider: Some(bridge_provider(
-                "bridge",
-                &bridge.base_url,
-                (false, false, false),
-            )),
-        })
-        .await
-        .expect("create provider")
-        .into_inner();
-    let strategy = app
-        .strategies()
-        .create_strategy(pb::CreateStrategyRequest {
-            strategy: Some(pb::AuthStrategy {
-                name: "bridge-apps".into(),
-                provider_id: provider.id.clone(),
-                scopes: vec!["read".into()],
-                auto_approve: true,
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create strategy")
-        .into_inner();
-    let product = app
-        .products()
-        .create_product(pb::CreateProductRequest {
-            product: Some(pb::ApiProduct {
-                name: "orders".into(),
-                strategy_id: strategy.id.clone(),
-                audience: "https://api.example.com".into(),
-                ..Default::default()
-            }),
-        })
-        .await
-        .expect("create product")
-        .into_inner();
+    let (_, strategy, product) = app
+        .setup(
+            bridge_provider("bridge", &bridge.base_url, (false, false, false)),
+            true,
+        )
+        .await;
 
     // A gateway following the change stream from here on.
     let mut changes = app
@@ -93,16 +60,8 @@ async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
         .expect("watch")
         .into_inner();
 
+    let created = app.create_app("dev-1", &strategy.id, "shop").await;
     let mut portal = app.portal("dev-1");
-    let created = portal
-        .create_application(pb::CreateApplicationRequest {
-            name: "shop".into(),
-            strategy_id: strategy.id.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("create application")
-        .into_inner();
     let application = created.application.expect("application");
     let credential = created.credential.expect("credential");
     assert_eq!(
@@ -227,7 +186,7 @@ async fn the_registry_runs_on_sqlite_end_to_end_and_keeps_its_data() {
     for entry in std::fs::read_dir(folder).expect("list") {
         let path = entry.expect("entry").path();
         let bytes = std::fs::read(&path).expect("read");
-        if contains(&bytes, "bridge-apps") {
+        if contains(&bytes, &strategy.name) {
             plain_names += 1;
         }
         for secret in [peers::BRIDGE_API_KEY, credential.client_secret.as_str()] {
