@@ -12,20 +12,13 @@ use super::file::{
     Secret, StrategyFile, Ttl,
 };
 
-/// The write-only provider fields, as in the API.
-pub const SECRET_FIELDS: &[&str] = &[
-    "initial_client_secret",
-    "dcr_token",
-    "initial_access_token",
-    "api_key",
-    "introspection_client_secret",
-];
+/// The write-only provider fields: the registry's own list.
+pub use registry_svc::api::convert_provider::SECRET_FIELDS;
 
 /// The API's defaults for strategy fields the file may leave out (strategies.proto).
 pub const DEFAULT_AUTH_METHODS: &[AuthMethod] =
     &[AuthMethod::ClientCredentials, AuthMethod::Bearer];
-pub const DEFAULT_SESSION_COOKIE: &str = "dcr_session";
-pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(3600);
+pub use registry_svc::domain::strategy::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
 
 /// A provider type's name, as the config block is called in the file and in mask paths.
 pub fn type_name(provider: &ProviderFile) -> Option<&'static str> {
