@@ -11,7 +11,7 @@ use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
+pub use dcr_common::auth::DEVELOPER_HEADER;
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
