@@ -67,11 +67,16 @@ fn build(binaries: &BTreeSet<String>) {
         .args(["test", "--no-run", "--workspace", "--quiet"]);
     // The variables cargo and nextest set for this test process are inputs of some build
     // scripts' fingerprints: passed on, they would make this build redo the test run's.
+    // The ones a user sets to choose the build (incremental, profile, target) are kept.
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
         let set_for_tests = (name.starts_with("CARGO_")
-            && !matches!(&*name, "CARGO_HOME" | "CARGO_TARGET_DIR")
-            && !name.starts_with("CARGO_BUILD_"))
+            && !matches!(
+                &*name,
+                "CARGO_HOME" | "CARGO_TARGET_DIR" | "CARGO_INCREMENTAL"
+            )
+            && !name.starts_with("CARGO_BUILD_")
+            && !name.starts_with("CARGO_PROFILE_"))
             || name.starts_with("NEXTEST")
             || name.starts_with("__NEXTEST")
             || name == "LD_LIBRARY_PATH"
