@@ -3,6 +3,7 @@
 //! method (`MetricsLayer`). Services add their own (caches, IdP calls, stream lag) with
 //! the `metrics` macros.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -85,7 +86,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = Method::of(request.uri().path());
         let start = Instant::now();
         let future = self.inner.call(request);
         Box::pin(async move {
@@ -105,11 +106,11 @@ where
     }
 }
 
-fn grpc_status(headers: &http::HeaderMap) -> Option<String> {
+fn grpc_status(headers: &http::HeaderMap) -> Option<&'static str> {
     headers
         .get("grpc-status")
         .and_then(|v| v.to_str().ok())
-        .map(|code| code_name(code).to_owned())
+        .map(code_name)
 }
 
 /// gRPC status codes by number (as sent) to their names (as read on a dashboard).
@@ -136,16 +137,66 @@ fn code_name(code: &str) -> &'static str {
     }
 }
 
+/// The `method` label: the paths of methods that exist, and `unknown` for the rest.
+/// A path joins the known ones the first time it answers anything but UNIMPLEMENTED (what
+/// a server says for a path it has no route for), up to `MAX_METHODS` of them, so a
+/// client sending made-up paths cannot grow the metric series without bound.
+enum Method {
+    Known(&'static str),
+    Unseen(String),
+}
+
+const MAX_METHODS: usize = 256;
+const UNKNOWN_METHOD: &str = "unknown";
+
+static KNOWN_METHODS: std::sync::RwLock<BTreeSet<&'static str>> =
+    std::sync::RwLock::new(BTreeSet::new());
+
+/// The known path equal to `path`, if any.
+fn known(path: &str) -> Option<&'static str> {
+    KNOWN_METHODS.read().ok()?.get(path).copied()
+}
+
+impl Method {
+    fn of(path: &str) -> Self {
+        known(path).map_or_else(|| Self::Unseen(path.to_owned()), Self::Known)
+    }
+
+    fn label(self, code: &str) -> &'static str {
+        match self {
+            Self::Known(path) => path,
+            Self::Unseen(_) if code == "UNIMPLEMENTED" => UNKNOWN_METHOD,
+            Self::Unseen(path) => {
+                let Ok(mut methods) = KNOWN_METHODS.write() else {
+                    return UNKNOWN_METHOD;
+                };
+                if let Some(known) = methods.get(path.as_str()) {
+                    return known;
+                }
+                if methods.len() >= MAX_METHODS {
+                    return UNKNOWN_METHOD;
+                }
+                // Leaked once per method (at most MAX_METHODS), so later calls of it
+                // allocate no label.
+                let path: &'static str = Box::leak(path.into_boxed_str());
+                methods.insert(path);
+                path
+            }
+        }
+    }
+}
+
 struct Call {
-    method: String,
+    method: Method,
     start: Instant,
 }
 
 impl Call {
-    fn record(self, code: &str) {
-        metrics::counter!("dcr_grpc_requests_total", "method" => self.method.clone(), "code" => code.to_owned())
+    fn record(self, code: &'static str) {
+        let method = self.method.label(code);
+        metrics::counter!("dcr_grpc_requests_total", "method" => method, "code" => code)
             .increment(1);
-        metrics::histogram!("dcr_grpc_request_duration_seconds", "method" => self.method)
+        metrics::histogram!("dcr_grpc_request_duration_seconds", "method" => method)
             .record(self.start.elapsed().as_secs_f64());
     }
 }
@@ -157,14 +208,14 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         call: Option<Call>,
-        status: Option<String>,
+        status: Option<&'static str>,
     }
 
     impl<B> PinnedDrop for MeteredBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(call) = this.call.take() {
-                call.record(this.status.as_deref().unwrap_or("CANCELLED"));
+                call.record(this.status.unwrap_or("CANCELLED"));
             }
         }
     }
@@ -193,7 +244,7 @@ impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
             }
             None => {
                 if let Some(call) = this.call.take() {
-                    call.record(this.status.as_deref().unwrap_or("UNKNOWN"));
+                    call.record(this.status.unwrap_or("UNKNOWN"));
                 }
             }
         }
@@ -222,4 +273,25 @@ pub async fn start(var: &'static str, default: &str) -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_up_paths_are_counted_as_unknown_and_real_ones_by_name() {
+        let made_up = "/dcr.test.Nothing/MadeUp";
+        assert_eq!(Method::of(made_up).label("UNIMPLEMENTED"), UNKNOWN_METHOD);
+        assert!(
+            matches!(Method::of(made_up), Method::Unseen(_)),
+            "not remembered"
+        );
+
+        let real = "/dcr.test.Something/Real";
+        assert_eq!(Method::of(real).label("NOT_FOUND"), real);
+        assert!(matches!(Method::of(real), Method::Known(p) if p == real));
+        // Once known, even an UNIMPLEMENTED answer keeps its name.
+        assert_eq!(Method::of(real).label("UNIMPLEMENTED"), real);
+    }
 }

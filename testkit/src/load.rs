@@ -322,30 +322,119 @@ async fn echo_server() -> String {
     url
 }
 
-/// Closed-loop and half-rate open-loop reports for the echo server, sent `message`: the
-/// same bytes as the service under test gets, echoed back.
-pub async fn echo_baseline(
-    message: &impl prost::Message,
-    connections: usize,
-    workers: usize,
-    warmup: Duration,
-    duration: Duration,
-) -> (Report, Report) {
-    let echo = RawCall::new(
+/// The echo server, sent `message` (the same bytes as the service under test gets, echoed
+/// back) over `connections` connections.
+pub async fn echo_call(message: &impl prost::Message, connections: usize) -> RawCall {
+    RawCall::new(
         &echo_server().await,
         connections,
         "/dcr.bench.Echo/Echo",
         message,
         None,
     )
-    .await;
-    let call = move |w: usize| {
-        let echo = echo.clone();
-        async move { echo.call(w).await }
-    };
-    let closed = drive(workers, warmup, duration, call.clone()).await;
-    let open = drive_at_rate(closed.rps / 2.0, duration, call).await;
-    (closed, open)
+    .await
+}
+
+/// Closed-loop throughput of a service and of its baseline, measured in alternating rounds
+/// (baseline first in even rounds, the service first in odd ones). On a shared VM the
+/// machine's speed drifts by tens of percent within a minute; alternating short rounds
+/// puts both sides under the same drift, and the median of the per-round ratios ignores
+/// a round that caught a stall.
+pub struct Comparison {
+    /// Per round: (baseline, service).
+    pub rounds: Vec<(Report, Report)>,
+}
+
+impl Comparison {
+    /// Service rps over baseline rps, per round.
+    pub fn ratios(&self) -> Vec<f64> {
+        self.rounds.iter().map(|(b, s)| s.rps / b.rps).collect()
+    }
+
+    pub fn median_ratio(&self) -> f64 {
+        median(self.ratios())
+    }
+
+    /// The baseline's median rps over the rounds.
+    pub fn baseline_rps(&self) -> f64 {
+        median(self.rounds.iter().map(|(b, _)| b.rps).collect())
+    }
+
+    /// The service's median rps over the rounds.
+    pub fn service_rps(&self) -> f64 {
+        median(self.rounds.iter().map(|(_, s)| s.rps).collect())
+    }
+
+    /// Errors of either side, in all rounds.
+    pub fn errors(&self) -> u64 {
+        self.rounds.iter().map(|(b, s)| b.errors + s.errors).sum()
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ratios: Vec<String> = self.ratios().iter().map(|r| format!("{r:.2}")).collect();
+        write!(
+            f,
+            "median {:.2} over {} rounds ({}); median rps {:.0} vs {:.0}, {} errors",
+            self.median_ratio(),
+            self.rounds.len(),
+            ratios.join(" "),
+            self.service_rps(),
+            self.baseline_rps(),
+            self.errors()
+        )?;
+        for (b, s) in &self.rounds {
+            for e in [&b.first_error, &s.first_error].into_iter().flatten() {
+                write!(f, "\n      e.g. {e}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => f64::NAN,
+        _ if n % 2 == 1 => values[n / 2],
+        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+/// `rounds` alternating closed-loop rounds of `baseline` and `service` (see `Comparison`),
+/// each `duration` long after `warmup`, with `workers` workers.
+pub async fn compare<A, AF, B, BF, T, U, E, G>(
+    rounds: usize,
+    workers: usize,
+    warmup: Duration,
+    duration: Duration,
+    baseline: A,
+    service: B,
+) -> Comparison
+where
+    A: Fn(usize) -> AF + Clone + Send + 'static,
+    AF: Future<Output = Result<T, E>> + Send,
+    B: Fn(usize) -> BF + Clone + Send + 'static,
+    BF: Future<Output = Result<U, G>> + Send,
+    T: Send,
+    U: Send,
+    E: std::fmt::Display,
+    G: std::fmt::Display,
+{
+    let mut results = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (b, s) = if round % 2 == 0 {
+            let b = drive(workers, warmup, duration, baseline.clone()).await;
+            (b, drive(workers, warmup, duration, service.clone()).await)
+        } else {
+            let s = drive(workers, warmup, duration, service.clone()).await;
+            (drive(workers, warmup, duration, baseline.clone()).await, s)
+        };
+        results.push((b, s));
+    }
+    Comparison { rounds: results }
 }
 
 /// The baseline every benchmark divides by: a trivial tonic server (gRPC health Check,

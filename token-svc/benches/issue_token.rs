@@ -12,11 +12,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 use dcr_proto::token::v1 as pb;
-use dcr_testkit::load::{RawCall, baseline, drive, drive_at_rate, echo_baseline};
+use dcr_testkit::load::{RawCall, baseline, compare, drive_at_rate, echo_call};
 
 const CONNECTIONS: usize = 4;
 const WORKERS: usize = 64;
-const WARMUP: Duration = Duration::from_secs(1);
+const WARMUP: Duration = Duration::from_millis(500);
+/// Each closed-loop round (service and echo alternate; see load::Comparison).
+const ROUND: Duration = Duration::from_secs(2);
+const ROUNDS: usize = 6;
+/// Each open-loop run.
 const DURATION: Duration = Duration::from_secs(4);
 
 fn main() {
@@ -48,28 +52,28 @@ fn main() {
             let issue = issue.clone();
             async move { issue.call(w).await }
         };
-        let (echo, echo_half) =
-            echo_baseline(&request, CONNECTIONS, WORKERS, WARMUP, DURATION).await;
-        let hit = drive(WORKERS, WARMUP, DURATION, call.clone()).await;
+        let echo = echo_call(&request, CONNECTIONS).await;
+        let echo = move |w: usize| {
+            let echo = echo.clone();
+            async move { echo.call(w).await }
+        };
+        let hit = compare(ROUNDS, WORKERS, WARMUP, ROUND, echo.clone(), call.clone()).await;
         assert_eq!(
             stack.token_requests().await,
             idp_calls,
             "every call was a cache hit"
         );
-        let hit_half = drive_at_rate(echo.rps / 2.0, DURATION, call).await;
+        let half = hit.baseline_rps() / 2.0;
+        let echo_half = drive_at_rate(half, DURATION, echo).await;
+        let hit_half = drive_at_rate(half, DURATION, call).await;
 
-        println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections, {DURATION:?} each:");
-        println!("  tonic health Check (empty messages)  {base}");
-        println!("  tonic echo of the same request       {echo}");
-        println!("  token-svc IssueToken (cache hit)     {hit}");
+        println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections:");
+        println!("  tonic health Check (empty messages), {DURATION:?}, for reference: {base}");
+        println!("  token-svc IssueToken (cache hit) over a tonic echo of the same request,");
+        println!("    {ROUNDS} alternating rounds of {ROUND:?}: {hit}");
+        println!("    (target >= 0.80)");
         println!(
-            "  ratio to the echo server             {:.2} (target >= 0.80; to health Check {:.2})",
-            hit.rps / echo.rps,
-            hit.rps / base.rps
-        );
-        println!(
-            "open loop at half the echo server's rate ({:.0} rps):",
-            echo.rps / 2.0
+            "open loop at half the echo server's median rate ({half:.0} rps), {DURATION:?} each:"
         );
         println!("  tonic health Check (at its own half) {base_half}");
         println!("  tonic echo of the same request       {echo_half}");
