@@ -200,6 +200,7 @@ async fn the_demo_profile_runs_as_local_processes() {
 
     let logs = scratch.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
+    refuses_a_service_token_it_cannot_put_in_envoys_config(&prepared["envoy"], &logs).await;
     let mut running: Vec<Proc> = Vec::new();
     let mut upstream = Vec::new();
     for name in &order {
@@ -373,4 +374,19 @@ async fn the_demo_profile_runs_as_local_processes() {
         task.abort();
     }
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// The envoy service's start refuses a token that its substitution or Envoy's YAML
+/// would mangle, saying why, instead of running with a broken config.
+async fn refuses_a_service_token_it_cannot_put_in_envoys_config(envoy: &Prepared, logs: &Path) {
+    let mut env = envoy.env.clone();
+    env.insert("DCR_SERVICE_TOKEN".into(), "abc|def&\\".into());
+    let mut proc = Proc::spawn("envoy-bad-token", &envoy.argv, &env, logs).expect("spawn");
+    let status = proc.wait(Duration::from_secs(30)).await.expect("exits");
+    assert_eq!(status.code(), Some(2), "{}", proc.log());
+    assert!(
+        proc.log().contains("DCR_SERVICE_TOKEN may hold only"),
+        "{}",
+        proc.log()
+    );
 }
