@@ -138,9 +138,10 @@ fn code_name(code: &str) -> &'static str {
 }
 
 /// The `method` label: the paths of methods that exist, and `unknown` for the rest.
-/// A path joins the known ones the first time it answers anything but UNIMPLEMENTED (what
-/// a server says for a path it has no route for), up to `MAX_METHODS` of them, so a
-/// client sending made-up paths cannot grow the metric series without bound.
+/// A path joins the known ones the first time the server answers it with a status other
+/// than UNIMPLEMENTED (what a server says for a path it has no route for), up to
+/// `MAX_METHODS` of them, so a client sending made-up paths (and perhaps cancelling them)
+/// cannot grow the metric series without bound.
 enum Method {
     Known(&'static str),
     Unseen(String),
@@ -165,7 +166,12 @@ impl Method {
     fn label(self, code: &str) -> &'static str {
         match self {
             Self::Known(path) => path,
-            Self::Unseen(_) if code == "UNIMPLEMENTED" => UNKNOWN_METHOD,
+            // No route, or no answer from the server: nothing says the method exists.
+            Self::Unseen(_)
+                if matches!(code, "UNIMPLEMENTED" | "CANCELLED" | "TRANSPORT_ERROR") =>
+            {
+                UNKNOWN_METHOD
+            }
             Self::Unseen(path) => {
                 let Ok(mut methods) = KNOWN_METHODS.write() else {
                     return UNKNOWN_METHOD;
