@@ -5,8 +5,9 @@
 //! so they are left out.
 //!
 //! The file holds client secrets and private keys: it is written with mode 0600, and
-//! atomically (a temporary file in the same directory, fsynced, then renamed over it), so
-//! a crash leaves either the old state or the new one, never half of each.
+//! atomically (`dcr_common::private_files::write`: a temporary file in the same directory,
+//! fsynced, then renamed over it), so a crash leaves either the old state or the new one,
+//! never half of each.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -131,11 +132,6 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
     Ok(world)
 }
 
-/// Writes `bytes` to `path` with mode 0600, atomically.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    dcr_common::private_files::write(path, bytes)
-}
-
 /// Where and what was last written. One async lock orders the saves: the snapshot is
 /// taken under it, so a later state is never overwritten by an earlier one.
 pub(crate) struct Persister {
@@ -172,7 +168,7 @@ impl EmulatorState {
         }
         let path = persister.path.clone();
         let written = tokio::task::spawn_blocking(move || {
-            write_atomic(&path, &bytes)?;
+            dcr_common::private_files::write(&path, &bytes)?;
             Ok::<_, io::Error>(bytes)
         })
         .await

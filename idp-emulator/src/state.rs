@@ -181,7 +181,7 @@ impl EmulatorState {
             }
         };
         let bytes = persist::snapshot(&world, &urls.root)?;
-        persist::write_atomic(path, &bytes).map_err(|e| {
+        dcr_common::private_files::write(path, &bytes).map_err(|e| {
             std::io::Error::new(
                 e.kind(),
                 format!("writing emulator state file {}: {e}", path.display()),
