@@ -10,26 +10,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::time::Duration;
-
 use dcr_proto::authz::v1 as pb;
-use dcr_testkit::load::{RawCall, baseline, compare, drive_at_rate, echo_call};
+use dcr_testkit::load::{CONNECTIONS, RawCall, against_echo};
 use dcr_testkit::registry::SERVICE_TOKEN;
 use prost::Message as _;
 
-const CONNECTIONS: usize = 4;
-const WORKERS: usize = 64;
-const WARMUP: Duration = Duration::from_millis(500);
-/// Each closed-loop round (service and echo alternate; see load::Comparison).
-const ROUND: Duration = Duration::from_secs(2);
-const ROUNDS: usize = 6;
-/// Each open-loop run.
-const DURATION: Duration = Duration::from_secs(4);
-
 fn main() {
     dcr_testkit::load::bench(async {
-        let (base, base_half) = baseline(CONNECTIONS, WORKERS, WARMUP, DURATION).await;
-
         let s = dcr_testkit::authz::authz_stack(&[]).await;
         let (_, client_id, secret) = s.registered_app("bench", "bench app").await;
         let token = s
@@ -72,26 +59,6 @@ fn main() {
                 }
             }
         };
-        let echo = echo_call(&request, CONNECTIONS).await;
-        let echo = move |w: usize| {
-            let echo = echo.clone();
-            async move { echo.call(w).await }
-        };
-        let warm = compare(ROUNDS, WORKERS, WARMUP, ROUND, echo.clone(), call.clone()).await;
-        let half = warm.baseline_rps() / 2.0;
-        let echo_half = drive_at_rate(half, DURATION, echo).await;
-        let warm_half = drive_at_rate(half, DURATION, call).await;
-
-        println!("closed loop, {WORKERS} workers on {CONNECTIONS} connections:");
-        println!("  tonic health Check (empty messages), {DURATION:?}, for reference: {base}");
-        println!("  authz-svc Check (warm, bearer JWT) over a tonic echo of the same request,");
-        println!("    {ROUNDS} alternating rounds of {ROUND:?}: {warm}");
-        println!("    (target >= 0.80)");
-        println!(
-            "open loop at half the echo server's median rate ({half:.0} rps), {DURATION:?} each:"
-        );
-        println!("  tonic health Check (at its own half) {base_half}");
-        println!("  tonic echo of the same request       {echo_half}");
-        println!("  authz-svc Check (warm, bearer JWT)   {warm_half}   (target p99 < 2 ms)");
+        against_echo("authz-svc Check (warm, bearer JWT)", &request, call).await;
     });
 }
