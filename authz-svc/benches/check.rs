@@ -12,7 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use dcr_proto::authz::v1 as pb;
 use dcr_testkit::load::{CONNECTIONS, RawCall, against_echo};
-use dcr_testkit::registry::SERVICE_TOKEN;
+use dcr_testkit::registry::GATEWAY_TOKEN;
 use prost::Message as _;
 
 fn main() {
@@ -40,7 +40,7 @@ fn main() {
             CONNECTIONS,
             "/dcr.authz.v1.AuthzService/Check",
             &request,
-            Some(SERVICE_TOKEN),
+            Some(GATEWAY_TOKEN),
         )
         .await;
         let call = move |w: usize| {

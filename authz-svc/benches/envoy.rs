@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use dcr_testkit::envoy;
 use dcr_testkit::load::{Report, drive};
-use dcr_testkit::registry::SERVICE_TOKEN;
+use dcr_testkit::registry::GATEWAY_TOKEN;
 
 const AUDIENCE: &str = "https://api.example.com";
 const WORKERS: usize = 32;
@@ -93,7 +93,7 @@ fn main() {
             "--authz",
             &authz,
             "--authz-token",
-            SERVICE_TOKEN,
+            GATEWAY_TOKEN,
             "--product-id",
             &s.base.product_id,
             "--upstream",

@@ -3,15 +3,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
-use secrecy::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct AuthzConfig {
     pub listen: SocketAddr,
     pub registry_url: String,
     pub token_url: String,
-    pub service_token: SecretString,
+    /// DCR_GATEWAY_TOKEN (Check) and DCR_SERVICE_TOKEN (calls to the registry and
+    /// token-svc) are required; the others when set, so their holders are told PERMISSION_DENIED.
+    pub tokens: CallerTokens,
     /// DCR_SESSION_SECRET: base64 of 32 bytes; seals session cookies.
     pub session_key: [u8; 32],
     /// DCR_AUTHZ_LEEWAY_SECONDS: clock skew allowed on exp/nbf (default 30).
@@ -44,7 +46,7 @@ impl AuthzConfig {
             listen: config::listen_addr("DCR_AUTHZ_LISTEN", "0.0.0.0:50053")?,
             registry_url: url("DCR_REGISTRY_URL")?,
             token_url: url("DCR_TOKEN_URL")?,
-            service_token: config::token("DCR_SERVICE_TOKEN")?,
+            tokens: CallerTokens::from_env(&[Role::Gateway, Role::Service])?,
             session_key: config::key32("DCR_SESSION_SECRET", &session)?,
             leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", 30)?,
             keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,

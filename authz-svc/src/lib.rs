@@ -19,7 +19,7 @@ pub mod verify;
 use std::future::Future;
 use std::sync::Arc;
 
-use dcr_common::auth::{BearerAuth, Role, ServiceCredentials};
+use dcr_common::auth::{Authenticator, Guard, Role, ServiceCredentials};
 use dcr_common::clock::SharedClock;
 use dcr_common::directory::Directory;
 use dcr_common::seal::Sealer;
@@ -37,7 +37,7 @@ pub use config::AuthzConfig;
 pub struct AuthzState {
     pub checker: check::Checker,
     pub directory: Directory,
-    service_auth: BearerAuth,
+    gateway_auth: Guard,
 }
 
 /// Calls to the registry and token-svc are bounded: a hung peer makes Checks fail closed
@@ -54,7 +54,7 @@ fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
 }
 
 pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzState> {
-    let credentials = ServiceCredentials::new(&config.service_token)?;
+    let credentials = ServiceCredentials::new(config.tokens.require(Role::Service)?)?;
     let directory = Directory::new(
         channel(&config.registry_url, "DCR_REGISTRY_URL")?,
         credentials.clone(),
@@ -74,11 +74,11 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
     Ok(AuthzState {
         checker,
         directory,
-        service_auth: BearerAuth::new(Role::Service, &config.service_token),
+        gateway_auth: Authenticator::new(&config.tokens).guard(&[Role::Gateway]),
     })
 }
 
-/// Serves both Check APIs (behind the service token) until `shutdown`.
+/// Serves both Check APIs (behind the gateway token) until `shutdown`.
 pub async fn serve(
     state: AuthzState,
     listener: TcpListener,
@@ -88,11 +88,11 @@ pub async fn serve(
     let stats = tokio::spawn(state.checker.clone().report_stats());
     let routes = Routes::new(AuthzServiceServer::with_interceptor(
         grpc::AuthzApi(state.checker.clone()),
-        state.service_auth.clone(),
+        state.gateway_auth.clone(),
     ))
     .add_service(AuthorizationServer::with_interceptor(
         envoy::EnvoyApi(state.checker.clone()),
-        state.service_auth.clone(),
+        state.gateway_auth.clone(),
     ));
     let directory = state.directory.clone();
     let services = ServiceSet {

@@ -1,13 +1,22 @@
-//! Caller authentication for gRPC: `authorization: Bearer <token>` metadata compared in
-//! constant time against the token of the caller's role (DCR_ADMIN_TOKEN,
-//! DCR_PORTAL_TOKEN, DCR_SERVICE_TOKEN). Portal calls also name the developer they act for
-//! in `x-dcr-developer-id`. The authenticated caller is put in the request extensions.
+//! Caller authentication for gRPC: `authorization: Bearer <token>` metadata, compared in
+//! constant time against every machine caller's token (DCR_ADMIN_TOKEN, DCR_PORTAL_TOKEN,
+//! DCR_GATEWAY_TOKEN, DCR_SERVICE_TOKEN), then checked against the roles a method allows.
+//!
+//! No token or an unknown one: `UNAUTHENTICATED`. A known token of a role the method does
+//! not allow: `PERMISSION_DENIED`, naming the role it needs. Each role's token must differ
+//! from every other's, so a token always names exactly one role. Portal calls also name
+//! the developer they act for in `x-dcr-developer-id`. The authenticated caller is put in
+//! the request extensions.
+
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
+
+use crate::config::{self, ConfigError};
 
 pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
 const MAX_DEVELOPER_ID_LEN: usize = 128;
@@ -17,6 +26,7 @@ const MAX_DEVELOPER_ID_LEN: usize = 128;
 pub enum Caller {
     Admin,
     Developer(String),
+    Gateway,
     Service,
 }
 
@@ -26,31 +36,134 @@ impl Caller {
         match self {
             Self::Admin => "admin".to_owned(),
             Self::Developer(id) => format!("developer:{id}"),
+            Self::Gateway => "gateway".to_owned(),
             Self::Service => "service".to_owned(),
         }
     }
 }
 
+/// A machine caller's role, each with its own static token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Admin automation: providers, strategies, products, registrations, audit.
     Admin,
+    /// A portal backend acting for one developer: applications and credentials.
     Portal,
+    /// An API gateway: authz-svc's Check (dcr API and Envoy ext_authz), nothing else.
+    Gateway,
+    /// dcr's own services: the directory, the change stream, introspection credentials.
     Service,
 }
 
-/// Checks one role's bearer token. Compares SHA-256 digests so neither the content nor
-/// the length of the expected token leaks through timing.
-#[derive(Clone)]
-pub struct BearerAuth {
-    role: Role,
-    expected: [u8; 32],
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Portal, Role::Gateway, Role::Service];
+
+    /// The environment variable that holds this role's token.
+    pub fn variable(self) -> &'static str {
+        match self {
+            Role::Admin => "DCR_ADMIN_TOKEN",
+            Role::Portal => "DCR_PORTAL_TOKEN",
+            Role::Gateway => "DCR_GATEWAY_TOKEN",
+            Role::Service => "DCR_SERVICE_TOKEN",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Portal => "portal",
+            Role::Gateway => "gateway",
+            Role::Service => "service",
+        }
+    }
 }
 
-impl std::fmt::Debug for BearerAuth {
+/// The machine callers' static tokens a service knows. A service must know the tokens
+/// of the roles it serves; it may know the others too, so that their holders get
+/// `PERMISSION_DENIED` (a clear "wrong token for this method") instead of
+/// `UNAUTHENTICATED`.
+#[derive(Clone, Default)]
+pub struct CallerTokens {
+    pub admin: Option<SecretString>,
+    pub portal: Option<SecretString>,
+    pub gateway: Option<SecretString>,
+    pub service: Option<SecretString>,
+}
+
+impl std::fmt::Debug for CallerTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BearerAuth")
-            .field("role", &self.role)
+        let known: Vec<_> = Role::ALL
+            .into_iter()
+            .filter(|r| self.get(*r).is_some())
+            .map(Role::name)
+            .collect();
+        f.debug_struct("CallerTokens")
+            .field("known", &known)
             .finish_non_exhaustive()
+    }
+}
+
+impl CallerTokens {
+    /// Reads every role's variable; those of `required` must be set. Every token is at
+    /// least 16 characters and differs from every other role's.
+    pub fn from_env(required: &[Role]) -> Result<Self, ConfigError> {
+        let mut tokens = Self::default();
+        for role in Role::ALL {
+            let value = match config::optional(role.variable()) {
+                Some(value) => Some(config::check_token(role.variable(), value)?),
+                None if required.contains(&role) => {
+                    return Err(ConfigError::new(role.variable(), "is required but not set"));
+                }
+                None => None,
+            };
+            *tokens.slot(role) = value;
+        }
+        tokens.check_distinct()?;
+        Ok(tokens)
+    }
+
+    pub fn get(&self, role: Role) -> Option<&SecretString> {
+        match role {
+            Role::Admin => self.admin.as_ref(),
+            Role::Portal => self.portal.as_ref(),
+            Role::Gateway => self.gateway.as_ref(),
+            Role::Service => self.service.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, role: Role) -> &mut Option<SecretString> {
+        match role {
+            Role::Admin => &mut self.admin,
+            Role::Portal => &mut self.portal,
+            Role::Gateway => &mut self.gateway,
+            Role::Service => &mut self.service,
+        }
+    }
+
+    /// The role's token, which `from_env` was told is required.
+    pub fn require(&self, role: Role) -> Result<&SecretString, ConfigError> {
+        self.get(role)
+            .ok_or_else(|| ConfigError::new(role.variable(), "is required but not set"))
+    }
+
+    /// Two roles sharing one token would let each caller act as the other.
+    pub fn check_distinct(&self) -> Result<(), ConfigError> {
+        for (i, a) in Role::ALL.into_iter().enumerate() {
+            for b in Role::ALL.into_iter().skip(i + 1) {
+                if let (Some(x), Some(y)) = (self.get(a), self.get(b))
+                    && x.expose_secret() == y.expose_secret()
+                {
+                    return Err(ConfigError::new(
+                        b.variable(),
+                        format!(
+                            "must differ from {}: each caller role needs its own token",
+                            a.variable()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -58,15 +171,65 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-impl BearerAuth {
-    pub fn new(role: Role, token: &SecretString) -> Self {
-        Self {
-            role,
-            expected: digest(token.expose_secret().as_bytes()),
+/// Tells which role a presented token belongs to. Compares SHA-256 digests against every
+/// known token, always all of them, so neither content, length nor role leaks through
+/// timing.
+#[derive(Clone)]
+pub struct Authenticator {
+    known: Arc<[(Role, [u8; 32])]>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let roles: Vec<_> = self.known.iter().map(|(r, _)| r.name()).collect();
+        f.debug_struct("Authenticator")
+            .field("roles", &roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    pub fn new(tokens: &CallerTokens) -> Self {
+        let known = Role::ALL
+            .into_iter()
+            .filter_map(|role| {
+                tokens
+                    .get(role)
+                    .map(|t| (role, digest(t.expose_secret().as_bytes())))
+            })
+            .collect();
+        Self { known }
+    }
+
+    /// An interceptor that lets through the callers of `allowed`.
+    pub fn guard(&self, allowed: &'static [Role]) -> Guard {
+        Guard {
+            authenticator: self.clone(),
+            allowed,
         }
     }
 
-    /// Checks one request; for services where only some methods need this role.
+    fn identify(&self, presented: &str) -> Option<Role> {
+        let presented = digest(presented.as_bytes());
+        let mut found = None;
+        for (role, expected) in self.known.iter() {
+            if bool::from(presented.ct_eq(expected)) {
+                found = Some(*role);
+            }
+        }
+        found
+    }
+}
+
+/// The roles one service (or method) allows; an `Interceptor` for whole services, or
+/// called with [`Guard::authenticate`] from methods whose roles differ.
+#[derive(Clone, Debug)]
+pub struct Guard {
+    authenticator: Authenticator,
+    allowed: &'static [Role],
+}
+
+impl Guard {
     pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let presented = request
             .metadata()
@@ -74,11 +237,21 @@ impl BearerAuth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
-        if !bool::from(digest(presented.as_bytes()).ct_eq(&self.expected)) {
-            return Err(Status::unauthenticated("invalid bearer token"));
+        let role = self
+            .authenticator
+            .identify(presented)
+            .ok_or_else(|| Status::unauthenticated("invalid bearer token"))?;
+        if !self.allowed.contains(&role) {
+            let needed: Vec<_> = self.allowed.iter().map(|r| r.name()).collect();
+            return Err(Status::permission_denied(format!(
+                "the {} token may not call this method; it needs the {} token",
+                role.name(),
+                needed.join(" or ")
+            )));
         }
-        match self.role {
+        match role {
             Role::Admin => Ok(Caller::Admin),
+            Role::Gateway => Ok(Caller::Gateway),
             Role::Service => Ok(Caller::Service),
             Role::Portal => {
                 let developer = request
@@ -98,7 +271,7 @@ impl BearerAuth {
     }
 }
 
-impl Interceptor for BearerAuth {
+impl Interceptor for Guard {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let caller = self.authenticate(&request)?;
         request.extensions_mut().insert(caller);
@@ -118,13 +291,14 @@ impl std::fmt::Debug for ServiceCredentials {
 }
 
 impl ServiceCredentials {
-    pub fn new(token: &SecretString) -> Result<Self, crate::config::ConfigError> {
-        format!("Bearer {}", token.expose_secret())
-            .parse()
-            .map(Self)
-            .map_err(|_| {
-                crate::config::ConfigError::new("DCR_SERVICE_TOKEN", "must be printable ASCII")
-            })
+    pub fn new(token: &SecretString) -> Result<Self, ConfigError> {
+        let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+            format!("Bearer {}", token.expose_secret())
+                .parse()
+                .map_err(|_| ConfigError::new("DCR_SERVICE_TOKEN", "must be printable ASCII"))?;
+        // Kept out of HPACK tables, and `Debug` prints "Sensitive".
+        value.set_sensitive(true);
+        Ok(Self(value))
     }
 
     /// `message` as a request carrying the service token, the id of the request being
@@ -158,6 +332,19 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const ADMIN: &str = "admin-token-0123456789";
+    const PORTAL: &str = "portal-token-0123456789";
+    const GATEWAY: &str = "gateway-token-0123456789";
+
+    fn tokens() -> CallerTokens {
+        CallerTokens {
+            admin: Some(ADMIN.into()),
+            portal: Some(PORTAL.into()),
+            gateway: Some(GATEWAY.into()),
+            service: None,
+        }
+    }
+
     fn request(token: Option<&str>, developer: Option<&str>) -> Request<()> {
         let mut request = Request::new(());
         if let Some(token) = token {
@@ -174,30 +361,41 @@ mod tests {
     }
 
     #[test]
-    fn accepts_only_the_roles_token() {
-        let mut auth = BearerAuth::new(Role::Admin, &SecretString::from("admin-token-0123456789"));
+    fn unknown_tokens_are_unauthenticated_and_other_roles_denied() {
+        let mut guard = Authenticator::new(&tokens()).guard(&[Role::Admin]);
+        assert!(guard.call(request(Some(ADMIN), None)).is_ok());
+        for wrong in [Some("admin-token-012345678"), None] {
+            let denied = guard.call(request(wrong, None)).unwrap_err();
+            assert_eq!(denied.code(), tonic::Code::Unauthenticated);
+        }
+        let denied = guard.call(request(Some(GATEWAY), None)).unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
         assert!(
-            auth.call(request(Some("admin-token-0123456789"), None))
-                .is_ok()
+            denied.message().contains("needs the admin token"),
+            "{}",
+            denied.message()
         );
-        let denied = auth
-            .call(request(Some("admin-token-012345678"), None))
-            .unwrap_err();
-        assert_eq!(denied.code(), tonic::Code::Unauthenticated);
-        assert!(auth.call(request(None, None)).is_err());
     }
 
     #[test]
     fn portal_calls_name_their_developer() {
-        let mut auth =
-            BearerAuth::new(Role::Portal, &SecretString::from("portal-token-0123456789"));
-        let ok = auth
-            .call(request(Some("portal-token-0123456789"), Some("dev-1")))
-            .unwrap();
+        let mut guard = Authenticator::new(&tokens()).guard(&[Role::Portal]);
+        let ok = guard.call(request(Some(PORTAL), Some("dev-1"))).unwrap();
         assert_eq!(caller(&ok).unwrap(), Caller::Developer("dev-1".into()));
-        let missing = auth
-            .call(request(Some("portal-token-0123456789"), None))
-            .unwrap_err();
+        let missing = guard.call(request(Some(PORTAL), None)).unwrap_err();
         assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn roles_may_not_share_a_token() {
+        let mut shared = tokens();
+        shared.service = Some(GATEWAY.into());
+        let error = shared.check_distinct().unwrap_err();
+        assert_eq!(error.var, "DCR_SERVICE_TOKEN");
+        assert!(
+            error.reason.contains("DCR_GATEWAY_TOKEN"),
+            "{}",
+            error.reason
+        );
     }
 }

@@ -49,7 +49,11 @@ pub struct ConnectionArgs {
     /// The developer that portal calls act for.
     #[arg(long, global = true, env = "DCR_DEVELOPER_ID")]
     pub developer: Option<String>,
-    /// The internal service token (`check`).
+    /// The gateway token (`check`).
+    #[arg(long, global = true, env = "DCR_GATEWAY_TOKEN", hide_env_values = true)]
+    pub gateway_token: Option<SecretString>,
+    /// The internal service token (product names through the directory, without the
+    /// admin token).
     #[arg(long, global = true, env = "DCR_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<SecretString>,
 }
@@ -85,8 +89,8 @@ pub enum Role {
     Admin,
     /// registry-svc's portal API, with the portal token and a developer id.
     Portal,
-    /// authz-svc, with the internal service token.
-    Service,
+    /// authz-svc, with the gateway token.
+    Gateway,
     /// registry-svc's directory API (lookups for gateways), with the service token.
     Directory,
     /// token-svc's IssueToken: the client credentials are the request itself.
@@ -111,6 +115,11 @@ const PORTAL: CredentialFlag = CredentialFlag {
     flag: "portal-token",
     env: "DCR_PORTAL_TOKEN",
 };
+const GATEWAY: CredentialFlag = CredentialFlag {
+    what: "the gateway token",
+    flag: "gateway-token",
+    env: "DCR_GATEWAY_TOKEN",
+};
 const SERVICE: CredentialFlag = CredentialFlag {
     what: "the service token",
     flag: "service-token",
@@ -121,7 +130,7 @@ impl Role {
     pub fn service(self) -> &'static str {
         match self {
             Role::Admin | Role::Portal | Role::Directory => "registry-svc",
-            Role::Service => "authz-svc",
+            Role::Gateway => "authz-svc",
             Role::Client => "token-svc",
         }
     }
@@ -129,7 +138,7 @@ impl Role {
     pub fn url_flag(self) -> &'static str {
         match self {
             Role::Admin | Role::Portal | Role::Directory => "registry-url",
-            Role::Service => "authz-url",
+            Role::Gateway => "authz-url",
             Role::Client => "token-url",
         }
     }
@@ -137,7 +146,7 @@ impl Role {
     pub fn url_env(self) -> &'static str {
         match self {
             Role::Admin | Role::Portal | Role::Directory => "DCR_REGISTRY_URL",
-            Role::Service => "DCR_AUTHZ_URL",
+            Role::Gateway => "DCR_AUTHZ_URL",
             Role::Client => "DCR_TOKEN_URL",
         }
     }
@@ -148,7 +157,8 @@ impl Role {
         match self {
             Role::Admin => Some(ADMIN),
             Role::Portal => Some(PORTAL),
-            Role::Service | Role::Directory => Some(SERVICE),
+            Role::Gateway => Some(GATEWAY),
+            Role::Directory => Some(SERVICE),
             Role::Client => None,
         }
     }
@@ -217,7 +227,7 @@ impl ConnectionArgs {
     pub fn url_for(&self, role: Role) -> &str {
         match role {
             Role::Admin | Role::Portal | Role::Directory => &self.registry_url,
-            Role::Service => &self.authz_url,
+            Role::Gateway => &self.authz_url,
             Role::Client => &self.token_url,
         }
     }
@@ -326,7 +336,7 @@ impl ConnectionArgs {
 
     pub fn authz(&self) -> Result<AuthzServiceClient<Authed>, ConnectionError> {
         let credentials = Credentials {
-            bearer: bearer(self.service_token.as_ref(), SERVICE)?,
+            bearer: bearer(self.gateway_token.as_ref(), GATEWAY)?,
             developer: None,
         };
         Ok(AuthzServiceClient::new(InterceptedService::new(

@@ -22,6 +22,7 @@ fn connection(app: &TestApp) -> ConnectionArgs {
         admin_token: Some(SecretString::from(helpers::ADMIN_TOKEN)),
         portal_token: None,
         developer: None,
+        gateway_token: None,
         service_token: None,
     }
 }
@@ -202,7 +203,10 @@ async fn apply_creates_everything_then_nothing_more() {
 
     // Again: nothing to do, and no write reaches the registry.
     let writes = audit_count(&app).await;
-    assert_eq!(writes, 3, "one audited write per created resource");
+    assert_eq!(
+        writes, 4,
+        "one audited write per created resource, and the test's VerifyProvider"
+    );
     let plan = declarative::plan_with_options(&conn, &file, &options)
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 # The dcr walkthrough: an app, its registration, a token, a check. `dcrctl dev` prints it
 # with the environment it needs; the compose test runs it against the compose stack.
 # Needs DCR_REGISTRY_URL, DCR_TOKEN_URL, DCR_AUTHZ_URL, DCR_PORTAL_TOKEN, DCR_DEVELOPER_ID,
-# DCR_SERVICE_TOKEN, and DCR_ADMIN_TOKEN (to find the strategy by name, and for the audit).
+# DCR_GATEWAY_TOKEN (check), and DCR_ADMIN_TOKEN (to find names, and for the audit).
 
 # 1. A developer creates an app: dcr creates its OAuth client at the IdP. The secret is
 #    shown this once; --output env makes it shell variables (DCR_APP_ID, DCR_CLIENT_ID,

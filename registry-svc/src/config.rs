@@ -3,10 +3,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
 use secrecy::SecretString;
 
-use crate::api::CallerTokens;
 use crate::domain::validate::UrlPolicy;
 
 #[derive(Debug, Clone)]
@@ -46,11 +46,8 @@ impl RegistryConfig {
                 .filter(|k| !k.trim().is_empty())
                 .map(|k| config::key32("DCR_MASTER_KEY_PREVIOUS", k))
                 .collect::<Result<_, _>>()?,
-            tokens: CallerTokens {
-                admin: config::token("DCR_ADMIN_TOKEN")?,
-                portal: config::token("DCR_PORTAL_TOKEN")?,
-                service: config::token("DCR_SERVICE_TOKEN")?,
-            },
+            // The gateway token is optional here: known, its holders get PERMISSION_DENIED.
+            tokens: CallerTokens::from_env(&[Role::Admin, Role::Portal, Role::Service])?,
             listen: config::listen_addr("DCR_REGISTRY_LISTEN", "0.0.0.0:50051")?,
             url_policy: UrlPolicy::from_env()?,
             idp_timeout,

@@ -7,10 +7,9 @@ use authz_svc::{AuthzConfig, AuthzState};
 use dcr_common::clock::ShiftedClock;
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::registry::v1 as reg;
-use secrecy::SecretString;
 use tonic::transport::Channel;
 
-use crate::registry::{Metadata, SERVICE_TOKEN};
+use crate::registry::Metadata;
 use crate::token::{Stack, stack};
 use tonic::service::interceptor::InterceptedService;
 
@@ -32,7 +31,7 @@ pub async fn authz_stack(peer_args: &[&str]) -> AuthzStack {
         listen: "127.0.0.1:0".parse().expect("addr"),
         registry_url: format!("http://{}", base.registry.addr),
         token_url: format!("http://{}", base.grpc_addr),
-        service_token: SecretString::from(SERVICE_TOKEN),
+        tokens: crate::registry::caller_tokens(),
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         keys_max_stale: Duration::from_secs(6 * 3600),
@@ -67,13 +66,13 @@ pub async fn authz_stack(peer_args: &[&str]) -> AuthzStack {
 }
 
 impl AuthzStack {
-    /// AuthzService with the service token.
+    /// AuthzService with the gateway token.
     pub fn authz(
         &self,
     ) -> pb::authz_service_client::AuthzServiceClient<InterceptedService<Channel, Metadata>> {
         pb::authz_service_client::AuthzServiceClient::with_interceptor(
             self.channel.clone(),
-            Metadata::service(),
+            Metadata::gateway(),
         )
     }
 

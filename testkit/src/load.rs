@@ -233,9 +233,9 @@ impl RawCall {
     }
 }
 
-/// Passes message bytes through unchanged.
+/// Passes message bytes through unchanged: calls to any method by its path.
 #[derive(Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

@@ -5,9 +5,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use dcr_common::auth::CallerTokens;
 use dcr_common::clock::ShiftedClock;
 use dcr_proto::registry::v1 as pb;
-use registry_svc::api::CallerTokens;
 use registry_svc::domain::validate::UrlPolicy;
 use registry_svc::{Registry, RegistryConfig};
 use secrecy::SecretString;
@@ -19,6 +19,18 @@ use tonic::transport::Channel;
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
 pub const PORTAL_TOKEN: &str = "portal-token-for-tests-0123456789";
 pub const SERVICE_TOKEN: &str = "service-token-for-tests-0123456789";
+pub const GATEWAY_TOKEN: &str = "gateway-token-for-tests-0123456789";
+
+/// Every role's test token: each service knows them all, so a token of the wrong role
+/// gets PERMISSION_DENIED, as in a deployment that sets every variable.
+pub fn caller_tokens() -> CallerTokens {
+    CallerTokens {
+        admin: Some(SecretString::from(ADMIN_TOKEN)),
+        portal: Some(SecretString::from(PORTAL_TOKEN)),
+        gateway: Some(SecretString::from(GATEWAY_TOKEN)),
+        service: Some(SecretString::from(SERVICE_TOKEN)),
+    }
+}
 
 /// Every log line of this test process (nextest runs each test in its own process).
 pub fn captured_logs() -> String {
@@ -95,11 +107,7 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
         database_url: SecretString::from(database_url.to_owned()),
         master_key: [42; 32],
         previous_master_keys: Vec::new(),
-        tokens: CallerTokens {
-            admin: SecretString::from(ADMIN_TOKEN),
-            portal: SecretString::from(PORTAL_TOKEN),
-            service: SecretString::from(SERVICE_TOKEN),
-        },
+        tokens: caller_tokens(),
         listen: "127.0.0.1:0".parse().expect("addr"),
         url_policy: UrlPolicy {
             allow_http_loopback: true,
@@ -318,6 +326,14 @@ impl Metadata {
     pub fn service() -> Self {
         Self {
             token: SERVICE_TOKEN.to_owned(),
+            developer: None,
+        }
+    }
+
+    /// The gateway token, as a gateway sends it to authz-svc.
+    pub fn gateway() -> Self {
+        Self {
+            token: GATEWAY_TOKEN.to_owned(),
             developer: None,
         }
     }

@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
-use crate::registry::{Metadata, SERVICE_TOKEN, TestApp, spawn_app};
+use crate::registry::{Metadata, TestApp, spawn_app};
 use dcr_common::clock::ShiftedClock;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
-use secrecy::SecretString;
 use token_svc::{TokenConfig, TokenState};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -53,7 +52,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         listen: "127.0.0.1:0".parse().expect("addr"),
         http_listen: "127.0.0.1:0".parse().expect("addr"),
         registry_url: format!("http://{}", registry.addr),
-        service_token: SecretString::from(SERVICE_TOKEN),
+        tokens: crate::registry::caller_tokens(),
         url_policy: UrlPolicy {
             allow_http_loopback: true,
             allow_http_hosts: &[],

@@ -20,7 +20,6 @@ use crate::errors::TokenError;
 use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
 use dcr_common::directory::{Directory, DirectoryError};
-use dcr_proto::registry::v1::CredentialPurpose;
 
 const ACTIVE: i32 = dcr_proto::registry::v1::ApplicationState::Active as i32;
 
@@ -245,52 +244,6 @@ impl Broker {
                 &request.client_secret,
                 &request.scopes,
                 &request.audience,
-            )
-            .await
-        };
-        self.cache.try_get_with(key, fetch).await.map_err(unshare)
-    }
-
-    /// A management token for a vendor provider, from its management client.
-    #[tracing::instrument(skip(self))]
-    pub async fn management_token(
-        &self,
-        provider_id: &str,
-    ) -> Result<Arc<CachedToken>, TokenError> {
-        let credentials = self
-            .directory
-            .provider_credentials(provider_id, CredentialPurpose::Management)
-            .await?;
-        let secret = SecretString::from(credentials.client_secret);
-        let vendor = Vendor::from_type(&credentials.provider_type);
-        let (scopes, audience) = match vendor {
-            Vendor::Curity => (vec!["dcr".to_owned()], String::new()),
-            // The registry names Graph's base URL (national clouds differ).
-            Vendor::AzureAd if !credentials.audience.is_empty() => {
-                (Vec::new(), credentials.audience.clone())
-            }
-            Vendor::AzureAd => (Vec::new(), "https://graph.microsoft.com".to_owned()),
-            _ => (Vec::new(), credentials.audience.clone()),
-        };
-        let generation = self
-            .directory
-            .generation(&format!("provider:{provider_id}"));
-        let key = self.key(
-            format!("provider:{provider_id}"),
-            &secret,
-            &scopes,
-            &audience,
-            generation,
-        );
-        let this = self.clone();
-        let fetch = async move {
-            this.fetch(
-                &credentials.issuer,
-                vendor,
-                &credentials.client_id,
-                &secret,
-                &scopes,
-                &audience,
             )
             .await
         };

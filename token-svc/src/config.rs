@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
 use dcr_common::url_policy::UrlPolicy;
-use secrecy::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
@@ -13,7 +13,9 @@ pub struct TokenConfig {
     pub http_listen: SocketAddr,
     /// DCR_REGISTRY_URL: where DirectoryService lives.
     pub registry_url: String,
-    pub service_token: SecretString,
+    /// DCR_SERVICE_TOKEN (required: GetIssuerKeys, IntrospectToken and calls to the
+    /// registry); the other roles' tokens when set, so their holders are told PERMISSION_DENIED.
+    pub tokens: CallerTokens,
     pub url_policy: UrlPolicy,
     /// DCR_IDP_TIMEOUT_SECONDS (default 10).
     pub idp_timeout: Duration,
@@ -42,7 +44,7 @@ impl TokenConfig {
             listen: config::listen_addr("DCR_TOKEN_LISTEN", "0.0.0.0:50052")?,
             http_listen: config::listen_addr("DCR_TOKEN_HTTP_LISTEN", "0.0.0.0:8080")?,
             registry_url,
-            service_token: config::token("DCR_SERVICE_TOKEN")?,
+            tokens: CallerTokens::from_env(&[Role::Service])?,
             url_policy: UrlPolicy::from_env()?,
             idp_timeout: config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?,
             cache_capacity: capacity.parse().map_err(|_| {

@@ -1,8 +1,8 @@
 //! dcr.token.v1.TokenService. IssueToken is authenticated by the client's own secret;
-//! GetIssuerKeys, GetManagementToken and IntrospectToken are internal (DCR_SERVICE_TOKEN), so nobody
-//! outside can make token-svc fetch arbitrary URLs or obtain management tokens.
+//! GetIssuerKeys and IntrospectToken are internal (DCR_SERVICE_TOKEN), so nobody outside
+//! can make token-svc fetch arbitrary URLs or use a provider's introspection client.
 
-use dcr_common::auth::BearerAuth;
+use dcr_common::auth::Guard;
 use dcr_proto::token::v1 as pb;
 use secrecy::{ExposeSecret as _, SecretString};
 use tonic::{Request, Response, Status};
@@ -17,7 +17,7 @@ pub struct TokenApi {
     pub broker: Broker,
     pub keys: KeyCache,
     pub introspector: Introspector,
-    pub service_auth: BearerAuth,
+    pub service_auth: Guard,
 }
 
 fn timestamp(time: std::time::SystemTime) -> prost_types::Timestamp {
@@ -69,22 +69,6 @@ impl pb::token_service_server::TokenService for TokenApi {
             fetch_time: Some(timestamp(keys.set.fetch_time())),
             expire_time: Some(timestamp(keys.set.expire_time())),
             stale: keys.stale,
-        }))
-    }
-
-    async fn get_management_token(
-        &self,
-        request: Request<pb::GetManagementTokenRequest>,
-    ) -> Result<Response<pb::GetManagementTokenResponse>, Status> {
-        self.service_auth.authenticate(&request)?;
-        let token = self
-            .broker
-            .management_token(&request.get_ref().provider_id)
-            .await?;
-        Ok(Response::new(pb::GetManagementTokenResponse {
-            access_token: token.token.access_token.expose_secret().to_owned(),
-            token_type: token.token.token_type.clone(),
-            expires_in: i64::try_from(token.expires_in()).unwrap_or(0),
         }))
     }
 

@@ -1,6 +1,6 @@
 //! token-svc: brokers client-credentials token requests to the IdPs with each vendor's
-//! quirks and caches the answers; serves issuer keys and management tokens to the other
-//! dcr services; offers a standard OAuth 2.0 token endpoint over HTTP.
+//! quirks and caches the answers; serves issuer keys and introspection to the other dcr
+//! services; offers a standard OAuth 2.0 token endpoint over HTTP.
 //!
 //! `main.rs` only parses config and calls [`run`]; tests use [`build`] and [`serve`].
 
@@ -17,7 +17,7 @@ pub mod vendor;
 
 use std::future::Future;
 
-use dcr_common::auth::{BearerAuth, Role};
+use dcr_common::auth::{Authenticator, Role};
 use dcr_common::server::ServiceSet;
 use dcr_proto::token::v1::token_service_server::TokenServiceServer;
 use tokio::net::TcpListener;
@@ -55,7 +55,7 @@ pub fn build_with_clock(
         .connect_lazy();
     let directory = dcr_common::directory::Directory::new(
         channel,
-        dcr_common::auth::ServiceCredentials::new(&config.service_token)?,
+        dcr_common::auth::ServiceCredentials::new(config.tokens.require(Role::Service)?)?,
     );
     let discovery = discovery::Discovery::new(http.clone(), config.url_policy);
     let broker = broker::Broker::new(
@@ -68,7 +68,7 @@ pub fn build_with_clock(
     let introspector =
         introspect::Introspector::new(directory.clone(), discovery.clone(), http.clone());
     let keys = keys::KeyCache::new(http, discovery, config.keys_max_stale, clock);
-    let service_auth = BearerAuth::new(Role::Service, &config.service_token);
+    let service_auth = Authenticator::new(&config.tokens).guard(&[Role::Service]);
     Ok(TokenState {
         api: grpc::TokenApi {
             broker,

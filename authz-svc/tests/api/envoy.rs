@@ -3,7 +3,7 @@
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::authz_stack;
 use dcr_testkit::envoy::{self, Envoy};
-use dcr_testkit::registry::{SERVICE_TOKEN, captured_logs};
+use dcr_testkit::registry::{GATEWAY_TOKEN, captured_logs};
 
 const AUDIENCE: &str = "https://api.example.com";
 
@@ -13,7 +13,7 @@ async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str) -> Envo
         "--authz",
         &authz,
         "--authz-token",
-        SERVICE_TOKEN,
+        GATEWAY_TOKEN,
         "--product-id",
         product,
         "--second-route-product",
@@ -152,7 +152,7 @@ async fn envoy_routes_name_their_product_and_pass_the_http_request_id_on() {
         "--authz",
         &authz,
         "--authz-token",
-        SERVICE_TOKEN,
+        GATEWAY_TOKEN,
         "--product-name",
         "orders-api",
         "--second-route-product",

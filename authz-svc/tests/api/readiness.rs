@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use authz_svc::AuthzConfig;
 use dcr_testkit::authz::{SESSION_KEY, authz_stack};
-use dcr_testkit::registry::SERVICE_TOKEN;
-use secrecy::SecretString;
+use dcr_testkit::registry::caller_tokens;
 use tonic_health::ServingStatus;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -39,7 +38,7 @@ async fn not_serving_until_the_change_stream_is_followed() {
         listen: "127.0.0.1:0".parse().expect("addr"),
         registry_url: format!("http://{unused}"),
         token_url: format!("http://{unused}"),
-        service_token: SecretString::from(SERVICE_TOKEN),
+        tokens: caller_tokens(),
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         keys_max_stale: Duration::from_secs(3600),

@@ -100,12 +100,9 @@ fn headers(args: &CheckArgs) -> anyhow::Result<HashMap<String, String>> {
 pub async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "check")?;
     let headers = headers(&args)?;
-    // Check needs the service token, which also looks product names up.
-    let product_id = if resolve::looks_like_id(&args.product) {
-        args.product.clone()
-    } else {
-        resolve::product_by_directory(ctx, &args.product).await?
-    };
+    // Check needs the gateway token; product names are looked up with the admin or the
+    // service token (a gateway's token reaches nothing but Check).
+    let product_id = resolve::product_id(ctx, &args.product).await?;
     let answer = ctx
         .connection
         .authz()?
@@ -116,7 +113,7 @@ pub async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
         })
         .await
         .on(
-            Role::Service,
+            Role::Gateway,
             format!("check for product {:?}", args.product),
         )?;
     let allowed = answer.decision() == pb::Decision::Allow;

@@ -144,7 +144,7 @@ pub async fn strategy_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
 }
 
 /// A product by id or name: names through the admin API when the admin token is set,
-/// else through the directory with the service token (what `check` has anyway).
+/// else through the directory with the service token.
 pub async fn product_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
     if looks_like_id(wanted) {
         return Ok(wanted.to_owned());

@@ -18,6 +18,9 @@ pub struct DevSecrets {
     pub admin_token: String,
     pub portal_token: String,
     pub service_token: String,
+    /// Added after the first data dirs were made: an older secrets.json gets one on load.
+    #[serde(default)]
+    pub gateway_token: String,
 }
 
 impl std::fmt::Debug for DevSecrets {
@@ -54,6 +57,7 @@ impl DevSecrets {
             admin_token: random_token("dev-admin"),
             portal_token: random_token("dev-portal"),
             service_token: random_token("dev-service"),
+            gateway_token: random_token("dev-gateway"),
         }
     }
 
@@ -66,7 +70,7 @@ impl DevSecrets {
         let path = Self::path(data_dir);
         match std::fs::read(&path) {
             Ok(bytes) => {
-                let secrets: Self = serde_json::from_slice(&bytes).with_context(|| {
+                let mut secrets: Self = serde_json::from_slice(&bytes).with_context(|| {
                     format!(
                         "{} is damaged; move the data dir away to start afresh",
                         path.display()
@@ -74,6 +78,10 @@ impl DevSecrets {
                 })?;
                 decode_key(&secrets.master_key, "master_key")?;
                 decode_key(&secrets.session_secret, "session_secret")?;
+                if secrets.gateway_token.is_empty() {
+                    secrets.gateway_token = random_token("dev-gateway");
+                    write_private(&path, &serde_json::to_vec_pretty(&secrets)?)?;
+                }
                 Ok(secrets)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -112,6 +120,8 @@ mod tests {
         assert_eq!(first.admin_token, second.admin_token);
         assert_eq!(first.master_key, second.master_key);
         assert_ne!(first.admin_token, first.portal_token);
+        assert_eq!(first.gateway_token, second.gateway_token);
+        assert_ne!(first.gateway_token, first.service_token);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;

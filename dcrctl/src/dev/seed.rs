@@ -42,6 +42,7 @@ pub async fn seed(
         admin_token: Some(SecretString::from(secrets.admin_token.clone())),
         portal_token: None,
         developer: None,
+        gateway_token: None,
         service_token: None,
     };
     let options = crate::declarative::Options {

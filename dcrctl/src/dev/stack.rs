@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use dcr_common::auth::CallerTokens;
 use dcr_common::url_policy::UrlPolicy;
 use registry_svc::RegistryConfig;
-use registry_svc::api::CallerTokens;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -86,7 +86,12 @@ impl Stack {
             allow_http_loopback: true,
             allow_http_hosts: &[],
         };
-        let service_token = SecretString::from(secrets.service_token.clone());
+        let tokens = CallerTokens {
+            admin: Some(SecretString::from(secrets.admin_token.clone())),
+            portal: Some(SecretString::from(secrets.portal_token.clone())),
+            gateway: Some(SecretString::from(secrets.gateway_token.clone())),
+            service: Some(SecretString::from(secrets.service_token.clone())),
+        };
 
         let registry_config = RegistryConfig {
             database_url: SecretString::from(format!(
@@ -95,11 +100,7 @@ impl Stack {
             )),
             master_key: decode_key(&secrets.master_key, "master_key")?,
             previous_master_keys: Vec::new(),
-            tokens: CallerTokens {
-                admin: SecretString::from(secrets.admin_token.clone()),
-                portal: SecretString::from(secrets.portal_token.clone()),
-                service: service_token.clone(),
-            },
+            tokens: tokens.clone(),
             listen: endpoints.registry,
             url_policy,
             idp_timeout: Duration::from_secs(10),
@@ -112,7 +113,7 @@ impl Stack {
             listen: endpoints.token,
             http_listen: endpoints.token_http,
             registry_url: registry_url.clone(),
-            service_token: service_token.clone(),
+            tokens: tokens.clone(),
             url_policy,
             idp_timeout: Duration::from_secs(10),
             cache_capacity: 10_000,
@@ -125,7 +126,7 @@ impl Stack {
             listen: endpoints.authz,
             registry_url,
             token_url: format!("http://{}", endpoints.token),
-            service_token,
+            tokens,
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
             leeway: Duration::from_secs(30),
             keys_max_stale: Duration::from_secs(6 * 3600),

@@ -37,6 +37,7 @@ pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
         ("DCR_ADMIN_TOKEN", &secrets.admin_token),
         ("DCR_PORTAL_TOKEN", &secrets.portal_token),
         ("DCR_SERVICE_TOKEN", &secrets.service_token),
+        ("DCR_GATEWAY_TOKEN", &secrets.gateway_token),
         ("DCR_DEVELOPER_ID", "dev-1"),
     ]);
     format!(

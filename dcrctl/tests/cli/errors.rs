@@ -1,7 +1,7 @@
 //! What a user sees when something is wrong: every message says what to do, and the exit
 //! code tells usage (2) from a failed call (1).
 
-use dcr_testkit::registry::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, spawn_app};
+use dcr_testkit::registry::{ADMIN_TOKEN, GATEWAY_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, spawn_app};
 
 use crate::Dcrctl;
 
@@ -114,10 +114,11 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         "{not_found:?}"
     );
 
-    // check looks product names up with the service token it needs anyway.
+    // Without the admin token, check looks product names up with the service token.
     let check = Dcrctl::default()
         .env("DCR_REGISTRY_URL", &registry)
         .env("DCR_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("DCR_GATEWAY_TOKEN", GATEWAY_TOKEN)
         .env("DCR_ACCESS_TOKEN", "t")
         .run(&["check", "--product", "nope"])
         .await;
@@ -160,7 +161,7 @@ async fn mistakes_get_messages_that_say_what_to_do() {
     );
     let check = Dcrctl::default()
         .env("DCR_AUTHZ_URL", &registry)
-        .env("DCR_SERVICE_TOKEN", "x")
+        .env("DCR_GATEWAY_TOKEN", "x")
         .env("DCR_ACCESS_TOKEN", "t")
         .run(&["check", "--product", id])
         .await;

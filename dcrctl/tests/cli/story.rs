@@ -7,7 +7,7 @@ use dcr_idp_emulator::seed::OKTA_API_TOKEN;
 use dcr_testkit::authz::authz_stack;
 use dcr_testkit::emulator::emulator;
 use dcr_testkit::peers::INITIAL_ACCESS_TOKEN;
-use dcr_testkit::registry::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN};
+use dcr_testkit::registry::{ADMIN_TOKEN, GATEWAY_TOKEN, PORTAL_TOKEN};
 
 use crate::{Dcrctl, named};
 
@@ -25,7 +25,7 @@ async fn admin_and_developer_walk_through_dcr() {
         .env("DCR_AUTHZ_URL", &format!("http://{}", s.addr))
         .env("DCR_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("DCR_PORTAL_TOKEN", PORTAL_TOKEN)
-        .env("DCR_SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("DCR_GATEWAY_TOKEN", GATEWAY_TOKEN)
         .env("DCR_DEVELOPER_ID", "dev-cli")
         .env("IAT", INITIAL_ACCESS_TOKEN);
 

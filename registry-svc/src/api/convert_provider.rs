@@ -286,6 +286,8 @@ pub fn apply_provider_update(
 ) -> Result<Provider, ApiError> {
     let mut v = Violations::new();
     let kind = stored.provider_type();
+    let origins_before = stored.secret_origins();
+    let mut resent = HashSet::new();
     let paths: Option<HashSet<String>> = mask
         .filter(|m| !m.paths.is_empty())
         .map(|m| m.paths.into_iter().collect());
@@ -358,6 +360,9 @@ pub fn apply_provider_update(
             let empty_secret =
                 SECRET_FIELDS.contains(&name.as_str()) && value.as_str().is_some_and(str::is_empty);
             if named || (whole && !empty_secret) {
+                if SECRET_FIELDS.contains(&name.as_str()) && !empty_secret {
+                    resent.insert(name.clone());
+                }
                 fields.insert(name, value);
             }
         }
@@ -367,9 +372,40 @@ pub fn apply_provider_update(
             stored.secrets = secrets;
         }
     }
+    secrets_follow_their_origins(&origins_before, &stored, &resent, &mut v);
     v.finish()?;
     stored.update_time = now;
     Ok(stored)
+}
+
+/// Stored secrets are kept across an update only while every URL they go to keeps an
+/// origin they already went to; otherwise the update must send them again.
+fn secrets_follow_their_origins(
+    before: &std::collections::BTreeSet<String>,
+    updated: &Provider,
+    resent: &HashSet<String>,
+    v: &mut Violations,
+) {
+    let after = updated.secret_origins();
+    let Some(new_origin) = after.difference(before).next() else {
+        return;
+    };
+    let kept: Vec<&str> = updated
+        .secrets
+        .names()
+        .filter(|name| !resent.contains(*name))
+        .collect();
+    if !kept.is_empty() {
+        v.add(
+            "provider",
+            format!(
+                "this update sends the provider's secrets to a new origin ({new_origin}); \
+                 send {} again in the same update (stored secrets only stay with the origins \
+                 they were given for)",
+                kept.join(", ")
+            ),
+        );
+    }
 }
 
 /// The provider as returned by the API: write-only fields are always empty.

@@ -89,39 +89,25 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
         }))
     }
 
+    /// Introspection credentials only, and each hand-out is audited: management
+    /// credentials never leave registry-svc.
     async fn get_provider_credentials(
         &self,
         request: Request<pb::GetProviderCredentialsRequest>,
     ) -> Result<Response<pb::GetProviderCredentialsResponse>, Status> {
-        let id = parse_id("provider_id", &request.get_ref().provider_id)?;
-        let provider = self
-            .0
-            .store
-            .get_provider(id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("provider {id} not found")))?;
-        let purpose = pb::CredentialPurpose::try_from(request.get_ref().purpose)
-            .unwrap_or(pb::CredentialPurpose::Unspecified);
-        let (client_id, secret_field, audience) = match purpose {
-            pb::CredentialPurpose::Introspection => introspection_client(&provider)?,
-            pb::CredentialPurpose::Management | pb::CredentialPurpose::Unspecified => {
-                management_client(&provider)?
-            }
-        };
-        tracing::info!(provider_id = %id, ?purpose, "provider credentials handed to an internal caller");
-        Ok(Response::new(pb::GetProviderCredentialsResponse {
-            provider_id: provider.id.to_string(),
-            provider_type: provider.provider_type().as_str().to_owned(),
-            issuer: provider.issuer.clone(),
-            client_id,
-            client_secret: provider
-                .secrets
-                .get(secret_field)
-                .unwrap_or_default()
-                .to_owned(),
-            audience,
-        }))
+        let caller = dcr_common::auth::caller(&request)?;
+        let message = request.get_ref();
+        let outcome = self.introspection_credentials(message).await;
+        super::audit(
+            &self.0,
+            &caller,
+            "GetProviderCredentials",
+            "provider",
+            &message.provider_id,
+            &outcome,
+        )
+        .await;
+        Ok(Response::new(outcome?))
     }
 
     type WatchChangesStream = Pin<Box<dyn Stream<Item = Result<pb::Change, Status>> + Send>>;
@@ -172,69 +158,57 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
     }
 }
 
-/// A vendor provider's management client: (client id, secret field, audience).
-fn management_client(provider: &Provider) -> Result<(String, &'static str, String), Status> {
-    match &provider.config {
-        ProviderConfig::Auth0 {
-            initial_client_id,
-            initial_client_audience,
-            ..
-        } => {
-            let default = format!("{}/api/v2/", provider.issuer.trim_end_matches('/'));
-            Ok((
-                initial_client_id.clone(),
-                "initial_client_secret",
-                initial_client_audience.clone().unwrap_or(default),
-            ))
+impl DirectoryApi {
+    async fn introspection_credentials(
+        &self,
+        message: &pb::GetProviderCredentialsRequest,
+    ) -> Result<pb::GetProviderCredentialsResponse, ApiError> {
+        let id = parse_id("provider_id", &message.provider_id)?;
+        if message.purpose != pb::CredentialPurpose::Introspection as i32 {
+            return Err(ApiError::invalid(
+                "purpose",
+                "only CREDENTIAL_PURPOSE_INTROSPECTION: management credentials never leave registry-svc",
+            ));
         }
-        ProviderConfig::Curity { initial_client_id } => Ok((
-            initial_client_id.clone(),
-            "initial_client_secret",
-            String::new(),
-        )),
-        // The audience is Microsoft Graph (a token for "{graph}/.default").
-        ProviderConfig::AzureAd {
-            initial_client_id,
-            graph_base_url,
-        } => Ok((
-            initial_client_id.clone(),
-            "initial_client_secret",
-            graph_base_url.as_ref().map_or_else(
-                || crate::idp::DEFAULT_GRAPH.to_owned(),
-                |u| u.as_str().trim_end_matches('/').to_owned(),
-            ),
-        )),
-        other => Err(ApiError::FailedPrecondition(format!(
-            "{} providers have no management client",
-            other.provider_type().as_str()
-        ))
-        .into()),
+        let provider = self
+            .0
+            .store
+            .get_provider(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("provider {id} not found")))?;
+        let (client_id, secret_field) = introspection_client(&provider)?;
+        tracing::info!(provider_id = %id, "introspection credentials handed to token-svc");
+        Ok(pb::GetProviderCredentialsResponse {
+            provider_id: provider.id.to_string(),
+            provider_type: provider.provider_type().as_str().to_owned(),
+            issuer: provider.issuer.clone(),
+            client_id,
+            client_secret: provider
+                .secrets
+                .get(secret_field)
+                .unwrap_or_default()
+                .to_owned(),
+            audience: String::new(),
+        })
     }
 }
 
 /// The client that may call the provider's RFC 7662 introspection endpoint.
-fn introspection_client(provider: &Provider) -> Result<(String, &'static str, String), Status> {
+fn introspection_client(provider: &Provider) -> Result<(String, &'static str), ApiError> {
     match &provider.config {
         ProviderConfig::Rfc7591 {
             introspection_client_id: Some(client_id),
             ..
-        } => Ok((
-            client_id.clone(),
-            "introspection_client_secret",
-            String::new(),
-        )),
-        ProviderConfig::Curity { initial_client_id } => Ok((
-            initial_client_id.clone(),
-            "initial_client_secret",
-            String::new(),
-        )),
+        } => Ok((client_id.clone(), "introspection_client_secret")),
+        ProviderConfig::Curity { initial_client_id } => {
+            Ok((initial_client_id.clone(), "initial_client_secret"))
+        }
         other => Err(ApiError::FailedPrecondition(format!(
             "{} provider {} has no introspection client, so its opaque tokens cannot be \
              validated (rfc7591 providers take introspection_client_id and \
              introspection_client_secret)",
             other.provider_type().as_str(),
             provider.id
-        ))
-        .into()),
+        ))),
     }
 }

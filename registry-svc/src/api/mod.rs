@@ -12,11 +12,10 @@ mod providers;
 mod strategies;
 
 use base64::Engine as _;
-use dcr_common::auth::{BearerAuth, Caller, Role};
+use dcr_common::auth::{Authenticator, Caller, CallerTokens, Role};
 use dcr_common::error::ApiError;
 use dcr_common::server::ServiceSet;
 use dcr_proto::registry::v1 as pb;
-use secrecy::SecretString;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
@@ -33,20 +32,6 @@ pub use strategies::StrategyApi;
 const DEFAULT_PAGE_SIZE: i32 = 50;
 const MAX_PAGE_SIZE: i32 = 500;
 
-/// The callers' shared bearer tokens.
-#[derive(Clone)]
-pub struct CallerTokens {
-    pub admin: SecretString,
-    pub portal: SecretString,
-    pub service: SecretString,
-}
-
-impl std::fmt::Debug for CallerTokens {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CallerTokens(..)")
-    }
-}
-
 /// Every registry service, each behind its caller's authentication.
 pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
     use pb::application_service_server::ApplicationServiceServer;
@@ -56,9 +41,10 @@ pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
     use pb::provider_service_server::ProviderServiceServer;
     use pb::strategy_service_server::StrategyServiceServer;
 
-    let admin = BearerAuth::new(Role::Admin, &tokens.admin);
-    let portal = BearerAuth::new(Role::Portal, &tokens.portal);
-    let service = BearerAuth::new(Role::Service, &tokens.service);
+    let callers = Authenticator::new(tokens);
+    let admin = callers.guard(&[Role::Admin]);
+    let portal = callers.guard(&[Role::Portal]);
+    let service = callers.guard(&[Role::Service]);
     let routes = Routes::new(ProviderServiceServer::with_interceptor(
         ProviderApi(registry.clone()),
         admin.clone(),

@@ -136,6 +136,11 @@ impl pb::provider_service_server::ProviderService for ProviderApi {
         &self,
         request: Request<pb::VerifyProviderRequest>,
     ) -> Result<Response<pb::VerifyProviderResponse>, Status> {
-        Ok(Response::new(self.verify(&request.get_ref().id).await?))
+        // Audited: it makes registry-svc present the stored secrets to the provider's URLs.
+        let caller = caller(&request)?;
+        let id = request.get_ref().id.clone();
+        let result = self.verify(&id).await;
+        audit(&self.0, &caller, "VerifyProvider", "provider", &id, &result).await;
+        Ok(Response::new(result?))
     }
 }

@@ -127,6 +127,11 @@ impl ProviderSecrets {
         self.0.insert(field.to_owned(), SecretString::from(value));
     }
 
+    /// The names of the fields that hold a secret.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     /// Values of `other` replace these; fields `other` lacks are kept.
     pub fn merge(&mut self, other: ProviderSecrets) {
         self.0.extend(other.0);
@@ -170,5 +175,30 @@ pub struct Provider {
 impl Provider {
     pub fn provider_type(&self) -> ProviderType {
         self.config.provider_type()
+    }
+
+    /// The origins (scheme, host, port) this provider's secrets are sent to: its issuer
+    /// and every endpoint it is configured with. An update that adds an origin must send
+    /// the secrets again, or an admin could point a URL at a host they control and read a
+    /// write-only secret back (with VerifyProvider, say).
+    pub fn secret_origins(&self) -> std::collections::BTreeSet<String> {
+        let mut urls: Vec<Option<Url>> = vec![Url::parse(&self.issuer).ok()];
+        match &self.config {
+            ProviderConfig::AzureAd { graph_base_url, .. } => urls.push(graph_base_url.clone()),
+            ProviderConfig::Rfc7591 {
+                registration_endpoint,
+                ..
+            } => urls.push(registration_endpoint.clone()),
+            ProviderConfig::HttpBridge { dcr_base_url, .. } => {
+                urls.push(Some(dcr_base_url.clone()))
+            }
+            ProviderConfig::Auth0 { .. }
+            | ProviderConfig::Okta {}
+            | ProviderConfig::Curity { .. } => {}
+        }
+        urls.into_iter()
+            .flatten()
+            .map(|url| url.origin().ascii_serialization())
+            .collect()
     }
 }

@@ -3,7 +3,7 @@
 use dcr_proto::registry::v1 as pb;
 use tonic::Code;
 
-use crate::helpers::{ADMIN_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, GATEWAY_TOKEN, PORTAL_TOKEN, SERVICE_TOKEN, spawn_app};
 use crate::http_bridge::bridge_provider;
 use crate::peers;
 
@@ -11,18 +11,25 @@ use crate::peers;
 async fn each_api_takes_only_its_callers_token() {
     let app = spawn_app().await;
     let list = pb::ListProvidersRequest::default();
-    for token in ["", "wrong-token-0123456789", PORTAL_TOKEN, SERVICE_TOKEN] {
+    // No token or an unknown one: UNAUTHENTICATED; another role's token: PERMISSION_DENIED.
+    for (token, code) in [
+        ("", Code::Unauthenticated),
+        ("wrong-token-0123456789", Code::Unauthenticated),
+        (PORTAL_TOKEN, Code::PermissionDenied),
+        (SERVICE_TOKEN, Code::PermissionDenied),
+        (GATEWAY_TOKEN, Code::PermissionDenied),
+    ] {
         let mut client =
             pb::provider_service_client::ProviderServiceClient::new(app.raw(token, None));
-        assert_eq!(
-            client
-                .list_providers(list.clone())
-                .await
-                .unwrap_err()
-                .code(),
-            Code::Unauthenticated,
-            "token {token:?}"
-        );
+        let refused = client.list_providers(list.clone()).await.unwrap_err();
+        assert_eq!(refused.code(), code, "token {token:?}");
+        if code == Code::PermissionDenied {
+            assert!(
+                refused.message().contains("needs the admin token"),
+                "{}",
+                refused.message()
+            );
+        }
     }
     let mut admin =
         pb::provider_service_client::ProviderServiceClient::new(app.raw(ADMIN_TOKEN, None));
@@ -35,7 +42,7 @@ async fn each_api_takes_only_its_callers_token() {
         .list_applications(pb::ListApplicationsRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.code(), Code::PermissionDenied);
     let mut anonymous_dev =
         pb::application_service_client::ApplicationServiceClient::new(app.raw(PORTAL_TOKEN, None));
     let refused = anonymous_dev
@@ -53,7 +60,7 @@ async fn each_api_takes_only_its_callers_token() {
         })
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert_eq!(refused.code(), Code::PermissionDenied);
     let missing = app
         .directory()
         .resolve_client(pb::ResolveClientRequest {

@@ -6,5 +6,4 @@ use dcr_testkit::token as harness;
 
 mod issue;
 mod keys;
-mod management;
 mod oauth_http;

@@ -40,6 +40,7 @@ fn user_exports() -> Vars {
         ("DCR_ADMIN_TOKEN", "e2e-admin-token-0123456789"),
         ("DCR_PORTAL_TOKEN", "e2e-portal-token-0123456789"),
         ("DCR_SERVICE_TOKEN", "e2e-service-token-0123456789"),
+        ("DCR_GATEWAY_TOKEN", "e2e-gateway-token-0123456789"),
         ("DCR_ALLOW_HTTP_HOSTS", "idp-emulator"),
     ]
     .into_iter()
@@ -200,7 +201,7 @@ async fn the_demo_profile_runs_as_local_processes() {
 
     let logs = scratch.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
-    refuses_a_service_token_it_cannot_put_in_envoys_config(&prepared["envoy"], &logs).await;
+    refuses_a_gateway_token_it_cannot_put_in_envoys_config(&prepared["envoy"], &logs).await;
     let mut running: Vec<Proc> = Vec::new();
     let mut upstream = Vec::new();
     for name in &order {
@@ -378,14 +379,14 @@ async fn the_demo_profile_runs_as_local_processes() {
 
 /// The envoy service's start refuses a token that its substitution or Envoy's YAML
 /// would mangle, saying why, instead of running with a broken config.
-async fn refuses_a_service_token_it_cannot_put_in_envoys_config(envoy: &Prepared, logs: &Path) {
+async fn refuses_a_gateway_token_it_cannot_put_in_envoys_config(envoy: &Prepared, logs: &Path) {
     let mut env = envoy.env.clone();
-    env.insert("DCR_SERVICE_TOKEN".into(), "abc|def&\\".into());
+    env.insert("DCR_GATEWAY_TOKEN".into(), "abc|def&\\".into());
     let mut proc = Proc::spawn("envoy-bad-token", &envoy.argv, &env, logs).expect("spawn");
     let status = proc.wait(Duration::from_secs(30)).await.expect("exits");
     assert_eq!(status.code(), Some(2), "{}", proc.log());
     assert!(
-        proc.log().contains("DCR_SERVICE_TOKEN may hold only"),
+        proc.log().contains("DCR_GATEWAY_TOKEN may hold only"),
         "{}",
         proc.log()
     );
