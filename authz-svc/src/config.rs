@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
+use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 
 #[derive(Debug, Clone)]
 pub struct AuthzConfig {
@@ -21,6 +22,11 @@ pub struct AuthzConfig {
     /// DCR_KEYS_MAX_STALE_SECONDS: how long cached issuer keys keep validating tokens while
     /// token-svc or the IdP is down (default 21600).
     pub keys_max_stale: Duration,
+    /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS).
+    pub tls: Option<ServerTlsFiles>,
+    /// DCR_TLS_CA_FILE, DCR_TLS_CLIENT_CERT_FILE, DCR_TLS_CLIENT_KEY_FILE: for
+    /// `https://` DCR_REGISTRY_URL and DCR_TOKEN_URL.
+    pub client_tls: ClientTlsFiles,
 }
 
 fn url(var: &'static str) -> Result<String, ConfigError> {
@@ -34,7 +40,7 @@ fn url_ok(var: &'static str, value: &str) -> Result<(), ConfigError> {
         Ok(uri) if uri.scheme().is_some() && uri.host().is_some() => Ok(()),
         _ => Err(ConfigError::new(
             var,
-            format!("{value:?} is not a URL like http://host:port"),
+            format!("{value:?} is not a URL like https://host:port"),
         )),
     }
 }
@@ -50,6 +56,8 @@ impl AuthzConfig {
             session_key: config::key32("DCR_SESSION_SECRET", &session)?,
             leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", 30)?,
             keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            tls: ServerTlsFiles::from_env()?,
+            client_tls: ClientTlsFiles::from_env()?,
         })
     }
 }

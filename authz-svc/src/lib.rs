@@ -24,6 +24,7 @@ use dcr_common::clock::SharedClock;
 use dcr_common::directory::Directory;
 use dcr_common::seal::Sealer;
 use dcr_common::server::ServiceSet;
+use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_proto::authz::v1::authz_service_server::AuthzServiceServer;
 use envoy_types::ext_authz::v3::pb::AuthorizationServer;
 use tokio::net::TcpListener;
@@ -38,6 +39,7 @@ pub struct AuthzState {
     pub checker: check::Checker,
     pub directory: Directory,
     gateway_auth: Guard,
+    tls: Option<ServerTlsFiles>,
 }
 
 /// Calls to the registry and token-svc are bounded: a hung peer makes Checks fail closed
@@ -45,9 +47,9 @@ pub struct AuthzState {
 const PEER_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const PEER_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
-    Ok(Channel::from_shared(url.to_owned())
-        .map_err(|e| anyhow::anyhow!("{var}: {e}"))?
+fn channel(tls: &ClientTlsFiles, url: &str, var: &'static str) -> anyhow::Result<Channel> {
+    Ok(tls
+        .endpoint(url, var)?
         .connect_timeout(PEER_CONNECT_TIMEOUT)
         .timeout(PEER_CALL_TIMEOUT)
         .connect_lazy())
@@ -56,11 +58,13 @@ fn channel(url: &str, var: &str) -> anyhow::Result<Channel> {
 pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzState> {
     let credentials = ServiceCredentials::new(config.tokens.require(Role::Service)?)?;
     let directory = Directory::new(
-        channel(&config.registry_url, "DCR_REGISTRY_URL")?,
+        channel(&config.client_tls, &config.registry_url, "DCR_REGISTRY_URL")?,
         credentials.clone(),
     );
-    let tokens =
-        tokens::TokenClient::new(channel(&config.token_url, "DCR_TOKEN_URL")?, credentials);
+    let tokens = tokens::TokenClient::new(
+        channel(&config.client_tls, &config.token_url, "DCR_TOKEN_URL")?,
+        credentials,
+    );
     let keys = keys::KeyRing::new(tokens.clone(), clock.clone(), config.keys_max_stale);
     let sealer = Arc::new(Sealer::new(&config.session_key, &[]));
     let checker = check::Checker::new(
@@ -75,6 +79,7 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
         checker,
         directory,
         gateway_auth: Authenticator::new(&config.tokens).guard(&[Role::Gateway]),
+        tls: config.tls.clone(),
     })
 }
 
@@ -103,6 +108,7 @@ pub async fn serve(
         ],
         // Ready once the change stream keeps the caches current (revocation within 1 s).
         ready: Some(Box::pin(async move { directory.wait_following().await })),
+        tls: state.tls.clone(),
     };
     tracing::info!(addr = %listener.local_addr()?, "authz-svc serving");
     let served = dcr_common::server::serve(listener, services, shutdown).await;

@@ -23,6 +23,8 @@ pub struct ServiceSet {
     /// Resolves when the service can answer correctly (e.g. its caches follow the
     /// registry's change stream); until then health says NOT_SERVING. None: at once.
     pub ready: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// Set: the listener speaks TLS only (DCR_TLS_CERT_FILE and friends).
+    pub tls: Option<crate::tls::ServerTlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,10 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("listener: {0}")]
+    Listener(#[from] std::io::Error),
 }
 
 /// Binds `addr`; a bind failure names the address so the operator knows which one.
@@ -104,7 +110,11 @@ pub async fn serve(
             .await;
     };
 
-    Server::builder()
+    let tls = services
+        .tls
+        .map(|files| crate::tls::ReloadingAcceptor::new(files, crate::tls::GRPC_ALPN))
+        .transpose()?;
+    let router = Server::builder()
         .layer(
             tower::ServiceBuilder::new()
                 .layer(crate::metrics::MetricsLayer)
@@ -113,11 +123,19 @@ pub async fn serve(
         .add_routes(services.routes)
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+        .add_service(reflection_v1alpha);
+    match tls {
+        Some(acceptor) => {
+            let incoming = crate::tls::TlsIncoming::new(listener, acceptor)?;
+            router.serve_with_incoming_shutdown(incoming, drain).await?;
+        }
         // Small gRPC frames must leave at once: without TCP_NODELAY, Nagle's algorithm
         // and delayed ACKs add ~40 ms to replies written in more than one piece.
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), drain)
-        .await?;
+        None => {
+            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            router.serve_with_incoming_shutdown(incoming, drain).await?;
+        }
+    }
     Ok(())
 }
 
@@ -162,11 +180,7 @@ pub async fn probe(listen: SocketAddr) -> bool {
         });
     }
     let check = async {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-            .ok()?
-            .connect()
-            .await
-            .ok()?;
+        let channel = probe_endpoint(addr).ok()?.connect().await.ok()?;
         let status = tonic_health::pb::health_client::HealthClient::new(channel)
             .check(tonic_health::pb::HealthCheckRequest::default())
             .await
@@ -180,6 +194,22 @@ pub async fn probe(listen: SocketAddr) -> bool {
         .ok()
         .flatten()
         .unwrap_or(false)
+}
+
+/// `http://` to a plaintext listener; with the service's TLS settings,
+/// `https://localhost:<port>` trusting DCR_TLS_CA_FILE and presenting the client
+/// certificate when mTLS is on. The certificate must name `localhost` for the probe.
+fn probe_endpoint(
+    addr: SocketAddr,
+) -> Result<tonic::transport::Endpoint, crate::config::ConfigError> {
+    if crate::tls::ServerTlsFiles::from_env()?.is_some() {
+        crate::tls::ClientTlsFiles::from_env()?.endpoint(
+            &format!("https://localhost:{}", addr.port()),
+            "DCR_TLS_CA_FILE",
+        )
+    } else {
+        crate::tls::ClientTlsFiles::default().endpoint(&format!("http://{addr}"), "listen address")
+    }
 }
 
 /// `health` for a binary whose listen address is `var` (default `default`): exit code 0

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
+use dcr_common::tls::ServerTlsFiles;
 use secrecy::SecretString;
 
 use crate::domain::validate::UrlPolicy;
@@ -24,6 +25,8 @@ pub struct RegistryConfig {
     pub reconcile_interval: Duration,
     /// DCR_OPERATION_LEASE_SECONDS: how long a request owns its IdP operation (default 60).
     pub operation_lease: Duration,
+    /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS).
+    pub tls: Option<ServerTlsFiles>,
 }
 
 impl RegistryConfig {
@@ -53,6 +56,7 @@ impl RegistryConfig {
             idp_timeout,
             reconcile_interval: config::seconds("DCR_RECONCILE_INTERVAL_SECONDS", 15)?,
             operation_lease,
+            tls: ServerTlsFiles::from_env()?,
         })
     }
 }

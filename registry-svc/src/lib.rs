@@ -74,7 +74,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let reconciler = tokio::spawn(registry.clone().run_reconciler(config.reconcile_interval));
-    let services = api::services(&registry, &config.tokens);
+    let mut services = api::services(&registry, &config.tokens);
+    services.tls = config.tls.clone();
     tracing::info!(addr = %listener.local_addr()?, "registry-svc serving");
     let served = dcr_common::server::serve(listener, services, shutdown).await;
     reconciler.abort();

@@ -10,7 +10,8 @@ use dcr_proto::registry::v1 as reg;
 use tonic::transport::Channel;
 
 use crate::registry::Metadata;
-use crate::token::{Stack, stack};
+use crate::token::{Stack, stack_with};
+use dcr_common::pki::SetFiles;
 use tonic::service::interceptor::InterceptedService;
 
 pub const SESSION_KEY: [u8; 32] = [7; 32];
@@ -26,15 +27,22 @@ pub struct AuthzStack {
 }
 
 pub async fn authz_stack(peer_args: &[&str]) -> AuthzStack {
-    let base = stack(peer_args).await;
+    authz_stack_with(peer_args, None).await
+}
+
+/// `authz_stack` with every listener on TLS (mTLS) from `tls` and every channel on https.
+pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> AuthzStack {
+    let base = stack_with(peer_args, tls).await;
     let config = AuthzConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        registry_url: format!("http://{}", base.registry.addr),
-        token_url: format!("http://{}", base.grpc_addr),
+        registry_url: base.registry.url.clone(),
+        token_url: crate::tls::url(base.grpc_addr, tls),
         tokens: crate::registry::caller_tokens(),
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         keys_max_stale: Duration::from_secs(6 * 3600),
+        tls: tls.map(|t| t.server_tls(true)),
+        client_tls: crate::tls::client(tls),
     };
     let clock = Arc::new(ShiftedClock::new());
     let state = authz_svc::build(&config, clock.clone()).expect("build authz-svc");
@@ -49,8 +57,9 @@ pub async fn authz_stack(peer_args: &[&str]) -> AuthzStack {
     tokio::time::timeout(Duration::from_secs(10), state.directory.wait_following())
         .await
         .expect("following changes");
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
+    let channel = crate::tls::client(tls)
+        .endpoint(&crate::tls::url(addr, tls), "authz-svc")
+        .expect("endpoint")
         .connect()
         .await
         .expect("connect");

@@ -11,4 +11,5 @@ pub mod otlp;
 pub mod peers;
 pub mod registry;
 pub mod sqlite;
+pub mod tls;
 pub mod token;

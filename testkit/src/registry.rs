@@ -94,6 +94,8 @@ pub async fn fresh_database() -> String {
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    /// `http://127.0.0.1:port`, or `https://localhost:port` with TLS.
+    pub url: String,
     pub registry: Registry,
     pub clock: Arc<ShiftedClock>,
     pub database_url: String,
@@ -114,6 +116,7 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
             allow_http_hosts: &[],
         },
         idp_timeout: Duration::from_secs(10),
+        tls: None,
         // Tests drive the reconciler themselves (reconcile_once), with the manual clock.
         reconcile_interval: Duration::from_secs(3600),
         operation_lease: Duration::from_secs(60),
@@ -145,6 +148,7 @@ pub async fn spawn_app_on(
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let config_tls = config.tls.clone();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn({
         let registry = registry.clone();
@@ -155,14 +159,19 @@ pub async fn spawn_app_on(
             .await
         }
     });
-    // The listener is bound, so connecting cannot race the server's start.
-    let channel = Channel::from_shared(format!("http://{addr}"))
-        .expect("uri")
+    // The listener is bound, so connecting cannot race the server's start. With TLS, the
+    // test's certificate set is the folder of the server's certificate.
+    let tls = tls_set(&config_tls);
+    let url = crate::tls::url(addr, tls.as_ref());
+    let channel = crate::tls::client(tls.as_ref())
+        .endpoint(&url, "registry")
+        .expect("endpoint")
         .connect()
         .await
         .expect("connect");
     TestApp {
         addr,
+        url,
         registry,
         clock,
         database_url,
@@ -170,6 +179,12 @@ pub async fn spawn_app_on(
         shutdown: Some(tx),
         server: Some(server),
     }
+}
+
+/// The certificate set (testkit::tls) a TLS listener serves from.
+pub fn tls_set(tls: &Option<dcr_common::tls::ServerTlsFiles>) -> Option<dcr_common::pki::SetFiles> {
+    tls.as_ref()
+        .map(|files| dcr_common::pki::SetFiles::in_dir(files.cert.parent().expect("cert folder")))
 }
 
 impl TestApp {

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::peers::{self, INITIAL_ACCESS_TOKEN, Peer};
-use crate::registry::{Metadata, TestApp, spawn_app};
+use crate::registry::{Metadata, TestApp, spawn_app_with};
 use dcr_common::clock::ShiftedClock;
+use dcr_common::pki::SetFiles;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
@@ -43,15 +44,20 @@ pub fn rfc7591_provider(name: &str, issuer: &str) -> reg::Provider {
 
 /// oidc-provider (with `peer_args`), registry with an rfc7591 provider for it, token-svc.
 pub async fn stack(peer_args: &[&str]) -> Stack {
+    stack_with(peer_args, None).await
+}
+
+/// `stack`, with every listener on TLS (mTLS) from `tls` and every channel on https.
+pub async fn stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Stack {
     let idp = peers::oidc_provider_with(peer_args).await;
-    let registry = spawn_app().await;
+    let registry = spawn_app_with(|c| c.tls = tls.map(|t| t.server_tls(true))).await;
     let (provider, strategy, product) = registry
         .setup(rfc7591_provider("oidc", &idp.base_url), true)
         .await;
     let config = TokenConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         http_listen: "127.0.0.1:0".parse().expect("addr"),
-        registry_url: format!("http://{}", registry.addr),
+        registry_url: registry.url.clone(),
         tokens: crate::registry::caller_tokens(),
         url_policy: UrlPolicy {
             allow_http_loopback: true,
@@ -61,6 +67,8 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         cache_capacity: 10_000,
         cache_max_age: Duration::from_secs(300),
         keys_max_stale: Duration::from_secs(6 * 3600),
+        tls: tls.map(|t| t.server_tls(true)),
+        client_tls: crate::tls::client(tls),
     };
     let clock = Arc::new(ShiftedClock::new());
     let token = token_svc::build_with_clock(&config, clock.clone()).expect("build token-svc");
@@ -85,8 +93,9 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
     tokio::time::timeout(Duration::from_secs(10), token.directory.wait_following())
         .await
         .expect("following changes");
-    let grpc = Channel::from_shared(format!("http://{grpc_addr}"))
-        .expect("uri")
+    let grpc = crate::tls::client(tls)
+        .endpoint(&crate::tls::url(grpc_addr, tls), "token-svc")
+        .expect("endpoint")
         .connect()
         .await
         .expect("connect");
@@ -97,7 +106,7 @@ pub async fn stack(peer_args: &[&str]) -> Stack {
         clock,
         grpc,
         grpc_addr,
-        http_base: format!("http://{http_addr}"),
+        http_base: crate::tls::url(http_addr, tls),
         strategy_id: strategy.id,
         provider_id: provider.id,
         product_id: product.id,

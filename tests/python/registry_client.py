@@ -35,6 +35,9 @@ def parse_args():
     p.add_argument("--stubs", help="directory holding the generated dcr/ package "
                    "(default: found on PYTHONPATH)")
     p.add_argument("--timeout", type=float, default=30.0, help="per-RPC deadline, seconds")
+    p.add_argument("--ca", help="PEM CA file: connect over TLS, trusting only this CA")
+    p.add_argument("--client-cert", help="PEM client certificate, for mTLS (with --client-key)")
+    p.add_argument("--client-key", help="PEM client key, for mTLS")
     return p.parse_args()
 
 
@@ -72,7 +75,18 @@ def main():
                  ("x-dcr-developer-id", developer))
 
     step = "connect"
-    channel = grpc.insecure_channel(args.addr)
+    if args.ca:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=read(args.ca),
+            private_key=read(args.client_key) if args.client_key else None,
+            certificate_chain=read(args.client_cert) if args.client_cert else None,
+        )
+        channel = grpc.secure_channel(args.addr, credentials)
+    else:
+        channel = grpc.insecure_channel(args.addr)
     try:
         grpc.channel_ready_future(channel).result(timeout=T)
         print(f"ok   connect: channel to {args.addr} ready")

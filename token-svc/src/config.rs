@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
+use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_common::url_policy::UrlPolicy;
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,12 @@ pub struct TokenConfig {
     /// DCR_KEYS_MAX_STALE_SECONDS: how long a JWKS may be served while its IdP is down
     /// (default 21600, six hours).
     pub keys_max_stale: Duration,
+    /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS) on
+    /// both listeners, gRPC and HTTP.
+    pub tls: Option<ServerTlsFiles>,
+    /// DCR_TLS_CA_FILE, DCR_TLS_CLIENT_CERT_FILE, DCR_TLS_CLIENT_KEY_FILE: for an
+    /// `https://` DCR_REGISTRY_URL.
+    pub client_tls: ClientTlsFiles,
 }
 
 impl TokenConfig {
@@ -55,6 +62,8 @@ impl TokenConfig {
             })?,
             cache_max_age: config::seconds("DCR_TOKEN_CACHE_MAX_AGE_SECONDS", 300)?,
             keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            tls: ServerTlsFiles::from_env()?,
+            client_tls: ClientTlsFiles::from_env()?,
         })
     }
 }

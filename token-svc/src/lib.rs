@@ -23,7 +23,6 @@ use dcr_proto::token::v1::token_service_server::TokenServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
-use tonic::transport::Channel;
 
 pub use config::TokenConfig;
 
@@ -32,6 +31,8 @@ pub use config::TokenConfig;
 pub struct TokenState {
     pub api: grpc::TokenApi,
     pub directory: dcr_common::directory::Directory,
+    /// TLS on both listeners, when configured.
+    pub tls: Option<dcr_common::tls::ServerTlsFiles>,
 }
 
 pub fn build(config: &TokenConfig) -> anyhow::Result<TokenState> {
@@ -50,8 +51,9 @@ pub fn build_with_clock(
         .user_agent(concat!("dcr-token/", env!("CARGO_PKG_VERSION")))
         .build()?;
     // Lazy: token-svc starts (and answers health) even before the registry is up.
-    let channel = Channel::from_shared(config.registry_url.clone())
-        .map_err(|e| anyhow::anyhow!("DCR_REGISTRY_URL: {e}"))?
+    let channel = config
+        .client_tls
+        .endpoint(&config.registry_url, "DCR_REGISTRY_URL")?
         .connect_lazy();
     let directory = dcr_common::directory::Directory::new(
         channel,
@@ -77,6 +79,7 @@ pub fn build_with_clock(
             service_auth,
         },
         directory,
+        tls: config.tls.clone(),
     })
 }
 
@@ -99,14 +102,34 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     tracing::info!(grpc = %grpc.local_addr()?, http = %http_listener.local_addr()?, "token-svc serving");
-    let http_server = axum::serve(http_listener, http::router(state.api.broker.clone()))
-        .with_graceful_shutdown(wait(stop_rx.clone()));
+    let router = http::router(state.api.broker.clone());
+    let http_server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
+        match &state.tls {
+            Some(files) => {
+                let acceptor = dcr_common::tls::ReloadingAcceptor::new(
+                    files.clone(),
+                    dcr_common::tls::HTTP_ALPN,
+                )?;
+                let incoming = dcr_common::tls::TlsIncoming::new(http_listener, acceptor)?;
+                Box::pin(
+                    axum::serve(incoming, router)
+                        .with_graceful_shutdown(wait(stop_rx.clone()))
+                        .into_future(),
+                )
+            }
+            None => Box::pin(
+                axum::serve(http_listener, router)
+                    .with_graceful_shutdown(wait(stop_rx.clone()))
+                    .into_future(),
+            ),
+        };
     let directory = state.directory.clone();
     let services = ServiceSet {
         routes: Routes::new(TokenServiceServer::new(state.api.clone())),
         names: vec![TokenServiceServer::<grpc::TokenApi>::NAME],
         // Ready once the change stream keeps the caches current.
         ready: Some(Box::pin(async move { directory.wait_following().await })),
+        tls: state.tls.clone(),
     };
     let grpc_server = dcr_common::server::serve(grpc, services, wait(stop_rx));
     let (http_result, grpc_result) = tokio::join!(http_server, grpc_server);

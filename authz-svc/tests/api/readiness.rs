@@ -42,6 +42,8 @@ async fn not_serving_until_the_change_stream_is_followed() {
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         keys_max_stale: Duration::from_secs(3600),
+        tls: None,
+        client_tls: Default::default(),
     };
     let state = authz_svc::build(&config, dcr_common::clock::system()).expect("build authz-svc");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

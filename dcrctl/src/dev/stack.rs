@@ -106,6 +106,7 @@ impl Stack {
             idp_timeout: Duration::from_secs(10),
             reconcile_interval: Duration::from_secs(15),
             operation_lease: Duration::from_secs(60),
+            tls: None,
         };
         let registry = registry_svc::build(&registry_config).await?;
 
@@ -114,6 +115,8 @@ impl Stack {
             http_listen: endpoints.token_http,
             registry_url: registry_url.clone(),
             tokens: tokens.clone(),
+            tls: None,
+            client_tls: Default::default(),
             url_policy,
             idp_timeout: Duration::from_secs(10),
             cache_capacity: 10_000,
@@ -127,6 +130,8 @@ impl Stack {
             registry_url,
             token_url: format!("http://{}", endpoints.token),
             tokens,
+            tls: None,
+            client_tls: Default::default(),
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
             leeway: Duration::from_secs(30),
             keys_max_stale: Duration::from_secs(6 * 3600),

@@ -81,6 +81,7 @@ pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
         ],
         // Migrations ran before serving: ready at once.
         ready: None,
+        tls: None,
     }
 }
 
