@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::commands::{
-    self, Ctx, apps, audit, check, credentials, plan, products, providers, registrations,
+    self, Ctx, apps, audit, certs, check, credentials, plan, products, providers, registrations,
     strategies, token,
 };
 use crate::connection::ConnectionArgs;
@@ -70,6 +70,8 @@ pub enum Command {
     Export(plan::ExportArgs),
     /// Run the whole stack in one process for trying dcr out.
     Dev(crate::dev::DevArgs),
+    /// Make a private CA and TLS certificates for a deployment (services and clients).
+    Certs(certs::CertsArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -90,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::plan(&ctx, args).await,
         Command::Apply(args) => plan::apply(&ctx, args).await,
         Command::Export(args) => plan::export(&ctx, args).await,
+        Command::Certs(args) => certs::run(&ctx, args),
         Command::Dev(args) => {
             commands::refuse_env(&ctx, "dev")?;
             crate::dev::run(args).await?;

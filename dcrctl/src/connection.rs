@@ -56,6 +56,9 @@ pub struct ConnectionArgs {
     /// admin token).
     #[arg(long, global = true, env = "DCR_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<SecretString>,
+    /// TLS settings for https:// URLs; None: from DCR_TLS_CA_FILE and friends.
+    #[arg(skip)]
+    pub tls: Option<dcr_common::tls::ClientTlsFiles>,
 }
 
 /// Adds the caller's metadata to every request.
@@ -174,6 +177,8 @@ pub enum ConnectionError {
     },
     #[error("--{flag} is not a valid value: {reason}")]
     Invalid { flag: &'static str, reason: String },
+    #[error("{0}")]
+    Tls(dcr_common::config::ConfigError),
 }
 
 impl ConnectionError {
@@ -186,18 +191,33 @@ impl ConnectionError {
     }
 }
 
-fn channel(url: &str, flag: &'static str) -> Result<Channel, ConnectionError> {
+fn channel(
+    url: &str,
+    flag: &'static str,
+    tls: Option<&dcr_common::tls::ClientTlsFiles>,
+) -> Result<Channel, ConnectionError> {
     // Without a scheme the address would parse as a URI and fail later as a transport error.
     if !url.starts_with("http://") && !url.starts_with("https://") {
         return Err(ConnectionError::Invalid {
             flag,
-            reason: format!("{url:?} has no scheme: write it as http://{url}"),
+            reason: format!(
+                "{url:?} has no scheme: write it as https://{url} (or http://{url} for a \
+                 service without TLS)"
+            ),
         });
     }
-    let endpoint = Endpoint::from_shared(url.to_owned()).map_err(|e| ConnectionError::Invalid {
-        flag,
-        reason: format!("{url:?} is not a URL ({e})"),
-    })?;
+    // https:// trusts DCR_TLS_CA_FILE (else the system roots) and presents
+    // DCR_TLS_CLIENT_CERT_FILE/KEY_FILE when set.
+    let tls = match tls {
+        Some(tls) => tls.clone(),
+        None => dcr_common::tls::ClientTlsFiles::from_env().map_err(ConnectionError::Tls)?,
+    };
+    let endpoint: Endpoint =
+        tls.endpoint(url, "DCR_TLS_CA_FILE")
+            .map_err(|e| ConnectionError::Invalid {
+                flag,
+                reason: format!("{url:?}: {}", e.reason),
+            })?;
     // A dead address fails fast; a call may still wait on an IdP behind the service.
     Ok(endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
@@ -238,7 +258,7 @@ impl ConnectionArgs {
             developer: None,
         };
         Ok(InterceptedService::new(
-            channel(&self.registry_url, "registry-url")?,
+            channel(&self.registry_url, "registry-url", self.tls.as_ref())?,
             credentials,
         ))
     }
@@ -259,7 +279,7 @@ impl ConnectionArgs {
             })?),
         };
         Ok(InterceptedService::new(
-            channel(&self.registry_url, "registry-url")?,
+            channel(&self.registry_url, "registry-url", self.tls.as_ref())?,
             credentials,
         ))
     }
@@ -283,7 +303,10 @@ impl ConnectionArgs {
             developer: None,
         };
         Ok(reg::directory_service_client::DirectoryServiceClient::new(
-            InterceptedService::new(channel(&self.registry_url, "registry-url")?, credentials),
+            InterceptedService::new(
+                channel(&self.registry_url, "registry-url", self.tls.as_ref())?,
+                credentials,
+            ),
         ))
     }
 
@@ -331,6 +354,7 @@ impl ConnectionArgs {
         Ok(TokenServiceClient::new(channel(
             &self.token_url,
             "token-url",
+            self.tls.as_ref(),
         )?))
     }
 
@@ -340,7 +364,7 @@ impl ConnectionArgs {
             developer: None,
         };
         Ok(AuthzServiceClient::new(InterceptedService::new(
-            channel(&self.authz_url, "authz-url")?,
+            channel(&self.authz_url, "authz-url", self.tls.as_ref())?,
             credentials,
         )))
     }

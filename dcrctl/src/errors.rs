@@ -70,6 +70,34 @@ pub fn report(error: &anyhow::Error, connection: &ConnectionArgs) -> (String, Ex
     (format!("error: {error:#}"), ExitCode::FAILURE)
 }
 
+/// What to try when a service cannot be reached, from the cause.
+fn connection_hint(url: &str, cause: &str, role: &Role) -> String {
+    let lower = cause.to_ascii_lowercase();
+    if lower.contains("unknownissuer") || lower.contains("invalid peer certificate") {
+        return format!(
+            "The service's certificate is not signed by a CA dcrctl trusts: set DCR_TLS_CA_FILE \
+             to the CA file that signed it (dcrctl dev: .dcr/tls/ca.pem). Cause: {cause}"
+        );
+    }
+    if lower.contains("certificaterequired") || lower.contains("certificate required") {
+        return "The service requires a client certificate (mTLS): set DCR_TLS_CLIENT_CERT_FILE \
+                and DCR_TLS_CLIENT_KEY_FILE."
+            .to_owned();
+    }
+    if url.starts_with("http://") && !lower.contains("connection refused") {
+        return format!(
+            "If the service runs TLS, use https:// in --{} ({}).",
+            role.url_flag(),
+            role.url_env()
+        );
+    }
+    format!(
+        "Is the stack running? Start it with `dcrctl dev`, or point --{} ({}) at it.",
+        role.url_flag(),
+        role.url_env()
+    )
+}
+
 fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
     let CallFailed { role, what, status } = failed;
     let service = role.service();
@@ -87,12 +115,18 @@ fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
                  check --client-id and --client-secret (DCR_CLIENT_ID, DCR_CLIENT_SECRET)"
             ),
         },
-        Code::Unavailable => format!(
-            "error: {what}: cannot reach {service} at {url} ({message}).\n\
-             Is the stack running? Start it with `dcrctl dev`, or point --{} ({}) at it.",
-            role.url_flag(),
-            role.url_env()
-        ),
+        // A broken connection (a TLS listener spoken to in plaintext) comes as Unknown,
+        // Internal or Cancelled, with the transport or HTTP/2 error as its source; a
+        // status the service sent has no source.
+        code if code == Code::Unavailable || std::error::Error::source(status).is_some() => {
+            // tonic says "transport error"; the cause (a refused connection, an unknown
+            // certificate issuer, a TLS listener spoken to in plaintext) is in the chain.
+            let cause = dcr_common::tls::error_chain(status);
+            format!(
+                "error: {what}: cannot reach {service} at {url} ({cause}).\n{}",
+                connection_hint(url, &cause, role)
+            )
+        }
         Code::DeadlineExceeded => format!(
             "error: {what}: {service} at {url} did not answer in time ({message}); \
              is it overloaded or waiting on its identity provider?"

@@ -24,6 +24,7 @@ fn connection(app: &TestApp) -> ConnectionArgs {
         developer: None,
         gateway_token: None,
         service_token: None,
+        tls: None,
     }
 }
 

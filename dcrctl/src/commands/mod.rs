@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod audit;
+pub mod certs;
 pub mod check;
 pub mod credentials;
 pub mod plan;

@@ -36,13 +36,22 @@ pub struct DevArgs {
     /// issuer, so keep it the same across starts.
     #[arg(long, default_value = "127.0.0.1:9000")]
     pub emulator_listen: SocketAddr,
+    /// Serve plaintext instead of TLS. By default the services serve TLS with a local CA
+    /// and certificates made on first start in `<data dir>/tls`.
+    #[arg(long)]
+    pub no_tls: bool,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     init_logs();
     secrets::ensure_dir(&args.data_dir)?;
     let secrets = DevSecrets::load_or_create(&args.data_dir)?;
-    let stack = Stack::start(&args, &secrets, &args.data_dir).await?;
+    let tls = if args.no_tls {
+        None
+    } else {
+        Some(local_certificates(&args.data_dir)?)
+    };
+    let stack = Stack::start(&args, &secrets, &args.data_dir, tls).await?;
     let seeded = seed::seed(&stack.endpoints, &secrets, &args.data_dir).await;
     if let Err(e) = seeded {
         stack.stop().await?;
@@ -62,6 +71,17 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     stack.stop().await?;
     eprintln!("dcr dev: stopped; data kept in {}", args.data_dir.display());
     Ok(())
+}
+
+/// The dev stack's CA and certificates (for localhost and 127.0.0.1), made on first start.
+fn local_certificates(data_dir: &std::path::Path) -> anyhow::Result<dcr_common::pki::SetFiles> {
+    let dir = data_dir.join("tls");
+    let files = dcr_common::pki::SetFiles::in_dir(&dir);
+    if files.exists() {
+        return Ok(files);
+    }
+    let names = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+    Ok(dcr_common::pki::write_set(&dir, &names, "dcr-dev")?)
 }
 
 /// Logs go to stderr, warnings and up unless DCR_LOG says otherwise: stdout is the

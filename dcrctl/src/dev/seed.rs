@@ -36,9 +36,10 @@ pub async fn seed(
         write_private(&file, DEMO_CONFIG.as_bytes())?;
     }
     let connection = ConnectionArgs {
-        registry_url: format!("http://{}", endpoints.registry),
-        token_url: format!("http://{}", endpoints.token),
-        authz_url: format!("http://{}", endpoints.authz),
+        registry_url: endpoints.url(endpoints.registry),
+        token_url: endpoints.url(endpoints.token),
+        authz_url: endpoints.url(endpoints.authz),
+        tls: Some(endpoints.client_tls()),
         admin_token: Some(SecretString::from(secrets.admin_token.clone())),
         portal_token: None,
         developer: None,

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use dcr_common::auth::CallerTokens;
+use dcr_common::pki::SetFiles;
+use dcr_common::tls::ClientTlsFiles;
 use dcr_common::url_policy::UrlPolicy;
 use registry_svc::RegistryConfig;
 use secrecy::SecretString;
@@ -27,6 +29,27 @@ pub struct Endpoints {
     pub authz: SocketAddr,
     /// The emulator's root URL, `http://127.0.0.1:PORT`.
     pub emulator: String,
+    /// The certificates the services serve (TLS on); None with --no-tls.
+    pub tls: Option<SetFiles>,
+}
+
+impl Endpoints {
+    /// `https://localhost:PORT` with TLS (the certificate names localhost), else
+    /// `http://ADDR`.
+    pub fn url(&self, addr: SocketAddr) -> String {
+        match self.tls {
+            Some(_) => format!("https://localhost:{}", addr.port()),
+            None => format!("http://{addr}"),
+        }
+    }
+
+    /// What dcr's own channels (and dcrctl) trust and present.
+    pub fn client_tls(&self) -> ClientTlsFiles {
+        self.tls
+            .as_ref()
+            .map(SetFiles::client_tls)
+            .unwrap_or_default()
+    }
 }
 
 /// A started stack; [`Stack::stop`] shuts it down.
@@ -56,6 +79,7 @@ impl Stack {
         args: &DevArgs,
         secrets: &DevSecrets,
         data_dir: &Path,
+        tls: Option<SetFiles>,
     ) -> anyhow::Result<Self> {
         let emulator = dcr_idp_emulator::spawn_with_state_file(
             args.emulator_listen,
@@ -78,9 +102,12 @@ impl Stack {
             token: token_listener.local_addr()?,
             token_http: token_http_listener.local_addr()?,
             authz: authz_listener.local_addr()?,
+            tls,
             emulator: emulator.root.clone(),
         };
-        let registry_url = format!("http://{}", endpoints.registry);
+        let registry_url = endpoints.url(endpoints.registry);
+        // Dev runs TLS without client certificates: grpcurl and curl need only the CA.
+        let server_tls = endpoints.tls.as_ref().map(|t| t.server_tls(false));
         // Local issuers (the emulator) are plain http on loopback.
         let url_policy = UrlPolicy {
             allow_http_loopback: true,
@@ -106,7 +133,7 @@ impl Stack {
             idp_timeout: Duration::from_secs(10),
             reconcile_interval: Duration::from_secs(15),
             operation_lease: Duration::from_secs(60),
-            tls: None,
+            tls: server_tls.clone(),
         };
         let registry = registry_svc::build(&registry_config).await?;
 
@@ -115,8 +142,8 @@ impl Stack {
             http_listen: endpoints.token_http,
             registry_url: registry_url.clone(),
             tokens: tokens.clone(),
-            tls: None,
-            client_tls: Default::default(),
+            tls: server_tls.clone(),
+            client_tls: endpoints.client_tls(),
             url_policy,
             idp_timeout: Duration::from_secs(10),
             cache_capacity: 10_000,
@@ -128,10 +155,10 @@ impl Stack {
         let authz_config = authz_svc::AuthzConfig {
             listen: endpoints.authz,
             registry_url,
-            token_url: format!("http://{}", endpoints.token),
+            token_url: endpoints.url(endpoints.token),
             tokens,
-            tls: None,
-            client_tls: Default::default(),
+            tls: server_tls,
+            client_tls: endpoints.client_tls(),
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
             leeway: Duration::from_secs(30),
             keys_max_stale: Duration::from_secs(6 * 3600),

@@ -29,17 +29,34 @@ pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
     let dcrctl = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "dcrctl".into());
-    let endpoint = |addr: &std::net::SocketAddr| format!("http://{addr}");
-    let exports = env_lines(&[
-        ("DCR_REGISTRY_URL", &endpoint(&endpoints.registry)),
-        ("DCR_TOKEN_URL", &endpoint(&endpoints.token)),
-        ("DCR_AUTHZ_URL", &endpoint(&endpoints.authz)),
-        ("DCR_ADMIN_TOKEN", &secrets.admin_token),
-        ("DCR_PORTAL_TOKEN", &secrets.portal_token),
-        ("DCR_SERVICE_TOKEN", &secrets.service_token),
-        ("DCR_GATEWAY_TOKEN", &secrets.gateway_token),
-        ("DCR_DEVELOPER_ID", "dev-1"),
-    ]);
+    let endpoint = |addr: &std::net::SocketAddr| endpoints.url(*addr);
+    // An absolute path: the file is sourced from anywhere.
+    let ca = endpoints
+        .tls
+        .as_ref()
+        .map(|t| std::path::absolute(&t.ca_cert).unwrap_or_else(|_| t.ca_cert.clone()))
+        .map(|p| p.display().to_string());
+    let mut vars = vec![
+        ("DCR_REGISTRY_URL", endpoint(&endpoints.registry)),
+        ("DCR_TOKEN_URL", endpoint(&endpoints.token)),
+        ("DCR_AUTHZ_URL", endpoint(&endpoints.authz)),
+    ];
+    vars.extend(ca.map(|ca| ("DCR_TLS_CA_FILE", ca)));
+    let fixed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let exports = env_lines(
+        &[
+            &fixed[..],
+            &[
+                ("DCR_ADMIN_TOKEN", &secrets.admin_token),
+                ("DCR_ADMIN_TOKEN", &secrets.admin_token),
+                ("DCR_PORTAL_TOKEN", &secrets.portal_token),
+                ("DCR_SERVICE_TOKEN", &secrets.service_token),
+                ("DCR_GATEWAY_TOKEN", &secrets.gateway_token),
+                ("DCR_DEVELOPER_ID", "dev-1"),
+            ],
+        ]
+        .concat(),
+    );
     format!(
         "# Written by dcrctl dev: source it to use the dev stack.\nalias dcrctl={}\n{exports}\n",
         shell_quote(&dcrctl)
@@ -53,17 +70,29 @@ pub fn render(endpoints: &Endpoints, data_dir: &Path) -> String {
         "\ndcr dev is running: data in {}, Ctrl-C stops it.\n",
         data_dir.display()
     );
-    let _ = writeln!(out, "  registry-svc   grpc://{}", endpoints.registry);
     let _ = writeln!(
         out,
-        "  token-svc      grpc://{}   OAuth token endpoint http://{}/oauth2/token",
-        endpoints.token, endpoints.token_http
+        "  registry-svc   {}",
+        endpoints.url(endpoints.registry)
     );
     let _ = writeln!(
         out,
-        "  authz-svc      grpc://{}   (dcr.authz.v1 and Envoy ext_authz)",
-        endpoints.authz
+        "  token-svc      {}   OAuth token endpoint {}/oauth2/token",
+        endpoints.url(endpoints.token),
+        endpoints.url(endpoints.token_http)
     );
+    let _ = writeln!(
+        out,
+        "  authz-svc      {}   (dcr.authz.v1 and Envoy ext_authz)",
+        endpoints.url(endpoints.authz)
+    );
+    if let Some(tls) = &endpoints.tls {
+        let _ = writeln!(
+            out,
+            "  TLS            certificates in {} (clients trust ca.pem)",
+            tls.ca_cert.parent().unwrap_or(data_dir).display()
+        );
+    }
     let _ = writeln!(
         out,
         "  IdP emulator   {}   (Auth0, Okta, Curity, Entra ID)",

@@ -36,7 +36,7 @@ async fn mistakes_get_messages_that_say_what_to_do() {
         .run(&["--registry-url", "127.0.0.1:1", "providers", "list"])
         .await;
     assert!(
-        bare.fails(2).contains("write it as http://127.0.0.1:1"),
+        bare.fails(2).contains("write it as https://127.0.0.1:1"),
         "{bare:?}"
     );
 
@@ -171,4 +171,66 @@ async fn mistakes_get_messages_that_say_what_to_do() {
             .contains(&format!("cannot reach authz-svc at {registry}")),
         "{check:?}"
     );
+}
+
+/// `dcrctl certs` makes what a TLS registry serves and dcrctl presents: https with the
+/// CA works; plaintext, no CA, and a half-set client certificate each get a message that
+/// names the fix.
+#[tokio::test]
+async fn certs_work_and_tls_mistakes_get_messages_that_say_what_to_do() {
+    let dir = std::env::temp_dir().join(format!("dcrctl-certs-{}", uuid::Uuid::new_v4()));
+    let out = dir.display().to_string();
+    let made = Dcrctl::default().run(&["certs", "--out", &out]).await;
+    assert!(made.ok().contains("DCR_TLS_CLIENT_CA_FILE="), "{made:?}");
+    let again = Dcrctl::default().run(&["certs", "--out", &out]).await;
+    assert!(again.fails(1).contains("exists already"), "{again:?}");
+    let files = dcr_common::pki::SetFiles::in_dir(&dir);
+    let app = dcr_testkit::registry::spawn_app_with(|c| c.tls = Some(files.server_tls(true))).await;
+    let https = format!("https://localhost:{}", app.addr.port());
+    let ca = files.ca_cert.display().to_string();
+    let cert = files.client_cert.display().to_string();
+    let key = files.client_key.display().to_string();
+    let cli = Dcrctl::default().env("DCR_ADMIN_TOKEN", ADMIN_TOKEN);
+
+    let ok = cli
+        .clone()
+        .env("DCR_REGISTRY_URL", &https)
+        .env("DCR_TLS_CA_FILE", &ca)
+        .env("DCR_TLS_CLIENT_CERT_FILE", &cert)
+        .env("DCR_TLS_CLIENT_KEY_FILE", &key)
+        .run(&["providers", "list"])
+        .await;
+    ok.ok();
+
+    let plaintext = cli
+        .clone()
+        .env("DCR_REGISTRY_URL", &format!("http://{}", app.addr))
+        .run(&["providers", "list"])
+        .await;
+    let message = plaintext.fails(1);
+    assert!(message.contains("use https://"), "{message}");
+
+    let no_ca = cli
+        .clone()
+        .env("DCR_REGISTRY_URL", &https)
+        .run(&["providers", "list"])
+        .await;
+    let message = no_ca.fails(1);
+    assert!(
+        message.contains("set DCR_TLS_CA_FILE") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
+
+    let missing_key = cli
+        .clone()
+        .env("DCR_REGISTRY_URL", &https)
+        .env("DCR_TLS_CLIENT_CERT_FILE", &cert)
+        .run(&["providers", "list"])
+        .await;
+    let message = missing_key.fails(2);
+    assert!(
+        message.contains("DCR_TLS_CLIENT_KEY_FILE: is required"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
