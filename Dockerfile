@@ -19,10 +19,13 @@ RUN cargo build --release --locked \
       -p registry-svc -p token-svc -p authz-svc -p dcr-idp-emulator -p dcrctl
 
 FROM debian:bookworm-slim AS runtime
+# /certs belongs to the services' user, so a named volume mounted there (docker-compose.yml)
+# starts writable for the one-shot job that makes the certificates.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin dcr
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin dcr \
+ && mkdir /certs && chown 10001 /certs
 COPY --from=builder /src/target/release/registry-svc \
                     /src/target/release/token-svc \
                     /src/target/release/authz-svc \

@@ -25,6 +25,8 @@ pub struct Service {
     pub depends_on: Vec<(String, String)>,
     /// (host path, container path) of bind mounts.
     pub mounts: Vec<(String, String)>,
+    /// (volume name, container path) of named volumes, which services share by name.
+    pub volumes: Vec<(String, String)>,
     /// (host port, container port) of `ports:`.
     pub ports: Vec<(u16, u16)>,
     pub one_shot: bool,
@@ -175,6 +177,7 @@ fn parse_service(name: &str, spec: &Value, base: &Path) -> anyhow::Result<Servic
         Some(other) => bail!("{name}: depends_on {other:?}"),
     };
     let mut mounts = Vec::new();
+    let mut volumes = Vec::new();
     for volume in words(get("volumes"))? {
         let mut parts = volume.split(':');
         let (Some(host), Some(container)) = (parts.next(), parts.next()) else {
@@ -183,6 +186,8 @@ fn parse_service(name: &str, spec: &Value, base: &Path) -> anyhow::Result<Servic
         // Named volumes (no path) hold data inside a container; bind mounts are paths.
         if host.starts_with('.') || host.starts_with('/') {
             mounts.push((base.join(host).display().to_string(), container.to_owned()));
+        } else {
+            volumes.push((host.to_owned(), container.to_owned()));
         }
     }
     let mut ports = Vec::new();
@@ -206,6 +211,7 @@ fn parse_service(name: &str, spec: &Value, base: &Path) -> anyhow::Result<Servic
         healthcheck,
         depends_on,
         mounts,
+        volumes,
         ports,
         one_shot: get("restart").and_then(scalar).as_deref() == Some("no"),
     })
@@ -287,6 +293,7 @@ services:
         assert_eq!(api.environment["PORT"], "8080");
         assert_eq!(api.ports, [(18080, 8080)]);
         assert_eq!(api.mounts.len(), 1, "bind mounts only, not named volumes");
+        assert_eq!(api.volumes, [("pgdata".to_owned(), "/data".to_owned())]);
         assert!(api.mounts[0].0.ends_with("/conf") && api.mounts[0].1 == "/conf");
         assert_eq!(
             api.depends_on,

@@ -1,6 +1,7 @@
 //! `dcrctl certs`: a private CA, a server certificate for the services and a client
 //! certificate for dcr's own channels and dcrctl (mTLS), written to a folder. Never
-//! overwrites: a second run on the same folder is refused.
+//! overwrites: a second run on the same folder is refused, or with --if-missing keeps
+//! the set that is there (a compose job that runs at every `up`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,9 +26,16 @@ pub struct CertsArgs {
     /// The client certificate's name.
     #[arg(long, default_value = "dcr-client")]
     pub client_name: String,
+    /// When the folder holds a set already, keep it and succeed.
+    #[arg(long)]
+    pub if_missing: bool,
 }
 
 pub fn run(_ctx: &Ctx, args: CertsArgs) -> anyhow::Result<ExitCode> {
+    if args.if_missing && dcr_common::pki::SetFiles::in_dir(&args.out).exists() {
+        println!("{} holds certificates already: kept.", args.out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let files = dcr_common::pki::write_set(&args.out, &args.names, &args.client_name)?;
     let show = |p: &std::path::Path| p.display().to_string();
     println!(

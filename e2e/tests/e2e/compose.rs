@@ -105,7 +105,7 @@ struct Prepared {
 
 fn prepare(service: &Service, rewrite: &mut Rewrite, base_env: &Env, scratch: &Path) -> Prepared {
     let name = &service.name;
-    let mounts: Vec<(String, PathBuf)> = service
+    let mut mounts: Vec<(String, PathBuf)> = service
         .mounts
         .iter()
         .map(|(host, container)| {
@@ -115,6 +115,12 @@ fn prepare(service: &Service, rewrite: &mut Rewrite, base_env: &Env, scratch: &P
             (container.clone(), copy)
         })
         .collect();
+    // A named volume is one folder every service that mounts it shares.
+    for (volume, container) in &service.volumes {
+        let dir = volume_dir(scratch, volume);
+        std::fs::create_dir_all(&dir).expect("volume folder");
+        mounts.push((container.clone(), dir));
+    }
     let mut text = |value: &str| mounted(&rewrite.text(name, value).expect("rewrite"), &mounts);
     let argv = service.argv.iter().map(|a| text(a)).collect();
     let mut env = base_env.clone();
@@ -126,6 +132,11 @@ fn prepare(service: &Service, rewrite: &mut Rewrite, base_env: &Env, scratch: &P
         .as_ref()
         .map(|check| check.iter().map(|a| text(a)).collect());
     Prepared { argv, env, health }
+}
+
+/// The local folder standing for the named volume `volume`.
+fn volume_dir(scratch: &Path, volume: &str) -> PathBuf {
+    scratch.join("volumes").join(volume)
 }
 
 async fn http_status(client: &reqwest::Client, url: &str) -> Option<u16> {
@@ -146,7 +157,7 @@ async fn the_demo_profile_runs_as_local_processes() {
     let default = Compose::load(&file, &vars, &[]).expect("load compose file");
     assert_eq!(
         default.services.keys().collect::<Vec<_>>(),
-        ["authz", "postgres", "registry", "token"]
+        ["authz", "make-certs", "postgres", "registry", "token"]
     );
     let compose = Compose::load(&file, &vars, &["demo"]).expect("load the demo profile");
     let order = compose.start_order().expect("depends_on order");
@@ -276,17 +287,26 @@ async fn the_demo_profile_runs_as_local_processes() {
         ("DCR_DEVELOPER_ID".to_owned(), "dev-alice".to_owned()),
         (
             "DCR_REGISTRY_URL".to_owned(),
-            format!("http://127.0.0.1:{}", published[&50051]),
+            format!("https://127.0.0.1:{}", published[&50051]),
         ),
         (
             "DCR_TOKEN_URL".to_owned(),
-            format!("http://127.0.0.1:{}", published[&50052]),
+            format!("https://127.0.0.1:{}", published[&50052]),
         ),
         (
             "DCR_AUTHZ_URL".to_owned(),
-            format!("http://127.0.0.1:{}", published[&50053]),
+            format!("https://127.0.0.1:{}", published[&50053]),
         ),
     ]);
+    // What `docker compose cp make-certs:/certs/set ./dcr-certs` gives the user (README).
+    let certs = volume_dir(&scratch, "certs").join("set");
+    for (var, file) in [
+        ("DCR_TLS_CA_FILE", "ca.pem"),
+        ("DCR_TLS_CLIENT_CERT_FILE", "client.pem"),
+        ("DCR_TLS_CLIENT_KEY_FILE", "client-key.pem"),
+    ] {
+        shell.insert(var.to_owned(), certs.join(file).display().to_string());
+    }
     let script = root().join("deploy/demo/walkthrough.sh");
     let walkthrough = tokio::process::Command::new("bash")
         .arg("-c")
