@@ -409,11 +409,23 @@ impl ClientTlsFiles {
 /// "invalid peer certificate: UnknownIssuer", ...): what a person needs to fix a failed
 /// connection, which tonic's own message ("transport error") hides.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
+    chain_from(error.to_string(), error.source())
+}
+
+/// [`error_chain`] of a failed call: the status message, then what caused it.
+pub fn status_cause(status: &tonic::Status) -> String {
+    chain_from(
+        status.message().to_owned(),
+        std::error::Error::source(status),
+    )
+}
+
+fn chain_from(first: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut parts = vec![first];
     while let Some(cause) = source {
         let text = cause.to_string();
-        if parts.last() != Some(&text) {
+        // Wrappers often repeat their cause's text, or end with it.
+        if !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         source = cause.source();

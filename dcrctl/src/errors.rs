@@ -72,12 +72,12 @@ pub fn report(error: &anyhow::Error, connection: &ConnectionArgs) -> (String, Ex
 
 /// What to try when a service cannot be reached, from the cause.
 fn connection_hint(url: &str, cause: &str, role: &Role) -> String {
+    // `cause` is only searched, never repeated: the caller prints it.
     let lower = cause.to_ascii_lowercase();
     if lower.contains("unknownissuer") || lower.contains("invalid peer certificate") {
-        return format!(
-            "The service's certificate is not signed by a CA dcrctl trusts: set DCR_TLS_CA_FILE \
-             to the CA file that signed it (dcrctl dev: .dcr/tls/ca.pem). Cause: {cause}"
-        );
+        return "The service's certificate is not signed by a CA dcrctl trusts: set \
+                DCR_TLS_CA_FILE to the CA file that signed it (dcrctl dev: .dcr/tls/ca.pem)."
+            .to_owned();
     }
     if lower.contains("certificaterequired") || lower.contains("certificate required") {
         return "The service requires a client certificate (mTLS): set DCR_TLS_CLIENT_CERT_FILE \
@@ -121,7 +121,7 @@ fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
         code if code == Code::Unavailable || std::error::Error::source(status).is_some() => {
             // tonic says "transport error"; the cause (a refused connection, an unknown
             // certificate issuer, a TLS listener spoken to in plaintext) is in the chain.
-            let cause = dcr_common::tls::error_chain(status);
+            let cause = dcr_common::tls::status_cause(status);
             format!(
                 "error: {what}: cannot reach {service} at {url} ({cause}).\n{}",
                 connection_hint(url, &cause, role)

@@ -29,34 +29,25 @@ pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
     let dcrctl = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "dcrctl".into());
-    let endpoint = |addr: &std::net::SocketAddr| endpoints.url(*addr);
-    // An absolute path: the file is sourced from anywhere.
-    let ca = endpoints
-        .tls
-        .as_ref()
-        .map(|t| std::path::absolute(&t.ca_cert).unwrap_or_else(|_| t.ca_cert.clone()))
-        .map(|p| p.display().to_string());
     let mut vars = vec![
-        ("DCR_REGISTRY_URL", endpoint(&endpoints.registry)),
-        ("DCR_TOKEN_URL", endpoint(&endpoints.token)),
-        ("DCR_AUTHZ_URL", endpoint(&endpoints.authz)),
+        ("DCR_REGISTRY_URL", endpoints.url(endpoints.registry)),
+        ("DCR_TOKEN_URL", endpoints.url(endpoints.token)),
+        ("DCR_AUTHZ_URL", endpoints.url(endpoints.authz)),
     ];
-    vars.extend(ca.map(|ca| ("DCR_TLS_CA_FILE", ca)));
-    let fixed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let exports = env_lines(
-        &[
-            &fixed[..],
-            &[
-                ("DCR_ADMIN_TOKEN", &secrets.admin_token),
-                ("DCR_ADMIN_TOKEN", &secrets.admin_token),
-                ("DCR_PORTAL_TOKEN", &secrets.portal_token),
-                ("DCR_SERVICE_TOKEN", &secrets.service_token),
-                ("DCR_GATEWAY_TOKEN", &secrets.gateway_token),
-                ("DCR_DEVELOPER_ID", "dev-1"),
-            ],
-        ]
-        .concat(),
-    );
+    // An absolute path: the file is sourced from anywhere.
+    if let Some(tls) = &endpoints.tls {
+        let ca = std::path::absolute(&tls.ca_cert).unwrap_or_else(|_| tls.ca_cert.clone());
+        vars.push(("DCR_TLS_CA_FILE", ca.display().to_string()));
+    }
+    vars.extend([
+        ("DCR_ADMIN_TOKEN", secrets.admin_token.clone()),
+        ("DCR_PORTAL_TOKEN", secrets.portal_token.clone()),
+        ("DCR_SERVICE_TOKEN", secrets.service_token.clone()),
+        ("DCR_GATEWAY_TOKEN", secrets.gateway_token.clone()),
+        ("DCR_DEVELOPER_ID", "dev-1".to_owned()),
+    ]);
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let exports = env_lines(&pairs);
     format!(
         "# Written by dcrctl dev: source it to use the dev stack.\nalias dcrctl={}\n{exports}\n",
         shell_quote(&dcrctl)
