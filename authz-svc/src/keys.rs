@@ -20,6 +20,9 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use crate::tokens::TokenClient;
 
 const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+/// After a failed fetch, an issuer's keys are not asked for again for this long: Checks
+/// with its tokens fail closed at once instead of each waiting on a dead peer.
+const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(5);
 const DEFAULT_FRESH: Duration = Duration::from_secs(300);
 
 pub struct VerifyKey {
@@ -118,7 +121,11 @@ pub struct KeyRing {
     issuers: Arc<Mutex<HashMap<String, Arc<IssuerKeys>>>>,
     /// When each issuer's keys were last asked for (the unknown-kid rate limit).
     attempts: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
-    fetch_gate: Arc<tokio::sync::Mutex<()>>,
+    /// When each issuer's last fetch failed (FAILED_FETCH_BACKOFF).
+    failures: Arc<Mutex<HashMap<String, DateTime<Utc>>>>,
+    /// One fetch at a time per issuer (concurrent Checks share its answer); issuers do
+    /// not wait for each other, so a hung issuer stalls only its own tokens.
+    fetch_gates: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl KeyRing {
@@ -129,8 +136,27 @@ impl KeyRing {
             max_stale,
             issuers: Arc::default(),
             attempts: Arc::default(),
-            fetch_gate: Arc::default(),
+            failures: Arc::default(),
+            fetch_gates: Arc::default(),
         }
+    }
+
+    fn gate(&self, issuer: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.fetch_gates.lock() {
+            Ok(mut gates) => gates.entry(issuer.to_owned()).or_default().clone(),
+            // A poisoned map: a gate of its own still bounds this call.
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Whether `issuer`'s last fetch failed within FAILED_FETCH_BACKOFF of `now`.
+    fn backing_off(&self, issuer: &str, now: DateTime<Utc>) -> bool {
+        let backoff = chrono::Duration::from_std(FAILED_FETCH_BACKOFF).unwrap_or_default();
+        self.failures
+            .lock()
+            .ok()
+            .and_then(|f| f.get(issuer).copied())
+            .is_some_and(|failed| now - failed < backoff)
     }
 
     fn cached(&self, issuer: &str) -> Option<Arc<IssuerKeys>> {
@@ -186,8 +212,12 @@ impl KeyRing {
     }
 
     async fn refresh(&self, issuer: &str, kid: Option<&str>) -> Result<Arc<VerifyKey>, KeyError> {
+        if self.backing_off(issuer, self.clock.now()) {
+            return Err(KeyError::Unavailable);
+        }
         let before = self.cached(issuer).map(|k| k.fetched);
-        let _turn = self.fetch_gate.lock().await;
+        let gate = self.gate(issuer);
+        let _turn = gate.lock().await;
         if let Some(keys) = self.cached(issuer)
             && Some(keys.fetched) != before
             && let Some(key) = Self::pick(&keys, kid)
@@ -195,6 +225,10 @@ impl KeyRing {
             return Ok(key); // fetched by someone else while we waited
         }
         let now = self.clock.now();
+        // Someone else's fetch failed while we waited: share its answer.
+        if self.backing_off(issuer, now) {
+            return Err(KeyError::Unavailable);
+        }
         if let Ok(mut attempts) = self.attempts.lock() {
             attempts.insert(issuer.to_owned(), now);
         }
@@ -204,8 +238,14 @@ impl KeyRing {
         };
         let response = self.tokens.issuer_keys(request).await.map_err(|status| {
             tracing::warn!(%issuer, code = ?status.code(), "cannot fetch issuer keys");
+            if let Ok(mut failures) = self.failures.lock() {
+                failures.insert(issuer.to_owned(), now);
+            }
             KeyError::Unavailable
         })?;
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(issuer);
+        }
         let fresh_until = response
             .expire_time
             .and_then(|t| DateTime::from_timestamp(t.seconds, 0))

@@ -2,6 +2,7 @@
 //! applications; it is the part every service would otherwise write again.
 
 pub mod auth;
+pub mod capped;
 pub mod clock;
 pub mod config;
 pub mod directory;

@@ -15,6 +15,52 @@ use tonic_health::ServingStatus;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
+/// Bounds on what callers can make a server hold, from the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerLimits {
+    /// DCR_MAX_CONCURRENT_STREAMS: HTTP/2 streams one connection may have open (default 256).
+    pub streams_per_connection: u32,
+    /// DCR_MAX_CONCURRENT_REQUESTS: calls in progress on the whole server (default 4096);
+    /// more wait for a free place.
+    pub concurrent_requests: usize,
+    /// DCR_MAX_HEADER_LIST_BYTES: the HTTP/2 header list of one call (default 16384).
+    pub header_list_bytes: u32,
+    /// DCR_REQUEST_TIMEOUT_SECONDS: one call, start to response (default 60); streams
+    /// such as WatchChanges go on after their response has started.
+    pub request_timeout: std::time::Duration,
+}
+
+impl ServerLimits {
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let number = |var: &'static str, default: u64| -> Result<u64, crate::config::ConfigError> {
+            match crate::config::optional(var) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        crate::config::ConfigError::new(var, format!("{raw:?} is not a positive whole number"))
+                    }),
+            }
+        };
+        let small = |var: &'static str, default: u64| -> Result<u32, crate::config::ConfigError> {
+            u32::try_from(number(var, default)?)
+                .map_err(|_| crate::config::ConfigError::new(var, "is too large"))
+        };
+        Ok(Self {
+            streams_per_connection: small("DCR_MAX_CONCURRENT_STREAMS", 256)?,
+            concurrent_requests: usize::try_from(number("DCR_MAX_CONCURRENT_REQUESTS", 4096)?)
+                .unwrap_or(usize::MAX),
+            header_list_bytes: small("DCR_MAX_HEADER_LIST_BYTES", 16 * 1024)?,
+            request_timeout: std::time::Duration::from_secs(number(
+                "DCR_REQUEST_TIMEOUT_SECONDS",
+                60,
+            )?),
+        })
+    }
+}
+
 /// What a service hands to `serve`.
 pub struct ServiceSet {
     pub routes: Routes,
@@ -114,11 +160,18 @@ pub async fn serve(
         .tls
         .map(|files| crate::tls::ReloadingAcceptor::new(files, crate::tls::GRPC_ALPN))
         .transpose()?;
+    let limits = ServerLimits::from_env()?;
     let router = Server::builder()
+        .max_concurrent_streams(limits.streams_per_connection)
+        .http2_max_header_list_size(limits.header_list_bytes)
+        .timeout(limits.request_timeout)
         .layer(
             tower::ServiceBuilder::new()
                 .layer(crate::metrics::MetricsLayer)
-                .layer(crate::request_id::RequestIdLayer),
+                .layer(crate::request_id::RequestIdLayer)
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                    limits.concurrent_requests,
+                )),
         )
         .add_routes(services.routes)
         .add_service(health_service)

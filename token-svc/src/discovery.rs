@@ -1,6 +1,7 @@
 //! Issuer metadata (OpenID discovery, else RFC 8414), cached for an hour. Every
 //! endpoint taken from it is checked against the URL policy before dcr calls it.
 
+use dcr_common::capped::MAX_IDP_RESPONSE_BYTES;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,7 +84,8 @@ impl Discovery {
             if !response.status().is_success() {
                 continue;
             }
-            let document: Document = response.json().await.map_err(|_| {
+            let body = read_body(response, MAX_IDP_RESPONSE_BYTES).await?;
+            let document: Document = serde_json::from_slice(&body).map_err(|_| {
                 TokenError::Unavailable(format!("{issuer}: unreadable discovery document"))
             })?;
             if document.issuer.trim_end_matches('/') != base {
@@ -117,6 +119,17 @@ impl Discovery {
 }
 
 /// Classifies a transport failure of an IdP call.
+/// An IdP answer's body, read with dcr's ceiling (common::capped).
+pub async fn read_body(response: reqwest::Response, limit: usize) -> Result<bytes::Bytes, TokenError> {
+    use dcr_common::capped::{CappedReadError, read};
+    read(response, limit).await.map_err(|error| match error {
+        CappedReadError::TooLarge { limit } => TokenError::Unavailable(format!(
+            "the identity provider's answer is larger than {limit} bytes"
+        )),
+        CappedReadError::Transport(error) => transport(error),
+    })
+}
+
 pub fn transport(error: reqwest::Error) -> TokenError {
     if error.is_timeout() {
         TokenError::Timeout

@@ -13,7 +13,7 @@ use moka::future::Cache;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value};
 
-use crate::discovery::{Discovery, transport};
+use crate::discovery::{Discovery, read_body, transport};
 use crate::errors::TokenError;
 use dcr_common::oauth::form_encode_credential;
 
@@ -92,7 +92,7 @@ impl Introspector {
             .await
             .map_err(transport)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = read_body(response, dcr_common::capped::MAX_IDP_RESPONSE_BYTES).await?;
         tracing::debug!(%status, %endpoint, "introspection endpoint answered");
         match status.as_u16() {
             200 => {}

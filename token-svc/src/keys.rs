@@ -12,7 +12,7 @@ use dcr_common::clock::SharedClock;
 
 use serde::Deserialize;
 
-use crate::discovery::{Discovery, transport};
+use crate::discovery::{Discovery, read_body, transport};
 use crate::errors::TokenError;
 
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
@@ -178,10 +178,9 @@ impl KeyCache {
             )));
         }
         let max_age = max_age_of(response.headers());
-        let body = response.bytes().await.map_err(transport)?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(TokenError::Unavailable(format!("{issuer}: JWKS too large")));
-        }
+        let body = read_body(response, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| TokenError::Unavailable(format!("{issuer}: JWKS: {e}")))?;
         let jwks: Jwks = serde_json::from_slice(&body)
             .map_err(|_| TokenError::Unavailable(format!("{issuer}: unreadable JWKS")))?;
         let kids = jwks

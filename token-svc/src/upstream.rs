@@ -6,7 +6,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::discovery::transport;
+use crate::discovery::{read_body, transport};
 use crate::errors::TokenError;
 use dcr_common::oauth::form_encode_credential;
 
@@ -76,7 +76,7 @@ pub async fn client_credentials(
         .increment(1);
     let response = sent.map_err(transport)?;
     let status = response.status();
-    let body = response.bytes().await.map_err(transport)?;
+    let body = read_body(response, dcr_common::capped::MAX_IDP_RESPONSE_BYTES).await?;
     tracing::debug!(%status, %endpoint, "token endpoint answered");
     if status.is_success() {
         let ok: Success = serde_json::from_slice(&body).map_err(|_| {

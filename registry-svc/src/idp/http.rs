@@ -5,8 +5,6 @@ use reqwest::{RequestBuilder, StatusCode};
 
 use super::IdpError;
 
-/// Answers larger than this are not read (and count as unclear).
-const MAX_BODY: usize = 1 << 20;
 
 pub(super) struct Answer {
     pub status: StatusCode,
@@ -28,19 +26,17 @@ pub(super) async fn send(request: RequestBuilder, what: &str) -> Result<Answer, 
     })?;
     let status = response.status();
     let headers = response.headers().clone();
-    if response
-        .content_length()
-        .is_some_and(|n| n > MAX_BODY as u64)
-    {
-        return Err(IdpError::Ambiguous(format!("{what}: answer too large")));
-    }
-    let body = response
-        .bytes()
+    // Larger answers are not read (and count as unclear): see common::capped.
+    let body = dcr_common::capped::read(response, dcr_common::capped::MAX_IDP_RESPONSE_BYTES)
         .await
-        .map_err(|_| IdpError::Ambiguous(format!("{what}: answer cut off")))?;
-    if body.len() > MAX_BODY {
-        return Err(IdpError::Ambiguous(format!("{what}: answer too large")));
-    }
+        .map_err(|error| match error {
+            dcr_common::capped::CappedReadError::TooLarge { .. } => {
+                IdpError::Ambiguous(format!("{what}: answer too large"))
+            }
+            dcr_common::capped::CappedReadError::Transport(_) => {
+                IdpError::Ambiguous(format!("{what}: answer cut off"))
+            }
+        })?;
     tracing::debug!(%status, what, "idp answered");
     Ok(Answer {
         status,
