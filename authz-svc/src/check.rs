@@ -9,6 +9,7 @@
 //! tokens issued before R's second, and tokens issued in that second that authz had
 //! already seen before R; sessions made before R; Basic secrets the IdP now refuses.
 
+use dcr_common::rate_limit::{KeyedLimit, Rate};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -73,6 +74,16 @@ impl Outcome {
         }
     }
 
+    /// Too many attempts that would reach the IdP: denied (fail closed), try later.
+    fn rate_limited(what: &str, challenge: &str) -> Self {
+        Self::deny(
+            429,
+            "rate_limited",
+            format!("too many {what}; try again in a few seconds"),
+            challenge,
+        )
+    }
+
     fn unavailable(what: &str) -> Self {
         Self::deny(
             503,
@@ -107,9 +118,17 @@ pub struct Checker {
     leeway: Duration,
     verified: Cache<[u8; 32], Arc<SeenToken>>,
     basic: Cache<[u8; 32], Arc<str>>,
+    /// Opaque tokens the IdP called inactive (or that failed verification), by keyed hash:
+    /// the same bad token again costs no introspection for a while.
+    rejected: Cache<[u8; 32], &'static str>,
+    /// Introspections per provider: random opaque tokens cannot make dcr flood an IdP.
+    introspections: KeyedLimit<String>,
     mac_key: [u8; 32],
     pub stats: Arc<Stats>,
 }
+
+/// How long a rejected token is rejected from memory.
+const REJECTED_TTL: Duration = Duration::from_secs(30);
 
 /// The WWW-Authenticate challenge for a strategy's methods (static: no allocation on the
 /// allow path).
@@ -129,6 +148,7 @@ impl Checker {
         sealer: Arc<Sealer>,
         clock: SharedClock,
         leeway: Duration,
+        introspection_rate: Rate,
     ) -> Self {
         // Cache keys are keyed hashes: nothing in memory can check a token or secret offline.
         let mut mac_key = [0u8; 32];
@@ -148,6 +168,11 @@ impl Checker {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
+            rejected: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(REJECTED_TTL)
+                .build(),
+            introspections: KeyedLimit::new(introspection_rate),
             mac_key,
             stats: Arc::new(Stats::default()),
         }
@@ -410,9 +435,17 @@ impl Checker {
             }
             None => {
                 self.stats.lookup("verified", false);
+                if let Some(why) = self.rejected.get(&key).await {
+                    return Err(Outcome::deny(401, "invalid_token", why, challenge));
+                }
                 let verified = if is_jwt(token) {
                     verify(token, issuer, &self.keys, now, self.leeway).await
                 } else {
+                    if self.introspections.check(&provider_id.to_owned()).is_err() {
+                        metrics::counter!("dcr_authz_rate_limited_total", "by" => "introspection")
+                            .increment(1);
+                        return Err(Outcome::rate_limited("unknown opaque tokens", challenge));
+                    }
                     self.stats.introspected();
                     introspect(&self.tokens, provider_id, token, issuer, now).await
                 };
@@ -420,6 +453,7 @@ impl Checker {
                     Ok(verified) => verified,
                     Err(Rejected::Unavailable(what)) => return Err(Outcome::unavailable(what)),
                     Err(Rejected::Invalid(why)) => {
+                        self.rejected.insert(key, why).await;
                         return Err(Outcome::deny(401, "invalid_token", why, challenge));
                     }
                 };
@@ -512,6 +546,10 @@ impl Checker {
                 "the identity provider refused the request",
                 challenge(&strategy.auth_methods),
             )),
+            // token-svc's limit for this client id (attempts that would reach the IdP).
+            Err(status) if status.code() == tonic::Code::ResourceExhausted => Err(
+                Outcome::rate_limited("attempts with these credentials", "Basic realm=\"dcr\""),
+            ),
             Err(_) => Err(Outcome::unavailable("token-svc")),
         }
     }

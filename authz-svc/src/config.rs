@@ -22,6 +22,9 @@ pub struct AuthzConfig {
     /// DCR_KEYS_MAX_STALE_SECONDS: how long cached issuer keys keep validating tokens while
     /// token-svc or the IdP is down (default 21600).
     pub keys_max_stale: Duration,
+    /// DCR_AUTHZ_INTROSPECTION_RATE: introspections of unknown opaque tokens per provider
+    /// per second (default 20, bursts of 40).
+    pub introspection_rate: dcr_common::rate_limit::Rate,
     /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS).
     pub tls: Option<ServerTlsFiles>,
     /// DCR_TLS_CA_FILE, DCR_TLS_CLIENT_CERT_FILE, DCR_TLS_CLIENT_KEY_FILE: for
@@ -56,6 +59,10 @@ impl AuthzConfig {
             session_key: config::key32("DCR_SESSION_SECRET", &session)?,
             leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", 30)?,
             keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            introspection_rate: dcr_common::rate_limit::Rate::from_env(
+                "DCR_AUTHZ_INTROSPECTION_RATE",
+                20,
+            )?,
             tls: ServerTlsFiles::from_env()?,
             client_tls: ClientTlsFiles::from_env()?,
         })

@@ -74,6 +74,7 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
         sealer,
         clock,
         config.leeway,
+        config.introspection_rate,
     );
     Ok(AuthzState {
         checker,

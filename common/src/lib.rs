@@ -12,6 +12,7 @@ pub mod oauth;
 pub mod otel;
 pub mod pki;
 pub mod private_files;
+pub mod rate_limit;
 pub mod request_id;
 pub mod seal;
 pub mod server;

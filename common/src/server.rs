@@ -35,13 +35,12 @@ impl ServerLimits {
         let number = |var: &'static str, default: u64| -> Result<u64, crate::config::ConfigError> {
             match crate::config::optional(var) {
                 None => Ok(default),
-                Some(raw) => raw
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        crate::config::ConfigError::new(var, format!("{raw:?} is not a positive whole number"))
-                    }),
+                Some(raw) => raw.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    crate::config::ConfigError::new(
+                        var,
+                        format!("{raw:?} is not a positive whole number"),
+                    )
+                }),
             }
         };
         let small = |var: &'static str, default: u64| -> Result<u32, crate::config::ConfigError> {

@@ -40,6 +40,7 @@ pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Aut
         tokens: crate::registry::caller_tokens(),
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
+        introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
         keys_max_stale: Duration::from_secs(6 * 3600),
         tls: tls.map(|t| t.server_tls(true)),
         client_tls: crate::tls::client(tls),

@@ -67,6 +67,7 @@ pub async fn stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Stack {
         cache_capacity: 10_000,
         cache_max_age: Duration::from_secs(300),
         keys_max_stale: Duration::from_secs(6 * 3600),
+        limits: Default::default(),
         tls: tls.map(|t| t.server_tls(true)),
         client_tls: crate::tls::client(tls),
     };

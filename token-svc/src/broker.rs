@@ -17,6 +17,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::discovery::Discovery;
 use crate::errors::TokenError;
+use crate::limits::{LimitConfig, Limits};
 use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
 use dcr_common::directory::{Directory, DirectoryError};
@@ -83,6 +84,7 @@ pub struct Broker {
     cache: Cache<CacheKey, Arc<CachedToken>>,
     mac_key: [u8; 32],
     max_age: Duration,
+    limits: Limits,
     pub stats: Arc<Stats>,
 }
 
@@ -99,6 +101,8 @@ pub struct TokenRequest {
     pub client_secret: SecretString,
     pub scopes: Vec<String>,
     pub audience: String,
+    /// Where the request came from (the TCP peer), for the per-source limit.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl TokenRequest {
@@ -142,6 +146,7 @@ impl Broker {
         http: reqwest::Client,
         capacity: u64,
         max_age: Duration,
+        limits: LimitConfig,
     ) -> Self {
         let mut mac_key = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut mac_key);
@@ -155,6 +160,7 @@ impl Broker {
                 .build(),
             mac_key,
             max_age,
+            limits: Limits::new(limits),
             stats: Arc::new(Stats::default()),
         }
     }
@@ -222,8 +228,14 @@ impl Broker {
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("dcr_token_cache_lookups_total", "result" => "miss").increment(1);
+        let attempt = (request.client_id.clone(), key.secret_mac, generation);
+        self.limits.refused_lately(&attempt).await?;
         let this = self.clone();
+        let admitted = (attempt.clone(), request.source);
         let fetch = async move {
+            // Only the call that goes out counts against the limits (concurrent identical
+            // misses share it).
+            this.limits.admit(&admitted.0, admitted.1)?;
             let client = this
                 .directory
                 .resolve_client(&request.client_id)
@@ -247,7 +259,11 @@ impl Broker {
             )
             .await
         };
-        self.cache.try_get_with(key, fetch).await.map_err(unshare)
+        let issued = self.cache.try_get_with(key, fetch).await.map_err(unshare);
+        self.limits
+            .record(attempt, &issued.as_ref().map(|_| ()))
+            .await;
+        issued
     }
 
     async fn fetch(
@@ -306,6 +322,9 @@ fn unshare(error: Arc<TokenError>) -> TokenError {
         TokenError::FailedPrecondition(m) => TokenError::FailedPrecondition(m.clone()),
         TokenError::Unavailable(m) => TokenError::Unavailable(m.clone()),
         TokenError::Timeout => TokenError::Timeout,
+        TokenError::RateLimited { retry_after } => TokenError::RateLimited {
+            retry_after: *retry_after,
+        },
         TokenError::Internal(e) => TokenError::Internal(anyhow::anyhow!("{e:#}")),
     }
 }

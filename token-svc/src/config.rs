@@ -28,6 +28,8 @@ pub struct TokenConfig {
     /// DCR_KEYS_MAX_STALE_SECONDS: how long a JWKS may be served while its IdP is down
     /// (default 21600, six hours).
     pub keys_max_stale: Duration,
+    /// What anonymous callers may make token-svc do (DCR_TOKEN_RATE_PER_CLIENT, ...).
+    pub limits: crate::limits::LimitConfig,
     /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS) on
     /// both listeners, gRPC and HTTP.
     pub tls: Option<ServerTlsFiles>,
@@ -62,6 +64,7 @@ impl TokenConfig {
             })?,
             cache_max_age: config::seconds("DCR_TOKEN_CACHE_MAX_AGE_SECONDS", 300)?,
             keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            limits: crate::limits::LimitConfig::from_env()?,
             tls: ServerTlsFiles::from_env()?,
             client_tls: ClientTlsFiles::from_env()?,
         })

@@ -120,7 +120,10 @@ impl Discovery {
 
 /// Classifies a transport failure of an IdP call.
 /// An IdP answer's body, read with dcr's ceiling (common::capped).
-pub async fn read_body(response: reqwest::Response, limit: usize) -> Result<bytes::Bytes, TokenError> {
+pub async fn read_body(
+    response: reqwest::Response,
+    limit: usize,
+) -> Result<bytes::Bytes, TokenError> {
     use dcr_common::capped::{CappedReadError, read};
     read(response, limit).await.map_err(|error| match error {
         CappedReadError::TooLarge { limit } => TokenError::Unavailable(format!(

@@ -40,6 +40,10 @@ pub enum TokenError {
     Unavailable(String),
     #[error("the identity provider did not answer in time")]
     Timeout,
+    /// Too many requests that would reach the IdP, from this source or for this client:
+    /// HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED with RetryInfo.
+    #[error("too many token requests; retry in {} s", retry_after.as_secs())]
+    RateLimited { retry_after: std::time::Duration },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -56,7 +60,9 @@ impl TokenError {
             Self::InvalidTarget => "invalid_target",
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
-            Self::Unavailable(_) | Self::Timeout => "temporarily_unavailable",
+            Self::Unavailable(_) | Self::Timeout | Self::RateLimited { .. } => {
+                "temporarily_unavailable"
+            }
             Self::Internal(_) => "server_error",
         }
     }
@@ -79,6 +85,7 @@ impl TokenError {
         match self {
             Self::InvalidClient | Self::Unauthenticated(_) => 401,
             Self::Unavailable(_) | Self::Timeout => 503,
+            Self::RateLimited { .. } => 429,
             Self::Internal(_) => 500,
             _ => 400,
         }
@@ -96,6 +103,7 @@ impl TokenError {
             Self::FailedPrecondition(_) => Code::FailedPrecondition,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Timeout => Code::DeadlineExceeded,
+            Self::RateLimited { .. } => Code::ResourceExhausted,
             Self::Internal(_) => Code::Internal,
         }
     }
@@ -118,10 +126,10 @@ impl From<TokenError> for Status {
         let code = error.grpc_code();
         let reason = error.oauth_code();
         let message = error.public_message();
-        Status::with_error_details(
-            code,
-            message,
-            ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []),
-        )
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, []);
+        if let TokenError::RateLimited { retry_after } = error {
+            details.set_retry_info(Some(retry_after));
+        }
+        Status::with_error_details(code, message, details)
     }
 }

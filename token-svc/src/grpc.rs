@@ -36,12 +36,19 @@ impl pb::token_service_server::TokenService for TokenApi {
         &self,
         request: Request<pb::IssueTokenRequest>,
     ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+        // dcr's own services (authz-svc exchanging Basic credentials) apply their own
+        // limits; every other caller is limited by its address.
+        let source = match self.service_auth.authenticate(&request) {
+            Ok(_) => None,
+            Err(_) => request.remote_addr().map(|a| a.ip()),
+        };
         let r = request.into_inner();
         let request = TokenRequest {
             client_id: r.client_id,
             client_secret: SecretString::from(r.client_secret),
             scopes: r.scopes,
             audience: r.audience,
+            source,
         };
         let token = self.broker.issue(&request).await?;
         Ok(Response::new(pb::IssueTokenResponse {

@@ -8,9 +8,11 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::IncomingStream;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
@@ -18,6 +20,22 @@ use crate::broker::{Broker, TokenRequest};
 use crate::errors::TokenError;
 
 const MAX_BODY: usize = 16 * 1024;
+
+/// The TCP peer of a request (the per-source rate limit), over plaintext or TLS.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, dcr_common::tls::TlsIncoming>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, dcr_common::tls::TlsIncoming>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
 
 pub fn router(broker: Broker) -> Router {
     Router::new()
@@ -36,7 +54,16 @@ fn error_response(error: TokenError) -> Response {
     let status = StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
     let code = error.oauth_code();
     let body = json!({ "error": code, "error_description": error.public_message() });
+    let retry_after = match &error {
+        TokenError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
+        _ => None,
+    };
     let mut response = (status, axum::Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     if status == StatusCode::UNAUTHORIZED {
         let challenge = format!("Basic realm=\"dcr\", error=\"{code}\"");
         if let Ok(value) = HeaderValue::from_str(&challenge) {
@@ -134,14 +161,21 @@ fn token_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, Token
         client_secret: SecretString::from(client_secret),
         scopes,
         audience,
+        source: None,
     })
 }
 
-async fn token(State(broker): State<Broker>, headers: HeaderMap, body: Bytes) -> Response {
-    let request = match token_request(&headers, &body) {
+async fn token(
+    State(broker): State<Broker>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut request = match token_request(&headers, &body) {
         Ok(request) => request,
         Err(error) => return error_response(error),
     };
+    request.source = Some(peer.0.ip());
     match broker.issue(&request).await {
         Ok(token) => {
             let mut body = json!({

@@ -12,6 +12,7 @@ pub mod grpc;
 pub mod http;
 pub mod introspect;
 pub mod keys;
+pub mod limits;
 pub mod upstream;
 pub mod vendor;
 
@@ -66,6 +67,7 @@ pub fn build_with_clock(
         http.clone(),
         config.cache_capacity,
         config.cache_max_age,
+        config.limits,
     );
     let introspector =
         introspect::Introspector::new(directory.clone(), discovery.clone(), http.clone());
@@ -112,15 +114,21 @@ pub async fn serve(
                 )?;
                 let incoming = dcr_common::tls::TlsIncoming::new(http_listener, acceptor)?;
                 Box::pin(
-                    axum::serve(incoming, router)
-                        .with_graceful_shutdown(wait(stop_rx.clone()))
-                        .into_future(),
+                    axum::serve(
+                        incoming,
+                        router.into_make_service_with_connect_info::<http::Peer>(),
+                    )
+                    .with_graceful_shutdown(wait(stop_rx.clone()))
+                    .into_future(),
                 )
             }
             None => Box::pin(
-                axum::serve(http_listener, router)
-                    .with_graceful_shutdown(wait(stop_rx.clone()))
-                    .into_future(),
+                axum::serve(
+                    http_listener,
+                    router.into_make_service_with_connect_info::<http::Peer>(),
+                )
+                .with_graceful_shutdown(wait(stop_rx.clone()))
+                .into_future(),
             ),
         };
     let directory = state.directory.clone();

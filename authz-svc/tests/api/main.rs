@@ -5,6 +5,7 @@
 mod bearer;
 mod client_credentials;
 mod envoy;
+mod floods;
 mod opaque;
 mod otel;
 mod product_names;

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use crate::client_credentials::basic;
 
 /// The peer issues opaque (not JWT) access tokens for this resource.
-const OPAQUE: &str = "https://opaque.example.com";
+pub(crate) const OPAQUE: &str = "https://opaque.example.com";
 
 /// A product for `OPAQUE` on the stack's strategy (auto-approved).
-async fn opaque_product(s: &AuthzStack) -> String {
+pub(crate) async fn opaque_product(s: &AuthzStack) -> String {
     s.base
         .registry
         .products()
@@ -32,7 +32,7 @@ async fn opaque_product(s: &AuthzStack) -> String {
 }
 
 /// A confidential client registered straight at the IdP, to be the introspection client.
-async fn introspection_client(s: &AuthzStack) -> (String, String) {
+pub(crate) async fn introspection_client(s: &AuthzStack) -> (String, String) {
     let body: Value = reqwest::Client::new()
         .post(format!("{}/reg", s.base.idp.base_url))
         .bearer_auth(INITIAL_ACCESS_TOKEN)
@@ -55,7 +55,7 @@ async fn introspection_client(s: &AuthzStack) -> (String, String) {
     )
 }
 
-async fn set_introspection_client(s: &AuthzStack, client_id: &str, secret: &str) {
+pub(crate) async fn set_introspection_client(s: &AuthzStack, client_id: &str, secret: &str) {
     s.base
         .registry
         .providers()
@@ -80,7 +80,7 @@ async fn set_introspection_client(s: &AuthzStack, client_id: &str, secret: &str)
         .expect("update provider");
 }
 
-async fn introspections(s: &AuthzStack) -> u64 {
+pub(crate) async fn introspections(s: &AuthzStack) -> u64 {
     s.base.idp.stats().await["introspection_requests"]
         .as_u64()
         .expect("counter")

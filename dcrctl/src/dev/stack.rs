@@ -142,6 +142,7 @@ impl Stack {
             http_listen: endpoints.token_http,
             registry_url: registry_url.clone(),
             tokens: tokens.clone(),
+            limits: Default::default(),
             tls: server_tls.clone(),
             client_tls: endpoints.client_tls(),
             url_policy,
@@ -161,6 +162,7 @@ impl Stack {
             client_tls: endpoints.client_tls(),
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
             leeway: Duration::from_secs(30),
+            introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
             keys_max_stale: Duration::from_secs(6 * 3600),
         };
         let authz = authz_svc::build(&authz_config, dcr_common::clock::system())?;

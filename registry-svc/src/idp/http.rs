@@ -5,7 +5,6 @@ use reqwest::{RequestBuilder, StatusCode};
 
 use super::IdpError;
 
-
 pub(super) struct Answer {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
