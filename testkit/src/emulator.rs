@@ -40,6 +40,7 @@ pub fn provider(emu: &Emulator, vendor: &str) -> pb::Provider {
             Config::Curity(pb::CurityConfig {
                 initial_client_id: seed::CURITY_INITIAL_CLIENT_ID.into(),
                 initial_client_secret: seed::CURITY_INITIAL_CLIENT_SECRET.into(),
+                ..Default::default()
             }),
         ),
         "azure_ad" => (

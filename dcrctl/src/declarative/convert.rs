@@ -63,6 +63,11 @@ pub fn secrets(p: &ProviderFile) -> Vec<(&'static str, Option<&Secret>, bool)> {
             c.initial_client_secret.as_ref(),
             true,
         ));
+        out.push((
+            "introspection_client_secret",
+            c.introspection_client_secret.as_ref(),
+            !c.introspection_client_id.is_empty(),
+        ));
     }
     if let Some(c) = &p.azure_ad {
         out.push((
@@ -101,7 +106,12 @@ pub fn config_fields(kind: &str) -> &'static [&'static str] {
             "use_developer_managed_scopes",
         ],
         "okta" => &["dcr_token"],
-        "curity" => &["initial_client_id", "initial_client_secret"],
+        "curity" => &[
+            "initial_client_id",
+            "initial_client_secret",
+            "introspection_client_id",
+            "introspection_client_secret",
+        ],
         "azure_ad" => &[
             "initial_client_id",
             "initial_client_secret",
@@ -153,6 +163,13 @@ pub fn provider_to_file(p: &pb::Provider, secret: &dyn Fn(&str) -> Option<Secret
             file.curity = Some(Curity {
                 initial_client_id: c.initial_client_id.clone(),
                 initial_client_secret: secret("initial_client_secret"),
+                introspection_client_id: c.introspection_client_id.clone(),
+                // The pair is both or neither, so a secret exists exactly with the id.
+                introspection_client_secret: if c.introspection_client_id.is_empty() {
+                    None
+                } else {
+                    secret("introspection_client_secret")
+                },
             })
         }
         Some(Config::AzureAd(c)) => {
@@ -210,6 +227,8 @@ pub fn provider_to_proto(
         Some(Config::Curity(pb::CurityConfig {
             initial_client_id: c.initial_client_id.clone(),
             initial_client_secret: secret("initial_client_secret"),
+            introspection_client_id: c.introspection_client_id.clone(),
+            introspection_client_secret: secret("introspection_client_secret"),
         }))
     } else if let Some(c) = &p.azure_ad {
         Some(Config::AzureAd(pb::AzureAdConfig {

@@ -79,6 +79,10 @@ pub struct Okta {
 pub struct Curity {
     pub initial_client_id: String,
     pub initial_client_secret: Option<Secret>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub introspection_client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_client_secret: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -42,7 +42,9 @@ fn request_fields(config: &Config) -> Map<String, Value> {
             "use_developer_managed_scopes": c.use_developer_managed_scopes }),
         Config::Okta(c) => json!({ "dcr_token": c.dcr_token }),
         Config::Curity(c) => json!({
-            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret }),
+            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
+            "introspection_client_id": c.introspection_client_id,
+            "introspection_client_secret": c.introspection_client_secret }),
         Config::AzureAd(c) => json!({
             "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
             "graph_base_url": c.graph_base_url }),
@@ -139,7 +141,10 @@ fn parse_fields(
         ProviderType::Curity => {
             let initial_client_id = required(v, "initial_client_id");
             required(v, "initial_client_secret");
-            Some(ProviderConfig::Curity { initial_client_id })
+            Some(ProviderConfig::Curity {
+                initial_client_id,
+                introspection_client_id: introspection_client(fields, &prefix, v),
+            })
         }
         ProviderType::AzureAd => {
             let initial_client_id = required(v, "initial_client_id");
@@ -170,29 +175,10 @@ fn parse_fields(
                 )
                 .map(Some)
             };
-            let introspection_client_id = text_field(fields, "introspection_client_id");
-            let has_secret = !text_field(fields, "introspection_client_secret").is_empty();
-            if introspection_client_id.is_empty() == has_secret {
-                let missing = if has_secret {
-                    "introspection_client_id"
-                } else {
-                    "introspection_client_secret"
-                };
-                v.add(
-                    format!("{prefix}.{missing}"),
-                    "is required with the other introspection field (give both or neither)",
-                );
-            }
-            if introspection_client_id.len() > 4096 {
-                v.add(
-                    format!("{prefix}.introspection_client_id"),
-                    "must be at most 4096 characters",
-                );
-            }
+            let introspection_client_id = introspection_client(fields, &prefix, v);
             registration_endpoint.map(|registration_endpoint| ProviderConfig::Rfc7591 {
                 registration_endpoint,
-                introspection_client_id: (!introspection_client_id.is_empty())
-                    .then_some(introspection_client_id),
+                introspection_client_id,
             })
         }
         ProviderType::HttpBridge => {
@@ -408,6 +394,35 @@ fn secrets_follow_their_origins(
     }
 }
 
+/// The optional introspection client (rfc7591, curity): its id and secret come together
+/// or not at all.
+fn introspection_client(
+    fields: &Map<String, Value>,
+    prefix: &str,
+    v: &mut Violations,
+) -> Option<String> {
+    let id = text_field(fields, "introspection_client_id");
+    let has_secret = !text_field(fields, "introspection_client_secret").is_empty();
+    if id.is_empty() == has_secret {
+        let missing = if has_secret {
+            "introspection_client_id"
+        } else {
+            "introspection_client_secret"
+        };
+        v.add(
+            format!("{prefix}.{missing}"),
+            "is required with the other introspection field (give both or neither)",
+        );
+    }
+    if id.len() > 4096 {
+        v.add(
+            format!("{prefix}.introspection_client_id"),
+            "must be at most 4096 characters",
+        );
+    }
+    (!id.is_empty()).then_some(id)
+}
+
 /// The provider as returned by the API: write-only fields are always empty.
 pub fn provider_to_proto(p: &Provider) -> pb::Provider {
     let config = match &p.config {
@@ -424,9 +439,14 @@ pub fn provider_to_proto(p: &Provider) -> pb::Provider {
         ProviderConfig::Okta {} => Config::Okta(pb::OktaConfig {
             dcr_token: String::new(),
         }),
-        ProviderConfig::Curity { initial_client_id } => Config::Curity(pb::CurityConfig {
+        ProviderConfig::Curity {
+            initial_client_id,
+            introspection_client_id,
+        } => Config::Curity(pb::CurityConfig {
             initial_client_id: initial_client_id.clone(),
             initial_client_secret: String::new(),
+            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
+            introspection_client_secret: String::new(),
         }),
         ProviderConfig::AzureAd {
             initial_client_id,

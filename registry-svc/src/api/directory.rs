@@ -199,13 +199,14 @@ fn introspection_client(provider: &Provider) -> Result<(String, &'static str), A
         ProviderConfig::Rfc7591 {
             introspection_client_id: Some(client_id),
             ..
-        } => Ok((client_id.clone(), "introspection_client_secret")),
-        ProviderConfig::Curity { initial_client_id } => {
-            Ok((initial_client_id.clone(), "initial_client_secret"))
         }
+        | ProviderConfig::Curity {
+            introspection_client_id: Some(client_id),
+            ..
+        } => Ok((client_id.clone(), "introspection_client_secret")),
         other => Err(ApiError::FailedPrecondition(format!(
             "{} provider {} has no introspection client, so its opaque tokens cannot be \
-             validated (rfc7591 providers take introspection_client_id and \
+             validated (rfc7591 and curity providers take introspection_client_id and \
              introspection_client_secret)",
             other.provider_type().as_str(),
             provider.id

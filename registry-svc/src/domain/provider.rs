@@ -72,6 +72,9 @@ pub enum ProviderConfig {
     Okta {},
     Curity {
         initial_client_id: String,
+        /// The client that may call Curity's RFC 7662 introspection endpoint.
+        #[serde(default)]
+        introspection_client_id: Option<String>,
     },
     AzureAd {
         initial_client_id: String,

@@ -246,7 +246,9 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
             api_token: secret(provider, "dcr_token"),
             deps: deps.clone(),
         }),
-        ProviderConfig::Curity { initial_client_id } => Arc::new(curity::CurityAdapter {
+        ProviderConfig::Curity {
+            initial_client_id, ..
+        } => Arc::new(curity::CurityAdapter {
             issuer: provider.issuer.clone(),
             client_id: initial_client_id.clone(),
             client_secret: secret(provider, "initial_client_secret"),

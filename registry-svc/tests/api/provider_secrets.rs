@@ -189,3 +189,83 @@ async fn moving_a_provider_to_another_origin_needs_its_secrets_again() {
         .await
         .expect("a move with the secret");
 }
+
+/// Curity's initial client registers clients (DCR): it is a management credential and never
+/// introspects. Opaque Curity tokens need an introspection client of their own.
+#[tokio::test]
+async fn curity_introspects_with_its_own_client_never_the_initial_one() {
+    let app = spawn_app().await;
+    let curity = |introspection: Option<(&str, &str)>| pb::Provider {
+        name: "curity-roles".into(),
+        issuer: "http://127.0.0.1:9/oauth/v2/oauth-anonymous".into(),
+        active: true,
+        config: Some(pb::provider::Config::Curity(pb::CurityConfig {
+            initial_client_id: "dcr-client".into(),
+            initial_client_secret: "curity-dcr-secret-0123456789".into(),
+            introspection_client_id: introspection.map(|i| i.0.into()).unwrap_or_default(),
+            introspection_client_secret: introspection.map(|i| i.1.into()).unwrap_or_default(),
+        })),
+        ..Default::default()
+    };
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(curity(None)),
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let ask = pb::GetProviderCredentialsRequest {
+        provider_id: created.id.clone(),
+        purpose: pb::CredentialPurpose::Introspection as i32,
+    };
+    let refused = app
+        .directory()
+        .get_provider_credentials(ask.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused.message().contains("introspection_client_id"),
+        "{refused:?}"
+    );
+
+    // Half a pair is refused; the whole pair is used.
+    let mut half = curity(Some(("introspector", "")));
+    half.id = created.id.clone();
+    let invalid = app
+        .providers()
+        .update_provider(pb::UpdateProviderRequest {
+            provider: Some(half),
+            update_mask: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let mut whole = curity(Some(("introspector", "introspection-secret-0123456789")));
+    whole.id = created.id.clone();
+    let updated = app
+        .providers()
+        .update_provider(pb::UpdateProviderRequest {
+            provider: Some(whole),
+            update_mask: None,
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    let Some(pb::provider::Config::Curity(config)) = updated.config else {
+        panic!("curity")
+    };
+    assert_eq!(config.introspection_client_id, "introspector");
+    assert_eq!(config.introspection_client_secret, "", "write-only");
+    let given = app
+        .directory()
+        .get_provider_credentials(ask)
+        .await
+        .expect("introspection credentials")
+        .into_inner();
+    assert_eq!(
+        (given.client_id.as_str(), given.client_secret.as_str()),
+        ("introspector", "introspection-secret-0123456789")
+    );
+}

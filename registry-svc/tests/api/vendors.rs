@@ -461,6 +461,7 @@ async fn verify_says_what_the_management_credentials_lack() {
     let config = Config::Curity(pb::CurityConfig {
         initial_client_id: id,
         initial_client_secret: secret,
+        ..Default::default()
     });
     let verified = verify_with(&emu, "curity", config).await;
     assert!(!verified.ok);
