@@ -456,6 +456,9 @@ impl Checker {
                         self.rejected.insert(key, why).await;
                         return Err(Outcome::deny(401, "invalid_token", why, challenge));
                     }
+                    Err(Rejected::NotNow(why)) => {
+                        return Err(Outcome::deny(401, "invalid_token", why, challenge));
+                    }
                 };
                 let left = Duration::from_secs(
                     u64::try_from(verified.expires - now.timestamp()).unwrap_or(0),

@@ -34,7 +34,7 @@ pub async fn introspect(
         Ok(answer) => answer,
         Err(status) => {
             return Err(match status.code() {
-                tonic::Code::FailedPrecondition => Rejected::Invalid(
+                tonic::Code::FailedPrecondition => Rejected::NotNow(
                     "opaque tokens cannot be validated: the provider's introspection client \
                      is missing or refused by the identity provider",
                 ),

@@ -49,8 +49,14 @@ impl Verified {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
+    /// The token is bad for good: remembered for a while, so it costs no work again.
     #[error("{0}")]
     Invalid(&'static str),
+    /// Refused now, but the same token may pass later (a key the issuer has not published
+    /// yet, `nbf` in the future, a provider that cannot introspect until an admin adds its
+    /// introspection client): never remembered.
+    #[error("{0}")]
+    NotNow(&'static str),
     /// What the check needs (the issuer's keys, the introspection endpoint) could not be
     /// had: not the token's fault, and no reason to allow. Names what is unavailable.
     #[error("{0} is unavailable")]
@@ -95,7 +101,7 @@ pub async fn verify(
         .key(issuer, header.kid.as_deref())
         .await
         .map_err(|e| match e {
-            KeyError::UnknownKey => Rejected::Invalid("the token's signing key is unknown"),
+            KeyError::UnknownKey => Rejected::NotNow("the token's signing key is unknown"),
             KeyError::Unavailable => Rejected::Unavailable("the issuer's keys"),
         })?;
     if !key.algorithms.contains(&header.alg) {
@@ -127,7 +133,7 @@ pub async fn verify(
     if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
         && nbf - leeway > now
     {
-        return Err(Rejected::Invalid("the token is not valid yet"));
+        return Err(Rejected::NotNow("the token is not valid yet"));
     }
     Ok(Verified::from_claims(claims, expires))
 }
