@@ -4,6 +4,8 @@
 //! gRPC health Check (empty messages) is shown too: the gap between it and the echo is
 //! what carrying a 1 KB token over gRPC costs, whatever the server does with it.
 //! DESIGN.md's targets: ratio >= 0.8, p99 < 2 ms at half load. Run with `scripts/bench`.
+//! `DCR_BENCH_TLS=1` runs everything (the services' hops, the baselines, the load) over
+//! TLS: the ratio then shows what TLS costs dcr beyond what it costs any tonic server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 /// The allocator the service binary uses (see its main.rs), for baseline and service alike.
@@ -17,7 +19,12 @@ use prost::Message as _;
 
 fn main() {
     dcr_testkit::load::bench(async {
-        let s = dcr_testkit::authz::authz_stack(&[]).await;
+        let certs = dcr_testkit::tls::TestCerts::new();
+        let tls = std::env::var("DCR_BENCH_TLS").is_ok_and(|v| v == "1");
+        if tls {
+            dcr_testkit::load::use_tls(certs.files.clone());
+        }
+        let s = dcr_testkit::authz::authz_stack_with(&[], tls.then_some(&certs.files)).await;
         let (_, client_id, secret) = s.registered_app("bench", "bench app").await;
         let token = s
             .idp_token(&client_id, &secret, "https://api.example.com")
@@ -36,7 +43,7 @@ fn main() {
             .await;
         assert_eq!(warm.decision, pb::Decision::Allow as i32, "{warm:?}");
         let check = RawCall::new(
-            &format!("http://{}", s.addr),
+            &dcr_testkit::tls::url(s.addr, tls.then_some(&certs.files)),
             CONNECTIONS,
             "/dcr.authz.v1.AuthzService/Check",
             &request,
@@ -59,6 +66,11 @@ fn main() {
                 }
             }
         };
-        against_echo("authz-svc Check (warm, bearer JWT)", &request, call).await;
+        let name = if tls {
+            "authz-svc Check over TLS (warm, bearer JWT)"
+        } else {
+            "authz-svc Check (warm, bearer JWT)"
+        };
+        against_echo(name, &request, call).await;
     });
 }

@@ -16,6 +16,52 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
+/// Set by a benchmark run over TLS (`DCR_BENCH_TLS=1`): the baseline servers serve TLS
+/// with these certificates and every channel to an https:// URL trusts them, so service
+/// and baseline pay the same TLS cost.
+static TLS: std::sync::OnceLock<dcr_common::pki::SetFiles> = std::sync::OnceLock::new();
+
+/// Runs this process's baselines and channels over TLS with `files`.
+pub fn use_tls(files: dcr_common::pki::SetFiles) {
+    let _ = TLS.set(files);
+}
+
+/// A baseline server's listener, and its URL (https:// when the run uses TLS).
+async fn baseline_listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (listener, crate::tls::url(addr, TLS.get()))
+}
+
+/// Serves `router` on `listener`, over TLS when the run uses it.
+async fn serve_baseline(
+    router: tonic::transport::server::Router,
+    listener: tokio::net::TcpListener,
+) {
+    let served = match TLS.get() {
+        Some(files) => {
+            // mTLS, as the services in the benchmark stack run.
+            let acceptor = dcr_common::tls::ReloadingAcceptor::new(
+                files.server_tls(true),
+                dcr_common::tls::GRPC_ALPN,
+            )
+            .expect("TLS acceptor");
+            let incoming = dcr_common::tls::TlsIncoming::new(listener, acceptor).expect("incoming");
+            router.serve_with_incoming(incoming).await
+        }
+        None => {
+            router
+                .serve_with_incoming(
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+                )
+                .await
+        }
+    };
+    served.expect("baseline server");
+}
+
 #[derive(Debug, Clone)]
 pub struct Report {
     pub calls: u64,
@@ -307,18 +353,9 @@ impl tower_service::Service<tonic::codegen::http::Request<tonic::body::Body>> fo
 }
 
 async fn echo_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(Echo)
-            .serve_with_incoming(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            )
-            .await
-    });
+    let (listener, url) = baseline_listener().await;
+    let router = tonic::transport::Server::builder().add_service(Echo);
+    tokio::spawn(serve_baseline(router, listener));
     url
 }
 
@@ -489,19 +526,12 @@ where
 /// The baseline every benchmark divides by: a trivial tonic server (gRPC health Check,
 /// which answers a constant), with TCP_NODELAY like dcr's servers. Returns its URL.
 pub async fn trivial_tonic_server() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (listener, url) = baseline_listener().await;
     let (reporter, health) = tonic_health::server::health_reporter();
+    let router = tonic::transport::Server::builder().add_service(health);
     tokio::spawn(async move {
         let _keep = reporter;
-        tonic::transport::Server::builder()
-            .add_service(health)
-            .serve_with_incoming(
-                tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            )
-            .await
+        serve_baseline(router, listener).await;
     });
     url
 }
@@ -511,7 +541,8 @@ pub async fn channels(url: &str, n: usize) -> Vec<tonic::transport::Channel> {
     let mut channels = Vec::with_capacity(n);
     for _ in 0..n {
         channels.push(
-            tonic::transport::Channel::from_shared(url.to_owned())
+            crate::tls::client(TLS.get())
+                .endpoint(url, "bench")
                 .expect("uri")
                 .connect()
                 .await
