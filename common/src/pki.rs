@@ -183,11 +183,20 @@ pub fn write_set(
     server_names: &[String],
     client_name: &str,
 ) -> Result<SetFiles, PkiError> {
+    write_set_of(&Ca::new("dcr private CA")?, dir, server_names, client_name)
+}
+
+/// `write_set` with a CA of the caller's (which can go on signing, as tests do).
+pub fn write_set_of(
+    ca: &Ca,
+    dir: &Path,
+    server_names: &[String],
+    client_name: &str,
+) -> Result<SetFiles, PkiError> {
     let files = SetFiles::in_dir(dir);
     if files.exists() {
         return Err(PkiError::Exists(files.ca_cert));
     }
-    let ca = Ca::new("dcr private CA")?;
     let server = ca.server(server_names)?;
     let client = ca.client(client_name)?;
     let io = |path: &Path| {

@@ -24,21 +24,9 @@ impl TestCerts {
             std::process::id(),
             uuid::Uuid::new_v4()
         ));
-        dcr_common::private_files::create_dir(&dir).expect("cert dir");
-        let files = SetFiles::in_dir(&dir);
         let ca = Ca::new("dcr test CA").expect("CA");
-        let server = ca.server(&server_names()).expect("server cert");
-        let client = ca.client("dcr-test-client").expect("client cert");
-        for (path, text) in [
-            (&files.ca_cert, &ca.pem().cert),
-            (&files.ca_key, &ca.pem().key),
-            (&files.server_cert, &server.cert),
-            (&files.server_key, &server.key),
-            (&files.client_cert, &client.cert),
-            (&files.client_key, &client.key),
-        ] {
-            write(path, text);
-        }
+        let files = dcr_common::pki::write_set_of(&ca, &dir, &server_names(), "dcr-test-client")
+            .expect("certificates");
         Self { dir, files, ca }
     }
 

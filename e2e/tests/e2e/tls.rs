@@ -26,6 +26,20 @@ fn basic(client_id: &str, secret: &str) -> String {
     )
 }
 
+/// authz-svc's answer to a gateway asking about the app's Basic credentials.
+async fn check_basic(
+    s: &dcr_testkit::authz::AuthzStack,
+    client_id: &str,
+    secret: &str,
+) -> pb::CheckResponse {
+    s.check(
+        &s.base.product_id,
+        &[("authorization", &basic(client_id, secret))],
+        &[],
+    )
+    .await
+}
+
 /// A health call to `url` with `tls`: Ok, or the whole chain of what went wrong.
 async fn health(url: &str, tls: &ClientTlsFiles) -> Result<(), String> {
     let channel = tls
@@ -73,13 +87,7 @@ async fn every_hop_speaks_mtls_and_strangers_are_refused() {
     let (app_id, client_id, secret) = s.registered_app("dev-tls", "over-tls").await;
 
     // A gateway's Check: authz-svc asks the registry (and token-svc) over mTLS.
-    let answer = s
-        .check(
-            &s.base.product_id,
-            &[("authorization", &basic(&client_id, &secret))],
-            &[],
-        )
-        .await;
+    let answer = check_basic(&s, &client_id, &secret).await;
     assert_eq!(answer.decision(), pb::Decision::Allow, "{answer:?}");
     assert_eq!(answer.principal.unwrap().application_id, app_id);
 
@@ -177,12 +185,6 @@ async fn a_replaced_certificate_is_served_to_new_connections_while_old_ones_go_o
         .await
         .expect("health on the old connection");
     let (_, client_id, secret) = s.registered_app("dev-rotate", "after-rotation").await;
-    let answer = s
-        .check(
-            &s.base.product_id,
-            &[("authorization", &basic(&client_id, &secret))],
-            &[],
-        )
-        .await;
+    let answer = check_basic(&s, &client_id, &secret).await;
     assert_eq!(answer.decision(), pb::Decision::Allow, "{answer:?}");
 }
