@@ -74,7 +74,18 @@ pub fn report(error: &anyhow::Error, connection: &ConnectionArgs) -> (String, Ex
 fn connection_hint(url: &str, cause: &str, role: &Role) -> String {
     // `cause` is only searched, never repeated: the caller prints it.
     let lower = cause.to_ascii_lowercase();
-    if lower.contains("unknownissuer") || lower.contains("invalid peer certificate") {
+    if lower.contains("not valid for name") || lower.contains("notvalidforname") {
+        return format!(
+            "The service's certificate does not name the host in {url}: use a host name it was \
+             made for, or make it with that name (dcrctl certs --name HOST)."
+        );
+    }
+    if lower.contains("expired") {
+        return "The service's certificate has expired (or this machine's clock is wrong): \
+                renew it; the services pick up a replaced file without a restart."
+            .to_owned();
+    }
+    if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
         return "The service's certificate is not signed by a CA dcrctl trusts: set \
                 DCR_TLS_CA_FILE to the CA file that signed it (dcrctl dev: .dcr/tls/ca.pem)."
             .to_owned();

@@ -180,7 +180,10 @@ async fn mistakes_get_messages_that_say_what_to_do() {
 async fn certs_work_and_tls_mistakes_get_messages_that_say_what_to_do() {
     let dir = std::env::temp_dir().join(format!("dcrctl-certs-{}", uuid::Uuid::new_v4()));
     let out = dir.display().to_string();
-    let made = Dcrctl::default().run(&["certs", "--out", &out]).await;
+    // A server certificate for localhost only, so 127.0.0.1 is the wrong host below.
+    let made = Dcrctl::default()
+        .run(&["certs", "--out", &out, "--name", "localhost"])
+        .await;
     assert!(made.ok().contains("DCR_TLS_CLIENT_CA_FILE="), "{made:?}");
     let again = Dcrctl::default().run(&["certs", "--out", &out]).await;
     assert!(again.fails(1).contains("exists already"), "{again:?}");
@@ -218,6 +221,21 @@ async fn certs_work_and_tls_mistakes_get_messages_that_say_what_to_do() {
     let message = no_ca.fails(1);
     assert!(
         message.contains("set DCR_TLS_CA_FILE") && message.contains("UnknownIssuer"),
+        "{message}"
+    );
+
+    // The certificate names localhost, not 127.0.0.1.
+    let wrong_host = cli
+        .clone()
+        .env("DCR_REGISTRY_URL", &format!("https://{}", app.addr))
+        .env("DCR_TLS_CA_FILE", &ca)
+        .env("DCR_TLS_CLIENT_CERT_FILE", &cert)
+        .env("DCR_TLS_CLIENT_KEY_FILE", &key)
+        .run(&["providers", "list"])
+        .await;
+    let message = wrong_host.fails(1);
+    assert!(
+        message.contains("does not name the host") && message.contains("not valid for name"),
         "{message}"
     );
 
