@@ -37,10 +37,30 @@ impl Connected<IncomingStream<'_, dcr_common::tls::TlsIncoming>> for Peer {
     }
 }
 
-pub fn router(broker: Broker) -> Router {
+/// The token endpoint, with the same bounds as the gRPC servers (common::server): a
+/// request body of at most MAX_BODY, a time limit per request, and a bound on requests
+/// in progress (more wait for a place).
+pub fn router(broker: Broker, limits: dcr_common::server::ServerLimits) -> Router {
+    let places = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.concurrent_requests));
+    let timeout = limits.request_timeout;
     Router::new()
         .route("/oauth2/token", post(token))
         .with_state(broker)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let places = places.clone();
+                async move {
+                    let Ok(_place) = places.acquire_owned().await else {
+                        return error_response(TokenError::Unavailable("shutting down".into()));
+                    };
+                    match tokio::time::timeout(timeout, next.run(request)).await {
+                        Ok(response) => response,
+                        Err(_) => error_response(TokenError::Timeout),
+                    }
+                }
+            },
+        ))
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -169,8 +189,14 @@ async fn token(
     State(broker): State<Broker>,
     ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    // A body past MAX_BODY is not even read (DefaultBodyLimit); the answer is still OAuth's.
+    let Ok(body) = body else {
+        return error_response(TokenError::InvalidRequest(
+            "the request is too large".into(),
+        ));
+    };
     let mut request = match token_request(&headers, &body) {
         Ok(request) => request,
         Err(error) => return error_response(error),

@@ -104,7 +104,10 @@ pub async fn serve(
         let _ = rx.wait_for(|stop| *stop).await;
     };
     tracing::info!(grpc = %grpc.local_addr()?, http = %http_listener.local_addr()?, "token-svc serving");
-    let router = http::router(state.api.broker.clone());
+    let router = http::router(
+        state.api.broker.clone(),
+        dcr_common::server::ServerLimits::from_env()?,
+    );
     let http_server: std::pin::Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> =
         match &state.tls {
             Some(files) => {

@@ -69,4 +69,21 @@ async fn http_errors_follow_rfc_6749() {
     assert_eq!(response.status(), 400);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["error"], "invalid_request");
+
+    // A body past 16 KiB is not read, and the answer is still an OAuth error.
+    let response = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&pad={}",
+            "x".repeat(20 * 1024)
+        ))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["error_description"], "the request is too large");
 }
