@@ -33,6 +33,7 @@ fn main() {
             product_id: s.base.product_id.clone(),
             headers: [("authorization".to_owned(), format!("Bearer {token}"))].into(),
             required_scopes: vec!["read".into()],
+            source_address: String::new(),
         };
         let warm = s
             .check(

@@ -123,8 +123,18 @@ pub struct Checker {
     rejected: Cache<[u8; 32], &'static str>,
     /// Introspections per provider: random opaque tokens cannot make dcr flood an IdP.
     introspections: KeyedLimit<String>,
+    /// What unknown credentials make dcr do (token requests, introspections) per source
+    /// address, when the gateway names it.
+    per_source: KeyedLimit<String>,
     mac_key: [u8; 32],
     pub stats: Arc<Stats>,
+}
+
+/// What unknown credentials may make authz-svc do (see AuthzConfig).
+#[derive(Debug, Clone, Copy)]
+pub struct CheckLimits {
+    pub introspections_per_provider: Rate,
+    pub per_source: Rate,
 }
 
 /// How long a rejected token is rejected from memory.
@@ -148,7 +158,7 @@ impl Checker {
         sealer: Arc<Sealer>,
         clock: SharedClock,
         leeway: Duration,
-        introspection_rate: Rate,
+        limits: CheckLimits,
     ) -> Self {
         // Cache keys are keyed hashes: nothing in memory can check a token or secret offline.
         let mut mac_key = [0u8; 32];
@@ -172,7 +182,8 @@ impl Checker {
                 .max_capacity(100_000)
                 .time_to_live(REJECTED_TTL)
                 .build(),
-            introspections: KeyedLimit::new(introspection_rate),
+            introspections: KeyedLimit::new(limits.introspections_per_provider),
+            per_source: KeyedLimit::new(limits.per_source),
             mac_key,
             stats: Arc::new(Stats::default()),
         }
@@ -315,6 +326,7 @@ impl Checker {
                 }
                 match self
                     .bearer(
+                        &request.source_address,
                         &token,
                         &product.provider_id,
                         &product.issuer,
@@ -341,7 +353,13 @@ impl Checker {
                     );
                 }
                 let token = match self
-                    .exchange(&client_id, &client_secret, audience, strategy)
+                    .exchange(
+                        &request.source_address,
+                        &client_id,
+                        &client_secret,
+                        audience,
+                        strategy,
+                    )
                     .await
                 {
                     Ok(token) => token,
@@ -349,6 +367,7 @@ impl Checker {
                 };
                 let found = self
                     .bearer(
+                        &request.source_address,
                         &token,
                         &product.provider_id,
                         &product.issuer,
@@ -409,10 +428,22 @@ impl Checker {
         .await
     }
 
+    /// Whether the gateway-named `source` has used up what it may make dcr do (an empty
+    /// source, as from the dcr API without `source_address`, is not limited here).
+    fn source_exhausted(&self, source: &str) -> bool {
+        let exhausted = !source.is_empty() && self.per_source.check(&source.to_owned()).is_err();
+        if exhausted {
+            metrics::counter!("dcr_authz_rate_limited_total", "by" => "source").increment(1);
+        }
+        exhausted
+    }
+
     /// Verified claims for a token, from the cache or by one signature check (a JWT) or
     /// one introspection (an opaque token).
+    #[allow(clippy::too_many_arguments)]
     async fn bearer(
         &self,
+        source: &str,
         token: &str,
         provider_id: &str,
         issuer: &str,
@@ -441,7 +472,9 @@ impl Checker {
                 let verified = if is_jwt(token) {
                     verify(token, issuer, &self.keys, now, self.leeway).await
                 } else {
-                    if self.introspections.check(&provider_id.to_owned()).is_err() {
+                    if self.introspections.check(&provider_id.to_owned()).is_err()
+                        || self.source_exhausted(source)
+                    {
                         metrics::counter!("dcr_authz_rate_limited_total", "by" => "introspection")
                             .increment(1);
                         return Err(Outcome::rate_limited("unknown opaque tokens", challenge));
@@ -510,6 +543,7 @@ impl Checker {
     /// A token for Basic credentials, through token-svc (cached there and here).
     async fn exchange(
         &self,
+        source: &str,
         client_id: &str,
         secret: &str,
         audience: &str,
@@ -523,6 +557,12 @@ impl Checker {
             return Ok(token.to_string());
         }
         self.stats.lookup("basic", false);
+        if self.source_exhausted(source) {
+            return Err(Outcome::rate_limited(
+                "attempts from this address",
+                "Basic realm=\"dcr\"",
+            ));
+        }
         let request = tok::IssueTokenRequest {
             client_id: client_id.to_owned(),
             client_secret: secret.to_owned(),

@@ -25,6 +25,9 @@ pub struct AuthzConfig {
     /// DCR_AUTHZ_INTROSPECTION_RATE: introspections of unknown opaque tokens per provider
     /// per second (default 20, bursts of 40).
     pub introspection_rate: dcr_common::rate_limit::Rate,
+    /// DCR_AUTHZ_RATE_PER_SOURCE: token requests and introspections that unknown
+    /// credentials cause, per source address the gateway names (default 50 a second).
+    pub source_rate: dcr_common::rate_limit::Rate,
     /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS).
     pub tls: Option<ServerTlsFiles>,
     /// DCR_TLS_CA_FILE, DCR_TLS_CLIENT_CERT_FILE, DCR_TLS_CLIENT_KEY_FILE: for
@@ -63,6 +66,7 @@ impl AuthzConfig {
                 "DCR_AUTHZ_INTROSPECTION_RATE",
                 20,
             )?,
+            source_rate: dcr_common::rate_limit::Rate::from_env("DCR_AUTHZ_RATE_PER_SOURCE", 50)?,
             tls: ServerTlsFiles::from_env()?,
             client_tls: ClientTlsFiles::from_env()?,
         })

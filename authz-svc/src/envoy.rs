@@ -56,6 +56,7 @@ fn render(outcome: Outcome) -> CheckResponse {
     }
     let status = match outcome.http_status {
         401 => HttpStatusCode::Unauthorized,
+        429 => HttpStatusCode::TooManyRequests,
         503 => HttpStatusCode::ServiceUnavailable,
         _ => HttpStatusCode::Forbidden,
     };
@@ -119,10 +120,25 @@ impl Authorization for EnvoyApi {
                 .unwrap_or_default()
         };
         let product_name = extension(PRODUCT_NAME_EXTENSION);
+        let source_address = request
+            .attributes
+            .as_ref()
+            .and_then(|a| a.source.as_ref())
+            .and_then(|peer| peer.address.as_ref())
+            .and_then(|address| match &address.address {
+                Some(
+                    envoy_types::pb::envoy::config::core::v3::address::Address::SocketAddress(
+                        socket,
+                    ),
+                ) => Some(socket.address.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
         let check = pb::CheckRequest {
             product_id: extension(PRODUCT_EXTENSION),
             headers: request.get_client_headers().cloned().unwrap_or_default(),
             required_scopes: Vec::new(),
+            source_address,
         };
         let checked = self.0.check_route(&product_name, check);
         let outcome = match http_request_id(&request) {

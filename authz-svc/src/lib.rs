@@ -74,7 +74,10 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
         sealer,
         clock,
         config.leeway,
-        config.introspection_rate,
+        check::CheckLimits {
+            introspections_per_provider: config.introspection_rate,
+            per_source: config.source_rate,
+        },
     );
     Ok(AuthzState {
         checker,

@@ -41,6 +41,7 @@ pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Aut
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
+        source_rate: dcr_common::rate_limit::Rate::per_second(50),
         keys_max_stale: Duration::from_secs(6 * 3600),
         tls: tls.map(|t| t.server_tls(true)),
         client_tls: crate::tls::client(tls),
@@ -100,6 +101,7 @@ impl AuthzStack {
                     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                     .collect(),
                 required_scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                source_address: String::new(),
             })
             .await
             .expect("check")

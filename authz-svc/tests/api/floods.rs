@@ -1,7 +1,8 @@
 //! Floods from an anonymous caller (bounded in count and time, loopback only): 2,000
 //! wrong secrets for one client id and 2,000 random opaque tokens make a handful of IdP
 //! calls (the peer's own counters), are answered 429 / RESOURCE_EXHAUSTED with when to
-//! retry, and a well-behaved app in the same run keeps getting tokens and ALLOWs.
+//! retry; 500 random Basic credentials from one source address are limited per source;
+//! and a well-behaved app in the same run keeps getting tokens and ALLOWs.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,8 @@ const IN_FLIGHT: usize = 16;
 /// provider 20 introspections a second with bursts of 40 (authz-svc).
 const CLIENT_RATE: (f64, f64) = (10.0, 20.0);
 const INTROSPECTION_RATE: (f64, f64) = (20.0, 40.0);
+/// authz-svc's default per source address the gateway names: 50 a second, bursts of 100.
+const SOURCE_RATE: (f64, f64) = (50.0, 100.0);
 
 /// The most calls a limit of (per second, burst) lets through in `elapsed`, plus one for
 /// the boundary.
@@ -98,15 +101,25 @@ async fn floods_make_a_handful_of_idp_calls_and_honest_clients_go_on() {
         limited.len()
     );
 
-    // Over HTTP too: 429, Retry-After, an RFC 6749 error body.
-    let http = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", s.base.http_base))
-        .basic_auth(&victim_id, Some(random_text()))
-        .form(&[("grant_type", "client_credentials"), ("audience", AUDIENCE)])
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(http.status(), 429);
+    // Over HTTP too: 429, Retry-After, an RFC 6749 error body. (The client's allowance
+    // refills while the flood's results are checked, so a few more wrong secrets may
+    // still reach the IdP before the limit answers again: at most a burst.)
+    let mut http = None;
+    for _ in 0..(CLIENT_RATE.1 as usize * 3) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/oauth2/token", s.base.http_base))
+            .basic_auth(&victim_id, Some(random_text()))
+            .form(&[("grant_type", "client_credentials"), ("audience", AUDIENCE)])
+            .send()
+            .await
+            .expect("post");
+        if response.status() == 429 {
+            http = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), 401, "a wrong secret is refused");
+    }
+    let http = http.expect("the HTTP endpoint answers 429 once the client's limit is spent");
     let retry_after = http.headers()["retry-after"]
         .to_str()
         .expect("ascii")
@@ -179,4 +192,56 @@ async fn floods_make_a_handful_of_idp_calls_and_honest_clients_go_on() {
     println!(
         "random opaque tokens: {FLOOD} in {elapsed:?}: {idp_calls} introspections, {limited} limited"
     );
+
+    // 3. Random Basic credentials from one source address the gateway names: limited per
+    // source (each unknown client id would cost a registry lookup), while the honest app,
+    // from another address, gets through.
+    let basic = |id: &str, secret: &str| {
+        use base64::Engine as _;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+        )
+    };
+    let from = |source: &str, authorization: String| pb::CheckRequest {
+        product_id: s.base.product_id.clone(),
+        headers: [("authorization".to_owned(), authorization)].into(),
+        required_scopes: Vec::new(),
+        source_address: source.to_owned(),
+    };
+    let attacker = "203.0.113.9";
+    let started = Instant::now();
+    let answers: Vec<pb::CheckResponse> = futures::stream::iter(0..FLOOD / 4)
+        .map(|_| {
+            let mut authz = s.authz();
+            let request = from(attacker, basic(&random_text(), &random_text()));
+            async move { authz.check(request).await.expect("check").into_inner() }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let let_through = allowed(SOURCE_RATE, started.elapsed());
+    let limited: Vec<&pb::CheckResponse> = answers
+        .iter()
+        .filter(|a| a.http_status == 429 && a.reason == "rate_limited")
+        .collect();
+    assert!(
+        answers
+            .iter()
+            .all(|a| a.decision == pb::Decision::Deny as i32),
+        "unknown clients let through"
+    );
+    assert!(
+        limited.len() as u64 + let_through >= (FLOOD / 4) as u64,
+        "only {} of {} calls from one address were limited",
+        limited.len(),
+        FLOOD / 4
+    );
+    let honest = s
+        .authz()
+        .check(from("198.51.100.7", basic(&good_id, &good_secret)))
+        .await
+        .expect("check")
+        .into_inner();
+    assert_eq!(honest.decision, pb::Decision::Allow as i32, "{honest:?}");
 }

@@ -35,6 +35,7 @@ async fn traced_check(
         product_id: s.base.product_id.clone(),
         headers: [("authorization".to_owned(), authorization.to_owned())].into(),
         required_scopes: Vec::new(),
+        source_address: String::new(),
     });
     request
         .metadata_mut()

@@ -12,6 +12,7 @@ async fn check_named(s: &AuthzStack, name: &str, token: &str) -> authz_svc::chec
         product_id: String::new(),
         headers: [("authorization".to_owned(), format!("Bearer {token}"))].into(),
         required_scopes: Vec::new(),
+        source_address: String::new(),
     };
     s.state.checker.check_route(name, request).await
 }

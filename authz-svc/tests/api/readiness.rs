@@ -42,6 +42,7 @@ async fn not_serving_until_the_change_stream_is_followed() {
         session_key: SESSION_KEY,
         leeway: Duration::from_secs(30),
         introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
+        source_rate: dcr_common::rate_limit::Rate::per_second(50),
         keys_max_stale: Duration::from_secs(3600),
         tls: None,
         client_tls: Default::default(),

@@ -12,6 +12,7 @@ async fn a_gateways_request_id_reaches_the_registrys_logs() {
         product_id: s.base.product_id.clone(),
         headers: [("authorization".to_owned(), "Bearer a.b.c".to_owned())].into(),
         required_scopes: Vec::new(),
+        source_address: String::new(),
     });
     request
         .metadata_mut()
@@ -38,6 +39,7 @@ async fn a_gateways_request_id_reaches_the_registrys_logs() {
             product_id: s.base.product_id.clone(),
             headers: Default::default(),
             required_scopes: Vec::new(),
+            source_address: String::new(),
         })
         .await
         .expect("check");

@@ -110,6 +110,7 @@ pub async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
             product_id,
             headers,
             required_scopes: args.scopes,
+            source_address: String::new(),
         })
         .await
         .on(

@@ -163,6 +163,7 @@ impl Stack {
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
             leeway: Duration::from_secs(30),
             introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
+            source_rate: dcr_common::rate_limit::Rate::per_second(50),
             keys_max_stale: Duration::from_secs(6 * 3600),
         };
         let authz = authz_svc::build(&authz_config, dcr_common::clock::system())?;
