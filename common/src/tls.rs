@@ -42,36 +42,20 @@ impl ServerTlsFiles {
     /// From `DCR_TLS_CERT_FILE`, `DCR_TLS_KEY_FILE`, `DCR_TLS_CLIENT_CA_FILE`; None when
     /// TLS is off. The files are read once here, so a bad one stops the service at start.
     pub fn from_env() -> Result<Option<Self>, ConfigError> {
-        let cert = config::optional("DCR_TLS_CERT_FILE");
-        let key = config::optional("DCR_TLS_KEY_FILE");
         let client_ca = config::optional("DCR_TLS_CLIENT_CA_FILE").map(PathBuf::from);
-        let files = match (cert, key) {
-            (None, None) => {
-                if client_ca.is_some() {
-                    return Err(ConfigError::new(
-                        "DCR_TLS_CLIENT_CA_FILE",
-                        "needs DCR_TLS_CERT_FILE and DCR_TLS_KEY_FILE (client certificates need TLS)",
-                    ));
-                }
-                return Ok(None);
-            }
-            (Some(_), None) => {
+        let Some((cert, key)) = file_pair("DCR_TLS_CERT_FILE", "DCR_TLS_KEY_FILE")? else {
+            if client_ca.is_some() {
                 return Err(ConfigError::new(
-                    "DCR_TLS_KEY_FILE",
-                    "is required when DCR_TLS_CERT_FILE is set",
+                    "DCR_TLS_CLIENT_CA_FILE",
+                    "needs DCR_TLS_CERT_FILE and DCR_TLS_KEY_FILE (client certificates need TLS)",
                 ));
             }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "DCR_TLS_CERT_FILE",
-                    "is required when DCR_TLS_KEY_FILE is set",
-                ));
-            }
-            (Some(cert), Some(key)) => Self {
-                cert: cert.into(),
-                key: key.into(),
-                client_ca,
-            },
+            return Ok(None);
+        };
+        let files = Self {
+            cert,
+            key,
+            client_ca,
         };
         files.server_config(&[])?;
         Ok(Some(files))
@@ -125,6 +109,25 @@ impl ServerTlsFiles {
         let mut stamps = vec![stamp(&self.cert), stamp(&self.key)];
         stamps.extend(self.client_ca.as_deref().map(stamp));
         stamps
+    }
+}
+
+/// A certificate file and its key file: both set, or neither (None).
+fn file_pair(
+    cert_var: &'static str,
+    key_var: &'static str,
+) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
+    match (config::optional(cert_var), config::optional(key_var)) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some((cert.into(), key.into()))),
+        (Some(_), None) => Err(ConfigError::new(
+            key_var,
+            format!("is required when {cert_var} is set"),
+        )),
+        (None, Some(_)) => Err(ConfigError::new(
+            cert_var,
+            format!("is required when {key_var} is set"),
+        )),
     }
 }
 
@@ -335,24 +338,7 @@ impl ClientTlsFiles {
     /// From `DCR_TLS_CA_FILE`, `DCR_TLS_CLIENT_CERT_FILE`, `DCR_TLS_CLIENT_KEY_FILE`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let ca = config::optional("DCR_TLS_CA_FILE").map(PathBuf::from);
-        let cert = config::optional("DCR_TLS_CLIENT_CERT_FILE");
-        let key = config::optional("DCR_TLS_CLIENT_KEY_FILE");
-        let identity = match (cert, key) {
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "DCR_TLS_CLIENT_KEY_FILE",
-                    "is required when DCR_TLS_CLIENT_CERT_FILE is set",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "DCR_TLS_CLIENT_CERT_FILE",
-                    "is required when DCR_TLS_CLIENT_KEY_FILE is set",
-                ));
-            }
-            (Some(cert), Some(key)) => Some((cert.into(), key.into())),
-        };
+        let identity = file_pair("DCR_TLS_CLIENT_CERT_FILE", "DCR_TLS_CLIENT_KEY_FILE")?;
         let files = Self { ca, identity };
         files.tonic_config()?;
         Ok(files)
