@@ -17,5 +17,6 @@ pub mod request_id;
 pub mod seal;
 pub mod server;
 pub mod telemetry;
+pub mod text;
 pub mod tls;
 pub mod url_policy;

@@ -640,7 +640,8 @@ async fn resources_not_in_the_file_are_listed_and_left_alone() {
     let rendered = done.render();
     assert!(
         rendered.contains(
-            "not managed by this file (left alone):\n    product orders-api\n    strategy partners"
+            "not managed by this file (left alone; `apply --prune` would delete them):\n    \
+             product orders-api\n    strategy partners"
         ),
         "{rendered}"
     );
@@ -811,6 +812,14 @@ async fn the_cli_applies_plans_and_exports() {
     assert!(
         stdout.contains("product orders-api: delete\nstrategy partners: delete"),
         "{stdout}"
+    );
+    // Without --prune the same file changes nothing, and says what it leaves alone.
+    let (code, stdout, stderr) = run(&["plan", "-f", only_provider.to_str().unwrap()], &env).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.trim_end(),
+        "not managed by this file (left alone; `apply --prune` would delete them):\n    \
+         product orders-api\n    strategy partners\nno changes",
     );
 
     let exported = dir.0.join("exported.yaml");

@@ -35,10 +35,11 @@ struct Dev {
 
 /// Starts `dcrctl dev` and reads its stdout until the walkthrough is printed: the stack is
 /// up and seeded by then.
-async fn start(data_dir: &Path, emulator_port: u16) -> Dev {
+async fn start(data_dir: &Path, emulator_port: u16, extra: &[&str]) -> Dev {
     let mut child = Command::new(DCRCTL)
         .args(["dev", "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .args([
             "--registry-listen=127.0.0.1:0",
             "--token-listen=127.0.0.1:0",
@@ -92,14 +93,15 @@ impl Dev {
     }
 }
 
-/// Runs shell code the way a user pastes it, after `source`-ing the env file dcrctl dev
-/// named, with `dcrctl` as the alias it sets.
+/// Runs shell code as a script (no interactive shell, so no aliases), after `source`-ing
+/// the env file dcrctl dev named, which puts `dcrctl` on PATH. PATH starts without the
+/// built binary: the env file must provide it.
 async fn shell(printed: &str, code: &str) -> (bool, String) {
     let source = printed
         .lines()
         .find(|line| line.starts_with("source "))
         .expect("a `source` line");
-    let script = format!("shopt -s expand_aliases\nset -euo pipefail\n{source}\n{code}\n");
+    let script = format!("set -euo pipefail\n{source}\n{code}\n");
     let output = Command::new("bash")
         .arg("-c")
         .arg(script)
@@ -123,10 +125,18 @@ async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
     let data_dir = data.path().join(".dcr");
     let emulator_port = free_port();
 
-    let dev = start(&data_dir, emulator_port).await;
+    let dev = start(&data_dir, emulator_port, &[]).await;
     for endpoint in ["registry-svc", "token-svc", "authz-svc", "IdP emulator"] {
         assert!(dev.printed.contains(endpoint), "{}", dev.printed);
     }
+    assert!(
+        dev.printed.contains(
+            "(the built-in demo configuration, deploy/demo/dcr.yaml, copied on this first start): \
+             provider demo-okta (created), strategy demo (created), product demo (created)."
+        ),
+        "the banner says what was applied:\n{}",
+        dev.printed
+    );
     // The walkthrough exactly as printed (everything after the `source` line).
     let walkthrough = dev
         .printed
@@ -162,7 +172,15 @@ async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
     assert!(status.success(), "Ctrl-C is a clean stop: {status:?}");
 
     // Second start, same data dir: nothing seeded twice, the app and its secret work.
-    let again = start(&data_dir, emulator_port).await;
+    let again = start(&data_dir, emulator_port, &[]).await;
+    assert!(
+        again.printed.contains(&format!(
+            "Applied {}: provider demo-okta (unchanged), strategy demo (unchanged), product demo (unchanged).",
+            data_dir.join("dcr.yaml").display()
+        )),
+        "{}",
+        again.printed
+    );
     let (ok, out) = shell(
         &again.printed,
         &format!(
@@ -170,7 +188,10 @@ async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
              export DCR_CLIENT_ID={client_id} DCR_CLIENT_SECRET={secret}\n\
              eval \"$(dcrctl token --scope read --output env)\"\n\
              dcrctl check --product demo\n\
-             dcrctl providers list"
+             dcrctl providers list\n\
+             printf '  - name: second\\n    strategy: demo\\n' >> {dcr_yaml}\n\
+             dcrctl apply -f {dcr_yaml}",
+            dcr_yaml = data_dir.join("dcr.yaml").display()
         ),
     )
     .await;
@@ -178,9 +199,77 @@ async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
     assert!(out.contains("APPLICATION_STATE_ACTIVE"), "{out}");
     assert!(out.contains("ALLOW"), "{out}");
     assert_eq!(
-        out.matches("demo-okta").count(),
+        out.matches("demo-okta  okta").count(),
         1,
         "one demo provider after two starts:\n{out}"
     );
+    // The edited file applies with only the env file's variables (the provider's token
+    // among them).
+    assert!(out.contains("product second: created"), "{out}");
     assert!(again.interrupt().await.success());
+}
+
+/// Runs `dcrctl dev --reset` with `answer` on stdin; returns (exit ok, stderr).
+async fn reset_answering(data_dir: &Path, answer: &str) -> (bool, String) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut child = Command::new(DCRCTL)
+        .args(["dev", "--reset", "--data-dir"])
+        .arg(data_dir)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(answer.as_bytes()).await.expect("answer");
+    drop(stdin);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("exits")
+        .expect("wait");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn reset_asks_first_and_deletes_only_a_dev_data_dir() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join(".dcr");
+    let emulator_port = free_port();
+    let dev = start(&data_dir, emulator_port, &[]).await;
+    assert!(dev.interrupt().await.success());
+
+    // "n" (or just Enter) keeps everything.
+    let (ok, stderr) = reset_answering(&data_dir, "n\n").await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("[y/N]") && stderr.contains("nothing deleted"),
+        "{stderr}"
+    );
+    assert!(data_dir.join("secrets.json").exists());
+
+    // A folder that is not a dev data dir is never deleted, whatever the answer.
+    let other = data.path().join("precious");
+    std::fs::create_dir_all(&other).expect("mkdir");
+    std::fs::write(other.join("notes.txt"), "keep me").expect("write");
+    let (ok, stderr) = reset_answering(&other, "y\n").await;
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("does not look like a dcrctl dev data dir"),
+        "{stderr}"
+    );
+    assert!(other.join("notes.txt").exists());
+
+    // --yes: deleted, then a first start again.
+    let fresh = start(&data_dir, emulator_port, &["--reset", "--yes"]).await;
+    assert!(
+        fresh.printed.contains("copied on this first start"),
+        "{}",
+        fresh.printed
+    );
+    assert!(fresh.interrupt().await.success());
 }

@@ -45,7 +45,7 @@ pub struct ExportArgs {
 fn print_plan(ctx: &Ctx, plan: &Plan, empty: &str) -> anyhow::Result<()> {
     match ctx.output {
         Format::Json => output::print_json(&serde_json::to_value(plan)?),
-        _ if plan.is_empty() => output::print(empty),
+        _ if plan.is_empty() => output::print(&format!("{}{empty}", plan.render_not_managed())),
         _ => output::print(&plan.render()),
     }
 }

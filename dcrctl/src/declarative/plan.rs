@@ -34,6 +34,18 @@ pub enum Action {
     Unchanged,
 }
 
+impl Action {
+    /// As `apply` reports it: "created", "updated", "deleted", "unchanged".
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Action::Create => "created",
+            Action::Update => "updated",
+            Action::Delete => "deleted",
+            Action::Unchanged => "unchanged",
+        }
+    }
+}
+
 /// One field that differs. `old` is null for a create.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldChange {
@@ -90,6 +102,22 @@ impl Plan {
         self.resources.iter().filter(|e| e.action == action).count()
     }
 
+    /// What the registry has and the file does not, for people (empty when there is
+    /// none). Shown with every plan, also one without changes: a file that forgot a
+    /// resource should say so before anyone runs `--prune`.
+    pub fn render_not_managed(&self) -> String {
+        if self.not_managed.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from(
+            "not managed by this file (left alone; `apply --prune` would delete them):\n",
+        );
+        for item in &self.not_managed {
+            out.push_str(&format!("    {} {}\n", item.kind.as_str(), item.name));
+        }
+        out
+    }
+
     /// The plan for people.
     pub fn render(&self) -> String {
         let (create, update, delete) = if self.applied {
@@ -123,12 +151,7 @@ impl Plan {
                 out.push_str(&format!("    {secret} (secret, sent)\n"));
             }
         }
-        if !self.not_managed.is_empty() {
-            out.push_str("not managed by this file (left alone):\n");
-            for item in &self.not_managed {
-                out.push_str(&format!("    {} {}\n", item.kind.as_str(), item.name));
-            }
-        }
+        out.push_str(&self.render_not_managed());
         let (c, u, d, n, m) = (
             self.count(Action::Create),
             self.count(Action::Update),

@@ -4,6 +4,7 @@
 //! runs until Ctrl-C (or SIGTERM), then drains and stops everything. Data lives in the data
 //! dir (`./.dcr` by default): the SQLite store, the emulator's state, the keys and tokens.
 
+mod reset;
 mod secrets;
 mod seed;
 mod stack;
@@ -40,10 +41,20 @@ pub struct DevArgs {
     /// and certificates made on first start in `<data dir>/tls`.
     #[arg(long)]
     pub no_tls: bool,
+    /// Start afresh: delete the data dir (after asking; `--yes` skips the question) and
+    /// everything in it: apps, their clients at the emulator, keys, tokens, certificates.
+    #[arg(long)]
+    pub reset: bool,
+    /// Answer yes to `--reset`'s question (for scripts).
+    #[arg(long, requires = "reset")]
+    pub yes: bool,
 }
 
 pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     init_logs();
+    if args.reset && !reset::reset(&args.data_dir, args.yes)? {
+        return Ok(());
+    }
     secrets::ensure_dir(&args.data_dir)?;
     let secrets = DevSecrets::load_or_create(&args.data_dir)?;
     let tls = if args.no_tls {
@@ -52,12 +63,20 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         Some(local_certificates(&args.data_dir)?)
     };
     let stack = Stack::start(&args, &secrets, &args.data_dir, tls).await?;
-    let seeded = seed::seed(&stack.endpoints, &secrets, &args.data_dir).await;
-    if let Err(e) = seeded {
-        stack.stop().await?;
-        return Err(e.context("cannot seed the demo configuration"));
-    }
-    let environment = walkthrough::environment(&stack.endpoints, &secrets);
+    let seeded = match seed::seed(&stack.endpoints, &secrets, &args.data_dir).await {
+        Ok(seeded) => seeded,
+        Err(e) => {
+            stack.stop().await?;
+            return Err(e.context("cannot seed the demo configuration"));
+        }
+    };
+    let bin_dir = link_dcrctl(&args.data_dir);
+    let environment = walkthrough::environment(
+        &stack.endpoints,
+        &secrets,
+        bin_dir.as_deref(),
+        &seed::variables(&stack.endpoints),
+    );
     if let Err(e) = secrets::write_private(
         &walkthrough::env_file(&args.data_dir),
         environment.as_bytes(),
@@ -65,12 +84,37 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         stack.stop().await?;
         return Err(e);
     }
-    print!("{}", walkthrough::render(&stack.endpoints, &args.data_dir));
+    print!(
+        "{}",
+        walkthrough::render(&stack.endpoints, &args.data_dir, &seeded)
+    );
     dcr_common::server::shutdown_signal().await;
     eprintln!("dcr dev: stopping (in-flight calls finish first)");
     stack.stop().await?;
     eprintln!("dcr dev: stopped; data kept in {}", args.data_dir.display());
     Ok(())
+}
+
+/// `<data dir>/bin/dcrctl`, a link to this very binary, for the env file to put on PATH;
+/// `None` (and a warning) where it cannot be made: the env file then relies on a `dcrctl`
+/// already on PATH.
+fn link_dcrctl(data_dir: &std::path::Path) -> Option<PathBuf> {
+    let made = (|| -> std::io::Result<PathBuf> {
+        let exe = std::env::current_exe()?;
+        let bin = data_dir.join("bin");
+        std::fs::create_dir_all(&bin)?;
+        let link = bin.join("dcrctl");
+        // Replaced at each start: the binary may have moved (another checkout, a release).
+        if link.symlink_metadata().is_ok() {
+            std::fs::remove_file(&link)?;
+        }
+        std::os::unix::fs::symlink(exe, &link)?;
+        Ok(bin)
+    })();
+    made.inspect_err(|e| {
+        eprintln!("dcr dev: warning: cannot link dcrctl into the data dir ({e}); put dcrctl on PATH yourself");
+    })
+    .ok()
 }
 
 /// The dev stack's CA and certificates (for localhost and 127.0.0.1), made on first start.

@@ -2,10 +2,12 @@
 //! walkthrough (`deploy/demo/walkthrough.sh`, the same steps the compose test runs) with
 //! the environment it needs, ready to paste into another terminal.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use super::secrets::DevSecrets;
+use super::seed::Seeded;
 use super::stack::Endpoints;
 use crate::output::{env_lines, shell_quote};
 
@@ -22,39 +24,57 @@ pub fn env_file(data_dir: &Path) -> std::path::PathBuf {
     data_dir.join("env")
 }
 
-/// The shell environment the walkthrough needs: a `dcrctl` alias, the endpoints and the
-/// dev tokens. Written to `<data dir>/env` (0600) rather than printed, so the tokens do
-/// not land in terminal scrollback.
-pub fn environment(endpoints: &Endpoints, secrets: &DevSecrets) -> String {
-    let dcrctl = std::env::current_exe()
-        .map(|path| path.display().to_string())
-        .unwrap_or_else(|_| "dcrctl".into());
+/// The shell environment the walkthrough needs: `dcrctl` on PATH, the endpoints, the dev
+/// tokens, and the variables `<data dir>/dcr.yaml` refers to (so `dcrctl apply -f` works
+/// after editing it). Written to `<data dir>/env` (0600) rather than printed, so the tokens
+/// do not land in terminal scrollback. PATH rather than an alias: scripts, `xargs` and
+/// `watch` do not expand aliases.
+pub fn environment(
+    endpoints: &Endpoints,
+    secrets: &DevSecrets,
+    bin_dir: Option<&Path>,
+    file_variables: &BTreeMap<String, String>,
+) -> String {
     let mut vars = vec![
-        ("DCR_REGISTRY_URL", endpoints.url(endpoints.registry)),
-        ("DCR_TOKEN_URL", endpoints.url(endpoints.token)),
-        ("DCR_AUTHZ_URL", endpoints.url(endpoints.authz)),
+        (
+            "DCR_REGISTRY_URL".to_owned(),
+            endpoints.url(endpoints.registry),
+        ),
+        ("DCR_TOKEN_URL".to_owned(), endpoints.url(endpoints.token)),
+        ("DCR_AUTHZ_URL".to_owned(), endpoints.url(endpoints.authz)),
     ];
     // An absolute path: the file is sourced from anywhere.
     if let Some(tls) = &endpoints.tls {
         let ca = std::path::absolute(&tls.ca_cert).unwrap_or_else(|_| tls.ca_cert.clone());
-        vars.push(("DCR_TLS_CA_FILE", ca.display().to_string()));
+        vars.push(("DCR_TLS_CA_FILE".to_owned(), ca.display().to_string()));
     }
     vars.extend([
-        ("DCR_ADMIN_TOKEN", secrets.admin_token.clone()),
-        ("DCR_PORTAL_TOKEN", secrets.portal_token.clone()),
-        ("DCR_SERVICE_TOKEN", secrets.service_token.clone()),
-        ("DCR_GATEWAY_TOKEN", secrets.gateway_token.clone()),
-        ("DCR_DEVELOPER_ID", "dev-1".to_owned()),
+        ("DCR_ADMIN_TOKEN".to_owned(), secrets.admin_token.clone()),
+        ("DCR_PORTAL_TOKEN".to_owned(), secrets.portal_token.clone()),
+        (
+            "DCR_SERVICE_TOKEN".to_owned(),
+            secrets.service_token.clone(),
+        ),
+        (
+            "DCR_GATEWAY_TOKEN".to_owned(),
+            secrets.gateway_token.clone(),
+        ),
+        ("DCR_DEVELOPER_ID".to_owned(), "dev-1".to_owned()),
     ]);
-    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.extend(file_variables.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let exports = env_lines(&pairs);
-    format!(
-        "# Written by dcrctl dev: source it to use the dev stack.\nalias dcrctl={}\n{exports}\n",
-        shell_quote(&dcrctl)
-    )
+    let path = bin_dir.map_or_else(String::new, |dir| {
+        let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        format!(
+            "export PATH={}:\"$PATH\"\n",
+            shell_quote(&dir.display().to_string())
+        )
+    });
+    format!("# Written by dcrctl dev: source it to use the dev stack.\n{path}{exports}\n")
 }
 
-pub fn render(endpoints: &Endpoints, data_dir: &Path) -> String {
+pub fn render(endpoints: &Endpoints, data_dir: &Path, seeded: &Seeded) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -89,11 +109,7 @@ pub fn render(endpoints: &Endpoints, data_dir: &Path) -> String {
         "  IdP emulator   {}   (Auth0, Okta, Curity, Entra ID)",
         endpoints.emulator
     );
-    let _ = writeln!(
-        out,
-        "\nSeeded from {}: provider demo-okta (the emulator's Okta), strategy demo, product demo.",
-        data_dir.join("dcr.yaml").display()
-    );
+    let _ = writeln!(out, "\n{}", seeded.summary());
     let _ = writeln!(
         out,
         "\nTry it: in another terminal, in this folder, paste:\n\nsource {}\n",
