@@ -13,6 +13,7 @@ need cargo "install Rust from https://rustup.rs"
 need node "install Node.js 20 or newer (apt-get install nodejs npm)"
 need npm "install npm (apt-get install npm)"
 need python3 "install Python 3.10 or newer"
+need jq "apt-get install jq (the README examples, run by dcrctl's dev tests, use it)"
 
 pg_bin=""
 find_pg() {

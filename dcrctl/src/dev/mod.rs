@@ -84,11 +84,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         stack.stop().await?;
         return Err(e);
     }
+    // Listening before printing: whoever reads the banner may press Ctrl-C at once.
+    let stop = dcr_common::server::shutdown_signal();
     print!(
         "{}",
         walkthrough::render(&stack.endpoints, &args.data_dir, &seeded)
     );
-    dcr_common::server::shutdown_signal().await;
+    stop.await;
     eprintln!("dcr dev: stopping (in-flight calls finish first)");
     stack.stop().await?;
     eprintln!("dcr dev: stopped; data kept in {}", args.data_dir.display());

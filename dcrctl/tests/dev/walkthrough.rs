@@ -1,97 +1,14 @@
-//! `dcrctl dev` as a newcomer meets it: start it, paste the walkthrough it prints into a
-//! shell, stop it with Ctrl-C, start it again and find the app still there and still
-//! working (SQLite store and emulator state kept in the data dir).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Start `dcrctl dev`, paste the walkthrough it prints into a shell, stop it with Ctrl-C,
+//! start it again and find the app still there and still working (SQLite store and
+//! emulator state kept in the data dir); `--reset`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-const DCRCTL: &str = env!("CARGO_BIN_EXE_dcrctl");
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-struct Dev {
-    child: Child,
-    /// Everything it printed on stdout up to the walkthrough's end.
-    printed: String,
-}
-
-/// Starts `dcrctl dev` and reads its stdout until the walkthrough is printed: the stack is
-/// up and seeded by then.
-async fn start(data_dir: &Path, emulator_port: u16, extra: &[&str]) -> Dev {
-    let mut child = Command::new(DCRCTL)
-        .args(["dev", "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .args([
-            "--registry-listen=127.0.0.1:0",
-            "--token-listen=127.0.0.1:0",
-            "--token-http-listen=127.0.0.1:0",
-            "--authz-listen=127.0.0.1:0",
-        ])
-        .arg(format!("--emulator-listen=127.0.0.1:{emulator_port}"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn dcrctl dev");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let mut printed = String::new();
-    let ready = tokio::time::timeout(Duration::from_secs(120), async {
-        while let Some(line) = lines.next_line().await.expect("read") {
-            printed.push_str(&line);
-            printed.push('\n');
-            if line.starts_with("dcrctl audit list") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert!(
-        matches!(ready, Ok(true)),
-        "dcrctl dev did not print its walkthrough: {printed}"
-    );
-    // Keep draining stdout so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Dev { child, printed }
-}
-
-impl Dev {
-    /// Ctrl-C, then the exit status.
-    async fn interrupt(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("pid").to_string();
-        let sent = Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .await
-            .expect("kill");
-        assert!(sent.success());
-        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .expect("stops within 30 s")
-            .expect("wait")
-    }
-}
+use crate::{DCRCTL, Ports, start, workspace_root};
 
 /// Runs shell code as a script (no interactive shell, so no aliases), after `source`-ing
 /// the env file dcrctl dev named, which puts `dcrctl` on PATH. PATH starts without the
@@ -123,9 +40,9 @@ async fn shell(printed: &str, code: &str) -> (bool, String) {
 async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join(".dcr");
-    let emulator_port = free_port();
+    let ports = Ports::free();
 
-    let dev = start(&data_dir, emulator_port, &[]).await;
+    let dev = start(&data_dir, ports, &[]).await;
     for endpoint in ["registry-svc", "token-svc", "authz-svc", "IdP emulator"] {
         assert!(dev.printed.contains(endpoint), "{}", dev.printed);
     }
@@ -172,7 +89,7 @@ async fn the_printed_walkthrough_works_and_a_restart_keeps_the_data() {
     assert!(status.success(), "Ctrl-C is a clean stop: {status:?}");
 
     // Second start, same data dir: nothing seeded twice, the app and its secret work.
-    let again = start(&data_dir, emulator_port, &[]).await;
+    let again = start(&data_dir, ports, &[]).await;
     assert!(
         again.printed.contains(&format!(
             "Applied {}: provider demo-okta (unchanged), strategy demo (unchanged), product demo (unchanged).",
@@ -239,8 +156,8 @@ async fn reset_answering(data_dir: &Path, answer: &str) -> (bool, String) {
 async fn reset_asks_first_and_deletes_only_a_dev_data_dir() {
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join(".dcr");
-    let emulator_port = free_port();
-    let dev = start(&data_dir, emulator_port, &[]).await;
+    let ports = Ports::free();
+    let dev = start(&data_dir, ports, &[]).await;
     assert!(dev.interrupt().await.success());
 
     // "n" (or just Enter) keeps everything.
@@ -265,7 +182,7 @@ async fn reset_asks_first_and_deletes_only_a_dev_data_dir() {
     assert!(other.join("notes.txt").exists());
 
     // --yes: deleted, then a first start again.
-    let fresh = start(&data_dir, emulator_port, &["--reset", "--yes"]).await;
+    let fresh = start(&data_dir, ports, &["--reset", "--yes"]).await;
     assert!(
         fresh.printed.contains("copied on this first start"),
         "{}",
