@@ -1,4 +1,4 @@
-//! authz-svc configuration, from the environment (names fixed in DESIGN.md).
+//! authz-svc configuration, from the environment (names fixed in docs/design.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;

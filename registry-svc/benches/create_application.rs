@@ -1,7 +1,7 @@
 //! `CreateApplication` latency with the IdP's own time taken out: creates through
 //! registry-svc (Postgres intent, the Auth0 Management API call at the IdP emulator,
 //! journal, commit), then the same IdP call made directly, in the same run. dcr's own
-//! time is the difference of the medians. DESIGN.md's target: under 5 ms at p50.
+//! time is the difference of the medians. docs/design.md's target: under 5 ms at p50.
 //! Run with `scripts/bench create_application`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -1,4 +1,4 @@
-//! registry-svc configuration, from the environment (names fixed in DESIGN.md).
+//! registry-svc configuration, from the environment (names fixed in docs/design.md).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -484,7 +484,7 @@ const ROUND: Duration = Duration::from_secs(2);
 const ROUNDS: usize = 6;
 const OPEN_LOOP: Duration = Duration::from_secs(4);
 
-/// The measurement DESIGN.md states its throughput and latency targets in, printed:
+/// The measurement docs/design.md states its throughput and latency targets in, printed:
 /// `call` (the service, named `name`) against a trivial tonic echo server sent `request`,
 /// the same bytes, in alternating closed-loop rounds (see `Comparison`), then both in an
 /// open loop at half the echo server's median rate. The gRPC health Check (empty

@@ -1,7 +1,7 @@
 //! Cache-hit IssueToken throughput, as a ratio to a trivial tonic echo server sent the
 //! same request bytes (and, for reference, the gRPC health Check with empty messages),
 //! measured in the same run with the same load generator, plus p50/p99 at half the echo
-//! server's rate. DESIGN.md's target: ratio >= 0.8.
+//! server's rate. docs/design.md's target: ratio >= 0.8.
 //! Run with `scripts/bench` (it starts Postgres and the IdP peer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -35,7 +35,7 @@ impl ProviderType {
         let claims: &[&str] = match self {
             Self::Auth0 => &["azp"],
             // Okta's access tokens carry the client as `cid`; `client_id` first keeps
-            // DESIGN.md's default, `cid` is what Okta JWTs actually have.
+            // docs/design.md's default, `cid` is what Okta JWTs actually have.
             Self::Okta => &["client_id", "cid"],
             Self::Curity => &["sub"],
             Self::AzureAd => &["appid", "azp"],

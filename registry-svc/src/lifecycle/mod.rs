@@ -1,4 +1,4 @@
-//! Application workflows that touch the IdP, written to keep invariant 1 of DESIGN.md:
+//! Application workflows that touch the IdP, written to keep invariant 1 of docs/design.md:
 //! persist intent (state + pending operation) in one transaction, call the IdP with dcr's
 //! application id as marker, journal what it answered, then commit the result. The
 //! reconciler (`reconcile.rs`) finishes or undoes whatever a crash interrupted.

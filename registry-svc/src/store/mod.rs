@@ -60,7 +60,7 @@ pub struct Page<T> {
     pub next: Option<String>,
 }
 
-/// A pending or finished IdP side effect (invariant 1 of DESIGN.md).
+/// A pending or finished IdP side effect (invariant 1 of docs/design.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OperationKind {
     Create,
