@@ -357,3 +357,42 @@ async fn the_readme_examples_print_what_the_readme_shows() {
         "the README differs from what its examples do:\n{problems}"
     );
 }
+
+/// Relative link targets in a Markdown text: `[text](target)`, without `#anchors`.
+fn relative_links(markdown: &str) -> Vec<String> {
+    markdown
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
+        .filter(|target| !target.contains("://") && !target.starts_with('#'))
+        .map(|target| target.split('#').next().unwrap_or(target).to_owned())
+        .collect()
+}
+
+#[test]
+fn the_readme_and_docs_link_only_to_files_in_the_repository() {
+    let root = workspace_root();
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        pages.push(entry.expect("entry").path());
+    }
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).expect("page");
+        let dir = page.parent().expect("dir");
+        for target in relative_links(&text) {
+            let path = dir.join(&target);
+            let inside = path
+                .canonicalize()
+                .is_ok_and(|path| path.starts_with(&root));
+            if !inside {
+                broken.push(format!("{}: {target}", page.display()));
+            }
+        }
+    }
+    assert!(relative_links("[a](docs/x.md) [b](https://e.org) [c](#top)") == ["docs/x.md"]);
+    assert!(
+        broken.is_empty(),
+        "links to files a clone does not have: {broken:#?}"
+    );
+}
