@@ -11,8 +11,7 @@ pub const ECHO_CHARS: usize = 64;
 /// characters escaped (`\n`, `\t`, `\u{7}`), and a note of how much was left out.
 pub fn excerpt(value: &str, max_chars: usize) -> String {
     let mut out = String::new();
-    let mut shown = 0usize;
-    for ch in value.chars() {
+    for (shown, ch) in value.chars().enumerate() {
         if shown == max_chars {
             let rest = value.chars().count() - shown;
             let _ = write!(out, "... ({rest} more characters)");
@@ -23,7 +22,6 @@ pub fn excerpt(value: &str, max_chars: usize) -> String {
         } else {
             out.push(ch);
         }
-        shown += 1;
     }
     out
 }

@@ -83,12 +83,11 @@ fn files(readme: &str) -> Vec<(String, String)> {
 
 /// Splits `(exit N)` off a sample's line.
 fn exit_code(line: &str) -> (String, Option<i32>) {
-    if let Some(rest) = line.trim_end().strip_suffix(')') {
-        if let Some((text, code)) = rest.rsplit_once("(exit ") {
-            if let Ok(code) = code.parse() {
-                return (text.trim_end().to_owned(), Some(code));
-            }
-        }
+    if let Some(rest) = line.trim_end().strip_suffix(')')
+        && let Some((text, code)) = rest.rsplit_once("(exit ")
+        && let Ok(code) = code.parse()
+    {
+        return (text.trim_end().to_owned(), Some(code));
     }
     (line.to_owned(), None)
 }
