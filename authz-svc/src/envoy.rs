@@ -7,7 +7,8 @@
 //! client sent) and passes `Set-Cookie` to the client; a deny answers 401/403/503 with
 //! `WWW-Authenticate` and a small JSON body.
 
-use dcr_proto::authz::v1 as pb;
+use std::collections::HashMap;
+
 use envoy_types::ext_authz::v3::pb::{
     Authorization, CheckRequest, CheckResponse, HeaderAppendAction, HttpStatusCode,
 };
@@ -17,7 +18,8 @@ use envoy_types::ext_authz::v3::{
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use crate::check::{Checker, Outcome};
+use crate::check::{CheckInput, Checker};
+use crate::decision::{Decision, Denial, Principal};
 
 pub const PRODUCT_EXTENSION: &str = "dcr_product_id";
 pub const PRODUCT_NAME_EXTENSION: &str = "dcr_product";
@@ -25,61 +27,66 @@ pub const PRODUCT_NAME_EXTENSION: &str = "dcr_product";
 #[derive(Clone)]
 pub struct EnvoyApi(pub Checker);
 
-fn render(outcome: Outcome) -> CheckResponse {
-    if outcome.allow {
-        // Every dcr header is written with overwrite semantics, so a client cannot smuggle
-        // its own value upstream. (Envoy applies headers_to_remove after these, so
-        // removing them here would delete what was just set.)
-        let mut ok = OkHttpResponseBuilder::new();
-        if let Some(principal) = &outcome.principal {
-            let overwrite = Some(HeaderAppendAction::OverwriteIfExistsOrAdd);
-            ok.add_header(
-                "x-dcr-application-id",
-                principal.application_id.clone(),
-                overwrite,
-                false,
-            );
-            ok.add_header(
-                "x-dcr-client-id",
-                principal.client_id.clone(),
-                overwrite,
-                false,
-            );
-            ok.add_header("x-dcr-scopes", principal.scopes.join(" "), overwrite, true);
-        }
-        for (name, value) in &outcome.response_headers {
-            ok.add_response_header(name.clone(), value.clone(), None, false);
-        }
-        let mut response = CheckResponse::with_status(Status::ok("allowed"));
-        response.set_http_response(ok);
-        return response;
+fn render(decision: Decision) -> CheckResponse {
+    match decision {
+        Decision::Allow {
+            principal,
+            set_cookie,
+        } => allowed(&principal, set_cookie),
+        Decision::Deny(denial) => denied(&denial),
     }
-    let status = match outcome.http_status {
+}
+
+fn allowed(principal: &Principal, set_cookie: Option<String>) -> CheckResponse {
+    // Every dcr header is written with overwrite semantics, so a client cannot smuggle
+    // its own value upstream. (Envoy applies headers_to_remove after these, so
+    // removing them here would delete what was just set.)
+    let mut ok = OkHttpResponseBuilder::new();
+    let overwrite = Some(HeaderAppendAction::OverwriteIfExistsOrAdd);
+    ok.add_header(
+        "x-dcr-application-id",
+        principal.application_id.clone(),
+        overwrite,
+        false,
+    );
+    ok.add_header(
+        "x-dcr-client-id",
+        principal.client_id.clone(),
+        overwrite,
+        false,
+    );
+    ok.add_header("x-dcr-scopes", principal.scopes.join(" "), overwrite, true);
+    if let Some(cookie) = set_cookie {
+        ok.add_response_header("set-cookie", cookie, None, false);
+    }
+    let mut response = CheckResponse::with_status(Status::ok("allowed"));
+    response.set_http_response(ok);
+    response
+}
+
+fn denied(denial: &Denial) -> CheckResponse {
+    let status = match denial.http_status() {
         401 => HttpStatusCode::Unauthorized,
         429 => HttpStatusCode::TooManyRequests,
         503 => HttpStatusCode::ServiceUnavailable,
         _ => HttpStatusCode::Forbidden,
     };
+    let reason = denial.reason.as_str();
     let mut denied = DeniedHttpResponseBuilder::new();
     denied.set_http_status(status);
-    if !outcome.www_authenticate.is_empty() {
-        denied.add_header(
-            "www-authenticate",
-            outcome.www_authenticate.clone(),
-            None,
-            false,
-        );
+    let challenge = denial.www_authenticate();
+    if !challenge.is_empty() {
+        denied.add_header("www-authenticate", challenge, None, false);
     }
     denied.add_header("content-type", "application/json", None, false);
     denied.add_header("cache-control", "no-store", None, false);
     denied.set_body(
-        serde_json::json!({ "error": outcome.reason, "error_description": outcome.description })
-            .to_string(),
+        serde_json::json!({ "error": reason, "error_description": denial.description }).to_string(),
     );
-    let grpc_status = if outcome.http_status == 401 {
-        Status::unauthenticated(outcome.reason)
+    let grpc_status = if denial.http_status() == 401 {
+        Status::unauthenticated(reason)
     } else {
-        Status::permission_denied(outcome.reason)
+        Status::permission_denied(reason)
     };
     let mut response = CheckResponse::with_status(grpc_status);
     response.set_http_response(denied);
@@ -134,14 +141,18 @@ impl Authorization for EnvoyApi {
                 _ => None,
             })
             .unwrap_or_default();
-        let check = pb::CheckRequest {
-            product_id: extension(PRODUCT_EXTENSION),
-            headers: request.get_client_headers().cloned().unwrap_or_default(),
-            required_scopes: Vec::new(),
-            source_address,
+        let product_id = extension(PRODUCT_EXTENSION);
+        let no_headers = HashMap::new();
+        let input = CheckInput {
+            product_id: &product_id,
+            product_name: &product_name,
+            // Borrowed, not copied: Envoy's map is the domain request's headers.
+            headers: request.get_client_headers().unwrap_or(&no_headers),
+            required_scopes: &[],
+            source: &source_address,
         };
-        let checked = self.0.check_route(&product_name, check);
-        let outcome = match http_request_id(&request) {
+        let checked = self.0.check(&input);
+        let decision = match http_request_id(&request) {
             // The gRPC call's id (Envoy usually sends none) is replaced by the HTTP one.
             Some(id) => {
                 let span = tracing::info_span!("envoy_check", request_id = %id);
@@ -149,7 +160,7 @@ impl Authorization for EnvoyApi {
             }
             None => checked.await,
         };
-        Ok(Response::new(render(outcome)))
+        Ok(Response::new(render(decision)))
     }
 }
 

@@ -3,25 +3,55 @@
 use dcr_proto::authz::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::check::{Checker, Outcome};
+use crate::check::{CheckInput, Checker};
+use crate::decision::{CredentialType, Decision, Principal};
 
 #[derive(Clone)]
 pub struct AuthzApi(pub Checker);
 
 const MAX_HEADERS: usize = 200;
 
-pub fn to_proto(outcome: Outcome) -> pb::CheckResponse {
-    pb::CheckResponse {
-        decision: if outcome.allow {
-            pb::Decision::Allow
-        } else {
-            pb::Decision::Deny
-        } as i32,
-        http_status: i32::from(outcome.http_status),
-        reason: outcome.reason.to_owned(),
-        www_authenticate: outcome.www_authenticate,
-        principal: outcome.principal,
-        response_headers: outcome.response_headers.into_iter().collect(),
+/// A decision as the dcr API answers it.
+pub fn to_proto(decision: Decision) -> pb::CheckResponse {
+    let http_status = i32::from(decision.http_status());
+    match decision {
+        Decision::Allow {
+            principal,
+            set_cookie,
+        } => pb::CheckResponse {
+            decision: pb::Decision::Allow as i32,
+            http_status,
+            reason: String::new(),
+            www_authenticate: String::new(),
+            principal: Some(principal_to_proto(principal)),
+            response_headers: set_cookie
+                .map(|cookie| ("set-cookie".to_owned(), cookie))
+                .into_iter()
+                .collect(),
+        },
+        Decision::Deny(denial) => pb::CheckResponse {
+            decision: pb::Decision::Deny as i32,
+            http_status,
+            reason: denial.reason.as_str().to_owned(),
+            www_authenticate: denial.www_authenticate(),
+            principal: None,
+            response_headers: Default::default(),
+        },
+    }
+}
+
+fn principal_to_proto(principal: Principal) -> pb::Principal {
+    let credential_type = match principal.credential {
+        CredentialType::ClientCredentials => pb::CredentialType::ClientCredentials,
+        CredentialType::Bearer => pb::CredentialType::Bearer,
+        CredentialType::Session => pb::CredentialType::Session,
+    };
+    pb::Principal {
+        application_id: principal.application_id,
+        developer_id: principal.developer_id,
+        client_id: principal.client_id,
+        scopes: principal.scopes,
+        credential_type: credential_type as i32,
     }
 }
 
@@ -44,6 +74,13 @@ impl pb::authz_service_server::AuthzService for AuthzApi {
         {
             return Err(Status::invalid_argument("header names must be lower case"));
         }
-        Ok(Response::new(to_proto(self.0.check(&request).await)))
+        let input = CheckInput {
+            product_id: &request.product_id,
+            product_name: "",
+            headers: &request.headers,
+            required_scopes: &request.required_scopes,
+            source: &request.source_address,
+        };
+        Ok(Response::new(to_proto(self.0.check(&input).await)))
     }
 }

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod config;
 pub mod credentials;
+pub mod decision;
 pub mod envoy;
 pub mod grpc;
 pub mod introspection;

@@ -4,6 +4,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::decision::Decision;
+
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Bearer tokens found verified in the cache / verified (or introspected) anew.
@@ -41,10 +43,11 @@ impl Stats {
         metrics::counter!("dcr_authz_introspections_total").increment(1);
     }
 
-    pub fn decided(&self, allow: bool, reason: &'static str) {
+    pub fn decided(&self, decision: &Decision) {
+        let allow = decision.is_allow();
         Self::count(if allow { &self.allowed } else { &self.denied });
-        let decision = if allow { "allow" } else { "deny" };
-        metrics::counter!("dcr_authz_decisions_total", "decision" => decision, "reason" => reason)
+        let label = if allow { "allow" } else { "deny" };
+        metrics::counter!("dcr_authz_decisions_total", "decision" => label, "reason" => decision.reason())
             .increment(1);
     }
 

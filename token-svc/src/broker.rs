@@ -22,8 +22,6 @@ use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
 use dcr_common::directory::{Directory, DirectoryError};
 
-const ACTIVE: i32 = dcr_proto::registry::v1::ApplicationState::Active as i32;
-
 /// A cached token is dropped this long before it expires, or 10% of its lifetime if less.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 const MAX_SCOPES: usize = 64;
@@ -241,11 +239,7 @@ impl Broker {
                 .resolve_client(&request.client_id)
                 .await?
                 .ok_or(TokenError::InvalidClient)?;
-            let active = client
-                .application
-                .as_ref()
-                .is_some_and(|a| a.state == ACTIVE);
-            if !active {
+            if !client.application.active {
                 return Err(TokenError::InvalidClient);
             }
             let vendor = Vendor::from_type(&client.provider_type);

@@ -1,20 +1,23 @@
 //! Products named by gateway routes: the registry resolves a product by its name, and
 //! authz-svc caches the name and forgets it when products change (a rename frees it).
 
-use dcr_proto::authz::v1 as pb;
+use authz_svc::check::CheckInput;
+use authz_svc::decision::Decision;
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::{AuthzStack, authz_stack};
 
 const AUDIENCE: &str = "https://api.example.com";
 
-async fn check_named(s: &AuthzStack, name: &str, token: &str) -> authz_svc::check::Outcome {
-    let request = pb::CheckRequest {
-        product_id: String::new(),
-        headers: [("authorization".to_owned(), format!("Bearer {token}"))].into(),
-        required_scopes: Vec::new(),
-        source_address: String::new(),
+async fn check_named(s: &AuthzStack, name: &str, token: &str) -> Decision {
+    let headers = [("authorization".to_owned(), format!("Bearer {token}"))].into();
+    let input = CheckInput {
+        product_id: "",
+        product_name: name,
+        headers: &headers,
+        required_scopes: &[],
+        source: "",
     };
-    s.state.checker.check_route(name, request).await
+    s.state.checker.check(&input).await
 }
 
 #[tokio::test]
@@ -50,9 +53,9 @@ async fn a_product_is_found_by_name_until_it_is_renamed() {
 
     // authz-svc: a route naming the product is checked like one giving its id.
     let allowed = check_named(&s, &product.name, &token).await;
-    assert!(allowed.allow, "{allowed:?}");
+    assert!(allowed.is_allow(), "{allowed:?}");
     let unknown = check_named(&s, "no-such-product", &token).await;
-    assert_eq!((unknown.allow, unknown.reason), (false, "unknown_product"));
+    assert_eq!(unknown.reason(), "unknown_product");
 
     // A rename reaches authz-svc's cache through the change stream: the old name is gone.
     registry
@@ -71,11 +74,11 @@ async fn a_product_is_found_by_name_until_it_is_renamed() {
         .expect("rename");
     let start = std::time::Instant::now();
     let mut old = check_named(&s, &product.name, &token).await;
-    while old.allow && start.elapsed() < std::time::Duration::from_secs(2) {
+    while old.is_allow() && start.elapsed() < std::time::Duration::from_secs(2) {
         tokio::task::yield_now().await;
         old = check_named(&s, &product.name, &token).await;
     }
-    assert_eq!((old.allow, old.reason), (false, "unknown_product"));
+    assert_eq!(old.reason(), "unknown_product");
     let renamed = check_named(&s, "renamed-product", &token).await;
-    assert!(renamed.allow, "{renamed:?}");
+    assert!(renamed.is_allow(), "{renamed:?}");
 }

@@ -1,7 +1,12 @@
 //! What the other services know of the registry, through its DirectoryService: client
 //! and product lookups cached briefly, and a follower of the change stream that
 //! invalidates them and bumps a per-client generation (token-svc puts it in its cache
-//! keys, so a change retires every cached token of that client at once).
+//! keys, so a change retires every cached token of that client at once). Answers are
+//! cached as the domain values of `entries`, converted once per miss.
+
+mod entries;
+
+pub use entries::{ApplicationEntry, AuthMethods, ClientEntry, ProductEntry, StrategyPolicy};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +36,6 @@ pub enum DirectoryError {
     Unavailable(String),
 }
 
-pub type Client = pb::ResolveClientResponse;
-pub type Product = pb::ResolveProductResponse;
-
 impl DirectoryError {
     fn from_status(status: &tonic::Status) -> Self {
         match status.code() {
@@ -50,11 +52,11 @@ impl DirectoryError {
 pub struct Directory {
     channel: Channel,
     credentials: ServiceCredentials,
-    clients: Cache<String, Option<Arc<Client>>>,
-    products: Cache<String, Option<Arc<Product>>>,
+    clients: Cache<String, Option<Arc<ClientEntry>>>,
+    products: Cache<String, Option<Arc<ProductEntry>>>,
     /// Products by name (gateway routes may name their product); invalidated with
     /// `products`.
-    products_by_name: Cache<String, Option<Arc<Product>>>,
+    products_by_name: Cache<String, Option<Arc<ProductEntry>>>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
     generations: Arc<DashMap<String, u64>>,
     /// The follower's position in the change stream.
@@ -119,7 +121,7 @@ impl Directory {
     pub async fn resolve_client(
         &self,
         client_id: &str,
-    ) -> Result<Option<Arc<Client>>, DirectoryError> {
+    ) -> Result<Option<Arc<ClientEntry>>, DirectoryError> {
         cached(&self.clients, client_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
@@ -136,7 +138,7 @@ impl Directory {
     pub async fn resolve_product(
         &self,
         product_id: &str,
-    ) -> Result<Option<Arc<Product>>, DirectoryError> {
+    ) -> Result<Option<Arc<ProductEntry>>, DirectoryError> {
         cached(&self.products, product_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
@@ -154,7 +156,7 @@ impl Directory {
     pub async fn resolve_product_by_name(
         &self,
         name: &str,
-    ) -> Result<Option<Arc<Product>>, DirectoryError> {
+    ) -> Result<Option<Arc<ProductEntry>>, DirectoryError> {
         cached(&self.products_by_name, name, |name| {
             let this = self.clone(); // only on a miss
             async move {
@@ -268,17 +270,18 @@ impl Directory {
 }
 
 /// A cached directory lookup: a hit costs a map lookup; concurrent misses of one key make
-/// one registry call; NOT_FOUND (or a malformed id) is cached as None.
-async fn cached<T, F, Fut>(
+/// one registry call; NOT_FOUND (or a malformed id) is cached as None. The answer `A` is
+/// converted to the entry `T` before it is cached.
+async fn cached<A, T, F, Fut>(
     cache: &Cache<String, Option<Arc<T>>>,
     key: &str,
     fetch: F,
 ) -> Result<Option<Arc<T>>, DirectoryError>
 where
-    T: Send + Sync + 'static,
+    T: TryFrom<A, Error = DirectoryError> + Send + Sync + 'static,
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<
-            Output = Result<Result<tonic::Response<T>, tonic::Status>, DirectoryError>,
+            Output = Result<Result<tonic::Response<A>, tonic::Status>, DirectoryError>,
         >,
 {
     if let Some(hit) = cache.get(key).await {
@@ -288,7 +291,7 @@ where
     cache
         .try_get_with(key.to_owned(), async move {
             match call.await? {
-                Ok(response) => Ok(Some(Arc::new(response.into_inner()))),
+                Ok(response) => Ok(Some(Arc::new(T::try_from(response.into_inner())?))),
                 Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
                     Ok(None)
                 }

@@ -1,0 +1,122 @@
+//! From a verified caller to the decision: its application must be known and ACTIVE, the
+//! credential not issued before a revocation, the registration for this product APPROVED,
+//! and the required scopes granted. An allow on a strategy with sessions comes with a new
+//! session cookie.
+
+use chrono::{DateTime, Utc};
+use dcr_common::directory::{ClientEntry, DirectoryError, ProductEntry};
+
+use super::{Caller, Checker};
+use crate::decision::{CredentialType, Decision, Denial, DenyReason, Principal};
+use crate::session::{self, Session};
+
+impl Checker {
+    pub(super) async fn authorize(
+        &self,
+        caller: Caller,
+        product: &ProductEntry,
+        required_scopes: &[String],
+        challenge: &'static str,
+    ) -> Result<Decision, Denial> {
+        let deny = |reason: DenyReason, why: &'static str| Denial::new(reason, why, challenge);
+        let client = self.client(&caller.client_id, challenge).await?;
+        let app = &client.application;
+        let other_app = caller
+            .session_application
+            .as_ref()
+            .is_some_and(|id| *id != app.id);
+        if !app.active || other_app {
+            return Err(deny(
+                DenyReason::InvalidToken,
+                "the application is not active",
+            ));
+        }
+        if issued_before_revocation(&caller, client.revoked_before) {
+            return Err(deny(
+                DenyReason::InvalidToken,
+                "the credential behind this token was revoked",
+            ));
+        }
+        if !client.approved_for(&product.id) {
+            return Err(if client.pending_for(&product.id) {
+                deny(
+                    DenyReason::RegistrationPending,
+                    "the registration awaits approval",
+                )
+            } else {
+                deny(
+                    DenyReason::NotRegistered,
+                    "the application is not registered for this product",
+                )
+            });
+        }
+        if required_scopes.iter().any(|s| !caller.scopes.contains(s)) {
+            let mut denial = deny(
+                DenyReason::InsufficientScope,
+                "the token lacks a required scope",
+            );
+            denial.scope = Some(required_scopes.join(" "));
+            return Err(denial);
+        }
+        let principal = Principal {
+            application_id: app.id.clone(),
+            developer_id: app.developer_id.clone(),
+            client_id: caller.client_id,
+            scopes: caller.scopes,
+            credential: caller.credential,
+        };
+        let set_cookie = (product.strategy.methods.session
+            && principal.credential != CredentialType::Session)
+            .then(|| self.new_session(&principal, product));
+        Ok(Decision::Allow {
+            principal,
+            set_cookie,
+        })
+    }
+
+    /// The application behind a client id; unknown clients are not registered anywhere.
+    async fn client(
+        &self,
+        client_id: &str,
+        challenge: &'static str,
+    ) -> Result<std::sync::Arc<ClientEntry>, Denial> {
+        match self.directory.resolve_client(client_id).await {
+            Ok(Some(client)) => Ok(client),
+            Err(DirectoryError::Unavailable(_)) => Err(Denial::unavailable("the registry")),
+            Ok(None) | Err(_) => Err(Denial::new(
+                DenyReason::NotRegistered,
+                "the client is not a dcr application",
+                challenge,
+            )),
+        }
+    }
+
+    /// A `Set-Cookie` value for a session of this allow.
+    fn new_session(&self, principal: &Principal, product: &ProductEntry) -> String {
+        let now = self.clock.now();
+        let ttl = product.strategy.session_ttl_seconds;
+        let session = Session {
+            application_id: principal.application_id.clone(),
+            client_id: principal.client_id.clone(),
+            scopes: principal.scopes.clone(),
+            expires: now.timestamp() + ttl,
+            issued_ms: now.timestamp_millis(),
+        };
+        let value = session::seal(&self.sealer, &session);
+        session::set_cookie(&product.strategy.session_cookie_name, &value, ttl)
+    }
+}
+
+/// Was the credential issued before the app's newest revocation? A token issued in the
+/// revocation's own second counts as before unless this replica saw it before then.
+fn issued_before_revocation(caller: &Caller, revoked: Option<DateTime<Utc>>) -> bool {
+    let Some(revoked) = revoked else {
+        return false;
+    };
+    match caller.issued {
+        Some(iat) => {
+            iat < revoked.timestamp() || (iat == revoked.timestamp() && caller.first_seen < revoked)
+        }
+        None => caller.first_seen < revoked,
+    }
+}
