@@ -2,6 +2,9 @@
 //! DCR_LOG_FORMAT ("pretty", the default, or "json"), plus OpenTelemetry trace export
 //! when an OTLP endpoint is configured (see `otel`).
 
+use std::ffi::OsString;
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -40,6 +43,13 @@ impl LogConfig {
     }
 }
 
+/// Colour codes are for a person at a terminal: in a file, a pipe or a log collector they
+/// are noise around every level and field. NO_COLOR (https://no-color.org), when set and
+/// not empty, turns them off on a terminal too.
+fn colour(stderr_is_terminal: bool, no_color: Option<OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 /// What `init` set up; `shutdown` before exit so buffered spans are exported.
 #[derive(Debug)]
 #[must_use = "call shutdown before exiting, or buffered spans are lost"]
@@ -66,7 +76,12 @@ pub fn init(config: &LogConfig) {
 /// inside the Tokio runtime. Fails only when the exporter cannot be set up.
 pub fn start(config: &LogConfig, otel: Option<&OtelConfig>) -> Result<Telemetry, ConfigError> {
     let filter = EnvFilter::try_new(&config.filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ));
     let fmt = match config.format {
         LogFormat::Json => fmt
             .json()
@@ -92,4 +107,20 @@ pub fn start(config: &LogConfig, otel: Option<&OtelConfig>) -> Result<Telemetry,
         eprintln!("tracing was already initialised: {error}");
     }
     Ok(Telemetry { exporter })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsString::new())),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+    }
 }

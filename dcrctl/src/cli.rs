@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::commands::{
     self, Ctx, apps, audit, certs, check, credentials, plan, products, providers, registrations,
@@ -72,6 +72,12 @@ pub enum Command {
     Dev(crate::dev::DevArgs),
     /// Make a private CA and TLS certificates for a deployment (services and clients).
     Certs(certs::CertsArgs),
+    /// Print a shell completion script, e.g. `dcrctl completion bash >
+    /// /etc/bash_completion.d/dcrctl`, or `source <(dcrctl completion zsh)`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -93,10 +99,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => plan::apply(&ctx, args).await,
         Command::Export(args) => plan::export(&ctx, args).await,
         Command::Certs(args) => certs::run(&ctx, args),
+        Command::Completion { shell } => {
+            commands::refuse_env(&ctx, "completion")?;
+            completion(shell)
+        }
         Command::Dev(args) => {
             commands::refuse_env(&ctx, "dev")?;
             crate::dev::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The completion script for `shell`, generated from this command tree, on stdout.
+fn completion(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "dcrctl", &mut script);
+    crate::output::print(String::from_utf8_lossy(&script).trim_end())?;
+    Ok(ExitCode::SUCCESS)
 }

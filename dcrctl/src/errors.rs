@@ -18,9 +18,97 @@ pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 
+/// How much of a service's message dcrctl prints: a message that repeats a huge input
+/// (or a misbehaving service) must not flood the terminal.
+pub const MAX_SERVER_MESSAGE: usize = 2_000;
+
+/// How much of the description of the call (`what`, which quotes the user's input) is
+/// printed; each input in it is cut to 64 characters already (see [`quote`]).
+const MAX_WHAT: usize = 300;
+
+/// A user's input as a message repeats it: quoted, at most 64 characters, control
+/// characters escaped.
+pub fn quote(input: &str) -> String {
+    format!("\"{}\"", dcr_common::text::echo(input))
+}
+
+/// The registry's messages name the gRPC method to use (they serve every client);
+/// dcrctl names its own command for it.
+const VERBS: &[(&str, &str)] = &[
+    ("CreateProvider", "dcrctl providers create"),
+    ("GetProvider", "dcrctl providers get"),
+    ("ListProviders", "dcrctl providers list"),
+    ("UpdateProvider", "dcrctl providers update"),
+    ("DeleteProvider", "dcrctl providers delete"),
+    ("VerifyProvider", "dcrctl providers verify"),
+    ("CreateStrategy", "dcrctl strategies create"),
+    ("GetStrategy", "dcrctl strategies get"),
+    ("ListStrategies", "dcrctl strategies list"),
+    ("UpdateStrategy", "dcrctl strategies update"),
+    ("DeleteStrategy", "dcrctl strategies delete"),
+    ("CreateProduct", "dcrctl products create"),
+    ("GetProduct", "dcrctl products get"),
+    ("ListProducts", "dcrctl products list"),
+    ("UpdateProduct", "dcrctl products update"),
+    ("DeleteProduct", "dcrctl products delete"),
+    ("ApproveRegistration", "dcrctl registrations approve"),
+    ("RejectRegistration", "dcrctl registrations reject"),
+    ("CreateRegistration", "dcrctl registrations create"),
+    ("DeleteRegistration", "dcrctl registrations delete"),
+    ("ListRegistrations", "dcrctl registrations list"),
+    ("CreateApplication", "dcrctl apps create"),
+    ("GetApplication", "dcrctl apps get"),
+    ("ListApplications", "dcrctl apps list"),
+    ("UpdateApplication", "dcrctl apps update"),
+    ("DeleteApplication", "dcrctl apps delete"),
+    ("RegenerateSecret", "dcrctl credentials regenerate"),
+    ("AddCredential", "dcrctl credentials add"),
+    ("RevokeCredential", "dcrctl credentials revoke"),
+    ("ListCredentials", "dcrctl credentials list"),
+    ("ListAuditEvents", "dcrctl audit list"),
+    ("IssueToken", "dcrctl token"),
+];
+
+/// `message` with each gRPC method name that has a dcrctl command replaced by that
+/// command in backquotes; other words are left alone.
+pub fn with_dcrctl_verbs(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        match VERBS.iter().find(|(method, _)| method == word) {
+            Some((_, verb)) => {
+                out.push('`');
+                out.push_str(verb);
+                out.push('`');
+            }
+            None => out.push_str(word),
+        }
+        word.clear();
+    };
+    for ch in message.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' {
+            word.push(ch);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(ch);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// A service's message as dcrctl prints it: cut to [`MAX_SERVER_MESSAGE`], methods
+/// named as dcrctl commands.
+fn server_message(status: &tonic::Status) -> String {
+    with_dcrctl_verbs(&dcr_common::text::excerpt(
+        status.message(),
+        MAX_SERVER_MESSAGE,
+    ))
+}
+
 /// A gRPC call that failed, with what the user asked for and whose credentials it used.
 #[derive(Debug, thiserror::Error)]
-#[error("{what}: {}", status.message())]
+#[error("{what}: {}", dcr_common::text::excerpt(status.message(), MAX_SERVER_MESSAGE))]
 pub struct CallFailed {
     pub role: Role,
     /// What the call was about, for people: "provider \"okta\"", "create application".
@@ -109,11 +197,43 @@ fn connection_hint(url: &str, cause: &str, role: &Role) -> String {
     )
 }
 
+/// The value of `what` when it only names a resource, `kind "value"` (not an action such
+/// as `create app "shop"`).
+fn named_value(what: &str) -> Option<&str> {
+    let (kind, quoted) = what.split_once(' ')?;
+    let value = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    let plain = !kind.is_empty() && !value.is_empty() && !value.contains('"');
+    plain.then_some(value)
+}
+
+/// `what` and the service's `body`, without saying a thing twice: when `what` only names
+/// a resource that the service's message names too (`registration "X"` and "registration
+/// X not found"), the message alone.
+fn about(what: &str, body: &str) -> String {
+    match named_value(what) {
+        Some(value) if body.contains(value) => format!("error: {body}"),
+        _ => format!("error: {what}: {body}"),
+    }
+}
+
+/// The service's message if it says what `outcome` says already ("not found"), else
+/// `outcome` with the message after it.
+fn saying(outcome: &str, message: &str) -> String {
+    if message.is_empty() {
+        outcome.to_owned()
+    } else if message.to_ascii_lowercase().contains(outcome) {
+        message.to_owned()
+    } else {
+        format!("{outcome}: {message}")
+    }
+}
+
 fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
     let CallFailed { role, what, status } = failed;
+    let what = &dcr_common::text::excerpt(what, MAX_WHAT);
     let service = role.service();
     let url = connection.url_for(*role);
-    let message = status.message();
+    let message = &server_message(status);
     match status.code() {
         Code::Unauthenticated | Code::PermissionDenied => match role.credential() {
             Some(credential) => format!(
@@ -152,14 +272,79 @@ fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
             } else {
                 let lines: Vec<String> = violations
                     .iter()
-                    .map(|v| format!("  {}: {}", v.field, v.description))
+                    .map(|v| {
+                        format!(
+                            "  {}: {}",
+                            dcr_common::text::echo(&v.field),
+                            with_dcrctl_verbs(&dcr_common::text::excerpt(
+                                &v.description,
+                                MAX_SERVER_MESSAGE
+                            ))
+                        )
+                    })
                     .collect();
                 format!("error: {what}: invalid request:\n{}", lines.join("\n"))
             }
         }
-        Code::NotFound => format!("error: {what} not found ({message})"),
-        Code::AlreadyExists => format!("error: {what}: already exists ({message})"),
-        Code::FailedPrecondition => format!("error: {what}: not possible now: {message}"),
+        Code::NotFound => about(what, &saying("not found", message)),
+        Code::AlreadyExists => about(what, &saying("already exists", message)),
+        // The registry says why (and what to do): that is the whole message.
+        Code::FailedPrecondition if !message.is_empty() => about(what, message),
+        Code::FailedPrecondition => format!("error: {what}: not possible now"),
         code => format!("error: {what}: {service} answered {code:?}: {message}"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_become_dcrctl_commands() {
+        assert_eq!(
+            with_dcrctl_verbs("use RegenerateSecret to replace it, or DeleteApplication."),
+            "use `dcrctl credentials regenerate` to replace it, or `dcrctl apps delete`."
+        );
+        // Only whole words: a longer identifier is not a method.
+        assert_eq!(
+            with_dcrctl_verbs("RegenerateSecrets x"),
+            "RegenerateSecrets x"
+        );
+    }
+
+    #[test]
+    fn nothing_is_said_twice() {
+        assert_eq!(
+            about(
+                "registration \"r1\"",
+                &saying("not found", "registration r1 not found")
+            ),
+            "error: registration r1 not found"
+        );
+        assert_eq!(
+            about(
+                "create app \"shop\"",
+                &saying(
+                    "already exists",
+                    "application named \"shop\" already exists"
+                )
+            ),
+            "error: create app \"shop\": application named \"shop\" already exists"
+        );
+        assert_eq!(
+            about("app \"shop\"", &saying("not found", "")),
+            "error: app \"shop\": not found"
+        );
+    }
+
+    #[test]
+    fn quotes_cut_long_input() {
+        let quoted = quote(&"x".repeat(130_000));
+        assert!(quoted.len() < 120, "{quoted}");
+        assert!(
+            quoted.ends_with("... (129936 more characters)\""),
+            "{quoted}"
+        );
     }
 }

@@ -7,13 +7,13 @@ use dcr_proto::registry::v1 as reg;
 
 use super::{Ctx, refuse_env, resolve};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format, SECRET_NOTICE, Table};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Cmd {
     /// List the developer's apps.
-    List,
+    List(ListArgs),
     /// Show one app.
     Get { app: String },
     /// Create an app and its OAuth client; prints the client secret this once.
@@ -22,6 +22,13 @@ pub enum Cmd {
     Update(UpdateArgs),
     /// Delete an app and its OAuth client.
     Delete { app: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Also show the ids of what the apps refer to (strategies).
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -53,7 +60,7 @@ pub struct UpdateArgs {
 
 pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::List => list(ctx).await?,
+        Cmd::List(args) => list(ctx, &args).await?,
         Cmd::Get { app } => {
             refuse_env(ctx, "apps get")?;
             let id = resolve::application_id(ctx, &app).await?;
@@ -62,7 +69,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .applications()?
                 .get_application(reg::GetApplicationRequest { id })
                 .await
-                .on(Role::Portal, format!("app {app:?}"))?;
+                .on(Role::Portal, format!("app {}", quote(&app)))?;
             output::show(ctx.output, &found)?;
         }
         Cmd::Create(args) => create(ctx, args).await?,
@@ -77,28 +84,33 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                     allow_missing: false,
                 })
                 .await
-                .on(Role::Portal, format!("app {app:?}"))?;
+                .on(Role::Portal, format!("app {}", quote(&app)))?;
             output::deleted(ctx.output, "app", &id)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(ctx: &Ctx) -> anyhow::Result<()> {
+async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     refuse_env(ctx, "apps list")?;
     let apps = resolve::applications(ctx).await?;
     if ctx.output == Format::Json {
         return output::print_json(&output::list_json(&apps)?);
     }
-    let mut table = Table::new(&["ID", "NAME", "STRATEGY", "CLIENT_ID", "STATE"]);
+    // One ListStrategies for every row's name; without the admin token, the ids.
+    let strategies = resolve::strategy_names(ctx).await;
+    let mut header = vec!["ID", "NAME"];
+    header.extend(resolve::header("STRATEGY", "STRATEGY_ID", args.wide));
+    header.extend(["CLIENT_ID", "STATE"]);
+    let mut table = Table::new(&header);
     for a in &apps {
-        table.row(vec![
-            a.id.clone(),
-            a.name.clone(),
-            a.strategy_id.clone(),
+        let mut row = vec![a.id.clone(), a.name.clone()];
+        row.extend(strategies.cells(&a.strategy_id, args.wide));
+        row.extend([
             a.client_id.clone(),
             output::enum_name(a.state().as_str_name(), "APPLICATION_STATE_"),
         ]);
+        table.row(row);
     }
     table.print()
 }
@@ -116,7 +128,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
             request_id: String::new(),
         })
         .await
-        .on(Role::Portal, format!("create app {:?}", args.name))?;
+        .on(Role::Portal, format!("create app {}", quote(&args.name)))?;
     let app = created.application.clone().unwrap_or_default();
     let credential = created.credential.clone().unwrap_or_default();
     match ctx.output {
@@ -125,14 +137,25 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
             eprintln!("{SECRET_NOTICE}");
             Ok(())
         }
-        Format::Env => output::print(&format!(
-            "# {SECRET_NOTICE}\n{}",
-            output::env_lines(&[
-                ("DCR_APP_ID", &app.id),
-                ("DCR_CLIENT_ID", &app.client_id),
-                ("DCR_CLIENT_SECRET", &credential.client_secret),
-            ])
-        )),
+        Format::Env => {
+            output::print(&format!(
+                "# {SECRET_NOTICE}\n{}",
+                output::env_lines(&[
+                    ("DCR_APP_ID", &app.id),
+                    ("DCR_CLIENT_ID", &app.client_id),
+                    ("DCR_CLIENT_SECRET", &credential.client_secret),
+                ])
+            ))?;
+            // stdout goes to `eval`: tell the person what happened on stderr.
+            eprintln!(
+                "created application {} (id {}, client id {}); the secret is shown only this \
+                 once: keep DCR_CLIENT_SECRET",
+                quote(&app.name),
+                app.id,
+                app.client_id
+            );
+            Ok(())
+        }
         Format::Table => {
             output::print_details(&app)?;
             output::print("")?;
@@ -189,6 +212,6 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             update_mask: Some(prost_types::FieldMask { paths: mask }),
         })
         .await
-        .on(Role::Portal, format!("update app {:?}", args.app))?;
+        .on(Role::Portal, format!("update app {}", quote(&args.app)))?;
     output::show(ctx.output, &updated)
 }

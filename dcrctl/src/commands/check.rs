@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use super::token::ClientArgs;
 use super::{Ctx, key_value, refuse_env, resolve};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format};
 
 #[derive(Debug, Clone, Args)]
@@ -115,7 +115,7 @@ pub async fn run(ctx: &Ctx, args: CheckArgs) -> anyhow::Result<ExitCode> {
         .await
         .on(
             Role::Gateway,
-            format!("check for product {:?}", args.product),
+            format!("check for product {}", quote(&args.product)),
         )?;
     let allowed = answer.decision() == pb::Decision::Allow;
     match ctx.output {

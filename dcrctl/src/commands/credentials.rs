@@ -9,16 +9,23 @@ use clap::{Args, Subcommand};
 use dcr_proto::registry::v1 as reg;
 
 use super::apps::show_secret;
-use super::{Ctx, parse_duration, refuse_env, resolve};
+use super::{Ctx, parse_duration, refuse_env, require_app, resolve};
 use crate::connection::Role;
-use crate::errors::CallExt as _;
+use crate::errors::{CallExt as _, quote};
 use crate::output::{self, Format, SECRET_NOTICE, Table};
 
 #[derive(Debug, Clone, Args)]
 pub struct AppArg {
-    /// The app's id or name.
-    #[arg(long, env = "DCR_APP_ID")]
-    app: String,
+    /// The app's id or name. Optional for clap so that, when neither the flag nor
+    /// DCR_APP_ID is given, dcrctl says how to set it instead of clap's usage.
+    #[arg(long, env = "DCR_APP_ID", value_name = "ID|NAME")]
+    app: Option<String>,
+}
+
+impl AppArg {
+    fn get(&self) -> anyhow::Result<&str> {
+        require_app(self.app.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -52,20 +59,22 @@ pub struct AddArgs {
 
 pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
     match cmd {
-        Cmd::List(AppArg { app }) => {
+        Cmd::List(app) => {
             refuse_env(ctx, "credentials list")?;
-            let application_id = resolve::application_id(ctx, &app).await?;
+            let app = app.get()?;
+            let application_id = resolve::application_id(ctx, app).await?;
             let credentials = ctx
                 .connection
                 .applications()?
                 .list_credentials(reg::ListCredentialsRequest { application_id })
                 .await
-                .on(Role::Portal, format!("credentials of app {app:?}"))?
+                .on(Role::Portal, format!("credentials of app {}", quote(app)))?
                 .credentials;
             list(ctx, &credentials)?;
         }
         Cmd::Add(args) => {
-            let application_id = resolve::application_id(ctx, &args.app.app).await?;
+            let app = args.app.get()?;
+            let application_id = resolve::application_id(ctx, app).await?;
             let expire_time = match (args.expires_in, args.expire_time) {
                 (Some(d), _) => Some(prost_types::Timestamp::from(SystemTime::now() + d)),
                 (None, t) => t,
@@ -80,13 +89,15 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .await
                 .on(
                     Role::Portal,
-                    format!("add a credential to app {:?}", args.app.app),
+                    format!("add a credential to app {}", quote(app)),
                 )?;
-            new_secret(ctx, &credential)?;
+            let done = format!("added a credential to app {}", quote(app));
+            new_secret(ctx, &credential, &done, "the new secret")?;
         }
         Cmd::Revoke { app, credential } => {
             refuse_env(ctx, "credentials revoke")?;
-            let application_id = resolve::application_id(ctx, &app.app).await?;
+            let app = app.get()?;
+            let application_id = resolve::application_id(ctx, app).await?;
             let revoked = ctx
                 .connection
                 .applications()?
@@ -97,12 +108,13 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .await
                 .on(
                     Role::Portal,
-                    format!("credential {credential:?} of app {:?}", app.app),
+                    format!("credential {} of app {}", quote(&credential), quote(app)),
                 )?;
             output::show(ctx.output, &revoked)?;
         }
-        Cmd::Regenerate(AppArg { app }) => {
-            let application_id = resolve::application_id(ctx, &app).await?;
+        Cmd::Regenerate(app) => {
+            let app = app.get()?;
+            let application_id = resolve::application_id(ctx, app).await?;
             let credential = ctx
                 .connection
                 .applications()?
@@ -110,29 +122,49 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .await
                 .on(
                     Role::Portal,
-                    format!("regenerate the secret of app {app:?}"),
+                    format!("regenerate the secret of app {}", quote(app)),
                 )?;
-            new_secret(ctx, &credential)?;
+            let done = format!("replaced the secret of app {}", quote(app));
+            new_secret(
+                ctx,
+                &credential,
+                &done,
+                "the old secret no longer works; the new one",
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A credential just made: the one time its secret is printed.
-fn new_secret(ctx: &Ctx, credential: &reg::Credential) -> anyhow::Result<()> {
+/// A credential just made: the one time its secret is printed. `done` and `secret` say
+/// what happened, for the person when stdout goes to `eval`.
+fn new_secret(
+    ctx: &Ctx,
+    credential: &reg::Credential,
+    done: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
     match ctx.output {
         Format::Json => {
             output::print_json(&output::to_json(credential)?)?;
             eprintln!("{SECRET_NOTICE}");
             Ok(())
         }
-        Format::Env => output::print(&format!(
-            "# {SECRET_NOTICE}\n{}",
-            output::env_lines(&[
-                ("DCR_CLIENT_ID", &credential.client_id),
-                ("DCR_CLIENT_SECRET", &credential.client_secret),
-            ])
-        )),
+        Format::Env => {
+            output::print(&format!(
+                "# {SECRET_NOTICE}\n{}",
+                output::env_lines(&[
+                    ("DCR_CLIENT_ID", &credential.client_id),
+                    ("DCR_CLIENT_SECRET", &credential.client_secret),
+                ])
+            ))?;
+            eprintln!(
+                "{done} (credential id {}, client id {}); {secret} is shown only this once: \
+                 keep DCR_CLIENT_SECRET",
+                credential.id, credential.client_id
+            );
+            Ok(())
+        }
         Format::Table => show_secret(credential),
     }
 }

@@ -17,7 +17,7 @@ pub mod token;
 use std::time::Duration;
 
 use crate::connection::ConnectionArgs;
-use crate::errors::{CallFailed, usage};
+use crate::errors::{CallFailed, quote, usage};
 use crate::output::Format;
 
 /// What every command gets: where the services are, who we are, how to print.
@@ -51,7 +51,7 @@ pub async fn all_pages<T>(
 pub fn key_value<'a>(flag: &str, pair: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
     pair.split_once('=')
         .filter(|(k, _)| !k.is_empty())
-        .ok_or_else(|| usage(format!("--{flag} takes KEY=VALUE, got {pair:?}")))
+        .ok_or_else(|| usage(format!("--{flag} takes KEY=VALUE, got {}", quote(pair))))
 }
 
 /// A duration as people write it: `90s`, `15m`, `12h`, `30d`, or plain seconds.
@@ -61,17 +61,31 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 90s, 15m, 12h or 30d)"))?;
+    let n: u64 = number.parse().map_err(|_| {
+        format!(
+            "{} is not a duration (try 90s, 15m, 12h or 30d)",
+            quote(text)
+        )
+    })?;
     let seconds = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        _ => return Err(format!("{text:?}: the unit is one of s, m, h, d")),
+        _ => return Err(format!("{}: the unit is one of s, m, h, d", quote(text))),
     };
     Ok(Duration::from_secs(n.saturating_mul(seconds)))
+}
+
+/// The app of a command that needs one: `--app`, else DCR_APP_ID. Neither is a usage
+/// error that says how to set it (clap's own would print every global option).
+pub fn require_app(app: Option<&str>) -> anyhow::Result<&str> {
+    app.filter(|a| !a.is_empty()).ok_or_else(|| {
+        usage(
+            "no application given: pass --app ID|NAME or set DCR_APP_ID \
+             (eval \"$(dcrctl apps create ... --output env)\" sets it)",
+        )
+    })
 }
 
 /// What `--output env` means for a command, checked before it calls anything.

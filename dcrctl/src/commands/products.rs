@@ -7,13 +7,13 @@ use dcr_proto::registry::v1 as reg;
 
 use super::{Ctx, refuse_env, resolve};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format, Table};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Cmd {
     /// List the products.
-    List,
+    List(ListArgs),
     /// Show one product.
     Get { product: String },
     /// Create a product with its auth strategy.
@@ -22,6 +22,13 @@ pub enum Cmd {
     Update(UpdateArgs),
     /// Delete a product.
     Delete { product: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Also show the ids of the products' strategies.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -56,7 +63,7 @@ pub struct UpdateArgs {
 pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "products")?;
     match cmd {
-        Cmd::List => list(ctx).await?,
+        Cmd::List(args) => list(ctx, &args).await?,
         Cmd::Get { product } => {
             let id = resolve::product_id(ctx, &product).await?;
             let found = ctx
@@ -64,7 +71,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .products()?
                 .get_product(reg::GetProductRequest { id })
                 .await
-                .on(Role::Admin, format!("product {product:?}"))?;
+                .on(Role::Admin, format!("product {}", quote(&product)))?;
             output::show(ctx.output, &found)?;
         }
         Cmd::Create(args) => {
@@ -82,7 +89,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                     product: Some(product),
                 })
                 .await
-                .on(Role::Admin, format!("create product {:?}", args.name))?;
+                .on(Role::Admin, format!("create product {}", quote(&args.name)))?;
             output::show(ctx.output, &created)?;
         }
         Cmd::Update(args) => update(ctx, args).await?,
@@ -92,7 +99,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .products()?
                 .delete_product(reg::DeleteProductRequest { id: id.clone() })
                 .await
-                .on(Role::Admin, format!("product {product:?}"))?;
+                .on(Role::Admin, format!("product {}", quote(&product)))?;
             output::deleted(ctx.output, "product", &id)?;
         }
     }
@@ -134,24 +141,28 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             update_mask: Some(prost_types::FieldMask { paths: mask }),
         })
         .await
-        .on(Role::Admin, format!("update product {:?}", args.product))?;
+        .on(
+            Role::Admin,
+            format!("update product {}", quote(&args.product)),
+        )?;
     output::show(ctx.output, &updated)
 }
 
-async fn list(ctx: &Ctx) -> anyhow::Result<()> {
+async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     let products = resolve::products(ctx).await?;
     if ctx.output == Format::Json {
         return output::print_json(&output::list_json(&products)?);
     }
-    let mut table = Table::new(&["ID", "NAME", "STRATEGY", "AUDIENCE", "DESCRIPTION"]);
+    let strategies = resolve::strategy_names(ctx).await;
+    let mut header = vec!["ID", "NAME"];
+    header.extend(resolve::header("STRATEGY", "STRATEGY_ID", args.wide));
+    header.extend(["AUDIENCE", "DESCRIPTION"]);
+    let mut table = Table::new(&header);
     for p in &products {
-        table.row(vec![
-            p.id.clone(),
-            p.name.clone(),
-            p.strategy_id.clone(),
-            p.audience.clone(),
-            p.description.clone(),
-        ]);
+        let mut row = vec![p.id.clone(), p.name.clone()];
+        row.extend(strategies.cells(&p.strategy_id, args.wide));
+        row.extend([p.audience.clone(), p.description.clone()]);
+        table.row(row);
     }
     table.print()
 }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Ctx, key_value, refuse_env, resolve};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format, Table};
 
 #[derive(Debug, Clone, Subcommand)]
@@ -211,7 +211,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .providers()?
                 .delete_provider(reg::DeleteProviderRequest { id: id.clone() })
                 .await
-                .on(Role::Admin, format!("provider {provider:?}"))?;
+                .on(Role::Admin, format!("provider {}", quote(&provider)))?;
             output::deleted(ctx.output, "provider", &id)?;
         }
         Cmd::Verify { provider } => return verify(ctx, &provider).await,
@@ -225,7 +225,7 @@ async fn get(ctx: &Ctx, id: &str, named: &str) -> anyhow::Result<reg::Provider> 
         .providers()?
         .get_provider(reg::GetProviderRequest { id: id.to_owned() })
         .await
-        .on(Role::Admin, format!("provider {named:?}"))?)
+        .on(Role::Admin, format!("provider {}", quote(named)))?)
 }
 
 async fn list(ctx: &Ctx) -> anyhow::Result<()> {
@@ -248,15 +248,30 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// One provider: JSON, or `key  value` lines with its type named (the config's secret
-/// fields are never returned, so a type's config may show nothing else).
+/// fields are never returned, so a type's config may show nothing else). Then the
+/// registry's warnings about it, on stderr for every format: a person sees them, and
+/// stdout stays the provider alone for scripts (JSON carries them as `warnings` too).
 fn show(ctx: &Ctx, provider: &reg::Provider) -> anyhow::Result<()> {
     let mut json = output::to_json(provider)?;
     if ctx.output == Format::Json {
-        return output::print_json(&json);
+        output::print_json(&json)?;
+    } else {
+        let kind = ProviderType::of(provider).map_or("?", ProviderType::field);
+        json["type"] = json!(kind);
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("warnings");
+        }
+        output::print(&output::details(&json))?;
     }
-    let kind = ProviderType::of(provider).map_or("?", ProviderType::field);
-    json["type"] = json!(kind);
-    output::print(&output::details(&json))
+    warn(&provider.warnings);
+    Ok(())
+}
+
+/// `warning: ...` lines on stderr, after the normal output.
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("warning: {warning}");
+    }
 }
 
 /// The common fields as Provider JSON (only those given).
@@ -308,7 +323,10 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
             provider: Some(provider),
         })
         .await
-        .on(Role::Admin, format!("create provider {:?}", args.name))?;
+        .on(
+            Role::Admin,
+            format!("create provider {}", quote(&args.name)),
+        )?;
     show(ctx, &created)
 }
 
@@ -317,8 +335,8 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let stored = get(ctx, &id, &args.provider).await?;
     let kind = ProviderType::of(&stored).ok_or_else(|| {
         anyhow::anyhow!(
-            "provider {:?} has no type in the registry's answer",
-            args.provider
+            "provider {} has no type in the registry's answer",
+            quote(&args.provider)
         )
     })?;
     let mut json = Map::new();
@@ -343,7 +361,8 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
                 .or_else(|| descriptor.get_field_by_json_name(key))
                 .ok_or_else(|| {
                     usage(format!(
-                        "{key:?} is not a field of a {} provider's config",
+                        "{} is not a field of a {} provider's config",
+                        quote(key),
                         kind.field()
                     ))
                 })?;
@@ -364,7 +383,10 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             update_mask: Some(prost_types::FieldMask { paths: mask }),
         })
         .await
-        .on(Role::Admin, format!("update provider {:?}", args.provider))?;
+        .on(
+            Role::Admin,
+            format!("update provider {}", quote(&args.provider)),
+        )?;
     show(ctx, &updated)
 }
 
@@ -375,7 +397,7 @@ async fn verify(ctx: &Ctx, provider: &str) -> anyhow::Result<ExitCode> {
         .providers()?
         .verify_provider(reg::VerifyProviderRequest { id })
         .await
-        .on(Role::Admin, format!("verify provider {provider:?}"))?;
+        .on(Role::Admin, format!("verify provider {}", quote(provider)))?;
     match ctx.output {
         Format::Json => output::print_json(&output::to_json(&result)?)?,
         _ if result.ok => output::print(&format!("ok: {}", result.detail))?,

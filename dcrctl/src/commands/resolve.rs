@@ -1,12 +1,15 @@
 //! Ids or names: wherever a provider, strategy, product or application is expected, its id
 //! or its unique name will do. Names are looked up by listing; an unknown or ambiguous
-//! name is an error that says so.
+//! name is an error that says so. The other way round, [`Names`] shows names instead of
+//! ids in tables.
+
+use std::collections::HashMap;
 
 use dcr_proto::registry::v1 as reg;
 
 use super::{Ctx, PAGE_SIZE, all_pages};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 
 /// dcr's ids are UUIDs; anything else is taken as a name.
 pub fn looks_like_id(text: &str) -> bool {
@@ -25,13 +28,17 @@ pub fn by_name<'a, T>(
     match found.as_slice() {
         [one] => Ok(one),
         [] => {
-            anyhow::bail!("there is no {kind} named {wanted:?} (`dcrctl {plural} list` shows them)")
+            anyhow::bail!(
+                "there is no {kind} named {} (`dcrctl {plural} list` shows them)",
+                quote(wanted)
+            )
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|i| id(i)).collect();
             anyhow::bail!(
-                "{} {plural} are named {wanted:?}: pass the id instead (one of {})",
+                "{} {plural} are named {}: pass the id instead (one of {})",
                 many.len(),
+                quote(wanted),
                 ids.join(", ")
             )
         }
@@ -45,8 +52,9 @@ fn admin_needed(ctx: &Ctx, kind: &str, wanted: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     Err(usage(format!(
-        "{wanted:?} is not a {kind} id, and looking up {kind} names needs the admin API: \
-         pass the {kind}'s id, or set DCR_ADMIN_TOKEN (--admin-token)"
+        "{} is not a {kind} id, and looking up {kind} names needs the admin API: \
+         pass the {kind}'s id, or set DCR_ADMIN_TOKEN (--admin-token)",
+        quote(wanted)
     )))
 }
 
@@ -165,8 +173,9 @@ pub async fn product_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
         return product_by_directory(ctx, wanted).await;
     }
     Err(usage(format!(
-        "{wanted:?} is not a product id, and looking up product names needs the admin or the \
-         service token: pass the product's id, or set DCR_ADMIN_TOKEN or DCR_SERVICE_TOKEN"
+        "{} is not a product id, and looking up product names needs the admin or the \
+         service token: pass the product's id, or set DCR_ADMIN_TOKEN or DCR_SERVICE_TOKEN",
+        quote(wanted)
     )))
 }
 
@@ -182,14 +191,20 @@ pub async fn product_by_directory(ctx: &Ctx, name: &str) -> anyhow::Result<Strin
         .await;
     match answer {
         Err(status) if status.code() == tonic::Code::NotFound => {
-            anyhow::bail!("there is no product named {name:?} (`dcrctl products list` shows them)")
+            anyhow::bail!(
+                "there is no product named {} (`dcrctl products list` shows them)",
+                quote(name)
+            )
         }
         answer => answer
-            .on(Role::Directory, format!("product {name:?}"))?
+            .on(Role::Directory, format!("product {}", quote(name)))?
             .product
             .map(|p| p.id)
             .ok_or_else(|| {
-                anyhow::anyhow!("the registry found product {name:?} but sent no product")
+                anyhow::anyhow!(
+                    "the registry found product {} but sent no product",
+                    quote(name)
+                )
             }),
     }
 }
@@ -200,8 +215,89 @@ pub async fn application_id(ctx: &Ctx, wanted: &str) -> anyhow::Result<String> {
         return Ok(wanted.to_owned());
     }
     let all = applications(ctx).await?;
-    let app = by_name(("app", "apps"), wanted, &all, |a| &a.id, |a| &a.name)?;
+    application_in(&all, wanted)
+}
+
+/// An application by id or name among `apps`, already listed.
+pub fn application_in(apps: &[reg::Application], wanted: &str) -> anyhow::Result<String> {
+    if looks_like_id(wanted) {
+        return Ok(wanted.to_owned());
+    }
+    let app = by_name(("app", "apps"), wanted, apps, |a| &a.id, |a| &a.name)?;
     Ok(app.id.clone())
+}
+
+/// Names by id, for tables that show what a row refers to. An id whose name the caller's
+/// tokens cannot look up is shown as it is.
+#[derive(Debug, Default)]
+pub struct Names(HashMap<String, String>);
+
+impl Names {
+    pub fn of<T>(items: &[T], id: impl Fn(&T) -> &str, name: impl Fn(&T) -> &str) -> Self {
+        Self(
+            items
+                .iter()
+                .map(|i| (id(i).to_owned(), name(i).to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn insert(&mut self, id: &str, name: &str) {
+        self.0.insert(id.to_owned(), name.to_owned());
+    }
+
+    pub fn get(&self, id: &str) -> Option<&str> {
+        self.0.get(id).map(String::as_str)
+    }
+
+    /// The cells for one reference: its name (or the id); with `wide`, the name (or "-")
+    /// and the id.
+    pub fn cells(&self, id: &str, wide: bool) -> Vec<String> {
+        match (self.get(id), wide) {
+            (Some(name), false) => vec![name.to_owned()],
+            (None, false) => vec![id.to_owned()],
+            (name, true) => vec![name.unwrap_or("-").to_owned(), id.to_owned()],
+        }
+    }
+}
+
+/// The header cells of a reference column, as [`Names::cells`] fills them.
+pub fn header(column: &'static str, id_column: &'static str, wide: bool) -> Vec<&'static str> {
+    if wide {
+        vec![column, id_column]
+    } else {
+        vec![column]
+    }
+}
+
+/// Whether portal calls can be made: the portal token and a developer to act for.
+pub fn has_portal(ctx: &Ctx) -> bool {
+    ctx.connection.portal_token.is_some() && ctx.connection.developer.is_some()
+}
+
+// Names only decorate a table: a lookup the caller's role may not make, or that fails,
+// leaves the ids, and the list itself is still printed.
+
+/// Provider names, with the admin token.
+pub async fn provider_names(ctx: &Ctx) -> Names {
+    if !ctx.connection.has_admin_token() {
+        return Names::default();
+    }
+    providers(ctx)
+        .await
+        .map(|all| Names::of(&all, |p| &p.id, |p| &p.name))
+        .unwrap_or_default()
+}
+
+/// Strategy names, with the admin token (the portal API does not list strategies).
+pub async fn strategy_names(ctx: &Ctx) -> Names {
+    if !ctx.connection.has_admin_token() {
+        return Names::default();
+    }
+    strategies(ctx)
+        .await
+        .map(|all| Names::of(&all, |s| &s.id, |s| &s.name))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

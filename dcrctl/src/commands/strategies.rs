@@ -7,13 +7,13 @@ use dcr_proto::registry::v1 as reg;
 
 use super::{Ctx, parse_duration, refuse_env, resolve};
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format, Table};
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Cmd {
     /// List the strategies.
-    List,
+    List(ListArgs),
     /// Show one strategy.
     Get { strategy: String },
     /// Create a strategy for a provider.
@@ -106,6 +106,13 @@ impl Fields {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Also show the ids of the strategies' providers.
+    #[arg(long)]
+    pub wide: bool,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
     /// A unique name.
     name: String,
@@ -130,7 +137,7 @@ pub struct UpdateArgs {
 pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
     refuse_env(ctx, "strategies")?;
     match cmd {
-        Cmd::List => list(ctx).await?,
+        Cmd::List(args) => list(ctx, &args).await?,
         Cmd::Get { strategy } => {
             let id = resolve::strategy_id(ctx, &strategy).await?;
             let found = ctx
@@ -138,7 +145,7 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .strategies()?
                 .get_strategy(reg::GetStrategyRequest { id })
                 .await
-                .on(Role::Admin, format!("strategy {strategy:?}"))?;
+                .on(Role::Admin, format!("strategy {}", quote(&strategy)))?;
             output::show(ctx.output, &found)?;
         }
         Cmd::Create(args) => {
@@ -155,7 +162,10 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                     strategy: Some(strategy),
                 })
                 .await
-                .on(Role::Admin, format!("create strategy {:?}", args.name))?;
+                .on(
+                    Role::Admin,
+                    format!("create strategy {}", quote(&args.name)),
+                )?;
             output::show(ctx.output, &created)?;
         }
         Cmd::Update(args) => {
@@ -182,7 +192,10 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                     update_mask: Some(prost_types::FieldMask { paths: mask }),
                 })
                 .await
-                .on(Role::Admin, format!("update strategy {:?}", args.strategy))?;
+                .on(
+                    Role::Admin,
+                    format!("update strategy {}", quote(&args.strategy)),
+                )?;
             output::show(ctx.output, &updated)?;
         }
         Cmd::Delete { strategy } => {
@@ -191,39 +204,36 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .strategies()?
                 .delete_strategy(reg::DeleteStrategyRequest { id: id.clone() })
                 .await
-                .on(Role::Admin, format!("strategy {strategy:?}"))?;
+                .on(Role::Admin, format!("strategy {}", quote(&strategy)))?;
             output::deleted(ctx.output, "strategy", &id)?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn list(ctx: &Ctx) -> anyhow::Result<()> {
+async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     let strategies = resolve::strategies(ctx).await?;
     if ctx.output == Format::Json {
         return output::print_json(&output::list_json(&strategies)?);
     }
-    let mut table = Table::new(&[
-        "ID",
-        "NAME",
-        "PROVIDER",
-        "METHODS",
-        "SCOPES",
-        "AUTO_APPROVE",
-    ]);
+    let providers = resolve::provider_names(ctx).await;
+    let mut header = vec!["ID", "NAME"];
+    header.extend(resolve::header("PROVIDER", "PROVIDER_ID", args.wide));
+    header.extend(["METHODS", "SCOPES", "AUTO_APPROVE"]);
+    let mut table = Table::new(&header);
     for s in &strategies {
         let methods: Vec<String> = s
             .auth_methods()
             .map(|m| output::enum_name(m.as_str_name(), "AUTH_METHOD_"))
             .collect();
-        table.row(vec![
-            s.id.clone(),
-            s.name.clone(),
-            s.provider_id.clone(),
+        let mut row = vec![s.id.clone(), s.name.clone()];
+        row.extend(providers.cells(&s.provider_id, args.wide));
+        row.extend([
             methods.join(","),
             s.scopes.join(","),
             s.auto_approve.to_string(),
         ]);
+        table.row(row);
     }
     table.print()
 }

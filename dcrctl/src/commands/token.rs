@@ -9,7 +9,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use super::Ctx;
 use crate::connection::Role;
-use crate::errors::{CallExt as _, usage};
+use crate::errors::{CallExt as _, quote, usage};
 use crate::output::{self, Format};
 
 /// An app's client credentials, as `apps create --output env` exports them.
@@ -59,7 +59,10 @@ pub async fn run(ctx: &Ctx, args: TokenArgs) -> anyhow::Result<ExitCode> {
             audience: args.audience,
         })
         .await
-        .on(Role::Client, format!("a token for client {client_id:?}"))?;
+        .on(
+            Role::Client,
+            format!("a token for client {}", quote(client_id)),
+        )?;
     match ctx.output {
         Format::Env => output::print(&output::env_lines(&[(
             "DCR_ACCESS_TOKEN",

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod errors;
+mod polish;
 mod story;
+mod warnings;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

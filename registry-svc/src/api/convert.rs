@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dcr_common::error::{ApiError, Violations};
+use dcr_common::text::echo;
 use dcr_proto::registry::v1 as pb;
 use uuid::Uuid;
 
@@ -48,7 +49,8 @@ pub fn mask_paths(
             v.add(
                 "update_mask",
                 format!(
-                    "unknown or immutable path {path:?}; allowed: {}",
+                    "unknown or immutable path \"{}\"; allowed: {}",
+                    echo(path),
                     allowed.join(", ")
                 ),
             );
@@ -68,7 +70,8 @@ fn scope_token(scope: &str) -> Result<String, String> {
         Ok(scope.to_owned())
     } else {
         Err(format!(
-            "{scope:?} is not a valid scope token (RFC 6749 section 3.3)"
+            "\"{}\" is not a valid scope token (RFC 6749 section 3.3)",
+            echo(scope)
         ))
     }
 }
@@ -120,10 +123,14 @@ fn apply_strategy_fields(
             .iter()
             .map(|c| c.trim().to_owned())
             .collect();
-        if claims.iter().any(|c| c.is_empty() || c.len() > 64) {
+        // Claim names are names: one line, shown in tables.
+        if claims
+            .iter()
+            .any(|c| c.is_empty() || c.len() > 64 || c.chars().any(char::is_control))
+        {
             v.add(
                 "strategy.credential_claims",
-                "each claim name must be 1-64 characters",
+                "each claim name must be 1-64 characters, without control characters",
             );
         }
         target.credential_claims = if claims.is_empty() {
@@ -140,10 +147,7 @@ fn apply_strategy_fields(
             .collect();
     }
     if wants(paths, "audience")
-        && let Some(audience) = v.check(
-            "strategy.audience",
-            validate::text(s.audience.trim(), validate::MAX_URL),
-        )
+        && let Some(audience) = v.check("strategy.audience", validate::audience(&s.audience))
     {
         target.audience = audience;
     }
@@ -311,10 +315,7 @@ fn apply_product_fields(
         target.strategy_id = id;
     }
     if wants(paths, "audience")
-        && let Some(audience) = v.check(
-            "product.audience",
-            validate::text(p.audience.trim(), validate::MAX_URL),
-        )
+        && let Some(audience) = v.check("product.audience", validate::audience(&p.audience))
     {
         target.audience = audience;
     }

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use dcr_common::error::{ApiError, Violations};
+use dcr_common::text::echo;
 use dcr_proto::registry::v1 as pb;
 use pb::provider::Config;
 use serde_json::{Map, Value, json};
@@ -217,7 +218,7 @@ pub fn parse_new_provider(
     let name = v.check("provider.name", validate::name(&p.name));
     let display_name = v.check(
         "provider.display_name",
-        validate::text(p.display_name.trim(), validate::MAX_NAME),
+        validate::one_line(p.display_name.trim(), validate::MAX_NAME),
     );
     let issuer = v
         .check("provider.issuer", validate::issuer(p.issuer.trim(), policy))
@@ -285,7 +286,8 @@ pub fn apply_provider_update(
                 v.add(
                     "update_mask",
                     format!(
-                        "unknown or immutable path {path:?} (the type is {})",
+                        "unknown or immutable path \"{}\" (the type is {})",
+                        echo(path),
                         kind.as_str()
                     ),
                 );
@@ -311,7 +313,7 @@ pub fn apply_provider_update(
         && (paths.is_some() || !p.display_name.is_empty())
         && let Some(display) = v.check(
             "provider.display_name",
-            validate::text(p.display_name.trim(), validate::MAX_NAME),
+            validate::one_line(p.display_name.trim(), validate::MAX_NAME),
         )
     {
         stored.display_name = if display.is_empty() {
@@ -494,5 +496,7 @@ pub fn provider_to_proto(p: &Provider) -> pb::Provider {
         active: p.active,
         create_time: Some(timestamp(p.create_time)),
         update_time: Some(timestamp(p.update_time)),
+        // Only the answers of create and update carry warnings (api::providers).
+        warnings: Vec::new(),
     }
 }

@@ -3,6 +3,7 @@
 use std::pin::Pin;
 
 use dcr_common::error::ApiError;
+use dcr_common::text::echo;
 use dcr_proto::registry::v1 as pb;
 use futures::Stream;
 use tokio::sync::mpsc;
@@ -72,7 +73,7 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             ("", name) => {
                 let name = validate::name(name).map_err(|e| ApiError::invalid("name", e))?;
                 let found = self.0.store.get_product_by_name(&name).await;
-                found.map(|p| p.ok_or_else(|| format!("no product is named {name:?}")))
+                found.map(|p| p.ok_or_else(|| format!("no product is named \"{}\"", echo(&name))))
             }
             _ => {
                 return Err(ApiError::invalid("name", "give product_id or name, not both").into());

@@ -1,5 +1,7 @@
 //! dcr.registry.v1.ProviderService (admin).
 
+use std::time::Duration;
+
 use dcr_common::auth::caller;
 use dcr_common::error::ApiError;
 use dcr_proto::registry::v1 as pb;
@@ -8,8 +10,13 @@ use tonic::{Request, Response, Status};
 use super::convert::parse_id;
 use super::convert_provider::{apply_provider_update, parse_new_provider, provider_to_proto};
 use super::{audit, next_page_token, page_request};
-use crate::idp;
+use crate::domain::{Provider, ProviderConfig};
+use crate::idp::{self, ProbeFailure};
 use crate::registry::Registry;
+
+/// How long saving a provider waits for its issuer's discovery before saving anyway with
+/// a warning: long enough for a healthy IdP, short enough for an admin at a prompt.
+const ISSUER_PROBE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct ProviderApi(pub Registry);
@@ -22,7 +29,7 @@ impl ProviderApi {
         let provider = parse_new_provider(p, self.0.settings.url_policy, self.0.clock.now())?;
         self.0.store.insert_provider(&provider).await?;
         tracing::info!(provider_id = %provider.id, kind = provider.provider_type().as_str(), "provider created");
-        Ok(provider_to_proto(&provider))
+        Ok(self.saved(&provider).await)
     }
 
     async fn get(&self, id: &str) -> Result<crate::domain::Provider, ApiError> {
@@ -47,7 +54,7 @@ impl ProviderApi {
             self.0.clock.now(),
         )?;
         self.0.store.update_provider(&updated).await?;
-        Ok(provider_to_proto(&updated))
+        Ok(self.saved(&updated).await)
     }
 
     async fn delete(&self, id: &str) -> Result<pb::DeleteProviderResponse, ApiError> {
@@ -61,9 +68,84 @@ impl ProviderApi {
             Ok(detail) => Ok(pb::VerifyProviderResponse { ok: true, detail }),
             Err(error) => Ok(pb::VerifyProviderResponse {
                 ok: false,
-                detail: error.to_string(),
+                detail: naming_urls_tried(error.to_string(), &verified_urls(&provider)),
             }),
         }
+    }
+
+    /// The answer to a create or update: the provider, with a warning when its issuer
+    /// does not answer discovery (where gateways find the keys that check its tokens).
+    /// The provider is saved either way: the IdP may be down for a while, or not reachable
+    /// from here yet. Only admin calls get here, and the issuer passed the URL policy
+    /// (`validate::issuer`), so this probe goes nowhere an admin could not already send
+    /// registry-svc with VerifyProvider.
+    async fn saved(&self, provider: &Provider) -> pb::Provider {
+        let mut answer = provider_to_proto(provider);
+        let probe = self.0.idp.discovery.probe(&provider.issuer, ISSUER_PROBE);
+        if let Err(failure) = probe.await {
+            answer.warnings.push(issuer_warning(provider, &failure));
+        }
+        answer
+    }
+}
+
+/// The warning for an issuer whose discovery failed. The name and issuer are quoted
+/// whole, not `dcr_common::text::echo`ed: they passed validation (bounded, one line), and
+/// a cut one would be no command or address the admin can use.
+fn issuer_warning(provider: &Provider, failure: &ProbeFailure) -> String {
+    let issuer = &provider.issuer;
+    let verify = format!("run `dcrctl providers verify {}`", provider.name);
+    match failure {
+        ProbeFailure::NoAnswer(cause) => format!(
+            "the issuer {issuer} did not answer ({cause}); the provider was saved, but tokens \
+             cannot be checked until it does: {verify}"
+        ),
+        ProbeFailure::BadAnswer(cause) => format!(
+            "the issuer {issuer} answered, but not with its OpenID discovery document \
+             ({cause}); the provider was saved, but tokens cannot be checked until it \
+             publishes one at {issuer}/.well-known/openid-configuration: {verify}"
+        ),
+    }
+}
+
+/// The URLs VerifyProvider talks to, as configured (discovered endpoints are found
+/// through the issuer), so that a failure says what was tried, as a success does.
+fn verified_urls(provider: &Provider) -> Vec<String> {
+    match &provider.config {
+        ProviderConfig::HttpBridge { dcr_base_url, .. } => vec![dcr_base_url.to_string()],
+        ProviderConfig::Rfc7591 {
+            registration_endpoint: Some(endpoint),
+            ..
+        } => vec![endpoint.to_string()],
+        // The org's management API, as the Okta adapter derives it from the issuer.
+        ProviderConfig::Okta {} => {
+            let issuer = provider.issuer.trim_end_matches('/');
+            let org = issuer.find("/oauth2/").map_or(issuer, |at| &issuer[..at]);
+            vec![org.to_owned()]
+        }
+        ProviderConfig::AzureAd { graph_base_url, .. } => vec![
+            provider.issuer.clone(),
+            graph_base_url
+                .as_ref()
+                .map_or_else(|| idp::DEFAULT_GRAPH.to_owned(), ToString::to_string),
+        ],
+        ProviderConfig::Rfc7591 { .. }
+        | ProviderConfig::Auth0 { .. }
+        | ProviderConfig::Curity { .. } => vec![provider.issuer.clone()],
+    }
+}
+
+/// `detail`, followed by the URLs it does not already name.
+fn naming_urls_tried(detail: String, urls: &[String]) -> String {
+    let unnamed: Vec<String> = urls
+        .iter()
+        .filter(|url| !detail.contains(url.as_str()))
+        .cloned()
+        .collect();
+    if unnamed.is_empty() {
+        detail
+    } else {
+        format!("{detail} (tried {})", unnamed.join(" and "))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use dcr_common::text::echo;
 use url::Url;
 
 pub use dcr_common::url_policy::{UrlPolicy, idp_url};
@@ -18,9 +19,27 @@ pub fn name(value: &str) -> Result<String, String> {
     if trimmed.is_empty() {
         return Err("is required".into());
     }
-    text(trimmed, MAX_NAME)
+    one_line(trimmed, MAX_NAME)
 }
 
+/// Text shown on one line: names, display names. No control characters at all, since a
+/// tab or newline in a name breaks every table and log line that shows it.
+pub fn one_line(value: &str, max: usize) -> Result<String, String> {
+    if value.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(
+            "must not contain control characters such as tabs or newlines (it is \
+             shown on one line)"
+                .into(),
+        );
+    }
+    Ok(value.to_owned())
+}
+
+/// Free text such as descriptions: newlines and tabs are kept, other control characters
+/// refused.
 pub fn text(value: &str, max: usize) -> Result<String, String> {
     if value.chars().count() > max {
         return Err(format!("must be at most {max} characters"));
@@ -34,8 +53,37 @@ pub fn text(value: &str, max: usize) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// An audience (strategies, products): empty (none), or an absolute URI per RFC 3986
+/// section 4.3, since IdPs take it as an RFC 8707 resource or an `aud` value. Kept exactly
+/// as given (tokens' `aud` must match it to the character), only checked.
+pub fn audience(value: &str) -> Result<String, String> {
+    const HINT: &str = "must be an absolute URI such as https://api.example.com or api://default";
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    if value.len() > MAX_URL {
+        return Err(format!("must be at most {MAX_URL} characters"));
+    }
+    // A URI has no whitespace (RFC 3986 section 2); the URL parser would accept some.
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{HINT} (it contains spaces or control characters)"));
+    }
+    // Url::parse wants a scheme, so it refuses relative references; URNs
+    // (urn:example:api) parse as absolute URIs without a host, as they should.
+    match Url::parse(value) {
+        Ok(_) => Ok(value.to_owned()),
+        Err(e) => Err(format!("{HINT} ({e})")),
+    }
+}
+
 /// An OpenID issuer: an IdP URL without query.
 pub fn issuer(value: &str, policy: UrlPolicy) -> Result<Url, String> {
+    // Stored as given (tokens' `iss` must match it), so the URL parser's quiet removal of
+    // tabs and newlines must not apply: refuse them.
+    if value.chars().any(char::is_control) {
+        return Err("must not contain control characters such as tabs or newlines".into());
+    }
     let url = idp_url(value, policy)?;
     if url.query().is_some() {
         return Err("must not have a query".into());
@@ -44,7 +92,8 @@ pub fn issuer(value: &str, policy: UrlPolicy) -> Result<Url, String> {
 }
 
 /// A redirect URI per RFC 7591 section 2 / RFC 6749 section 3.1.2: absolute, no fragment.
-/// Custom schemes are allowed (native apps); http is left to the IdP's policy.
+/// Custom schemes are allowed (native apps, RFC 8252 section 7.1), and https; plain http
+/// only to loopback (RFC 8252 section 7.3), where nothing crosses a network.
 pub fn redirect_uri(value: &str) -> Result<Url, String> {
     if value.len() > MAX_URL {
         return Err(format!("must be at most {MAX_URL} characters"));
@@ -53,7 +102,24 @@ pub fn redirect_uri(value: &str) -> Result<Url, String> {
     if url.fragment().is_some() {
         return Err("must not have a fragment".into());
     }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err("must use https: plain http is only for loopback redirects \
+             (127.0.0.1, [::1] or localhost; RFC 8252 section 7.3)"
+            .into());
+    }
     Ok(url)
+}
+
+/// A loopback IP literal (RFC 8252 section 7.3), or `localhost`: section 8.3 calls it
+/// NOT RECOMMENDED (it can resolve elsewhere), but native apps and dev setups use it
+/// widely, and it names this machine as much as 127.0.0.1 does.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(host)) => host.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// Label keys: 1-63 characters of [a-z0-9_-], starting with a letter; values at most 63
@@ -70,12 +136,14 @@ pub fn labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
         let starts_with_letter = key.chars().next().is_some_and(|c| c.is_ascii_lowercase());
         if key.is_empty() || key.len() > 63 || !charset(key) || !starts_with_letter {
             return Err(format!(
-                "label key {key:?} must be 1-63 of [a-z0-9_-], starting with a letter"
+                "label key \"{}\" must be 1-63 of [a-z0-9_-], starting with a letter",
+                echo(key)
             ));
         }
         if value.len() > 63 || !charset(value) {
             return Err(format!(
-                "label {key:?}: value must be at most 63 of [a-z0-9_-]"
+                "label \"{}\": value must be at most 63 of [a-z0-9_-]",
+                echo(key)
             ));
         }
     }
@@ -105,6 +173,7 @@ mod tests {
         assert!(issuer("https://idp.example.com/#x", STRICT).is_err());
         assert!(issuer("https://idp.example.com/?a=b", STRICT).is_err());
         assert!(issuer("idp.example.com", STRICT).is_err());
+        assert!(issuer("https://idp.exa\tmple.com", STRICT).is_err());
     }
 
     #[test]
@@ -113,6 +182,45 @@ mod tests {
         assert!(redirect_uri("com.example.app:/cb").is_ok());
         assert!(redirect_uri("/cb").is_err());
         assert!(redirect_uri("https://app.example.com/cb#frag").is_err());
+    }
+
+    #[test]
+    fn plain_http_redirects_are_for_loopback_only() {
+        assert!(redirect_uri("http://127.0.0.1:8400/cb").is_ok());
+        assert!(redirect_uri("http://[::1]:8400/cb").is_ok());
+        assert!(redirect_uri("http://localhost/cb").is_ok());
+        let remote = redirect_uri("http://example.com/cb").map(|_| ());
+        assert!(
+            remote
+                .as_ref()
+                .is_err_and(|e| e.contains("only for loopback")),
+            "{remote:?}"
+        );
+        assert!(redirect_uri("http://localhost.example.com/cb").is_err());
+    }
+
+    #[test]
+    fn names_are_one_line_and_descriptions_may_have_several() {
+        assert!(name("shop\tv2").is_err());
+        assert!(name("shop\nv2").is_err());
+        assert!(name("shop v2").is_ok());
+        assert!(text("line one\n\tline two", MAX_DESCRIPTION).is_ok());
+        assert!(text("bell\u{7}", MAX_DESCRIPTION).is_err());
+    }
+
+    #[test]
+    fn audiences_are_absolute_uris_or_empty() {
+        for ok in [
+            "",
+            "https://api.example.com",
+            "api://default",
+            "urn:example:api",
+        ] {
+            assert_eq!(audience(ok).as_deref(), Ok(ok), "{ok}");
+        }
+        for bad in ["not a url", "/orders", "api.example.com", "https://"] {
+            assert!(audience(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

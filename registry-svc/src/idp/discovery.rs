@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use dcr_common::text::echo;
 use serde::Deserialize;
 use url::Url;
 
@@ -12,12 +13,23 @@ use super::http::{error_for, json, send};
 use crate::domain::validate::{UrlPolicy, idp_url};
 
 const TTL: Duration = Duration::from_secs(300);
+/// What discovery's messages are prefixed with (see `super::http`).
+const WHAT: &str = "discovery";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Metadata {
     pub issuer: String,
     pub registration_endpoint: Option<String>,
     pub token_endpoint: Option<String>,
+}
+
+/// Why an issuer's discovery failed a [`Discovery::probe`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeFailure {
+    /// Nothing came back: connection refused, DNS, TLS, or no answer in time.
+    NoAnswer(String),
+    /// An answer, but not a usable discovery document (404, wrong issuer, 5xx...).
+    BadAnswer(String),
 }
 
 #[derive(Debug)]
@@ -49,16 +61,17 @@ impl Discovery {
             "/.well-known/openid-configuration",
             "/.well-known/oauth-authorization-server",
         ] {
-            let answer = send(self.http.get(format!("{base}{suffix}")), "discovery").await?;
+            let answer = send(self.http.get(format!("{base}{suffix}")), WHAT).await?;
             if !answer.status.is_success() {
-                last = error_for(&answer, "discovery");
+                last = error_for(&answer, WHAT);
                 continue;
             }
-            let metadata: Metadata = json(&answer, "discovery")?;
+            let metadata: Metadata = json(&answer, WHAT)?;
             if metadata.issuer.trim_end_matches('/') != base {
                 return Err(IdpError::Rejected(format!(
-                    "discovery: the document names issuer {:?}, not {:?}",
-                    metadata.issuer, issuer
+                    "{WHAT}: the document names issuer \"{}\", not \"{}\"",
+                    echo(&metadata.issuer),
+                    echo(issuer)
                 )));
             }
             if let Ok(mut cache) = self.cache.lock() {
@@ -72,6 +85,26 @@ impl Discovery {
             }
             other => other,
         })
+    }
+
+    /// Whether the issuer's discovery answers within `within` (shorter than the IdP
+    /// timeout: an admin call waits for it), so saving a provider can warn about an issuer
+    /// that is down or mistyped. The issuer must already have passed the URL policy.
+    pub async fn probe(&self, issuer: &str, within: Duration) -> Result<(), ProbeFailure> {
+        match tokio::time::timeout(within, self.metadata(issuer)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(IdpError::Unreachable(cause))) => Err(ProbeFailure::NoAnswer(
+                cause
+                    .strip_prefix(&format!("{WHAT}: "))
+                    .unwrap_or(&cause)
+                    .to_owned(),
+            )),
+            Ok(Err(other)) => Err(ProbeFailure::BadAnswer(other.to_string())),
+            Err(_) => Err(ProbeFailure::NoAnswer(format!(
+                "no answer within {} s",
+                within.as_secs()
+            ))),
+        }
     }
 
     /// The issuer's registration endpoint, checked against the URL policy.

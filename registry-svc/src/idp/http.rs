@@ -16,7 +16,7 @@ pub(super) struct Answer {
 pub(super) async fn send(request: RequestBuilder, what: &str) -> Result<Answer, IdpError> {
     let response = request.send().await.map_err(|e| {
         if e.is_connect() {
-            IdpError::Unreachable(format!("{what}: cannot connect"))
+            IdpError::Unreachable(format!("{what}: {}", connect_cause(&e)))
         } else if e.is_timeout() {
             IdpError::Ambiguous(format!("{what}: timed out"))
         } else {
@@ -42,6 +42,29 @@ pub(super) async fn send(request: RequestBuilder, what: &str) -> Result<Answer, 
         headers,
         body: body.to_vec(),
     })
+}
+
+/// Why a connection failed, for people: the innermost cause ("connection refused",
+/// "failed to lookup address information: ...", a TLS problem), which names what to fix;
+/// reqwest's own message ("error sending request") does not.
+fn connect_cause(error: &reqwest::Error) -> String {
+    let Some(mut inner) = std::error::Error::source(error) else {
+        return "cannot connect".into();
+    };
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    let text = inner.to_string();
+    // "Connection refused (os error 111)": the errno adds nothing for a reader.
+    let text = match text.rfind(" (os error ") {
+        Some(at) if text.ends_with(')') => &text[..at],
+        _ => &text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("cannot connect: {}{}", first.to_lowercase(), chars.as_str()),
+        None => "cannot connect".into(),
+    }
 }
 
 /// "code: message" from an error body: OAuth (RFC 6749 section 5.2, RFC 7591 section

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::domain::validate::UrlPolicy;
 use crate::domain::{IdpClientState, Provider, ProviderConfig};
 
-pub use discovery::Discovery;
+pub use discovery::{Discovery, ProbeFailure};
 
 /// Microsoft Graph, where azure_ad providers name no other.
 pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";

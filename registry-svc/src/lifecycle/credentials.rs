@@ -55,7 +55,10 @@ impl Registry {
         require_active(app)?;
         if self.active_credentials(app).await?.len() > 1 {
             return Err(ApiError::FailedPrecondition(
-                "more than one credential is active: revoke the ones you no longer need, or add a new one".into(),
+                "more than one credential is active (a rotation in progress), and regenerating \
+                 would revoke them all: revoke the ones no longer needed (RevokeCredential) \
+                 and regenerate then, or add another (AddCredential)"
+                    .into(),
             ));
         }
         let (adapter, _) = self.adapter_for_app(app).await?;

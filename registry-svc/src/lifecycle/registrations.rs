@@ -2,6 +2,7 @@
 //! event hooks). An IdP that refuses the event halts the change.
 
 use dcr_common::error::ApiError;
+use dcr_common::text::echo;
 use uuid::Uuid;
 
 use crate::domain::{AppState, Application, Registration, RegistrationStatus};
@@ -84,8 +85,12 @@ impl Registry {
             .ok_or_else(|| ApiError::NotFound(format!("product {product_id} not found")))?;
         if product.strategy_id != app.strategy_id {
             return Err(ApiError::FailedPrecondition(format!(
-                "product {} uses auth strategy {}, but this application uses {}",
-                product.id, product.strategy_id, app.strategy_id
+                "product \"{}\" uses auth strategy {}, but application \"{}\" uses {}: an \
+                 application registers only for products of its own strategy",
+                echo(&product.name),
+                product.strategy_id,
+                echo(&app.name),
+                app.strategy_id
             )));
         }
         let (strategy, _) = self.strategy_and_provider(app.strategy_id).await?;
@@ -93,7 +98,8 @@ impl Registry {
             return Err(ApiError::invalid(
                 "scopes",
                 format!(
-                    "{unknown:?} is not one of the strategy's scopes ({})",
+                    "\"{}\" is not one of the strategy's scopes ({})",
+                    echo(unknown),
                     strategy.scopes.join(" ")
                 ),
             ));

@@ -3,6 +3,7 @@
 //! one unit of work: it commits everything it writes (rows, the change log entry) or
 //! nothing.
 
+mod in_use;
 mod postgres;
 mod postgres_apps;
 mod postgres_config;

@@ -1,6 +1,7 @@
 //! Postgres: applications, their IdP operations, credentials and registrations.
 
 use chrono::{DateTime, Utc};
+use dcr_common::text::echo;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row as _};
 use uuid::Uuid;
@@ -210,7 +211,7 @@ impl ApplicationStore for PgStore {
         .bind(app.create_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("application named {:?}", app.name)))?;
+        .map_err(|e| classify(e, &format!("application named \"{}\"", echo(&app.name))))?;
         self.insert_operation(&mut tx, op, app.create_time).await?;
         tx.commit().await?;
         Ok(())
@@ -308,7 +309,7 @@ impl ApplicationStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("client {:?}", journal.client_id)))?;
+        .map_err(|e| classify(e, &format!("client \"{}\"", echo(&journal.client_id))))?;
         insert_credential(&mut tx, credential).await?;
         log_change(
             &mut tx,
@@ -394,7 +395,7 @@ impl ApplicationStore for PgStore {
         .bind(app.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("application named {:?}", app.name)))?;
+        .map_err(|e| classify(e, &format!("application named \"{}\"", echo(&app.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "application {} is not ACTIVE",

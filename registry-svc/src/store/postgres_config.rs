@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use dcr_common::text::echo;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use uuid::Uuid;
 
+use super::in_use;
 use super::postgres::{classify, finish_page, log_change, page_limit, uuid_cursor};
 use super::{ConfigStore, Page, PageRequest, PgStore, StoreError, StoreResult};
 use crate::domain::{
@@ -101,20 +103,30 @@ fn ttl_seconds(strategy: &AuthStrategy) -> i64 {
 }
 
 impl PgStore {
-    /// Deletes one config row and logs the change; `InUse` while rows reference it.
+    /// Deletes one config row and logs the change; `InUse`, naming the users, while rows
+    /// reference it.
     async fn delete_config_row(
         &self,
         table: &'static str,
         kind: &'static str,
         id: Uuid,
-        in_use: &str,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
             .bind(id)
             .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(e, in_use))?;
+            .await;
+        let done = match deleted.map_err(|e| classify(e, &format!("{kind} {id}"))) {
+            Ok(done) => done,
+            Err(StoreError::InUse(fallback)) => {
+                // The failed statement aborted the transaction: look the users up outside it.
+                drop(tx);
+                return Err(StoreError::InUse(
+                    self.users_of(table, kind, id).await.unwrap_or(fallback),
+                ));
+            }
+            Err(other) => return Err(other),
+        };
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("{kind} {id}")));
         }
@@ -130,6 +142,35 @@ impl PgStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Which rows still use config row `id`, worded for the caller (see `in_use`).
+    async fn users_of(&self, table: &str, kind: &str, id: Uuid) -> StoreResult<String> {
+        let name: Option<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM {table} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let mut found = Vec::new();
+        for referrer in in_use::referrers(kind) {
+            let rows = sqlx::query(&in_use::names_sql(referrer, "$1"))
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?;
+            found.push(in_use::Found {
+                referrer: *referrer,
+                names: rows
+                    .iter()
+                    .map(|r| r.try_get("name"))
+                    .collect::<Result<_, _>>()?,
+                total: rows.first().map_or(Ok(0), |r| r.try_get("total"))?,
+            });
+        }
+        Ok(in_use::message(
+            kind,
+            &name.unwrap_or_else(|| id.to_string()),
+            &found,
+        ))
     }
 }
 
@@ -156,7 +197,7 @@ impl ConfigStore for PgStore {
         .bind(p.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("provider named \"{}\"", echo(&p.name))))?;
         log_change(
             &mut tx,
             "provider",
@@ -211,7 +252,7 @@ impl ConfigStore for PgStore {
         .bind(p.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("provider named \"{}\"", echo(&p.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("provider {}", p.id)));
         }
@@ -230,13 +271,7 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_provider(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "providers",
-            "provider",
-            id,
-            "the provider (an auth strategy uses it)",
-        )
-        .await
+        self.delete_config_row("providers", "provider", id).await
     }
 
     async fn insert_strategy(&self, s: &AuthStrategy) -> StoreResult<()> {
@@ -260,7 +295,7 @@ impl ConfigStore for PgStore {
         .bind(s.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        .map_err(|e| classify(e, &format!("strategy named \"{}\"", echo(&s.name))))?;
         log_change(
             &mut tx,
             "strategy",
@@ -316,7 +351,7 @@ impl ConfigStore for PgStore {
         .bind(s.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        .map_err(|e| classify(e, &format!("strategy named \"{}\"", echo(&s.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("strategy {}", s.id)));
         }
@@ -335,13 +370,8 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_strategy(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "auth_strategies",
-            "strategy",
-            id,
-            "the strategy (a product or an application uses it)",
-        )
-        .await
+        self.delete_config_row("auth_strategies", "strategy", id)
+            .await
     }
 
     async fn insert_product(&self, p: &ApiProduct) -> StoreResult<()> {
@@ -359,7 +389,7 @@ impl ConfigStore for PgStore {
         .bind(p.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("product named \"{}\"", echo(&p.name))))?;
         log_change(
             &mut tx,
             "product",
@@ -418,7 +448,7 @@ impl ConfigStore for PgStore {
         .bind(p.update_time)
         .execute(&mut *tx)
         .await
-        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("product named \"{}\"", echo(&p.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("product {}", p.id)));
         }
@@ -437,12 +467,6 @@ impl ConfigStore for PgStore {
     }
 
     async fn delete_product(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "api_products",
-            "product",
-            id,
-            "the product (registrations to it exist)",
-        )
-        .await
+        self.delete_config_row("api_products", "product", id).await
     }
 }

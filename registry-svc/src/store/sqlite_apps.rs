@@ -2,6 +2,7 @@
 //! `sqlite_credentials.rs`; this file's `ApplicationStore` impl hands those calls over.
 
 use chrono::{DateTime, Utc};
+use dcr_common::text::echo;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row as _, SqliteConnection};
 use uuid::Uuid;
@@ -186,7 +187,7 @@ impl ApplicationStore for SqliteStore {
         .bind(time_text(app.create_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("application named {:?}", app.name)))?;
+        .map_err(|e| classify(e, &format!("application named \"{}\"", echo(&app.name))))?;
         insert_operation(tx.conn(), op, app.create_time).await?;
         tx.commit().await
     }
@@ -283,7 +284,7 @@ impl ApplicationStore for SqliteStore {
         .bind(time_text(now))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("client {:?}", journal.client_id)))?;
+        .map_err(|e| classify(e, &format!("client \"{}\"", echo(&journal.client_id))))?;
         super::sqlite_credentials::insert_credential(tx.conn(), credential).await?;
         let app = app_id.to_string();
         tx.log_change(
@@ -355,7 +356,7 @@ impl ApplicationStore for SqliteStore {
         .bind(time_text(app.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("application named {:?}", app.name)))?;
+        .map_err(|e| classify(e, &format!("application named \"{}\"", echo(&app.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::Conflict(format!(
                 "application {} is not ACTIVE",

@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
+use dcr_common::text::echo;
 use sqlx::Row as _;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
+use super::in_use;
 use super::postgres::{finish_page, page_limit, uuid_cursor};
 use super::sqlite::{classify, get_id, get_json, get_time, json_text, time_text};
 use super::{ConfigStore, Page, PageRequest, SqliteStore, StoreError, StoreResult};
@@ -45,26 +47,65 @@ impl SqliteStore {
         Ok((json_text(&p.config)?, sealed, json_text(&p.labels)?))
     }
 
-    /// Deletes one config row and logs the change; `InUse` while rows reference it.
+    /// Deletes one config row and logs the change; `InUse`, naming the users, while rows
+    /// reference it.
     async fn delete_config_row(
         &self,
         table: &'static str,
         kind: &'static str,
         id: Uuid,
-        in_use: &str,
     ) -> StoreResult<()> {
         let mut tx = self.write().await?;
-        let done = sqlx::query(&format!("DELETE FROM {table} WHERE id = ?1"))
+        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id = ?1"))
             .bind(id.to_string())
             .execute(tx.conn())
-            .await
-            .map_err(|e| classify(e, in_use))?;
+            .await;
+        let done = match deleted.map_err(|e| classify(e, &format!("{kind} {id}"))) {
+            Ok(done) => done,
+            Err(StoreError::InUse(fallback)) => {
+                // Let the writer go before reading: the lookup needs no lock.
+                drop(tx);
+                return Err(StoreError::InUse(
+                    self.users_of(table, kind, id).await.unwrap_or(fallback),
+                ));
+            }
+            Err(other) => return Err(other),
+        };
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("{kind} {id}")));
         }
         tx.log_change(kind, "deleted", &id.to_string(), "", "", chrono::Utc::now())
             .await?;
         tx.commit().await
+    }
+
+    /// Which rows still use config row `id`, worded for the caller (see `in_use`).
+    async fn users_of(&self, table: &str, kind: &str, id: Uuid) -> StoreResult<String> {
+        let name: Option<String> =
+            sqlx::query_scalar(&format!("SELECT name FROM {table} WHERE id = ?1"))
+                .bind(id.to_string())
+                .fetch_optional(&self.reader)
+                .await?;
+        let mut found = Vec::new();
+        for referrer in in_use::referrers(kind) {
+            let rows = sqlx::query(&in_use::names_sql(referrer, "?1"))
+                .bind(id.to_string())
+                .fetch_all(&self.reader)
+                .await?;
+            found.push(in_use::Found {
+                referrer: *referrer,
+                names: rows
+                    .iter()
+                    .map(|r| r.try_get("name"))
+                    .collect::<Result<_, _>>()?,
+                total: rows.first().map_or(Ok(0), |r| r.try_get("total"))?,
+            });
+        }
+        Ok(in_use::message(
+            kind,
+            &name.unwrap_or_else(|| id.to_string()),
+            &found,
+        ))
     }
 }
 
@@ -134,7 +175,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(p.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("provider named \"{}\"", echo(&p.name))))?;
         tx.log_change(
             "provider",
             "created",
@@ -187,7 +228,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(p.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("provider named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("provider named \"{}\"", echo(&p.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("provider {}", p.id)));
         }
@@ -204,13 +245,7 @@ impl ConfigStore for SqliteStore {
     }
 
     async fn delete_provider(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "providers",
-            "provider",
-            id,
-            "the provider (an auth strategy uses it)",
-        )
-        .await
+        self.delete_config_row("providers", "provider", id).await
     }
 
     async fn insert_strategy(&self, s: &AuthStrategy) -> StoreResult<()> {
@@ -234,7 +269,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(s.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        .map_err(|e| classify(e, &format!("strategy named \"{}\"", echo(&s.name))))?;
         tx.log_change(
             "strategy",
             "created",
@@ -288,7 +323,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(s.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("strategy named {:?}", s.name)))?;
+        .map_err(|e| classify(e, &format!("strategy named \"{}\"", echo(&s.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("strategy {}", s.id)));
         }
@@ -305,13 +340,8 @@ impl ConfigStore for SqliteStore {
     }
 
     async fn delete_strategy(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "auth_strategies",
-            "strategy",
-            id,
-            "the strategy (a product or an application uses it)",
-        )
-        .await
+        self.delete_config_row("auth_strategies", "strategy", id)
+            .await
     }
 
     async fn insert_product(&self, p: &ApiProduct) -> StoreResult<()> {
@@ -329,7 +359,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(p.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("product named \"{}\"", echo(&p.name))))?;
         tx.log_change(
             "product",
             "created",
@@ -386,7 +416,7 @@ impl ConfigStore for SqliteStore {
         .bind(time_text(p.update_time))
         .execute(tx.conn())
         .await
-        .map_err(|e| classify(e, &format!("product named {:?}", p.name)))?;
+        .map_err(|e| classify(e, &format!("product named \"{}\"", echo(&p.name))))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!("product {}", p.id)));
         }
@@ -403,12 +433,6 @@ impl ConfigStore for SqliteStore {
     }
 
     async fn delete_product(&self, id: Uuid) -> StoreResult<()> {
-        self.delete_config_row(
-            "api_products",
-            "product",
-            id,
-            "the product (registrations to it exist)",
-        )
-        .await
+        self.delete_config_row("api_products", "product", id).await
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 mod binary;
 mod directory;
 mod http_bridge;
+mod input_rules;
 mod provider_secrets;
 mod python_client;
 mod reconcile;

@@ -699,3 +699,87 @@ async fn sqlite_store_passes_the_contract() {
     .expect("open");
     contract(Arc::new(store)).await;
 }
+
+/// A delete refused because other rows use the row names them, and what to do, the same
+/// on every backend (the API returns it as FAILED_PRECONDITION).
+async fn refused_deletes_name_the_users(store: Arc<dyn Store>) {
+    let p = provider("okta");
+    store.insert_provider(&p).await.expect("provider");
+    let s = strategy(p.id, "partners");
+    store.insert_strategy(&s).await.expect("strategy");
+    let product = ApiProduct {
+        id: Uuid::now_v7(),
+        name: "orders-api".into(),
+        description: String::new(),
+        strategy_id: s.id,
+        audience: String::new(),
+        create_time: Utc::now(),
+        update_time: Utc::now(),
+    };
+    store.insert_product(&product).await.expect("product");
+    let app = application(s.id, "dev", "shop");
+    store
+        .insert_application_intent(&app, &operation(&app, p.id, OperationKind::Create))
+        .await
+        .expect("application");
+    store
+        .insert_registration(&Registration {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            product_id: product.id,
+            status: RegistrationStatus::Pending,
+            scopes: Vec::new(),
+            create_time: Utc::now(),
+            update_time: Utc::now(),
+        })
+        .await
+        .expect("registration");
+
+    let in_use = |result: Result<(), StoreError>| match result {
+        Err(StoreError::InUse(message)) => message,
+        other => panic!("not InUse: {other:?}"),
+    };
+    assert_eq!(
+        in_use(store.delete_provider(p.id).await),
+        "provider \"okta\" is used by strategy \"partners\": delete those strategies first \
+         (DeleteStrategy)"
+    );
+    assert_eq!(
+        in_use(store.delete_strategy(s.id).await),
+        "strategy \"partners\" is used by product \"orders-api\" and application \"shop\": \
+         point those products at another strategy (UpdateProduct) or delete them \
+         (DeleteProduct); those applications must be deleted first (DeleteApplication)"
+    );
+    assert_eq!(
+        in_use(store.delete_product(product.id).await),
+        "product \"orders-api\" is used by the registration of application \"shop\": those \
+         registrations must be deleted first (DeleteRegistration)"
+    );
+    // Still there, and the store still takes writes (the refused delete left no lock).
+    assert!(store.get_provider(p.id).await.expect("get").is_some());
+    store
+        .insert_strategy(&strategy(p.id, "second"))
+        .await
+        .expect("a write after the refused deletes");
+}
+
+#[tokio::test]
+async fn postgres_refused_deletes_name_the_users() {
+    let url = fresh_database().await;
+    let store = PgStore::connect(&url, Arc::new(Sealer::new(&[9; 32], &[])))
+        .await
+        .expect("connect");
+    refused_deletes_name_the_users(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn sqlite_refused_deletes_name_the_users() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(
+        &format!("sqlite://{}", dir.path().join("dcr.db").display()),
+        Arc::new(Sealer::new(&[9; 32], &[])),
+    )
+    .await
+    .expect("open");
+    refused_deletes_name_the_users(Arc::new(store)).await;
+}
