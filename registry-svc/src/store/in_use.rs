@@ -56,11 +56,11 @@ pub(super) fn referrers(kind: &str) -> &'static [Referrer] {
     }
 }
 
-/// The query for one referrer: a few names and how many there are in all. `param` is
-/// the backend's placeholder for the id ($1 or ?1).
-pub(super) fn names_sql(referrer: &Referrer, param: &str) -> String {
+/// The query for one referrer, the id bound as `$1`: a few names and how many there are
+/// in all.
+pub(super) fn names_sql(referrer: &Referrer) -> String {
     format!(
-        "SELECT {name} AS name, COUNT(*) OVER () AS total FROM {from} {param} \
+        "SELECT {name} AS name, COUNT(*) OVER () AS total FROM {from} $1 \
          ORDER BY {name} LIMIT {NAMES_SHOWN}",
         name = referrer.name,
         from = referrer.from_where,

@@ -1,18 +1,21 @@
-//! Persistence behind narrow traits, one per resource, so a second backend can be added
-//! and must pass the same contract suite (`tests/api/store_contract.rs`). Each method is
-//! one unit of work: it commits everything it writes (rows, the change log entry) or
-//! nothing.
+//! Persistence behind narrow traits, one per resource, implemented once in SQL
+//! (`SqlStore`) over two backends, Postgres and SQLite, that differ only in a thin
+//! `Dialect`; both must pass the same contract suite (`tests/api/store_contract.rs`).
+//! Each method is one unit of work: it commits everything it writes (rows, the change
+//! log entry) or nothing.
 
+mod applications;
+mod config;
+mod credentials;
+mod dialect;
+mod directory;
 mod in_use;
+mod operations;
 mod postgres;
-mod postgres_apps;
-mod postgres_config;
-mod postgres_directory;
+mod registrations;
+mod rows;
+mod sql;
 mod sqlite;
-mod sqlite_apps;
-mod sqlite_config;
-mod sqlite_credentials;
-mod sqlite_directory;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -22,8 +25,9 @@ use crate::domain::{
     RegistrationStatus,
 };
 
-pub use postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use postgres::{PgStore, PostgresDb};
+pub use sql::SqlStore;
+pub use sqlite::{SqliteDb, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

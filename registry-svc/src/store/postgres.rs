@@ -1,14 +1,19 @@
-//! The Postgres backend: pool, migrations, the change log writer and its notifier.
+//! The Postgres backend: pool, migrations, how values are bound and read, and the change
+//! log's ordering and notifications.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dcr_common::seal::Sealer;
-use sqlx::postgres::{PgListener, PgPoolOptions};
-use sqlx::{PgConnection, PgPool};
+use sqlx::postgres::{PgArguments, PgListener, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{PgPool, Postgres, Row as _, Transaction};
 use tokio::sync::watch;
+use uuid::Uuid;
 
+use super::dialect::{Conn, Dialect, NewChange, SqlRow, Value, WriteTx};
+use super::sql::SqlStore;
 use super::{StoreError, StoreResult};
 
 pub(super) const CHANGE_CHANNEL: &str = "dcr_changes";
@@ -20,20 +25,17 @@ const CHANGE_POLL: Duration = Duration::from_secs(5);
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
+/// The registry's store on Postgres.
+pub type PgStore = SqlStore<PostgresDb>;
+
+/// A Postgres pool and the change notifier listening on it.
 #[derive(Clone)]
-pub struct PgStore {
-    pub(super) pool: PgPool,
-    pub(super) sealer: Arc<Sealer>,
+pub struct PostgresDb {
+    pool: PgPool,
     changes: watch::Receiver<u64>,
 }
 
-impl std::fmt::Debug for PgStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgStore").finish_non_exhaustive()
-    }
-}
-
-impl PgStore {
+impl SqlStore<PostgresDb> {
     /// Connects, runs pending migrations, and starts the change notifier.
     pub async fn connect(database_url: &str, sealer: Arc<Sealer>) -> StoreResult<Self> {
         let pool = PgPoolOptions::new()
@@ -50,31 +52,11 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Database(e.into()))?;
         let changes = spawn_notifier(&pool).await?;
-        Ok(Self {
-            pool,
-            sealer,
-            changes,
-        })
+        Ok(Self::new(PostgresDb { pool, changes }, sealer))
     }
 
     pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub(super) fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
-        self.sealer.seal(plaintext, context.as_bytes())
-    }
-
-    pub(super) fn open(
-        &self,
-        sealed: &[u8],
-        context: &str,
-    ) -> StoreResult<zeroize::Zeroizing<Vec<u8>>> {
-        Ok(self.sealer.open(sealed, context.as_bytes())?)
-    }
-
-    pub(super) fn change_receiver(&self) -> watch::Receiver<u64> {
-        self.changes.clone()
+        &self.db.pool
     }
 }
 
@@ -100,77 +82,155 @@ async fn spawn_notifier(pool: &PgPool) -> StoreResult<watch::Receiver<u64>> {
     Ok(rx)
 }
 
-/// Appends to the change log inside the caller's transaction. The advisory lock makes
-/// change-writing transactions commit in seq order; NOTIFY is delivered on commit.
-pub(super) async fn log_change(
-    tx: &mut PgConnection,
-    kind: &str,
-    action: &str,
-    resource_id: &str,
-    application_id: &str,
-    client_id: &str,
-    time: DateTime<Utc>,
-) -> StoreResult<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(CHANGE_LOG_LOCK)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO change_log (kind, action, resource_id, application_id, client_id, time)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(kind)
-    .bind(action)
-    .bind(resource_id)
-    .bind(application_id)
-    .bind(client_id)
-    .bind(time)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(CHANGE_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
+fn query<'q>(sql: &'q str, params: &'q [Value<'q>]) -> Query<'q, Postgres, PgArguments> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |q, value| match *value {
+            Value::Id(id) => q.bind(id),
+            Value::OptId(id) => q.bind(id),
+            Value::Ids(ids) => q.bind(ids),
+            Value::Text(text) => q.bind(text),
+            Value::OptText(text) => q.bind(text),
+            Value::Texts(texts) => q.bind(texts),
+            Value::Int(n) => q.bind(n),
+            Value::Bool(b) => q.bind(b),
+            Value::Time(time) => q.bind(time),
+            Value::OptTime(time) => q.bind(time),
+            Value::Bytes(bytes) => q.bind(bytes),
+            Value::Json(json) => q.bind(sqlx::types::Json(json)),
+        })
 }
 
-/// Maps unique and foreign key violations to typed errors.
-pub(super) fn classify(error: sqlx::Error, what: &str) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        match db.code().as_deref() {
-            Some("23505") => return StoreError::AlreadyExists(what.to_owned()),
-            Some("23503") => return StoreError::InUse(format!("{what} is still in use")),
-            _ => {}
+impl SqlRow for PgRow {
+    fn id(&self, column: &str) -> StoreResult<Uuid> {
+        Ok(self.try_get(column)?)
+    }
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn texts(&self, column: &str) -> StoreResult<Vec<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.opt_int(column)?.unwrap_or_default())
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        // `integer` columns (attempts) are int4; sqlx decodes each width only as itself.
+        match self.try_get::<Option<i64>, _>(column) {
+            Ok(n) => Ok(n),
+            Err(sqlx::Error::ColumnDecode { .. }) => {
+                Ok(self.try_get::<Option<i32>, _>(column)?.map(i64::from))
+            }
+            Err(other) => Err(other.into()),
         }
     }
-    StoreError::Database(error)
-}
-
-pub(super) fn page_limit(size: usize) -> i64 {
-    i64::try_from(size.clamp(1, 1000)).unwrap_or(1000) + 1
-}
-
-pub(super) fn uuid_cursor(after: Option<&String>) -> StoreResult<uuid::Uuid> {
-    match after {
-        None => Ok(uuid::Uuid::nil()),
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| StoreError::Corrupt("bad page cursor".into())),
+    fn bool(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.try_get(column)?)
+    }
+    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(self.try_get(column)?)
+    }
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.try_get(column)?)
+    }
+    fn json(&self, column: &str) -> StoreResult<serde_json::Value> {
+        Ok(self.try_get(column)?)
     }
 }
 
-/// Cuts the extra row fetched to learn whether another page exists.
-pub(super) fn finish_page<T>(
-    mut items: Vec<T>,
-    size: usize,
-    cursor: impl Fn(&T) -> String,
-) -> super::Page<T> {
-    let size = size.clamp(1, 1000);
-    let next = if items.len() > size {
-        items.truncate(size);
-        items.last().map(&cursor)
-    } else {
-        None
-    };
-    super::Page { items, next }
+pub struct PgTx(Transaction<'static, Postgres>);
+
+#[async_trait::async_trait]
+impl Conn for PgTx {
+    type Row = PgRow;
+
+    async fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        Ok(query(sql, params)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn fetch_all(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<Vec<PgRow>, sqlx::Error> {
+        query(sql, params).fetch_all(&mut *self.0).await
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<Option<PgRow>, sqlx::Error> {
+        query(sql, params).fetch_optional(&mut *self.0).await
+    }
+}
+
+#[async_trait::async_trait]
+impl WriteTx for PgTx {
+    /// The advisory lock makes change-writing transactions commit in seq order; NOTIFY
+    /// is delivered on commit and wakes every replica's notifier.
+    async fn log_change(&mut self, change: NewChange<'_>) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(CHANGE_LOG_LOCK)
+            .execute(&mut *self.0)
+            .await?;
+        self.execute(NewChange::INSERT, &change.params()).await?;
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(CHANGE_CHANNEL)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> StoreResult<()> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Dialect for PostgresDb {
+    type Row = PgRow;
+    type Tx = PgTx;
+
+    async fn begin(&self) -> StoreResult<PgTx> {
+        Ok(PgTx(self.pool.begin().await?))
+    }
+
+    async fn fetch_all(&self, sql: &str, params: &[Value<'_>]) -> StoreResult<Vec<PgRow>> {
+        Ok(query(sql, params).fetch_all(&self.pool).await?)
+    }
+
+    async fn fetch_optional(&self, sql: &str, params: &[Value<'_>]) -> StoreResult<Option<PgRow>> {
+        Ok(query(sql, params).fetch_optional(&self.pool).await?)
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value<'_>]) -> StoreResult<u64> {
+        Ok(query(sql, params)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    fn change_signal(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+    const SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
+
+    fn member_of(column: &str, param: &str) -> String {
+        format!("{column} = ANY({param})")
+    }
 }

@@ -8,6 +8,9 @@
 //! busy timeout makes writers of another process wait their turn. Reads use their own
 //! pool and, with WAL, never wait for the writer.
 //!
+//! Values are stored as text (ids, times, lists, maps; see `migrations/sqlite`), so
+//! binding and reading convert here.
+//!
 //! The change signal is in-process: one process owns the file (that is what dev mode
 //! runs); another process writing to it would not wake this one's watchers.
 
@@ -17,16 +20,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use dcr_common::seal::Sealer;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::error::ErrorKind;
+use sqlx::query::Query;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
-use sqlx::{Row as _, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Row as _, Sqlite, SqlitePool, Transaction};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::dialect::{Conn, Dialect, NewChange, SqlRow, Value, WriteTx};
+use super::sql::SqlStore;
 use super::{StoreError, StoreResult};
 
 pub static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -42,24 +46,19 @@ const WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Times are stored as fixed-width UTC text, so they sort and compare as text.
 const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
+/// The registry's store on SQLite.
+pub type SqliteStore = SqlStore<SqliteDb>;
+
+/// A reader pool, a one-connection writer pool, and the in-process change signal.
 #[derive(Clone)]
-pub struct SqliteStore {
-    pub(super) reader: SqlitePool,
+pub struct SqliteDb {
+    reader: SqlitePool,
     writer: SqlitePool,
-    pub(super) sealer: Arc<Sealer>,
     changes: Arc<watch::Sender<u64>>,
     path: PathBuf,
 }
 
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteStore {
+impl SqlStore<SqliteDb> {
     /// Opens (creating when missing) the database at `url_or_path`, a `sqlite:` URL
     /// (`sqlite://relative/dcr.db`, `sqlite:///abs/dcr.db`, `sqlite:/abs/dcr.db`) or a
     /// plain path, and runs pending migrations. A new file is made 0600 and new parent
@@ -95,102 +94,192 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (changes, _) = watch::channel(0u64);
-        Ok(Self {
+        let db = SqliteDb {
             reader,
             writer,
-            sealer,
             changes: Arc::new(changes),
             path,
-        })
+        };
+        Ok(Self::new(db, sealer))
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.db.path
     }
 
     /// Closes both pools, so the file can be reopened (tests, a clean shutdown).
     pub async fn close(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-
-    /// Starts a write transaction holding SQLite's write lock.
-    pub(super) async fn write(&self) -> StoreResult<WriteTx> {
-        Ok(WriteTx {
-            tx: self.writer.begin_with("BEGIN IMMEDIATE").await?,
-            changes: self.changes.clone(),
-            logged: false,
-        })
-    }
-
-    /// The writer pool, for single-statement writes that log no change.
-    pub(super) fn writer(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    pub(super) fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
-        self.sealer.seal(plaintext, context.as_bytes())
-    }
-
-    pub(super) fn open_sealed(
-        &self,
-        sealed: &[u8],
-        context: &str,
-    ) -> StoreResult<zeroize::Zeroizing<Vec<u8>>> {
-        Ok(self.sealer.open(sealed, context.as_bytes())?)
-    }
-
-    pub(super) fn change_receiver(&self) -> watch::Receiver<u64> {
-        self.changes.subscribe()
+        self.db.reader.close().await;
+        self.db.writer.close().await;
     }
 }
 
-/// A write transaction; committing it wakes the change watchers when it logged a change.
-pub(super) struct WriteTx {
+fn query<'q>(sql: &'q str, params: &'q [Value<'q>]) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    params
+        .iter()
+        .fold(sqlx::query(sql), |q, value| match *value {
+            Value::Id(id) => q.bind(id.to_string()),
+            Value::OptId(id) => q.bind(id.map(|id| id.to_string())),
+            Value::Ids(ids) => q.bind(ids.map(|ids| {
+                serde_json::Value::from(ids.iter().map(Uuid::to_string).collect::<Vec<_>>())
+                    .to_string()
+            })),
+            Value::Text(text) => q.bind(text),
+            Value::OptText(text) => q.bind(text),
+            Value::Texts(texts) => q.bind(serde_json::Value::from(texts.to_vec()).to_string()),
+            Value::Int(n) => q.bind(n),
+            Value::Bool(b) => q.bind(b),
+            Value::Time(time) => q.bind(time_text(time)),
+            Value::OptTime(time) => q.bind(time.map(time_text)),
+            Value::Bytes(bytes) => q.bind(bytes),
+            Value::Json(json) => q.bind(json.to_string()),
+        })
+}
+
+fn corrupt(column: &str, text: &str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{column} {text:?}: {error}"))
+}
+
+impl SqlRow for SqliteRow {
+    fn id(&self, column: &str) -> StoreResult<Uuid> {
+        let text: String = self.try_get(column)?;
+        text.parse().map_err(|e| corrupt(column, &text, e))
+    }
+    fn text(&self, column: &str) -> StoreResult<String> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+    fn texts(&self, column: &str) -> StoreResult<Vec<String>> {
+        let text: String = self.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| corrupt(column, &text, e))
+    }
+    fn int(&self, column: &str) -> StoreResult<i64> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+    fn bool(&self, column: &str) -> StoreResult<bool> {
+        Ok(self.try_get(column)?)
+    }
+    fn time(&self, column: &str) -> StoreResult<DateTime<Utc>> {
+        parse_time(&self.try_get::<String, _>(column)?, column)
+    }
+    fn opt_time(&self, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        self.try_get::<Option<String>, _>(column)?
+            .map(|t| parse_time(&t, column))
+            .transpose()
+    }
+    fn bytes(&self, column: &str) -> StoreResult<Vec<u8>> {
+        Ok(self.try_get(column)?)
+    }
+    fn opt_bytes(&self, column: &str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self.try_get(column)?)
+    }
+    fn json(&self, column: &str) -> StoreResult<serde_json::Value> {
+        let text: String = self.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| corrupt(column, "(json)", e))
+    }
+}
+
+/// A write transaction holding SQLite's write lock.
+pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     changes: Arc<watch::Sender<u64>>,
     logged: bool,
 }
 
-impl WriteTx {
-    pub(super) fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.tx
+#[async_trait::async_trait]
+impl Conn for SqliteTx {
+    type Row = SqliteRow;
+
+    async fn execute(&mut self, sql: &str, params: &[Value<'_>]) -> Result<u64, sqlx::Error> {
+        Ok(query(sql, params)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
     }
 
-    /// Appends to the change log. Writers are serialised, so seq order is commit order.
-    pub(super) async fn log_change(
+    async fn fetch_all(
         &mut self,
-        kind: &str,
-        action: &str,
-        resource_id: &str,
-        application_id: &str,
-        client_id: &str,
-        time: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO change_log (kind, action, resource_id, application_id, client_id, time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(kind)
-        .bind(action)
-        .bind(resource_id)
-        .bind(application_id)
-        .bind(client_id)
-        .bind(time_text(time))
-        .execute(&mut *self.tx)
-        .await?;
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<Vec<SqliteRow>, sqlx::Error> {
+        query(sql, params).fetch_all(&mut *self.tx).await
+    }
+
+    async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> Result<Option<SqliteRow>, sqlx::Error> {
+        query(sql, params).fetch_optional(&mut *self.tx).await
+    }
+}
+
+#[async_trait::async_trait]
+impl WriteTx for SqliteTx {
+    /// Writers are serialised, so seq order is commit order.
+    async fn log_change(&mut self, change: NewChange<'_>) -> StoreResult<()> {
+        self.execute(NewChange::INSERT, &change.params()).await?;
         self.logged = true;
         Ok(())
     }
 
-    pub(super) async fn commit(self) -> StoreResult<()> {
+    async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
         if self.logged {
             self.changes
                 .send_modify(|ticks| *ticks = ticks.wrapping_add(1));
         }
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Dialect for SqliteDb {
+    type Row = SqliteRow;
+    type Tx = SqliteTx;
+
+    async fn begin(&self) -> StoreResult<SqliteTx> {
+        Ok(SqliteTx {
+            tx: self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            changes: self.changes.clone(),
+            logged: false,
+        })
+    }
+
+    async fn fetch_all(&self, sql: &str, params: &[Value<'_>]) -> StoreResult<Vec<SqliteRow>> {
+        Ok(query(sql, params).fetch_all(&self.reader).await?)
+    }
+
+    async fn fetch_optional(
+        &self,
+        sql: &str,
+        params: &[Value<'_>],
+    ) -> StoreResult<Option<SqliteRow>> {
+        Ok(query(sql, params).fetch_optional(&self.reader).await?)
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value<'_>]) -> StoreResult<u64> {
+        Ok(query(sql, params)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
+    }
+
+    fn change_signal(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    const LOCK_ROWS: &'static str = "";
+    const SKIP_LOCKED: &'static str = "";
+
+    fn member_of(column: &str, param: &str) -> String {
+        format!("{column} IN (SELECT value FROM json_each({param}))")
     }
 }
 
@@ -233,21 +322,7 @@ fn config_error(message: String) -> StoreError {
     StoreError::Database(sqlx::Error::Configuration(message.into()))
 }
 
-/// Maps unique and foreign key violations to the same typed errors as Postgres.
-pub(super) fn classify(error: sqlx::Error, what: &str) -> StoreError {
-    if let sqlx::Error::Database(db) = &error {
-        match db.kind() {
-            ErrorKind::UniqueViolation => return StoreError::AlreadyExists(what.to_owned()),
-            ErrorKind::ForeignKeyViolation => {
-                return StoreError::InUse(format!("{what} is still in use"));
-            }
-            _ => {}
-        }
-    }
-    StoreError::Database(error)
-}
-
-pub(super) fn time_text(time: DateTime<Utc>) -> String {
+fn time_text(time: DateTime<Utc>) -> String {
     time.format(TIME_FORMAT).to_string()
 }
 
@@ -255,32 +330,6 @@ fn parse_time(text: &str, column: &str) -> StoreResult<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.fZ")
         .map(|t| t.and_utc())
         .map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
-}
-
-pub(super) fn get_time(row: &SqliteRow, column: &str) -> StoreResult<DateTime<Utc>> {
-    parse_time(&row.try_get::<String, _>(column)?, column)
-}
-
-pub(super) fn get_opt_time(row: &SqliteRow, column: &str) -> StoreResult<Option<DateTime<Utc>>> {
-    row.try_get::<Option<String>, _>(column)?
-        .map(|t| parse_time(&t, column))
-        .transpose()
-}
-
-pub(super) fn get_id(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {
-    let text: String = row.try_get(column)?;
-    text.parse()
-        .map_err(|e| StoreError::Corrupt(format!("{column} {text:?}: {e}")))
-}
-
-/// A JSON column (lists, maps, provider config).
-pub(super) fn get_json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> StoreResult<T> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-pub(super) fn json_text<T: Serialize + ?Sized>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[cfg(test)]

@@ -1,0 +1,111 @@
+//! Credentials: the secrets of an application's client, as dcr knows them (a hint and
+//! dates; the secret itself lives only at the IdP and, hashed, nowhere else).
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::applications::{app_change, client_id_of, revoke_all};
+use super::dialect::{Conn, Dialect, WriteTx as _};
+use super::rows;
+use super::sql::SqlStore;
+use super::{StoreError, StoreResult};
+use crate::domain::{Credential, IdpClientState};
+
+pub(super) async fn insert_credential(tx: &mut impl Conn, c: &Credential) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO credentials (id, application_id, secret_hint, idp_ref, create_time,
+                                  expire_time, revoke_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            c.id.into(),
+            c.application_id.into(),
+            (&c.secret_hint).into(),
+            (&c.idp_ref).into(),
+            c.create_time.into(),
+            c.expire_time.into(),
+            c.revoke_time.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub(super) async fn credentials_of(
+        &self,
+        application_id: Uuid,
+    ) -> StoreResult<Vec<Credential>> {
+        self.db
+            .fetch_all(
+                "SELECT * FROM credentials WHERE application_id = $1 ORDER BY create_time, id",
+                &[application_id.into()],
+            )
+            .await?
+            .iter()
+            .map(rows::credential)
+            .collect()
+    }
+
+    /// Adds a credential; with `revoke_active` (secret regeneration) the active ones are
+    /// revoked in the same transaction, so there is no moment with both or neither.
+    pub(super) async fn add_credential_row(
+        &self,
+        credential: &Credential,
+        revoke_active: bool,
+        idp_state: Option<&IdpClientState>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let app_id = credential.application_id;
+        let mut tx = self.db.begin().await?;
+        if revoke_active {
+            revoke_all(&mut tx, app_id, now).await?;
+        }
+        insert_credential(&mut tx, credential).await?;
+        if let Some(state) = idp_state {
+            self.replace_idp_state(&mut tx, app_id, state).await?;
+        }
+        let client_id = client_id_of(&mut tx, app_id).await?;
+        let action = if revoke_active { "rotated" } else { "added" };
+        tx.log_change(app_change(
+            "credential",
+            action,
+            &credential.id.to_string(),
+            &app_id.to_string(),
+            &client_id,
+            now,
+        ))
+        .await?;
+        tx.commit().await
+    }
+
+    /// Revokes one credential (a second revoke keeps the first time).
+    pub(super) async fn revoke_credential_row(
+        &self,
+        application_id: Uuid,
+        credential_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Credential> {
+        let mut tx = self.db.begin().await?;
+        let row = tx
+            .fetch_optional(
+                "UPDATE credentials SET revoke_time = COALESCE(revoke_time, $3)
+                 WHERE id = $1 AND application_id = $2 RETURNING *",
+                &[credential_id.into(), application_id.into(), now.into()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("credential {credential_id}")))?;
+        let credential = rows::credential(&row)?;
+        let client_id = client_id_of(&mut tx, application_id).await?;
+        tx.log_change(app_change(
+            "credential",
+            "revoked",
+            &credential_id.to_string(),
+            &application_id.to_string(),
+            &client_id,
+            now,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(credential)
+    }
+}

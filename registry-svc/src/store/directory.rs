@@ -1,0 +1,172 @@
+//! What gateways look up (a client and everything that decides about it), the change
+//! stream their caches follow, and the audit log.
+
+use chrono::{DateTime, Utc};
+
+use super::dialect::{Dialect, SqlRow as _};
+use super::rows;
+use super::sql::{SqlStore, finish_page, page_limit};
+use super::{
+    AuditEvent, AuditFilter, AuditStore, Change, ConfigStore as _, DirectoryStore, Page,
+    PageRequest, ResolvedClient, StoreError, StoreResult,
+};
+
+#[async_trait::async_trait]
+impl<D: Dialect> DirectoryStore for SqlStore<D> {
+    async fn resolve_client(
+        &self,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ResolvedClient>> {
+        let Some(row) = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM applications WHERE client_id = $1",
+                &[client_id.into()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let application = rows::application(&row)?;
+        let strategy = self
+            .get_strategy(application.strategy_id)
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("application {} has no strategy", application.id))
+            })?;
+        let provider = self
+            .db
+            .fetch_optional(
+                "SELECT type, issuer FROM providers WHERE id = $1",
+                &[strategy.provider_id.into()],
+            )
+            .await?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("strategy {} has no provider", strategy.id))
+            })?;
+        let mut approved = Vec::new();
+        let mut pending = Vec::new();
+        for r in self
+            .db
+            .fetch_all(
+                "SELECT product_id, status FROM registrations WHERE application_id = $1",
+                &[application.id.into()],
+            )
+            .await?
+        {
+            let product = r.id("product_id")?;
+            match r.text("status")?.as_str() {
+                "APPROVED" => approved.push(product),
+                "PENDING" => pending.push(product),
+                _ => {}
+            }
+        }
+        let mut active = Vec::new();
+        let mut revoked_before = None;
+        for credential in self.credentials_of(application.id).await? {
+            if credential.is_active(now) {
+                active.push(credential.id);
+            }
+            revoked_before = revoked_before.max(credential.revoke_time);
+        }
+        Ok(Some(ResolvedClient {
+            provider_id: strategy.provider_id,
+            provider_type: provider.text("type")?,
+            issuer: provider.text("issuer")?,
+            application,
+            strategy,
+            approved_product_ids: approved,
+            pending_product_ids: pending,
+            active_credential_ids: active,
+            revoked_before,
+        }))
+    }
+
+    async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>> {
+        self.db
+            .fetch_all(
+                "SELECT * FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[seq.into(), limit.into()],
+            )
+            .await?
+            .iter()
+            .map(rows::change)
+            .collect()
+    }
+
+    async fn latest_seq(&self) -> StoreResult<i64> {
+        let row = self
+            .db
+            .fetch_optional("SELECT max(seq) AS seq FROM change_log", &[])
+            .await?;
+        Ok(match row {
+            Some(row) => row.opt_int("seq")?.unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.db.change_signal()
+    }
+}
+
+#[async_trait::async_trait]
+impl<D: Dialect> AuditStore for SqlStore<D> {
+    async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
+        self.db
+            .execute(
+                "INSERT INTO audit_events (time, actor, action, resource_type, resource_id, outcome)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    e.time.into(),
+                    (&e.actor).into(),
+                    (&e.action).into(),
+                    (&e.resource_type).into(),
+                    (&e.resource_id).into(),
+                    (&e.outcome).into(),
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Newest first.
+    async fn list_audit(
+        &self,
+        f: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>> {
+        let before: i64 = match &page.after {
+            None => i64::MAX,
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| StoreError::Corrupt("bad page cursor".into()))?,
+        };
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM audit_events
+                 WHERE id < $1
+                   AND ($2 IS NULL OR actor = $2)
+                   AND ($3 IS NULL OR action = $3)
+                   AND ($4 IS NULL OR resource_type = $4)
+                   AND ($5 IS NULL OR resource_id = $5)
+                 ORDER BY id DESC LIMIT $6",
+                &[
+                    before.into(),
+                    f.actor.as_deref().into(),
+                    f.action.as_deref().into(),
+                    f.resource_type.as_deref().into(),
+                    f.resource_id.as_deref().into(),
+                    page_limit(page.size).into(),
+                ],
+            )
+            .await?;
+        let items = rows
+            .iter()
+            .map(rows::audit_event)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |e| e.id.to_string()))
+    }
+}

@@ -1,0 +1,145 @@
+//! Registrations: an application's request to use an API product, and its status.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::applications::{app_change, client_id_of};
+use super::dialect::{Conn as _, Dialect, SqlRow as _, WriteTx as _};
+use super::rows;
+use super::sql::{SqlStore, classify, finish_page, page_limit, uuid_cursor};
+use super::{Page, PageRequest, StoreError, StoreResult};
+use crate::domain::{Registration, RegistrationStatus};
+
+impl<D: Dialect> SqlStore<D> {
+    pub(super) async fn insert_registration_row(&self, r: &Registration) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "INSERT INTO registrations (id, application_id, product_id, status, create_time,
+                                        update_time, scopes)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+            &[
+                r.id.into(),
+                r.application_id.into(),
+                r.product_id.into(),
+                r.status.as_str().into(),
+                r.create_time.into(),
+                (&r.scopes).into(),
+            ],
+        )
+        .await
+        .map_err(|e| classify(e, "a registration of this application for this product"))?;
+        let client_id = client_id_of(&mut tx, r.application_id).await?;
+        tx.log_change(app_change(
+            "registration",
+            "created",
+            &r.id.to_string(),
+            &r.application_id.to_string(),
+            &client_id,
+            r.create_time,
+        ))
+        .await?;
+        tx.commit().await
+    }
+
+    pub(super) async fn registration_by_id(&self, id: Uuid) -> StoreResult<Option<Registration>> {
+        self.db
+            .fetch_optional("SELECT * FROM registrations WHERE id = $1", &[id.into()])
+            .await?
+            .as_ref()
+            .map(rows::registration)
+            .transpose()
+    }
+
+    pub(super) async fn set_registration_status_row(
+        &self,
+        id: Uuid,
+        status: RegistrationStatus,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Registration> {
+        let mut tx = self.db.begin().await?;
+        let row = tx
+            .fetch_optional(
+                "UPDATE registrations SET status = $2, update_time = $3 WHERE id = $1 RETURNING *",
+                &[id.into(), status.as_str().into(), now.into()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
+        let registration = rows::registration(&row)?;
+        let client_id = client_id_of(&mut tx, registration.application_id).await?;
+        let action = status.as_str().to_ascii_lowercase();
+        tx.log_change(app_change(
+            "registration",
+            &action,
+            &id.to_string(),
+            &registration.application_id.to_string(),
+            &client_id,
+            now,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(registration)
+    }
+
+    pub(super) async fn delete_registration_row(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        let app_id = tx
+            .fetch_optional(
+                "DELETE FROM registrations WHERE id = $1 RETURNING application_id",
+                &[id.into()],
+            )
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?
+            .id("application_id")?;
+        let client_id = client_id_of(&mut tx, app_id).await?;
+        tx.log_change(app_change(
+            "registration",
+            "deleted",
+            &id.to_string(),
+            &app_id.to_string(),
+            &client_id,
+            now,
+        ))
+        .await?;
+        tx.commit().await
+    }
+
+    pub(super) async fn registrations_page(
+        &self,
+        application_ids: Option<&[Uuid]>,
+        product_id: Option<Uuid>,
+        status: Option<RegistrationStatus>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Registration>> {
+        let sql = format!(
+            "SELECT * FROM registrations
+             WHERE id > $1
+               AND ($2 IS NULL OR {})
+               AND ($3 IS NULL OR product_id = $3)
+               AND ($4 IS NULL OR status = $4)
+             ORDER BY id LIMIT $5",
+            D::member_of("application_id", "$2")
+        );
+        let rows = self
+            .db
+            .fetch_all(
+                &sql,
+                &[
+                    uuid_cursor(page.after.as_ref())?.into(),
+                    super::dialect::Value::Ids(application_ids),
+                    product_id.into(),
+                    status.map(RegistrationStatus::as_str).into(),
+                    page_limit(page.size).into(),
+                ],
+            )
+            .await?;
+        let items = rows
+            .iter()
+            .map(rows::registration)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |r| r.id.to_string()))
+    }
+}

@@ -1,0 +1,110 @@
+//! The store, written once over a `Dialect`: every query of `config.rs`,
+//! `applications.rs`, `credentials.rs`, `registrations.rs` and `directory.rs` runs on
+//! Postgres and SQLite alike. This file holds what they share: sealing, the mapping of
+//! database errors, and paging.
+
+use std::sync::Arc;
+
+use dcr_common::seal::Sealer;
+use sqlx::error::ErrorKind;
+use uuid::Uuid;
+
+use super::dialect::{Dialect, NewChange};
+use super::{Page, StoreError, StoreResult};
+
+/// The registry's store over one backend (`PgStore`, `SqliteStore`).
+#[derive(Clone)]
+pub struct SqlStore<D> {
+    pub(super) db: D,
+    sealer: Arc<Sealer>,
+}
+
+impl<D> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &std::any::type_name::<D>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub(super) fn new(db: D, sealer: Arc<Sealer>) -> Self {
+        Self { db, sealer }
+    }
+
+    /// Seals `plaintext` bound to `context` (the row it belongs to), so a sealed value
+    /// copied into another row does not open.
+    pub(super) fn seal(&self, plaintext: &[u8], context: &str) -> Vec<u8> {
+        self.sealer.seal(plaintext, context.as_bytes())
+    }
+
+    pub(super) fn unseal(
+        &self,
+        sealed: &[u8],
+        context: &str,
+    ) -> StoreResult<zeroize::Zeroizing<Vec<u8>>> {
+        Ok(self.sealer.open(sealed, context.as_bytes())?)
+    }
+}
+
+/// Maps unique and foreign key violations to typed errors; `what` names the row.
+pub(super) fn classify(error: sqlx::Error, what: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &error {
+        match db.kind() {
+            ErrorKind::UniqueViolation => return StoreError::AlreadyExists(what.to_owned()),
+            ErrorKind::ForeignKeyViolation => {
+                return StoreError::InUse(format!("{what} is still in use"));
+            }
+            _ => {}
+        }
+    }
+    StoreError::Database(error)
+}
+
+/// A change to a config row (providers, strategies, products): no application.
+pub(super) fn config_change<'a>(
+    kind: &'a str,
+    action: &'a str,
+    id: &'a str,
+    time: chrono::DateTime<chrono::Utc>,
+) -> NewChange<'a> {
+    NewChange {
+        kind,
+        action,
+        resource_id: id,
+        application_id: "",
+        client_id: "",
+        time,
+    }
+}
+
+/// Rows to fetch for a page: one more than shown, to learn whether another follows.
+pub(super) fn page_limit(size: usize) -> i64 {
+    i64::try_from(size.clamp(1, 1000)).unwrap_or(1000) + 1
+}
+
+/// The id after which a page starts (the nil id for the first page).
+pub(super) fn uuid_cursor(after: Option<&String>) -> StoreResult<Uuid> {
+    match after {
+        None => Ok(Uuid::nil()),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| StoreError::Corrupt("bad page cursor".into())),
+    }
+}
+
+/// Cuts the extra row fetched to learn whether another page exists.
+pub(super) fn finish_page<T>(
+    mut items: Vec<T>,
+    size: usize,
+    cursor: impl Fn(&T) -> String,
+) -> Page<T> {
+    let size = size.clamp(1, 1000);
+    let next = if items.len() > size {
+        items.truncate(size);
+        items.last().map(&cursor)
+    } else {
+        None
+    };
+    Page { items, next }
+}
