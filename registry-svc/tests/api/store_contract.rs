@@ -1,5 +1,7 @@
 //! The store contract: one suite, written against the `Store` trait, that every backend
-//! must pass: Postgres and SQLite, one #[tokio::test] each at the end of this file.
+//! must pass. Each behaviour is an async fn taking a fresh, empty store; the
+//! `on_both_backends!` list at the end makes it a test on Postgres (`postgres::name`)
+//! and on SQLite (`sqlite::name`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -86,9 +88,88 @@ pub(crate) fn operation(app: &Application, provider_id: Uuid, kind: OperationKin
     }
 }
 
-/// The suite. Every backend gets a fresh, empty store.
-async fn contract(store: Arc<dyn Store>) {
-    // Config: create, read back (secrets included), uniqueness, paging, references.
+/// What most behaviours start from: a provider, a strategy using it, a product on it.
+struct Fixture {
+    provider: Provider,
+    strategy: AuthStrategy,
+    product: ApiProduct,
+}
+
+async fn fixture(store: &Arc<dyn Store>) -> Fixture {
+    let provider = provider("p1");
+    store
+        .insert_provider(&provider)
+        .await
+        .expect("insert provider");
+    let strategy = strategy(provider.id, "s1");
+    store
+        .insert_strategy(&strategy)
+        .await
+        .expect("insert strategy");
+    let product = ApiProduct {
+        id: Uuid::now_v7(),
+        name: "prod".into(),
+        description: String::new(),
+        strategy_id: strategy.id,
+        audience: String::new(),
+        create_time: Utc::now(),
+        update_time: Utc::now(),
+    };
+    store
+        .insert_product(&product)
+        .await
+        .expect("insert product");
+    Fixture {
+        provider,
+        strategy,
+        product,
+    }
+}
+
+fn first_credential(app: &Application) -> Credential {
+    Credential {
+        id: Uuid::now_v7(),
+        application_id: app.id,
+        secret_hint: "abcd".into(),
+        idp_ref: String::new(),
+        create_time: Utc::now(),
+        expire_time: None,
+        revoke_time: None,
+    }
+}
+
+/// An ACTIVE application whose IdP client is `client_id`, and its first credential.
+async fn active_app(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    name: &str,
+    client_id: &str,
+) -> (Application, Credential) {
+    let app = application(fx.strategy.id, "dev", name);
+    let op = operation(&app, fx.provider.id, OperationKind::Create);
+    store
+        .insert_application_intent(&app, &op)
+        .await
+        .expect("intent");
+    let journal = Journal {
+        client_id: client_id.into(),
+        idp_state: IdpClientState(serde_json::json!({"token": "t"})),
+    };
+    let credential = first_credential(&app);
+    store
+        .complete_create(op.id, app.id, &journal, &credential, Utc::now())
+        .await
+        .expect("complete");
+    let app = store
+        .get_application(app.id)
+        .await
+        .expect("get")
+        .expect("found");
+    (app, credential)
+}
+
+/// Config rows: read back (secrets included), unique names, paging, references.
+async fn config_rows_round_trip_are_unique_and_page(store: Arc<dyn Store>) {
     let p = provider("p1");
     store.insert_provider(&p).await.expect("insert provider");
     let read = store.get_provider(p.id).await.expect("get").expect("found");
@@ -97,6 +178,7 @@ async fn contract(store: Arc<dyn Store>) {
         ("p1", Some("key-123"))
     );
     assert_eq!(read.config, p.config);
+    assert_eq!(read.labels, p.labels);
     assert!(matches!(
         store.insert_provider(&provider("p1")).await,
         Err(StoreError::AlreadyExists(_))
@@ -139,23 +221,14 @@ async fn contract(store: Arc<dyn Store>) {
         store.delete_provider(p.id).await,
         Err(StoreError::InUse(_))
     ));
-    let product = ApiProduct {
-        id: Uuid::now_v7(),
-        name: "prod".into(),
-        description: String::new(),
-        strategy_id: s.id,
-        audience: String::new(),
-        create_time: Utc::now(),
-        update_time: Utc::now(),
-    };
-    store
-        .insert_product(&product)
-        .await
-        .expect("insert product");
+}
 
-    // Applications: intent, journal, completion; the op can be completed only once.
-    let app = application(s.id, "dev", "a1");
-    let op = operation(&app, p.id, OperationKind::Create);
+/// Intent, journal, completion: the operation completes once, the app is ACTIVE with its
+/// client and sealed IdP state.
+async fn an_application_is_created_once(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let app = application(fx.strategy.id, "dev", "a1");
+    let op = operation(&app, fx.provider.id, OperationKind::Create);
     store
         .insert_application_intent(&app, &op)
         .await
@@ -163,8 +236,8 @@ async fn contract(store: Arc<dyn Store>) {
     assert!(matches!(
         store
             .insert_application_intent(
-                &application(s.id, "dev", "a1"),
-                &operation(&app, p.id, OperationKind::Create)
+                &application(fx.strategy.id, "dev", "a1"),
+                &operation(&app, fx.provider.id, OperationKind::Create)
             )
             .await,
         Err(StoreError::AlreadyExists(_))
@@ -179,15 +252,7 @@ async fn contract(store: Arc<dyn Store>) {
         .expect("journal");
     let pending = store.pending_operations().await.expect("pending");
     assert_eq!(pending[0].journal.as_ref(), Some(&journal));
-    let credential = Credential {
-        id: Uuid::now_v7(),
-        application_id: app.id,
-        secret_hint: "abcd".into(),
-        idp_ref: String::new(),
-        create_time: Utc::now(),
-        expire_time: None,
-        revoke_time: None,
-    };
+    let credential = first_credential(&app);
     store
         .complete_create(op.id, app.id, &journal, &credential, Utc::now())
         .await
@@ -211,8 +276,19 @@ async fn contract(store: Arc<dyn Store>) {
         store.get_idp_state(app.id).await.expect("state"),
         Some(journal.idp_state.clone())
     );
+    assert!(
+        store
+            .pending_operations()
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+}
 
-    // Rotation revokes the active credential in the same unit of work.
+/// Rotation revokes the active credential in the same unit of work.
+async fn rotation_revokes_the_active_credential_at_once(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, credential) = active_app(&store, &fx, "a1", "client-1").await;
     let rotated = Credential {
         id: Uuid::now_v7(),
         ..credential.clone()
@@ -221,20 +297,33 @@ async fn contract(store: Arc<dyn Store>) {
         .add_credential(&rotated, true, None, Utc::now())
         .await
         .expect("rotate");
-    let credentials = store.list_credentials(app.id).await.expect("list");
-    assert_eq!(
-        credentials
-            .iter()
-            .filter(|c| c.revoke_time.is_none())
-            .count(),
-        1
-    );
+    let active: Vec<Uuid> = store
+        .list_credentials(app.id)
+        .await
+        .expect("list")
+        .iter()
+        .filter(|c| c.revoke_time.is_none())
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(active, [rotated.id]);
+    let resolved = store
+        .resolve_client("client-1", Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(resolved.active_credential_ids, [rotated.id]);
+    assert!(resolved.revoked_before.is_some());
+}
 
-    // Registrations: unique per app and product; directory sees the approved ones.
+/// Registrations are unique per app and product and keep their scopes; the directory
+/// sees the approved ones; a product with registrations cannot go.
+async fn registrations_are_unique_and_resolve(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, credential) = active_app(&store, &fx, "a1", "client-1").await;
     let registration = Registration {
         id: Uuid::now_v7(),
         application_id: app.id,
-        product_id: product.id,
+        product_id: fx.product.id,
         status: RegistrationStatus::Pending,
         scopes: vec!["read".into()],
         create_time: Utc::now(),
@@ -263,6 +352,18 @@ async fn contract(store: Arc<dyn Store>) {
             .await,
         Err(StoreError::AlreadyExists(_))
     ));
+    let pending = store
+        .resolve_client("client-1", Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(
+        (
+            pending.approved_product_ids.len(),
+            pending.pending_product_ids.as_slice()
+        ),
+        (0, [fx.product.id].as_slice())
+    );
     store
         .set_registration_status(registration.id, RegistrationStatus::Approved, Utc::now())
         .await
@@ -272,18 +373,36 @@ async fn contract(store: Arc<dyn Store>) {
         .await
         .expect("resolve")
         .expect("found");
-    assert_eq!(resolved.approved_product_ids, [product.id]);
-    assert_eq!(resolved.active_credential_ids, [rotated.id]);
+    assert_eq!(resolved.approved_product_ids, [fx.product.id]);
+    assert_eq!(resolved.active_credential_ids, [credential.id]);
+    assert_eq!(
+        (resolved.provider_id, resolved.issuer.as_str()),
+        (fx.provider.id, fx.provider.issuer.as_str())
+    );
     assert!(matches!(
-        store.delete_product(product.id).await,
+        store.delete_product(fx.product.id).await,
         Err(StoreError::InUse(_))
     ));
+    store
+        .delete_registration(registration.id, Utc::now())
+        .await
+        .expect("delete registration");
+    assert!(
+        store
+            .get_registration(registration.id)
+            .await
+            .expect("get")
+            .is_none()
+    );
+}
 
-    // Stale operations are claimed once, by one claimant.
-    let other = application(s.id, "dev", "a2");
+/// A stale operation is claimed once, by one claimant; failing it fails the app.
+async fn stale_operations_are_claimed_once(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let other = application(fx.strategy.id, "dev", "a2");
     let stale = Operation {
         lease_until: Utc::now() - chrono::Duration::seconds(1),
-        ..operation(&other, p.id, OperationKind::Create)
+        ..operation(&other, fx.provider.id, OperationKind::Create)
     };
     store
         .insert_application_intent(&other, &stale)
@@ -294,6 +413,7 @@ async fn contract(store: Arc<dyn Store>) {
         .await
         .expect("claim");
     assert_eq!(claimed.iter().map(|o| o.id).collect::<Vec<_>>(), [stale.id]);
+    assert_eq!(claimed[0].attempts, 1);
     assert!(
         store
             .claim_stale_operations(Utc::now(), Utc::now(), 10)
@@ -305,21 +425,34 @@ async fn contract(store: Arc<dyn Store>) {
         .fail_application(stale.id, other.id, "interrupted", Utc::now())
         .await
         .expect("fail");
+    let failed = store
+        .get_application(other.id)
+        .await
+        .expect("get")
+        .expect("kept");
     assert_eq!(
-        store
-            .get_application(other.id)
-            .await
-            .expect("get")
-            .map(|a| a.state),
-        Some(AppState::Failed)
+        (failed.state, failed.failure_reason.as_str()),
+        (AppState::Failed, "interrupted")
     );
+}
 
-    // Deletion, and the change log: ordered, complete.
-    let delete = operation(&active, p.id, OperationKind::Delete);
+/// Deletion is logged, and the change log is ordered and complete.
+async fn deletion_and_the_change_log(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, _) = active_app(&store, &fx, "a1", "client-1").await;
+    let delete = operation(&app, fx.provider.id, OperationKind::Delete);
     store
         .begin_delete(app.id, &delete, Utc::now())
         .await
         .expect("begin delete");
+    assert_eq!(
+        store
+            .get_application(app.id)
+            .await
+            .expect("get")
+            .map(|a| a.state),
+        Some(AppState::Deleting)
+    );
     store
         .complete_delete(delete.id, app.id, Utc::now())
         .await
@@ -327,29 +460,48 @@ async fn contract(store: Arc<dyn Store>) {
     assert!(store.get_application(app.id).await.expect("get").is_none());
     let changes = store.changes_after(0, 1000).await.expect("changes");
     assert!(changes.windows(2).all(|w| w[0].seq < w[1].seq));
+    let kinds: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| (c.kind, c.action.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("provider", "created"),
+            ("strategy", "created"),
+            ("product", "created"),
+            ("application", "created"),
+            ("application", "deleting"),
+            ("application", "deleted"),
+        ]
+    );
     let last = changes.last().expect("some");
     assert_eq!(
-        (last.kind, last.action.as_str(), last.client_id.as_str()),
-        ("application", "deleted", "client-1")
+        (last.client_id.as_str(), last.application_id.clone()),
+        ("client-1", app.id.to_string())
     );
     assert_eq!(
         store.changes_after(last.seq, 10).await.expect("none").len(),
         0
     );
     assert_eq!(store.latest_seq().await.expect("latest"), last.seq);
-
-    lookups_the_services_rely_on(&store, p.id, s.id, &product).await;
-    audit_log(&store).await;
-    racing_writers_and_claimants(&store, p.id, s.id).await;
 }
 
-/// What the API layer calls besides the happy path above.
-async fn lookups_the_services_rely_on(
-    store: &Arc<dyn Store>,
-    provider_id: Uuid,
-    strategy_id: Uuid,
-    product: &ApiProduct,
-) {
+/// What the API layer calls besides the happy paths: lookups by name and request id,
+/// refused writes that change nothing, microsecond times, registration filters.
+async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (provider_id, strategy_id, product) = (fx.provider.id, fx.strategy.id, &fx.product);
+    let failed = application(strategy_id, "dev", "a2");
+    let op = operation(&failed, provider_id, OperationKind::Create);
+    store
+        .insert_application_intent(&failed, &op)
+        .await
+        .expect("intent");
+    store
+        .fail_application(op.id, failed.id, "refused", Utc::now())
+        .await
+        .expect("fail");
     assert_eq!(
         store
             .get_product_by_name("prod")
@@ -366,7 +518,7 @@ async fn lookups_the_services_rely_on(
             .is_none()
     );
 
-    // A FAILED app gives its name back (the failed "a2" above); request ids are unique
+    // A FAILED app gives its name back; request ids are unique
     // per developer, and find the app they created.
     let again = Application {
         request_id: Some("req-1".into()),
@@ -517,7 +669,7 @@ async fn lookups_the_services_rely_on(
 }
 
 /// Newest first, filtered, paged by id.
-async fn audit_log(store: &Arc<dyn Store>) {
+async fn audit_log(store: Arc<dyn Store>) {
     for (actor, action) in [
         ("admin", "create"),
         ("dev-1", "create"),
@@ -573,11 +725,9 @@ async fn audit_log(store: &Arc<dyn Store>) {
 /// Writers racing each other: a reader following the change log meets every committed
 /// change once, in seq order, with no gaps (WatchChanges resumes after a seq). Claimants
 /// racing each other: every stale operation is claimed by exactly one of them.
-async fn racing_writers_and_claimants(
-    store: &Arc<dyn Store>,
-    provider_id: Uuid,
-    strategy_id: Uuid,
-) {
+async fn racing_writers_and_claimants(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (provider_id, strategy_id) = (fx.provider.id, fx.strategy.id);
     const WRITERS: usize = 8;
     const EACH: usize = 5;
     let start = store.latest_seq().await.expect("latest");
@@ -678,28 +828,6 @@ fn store_time(t: chrono::DateTime<Utc>) -> chrono::DateTime<Utc> {
     chrono::DateTime::from_timestamp_micros(t.timestamp_micros()).expect("time")
 }
 
-// Several worker threads, so the racing writers and claimants really run at once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_store_passes_the_contract() {
-    let url = fresh_database().await;
-    let store = PgStore::connect(&url, Arc::new(Sealer::new(&[9; 32], &[])))
-        .await
-        .expect("connect");
-    contract(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_store_passes_the_contract() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(
-        &format!("sqlite://{}", dir.path().join("dcr.db").display()),
-        Arc::new(Sealer::new(&[9; 32], &[])),
-    )
-    .await
-    .expect("open");
-    contract(Arc::new(store)).await;
-}
-
 /// A delete refused because other rows use the row names them, and what to do, the same
 /// on every backend (the API returns it as FAILED_PRECONDITION).
 async fn refused_deletes_name_the_users(store: Arc<dyn Store>) {
@@ -763,17 +891,16 @@ async fn refused_deletes_name_the_users(store: Arc<dyn Store>) {
         .expect("a write after the refused deletes");
 }
 
-#[tokio::test]
-async fn postgres_refused_deletes_name_the_users() {
+async fn postgres_store() -> Arc<dyn Store> {
     let url = fresh_database().await;
     let store = PgStore::connect(&url, Arc::new(Sealer::new(&[9; 32], &[])))
         .await
         .expect("connect");
-    refused_deletes_name_the_users(Arc::new(store)).await;
+    Arc::new(store)
 }
 
-#[tokio::test]
-async fn sqlite_refused_deletes_name_the_users() {
+/// The store and the folder holding its file (deleted when dropped).
+async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(
         &format!("sqlite://{}", dir.path().join("dcr.db").display()),
@@ -781,5 +908,42 @@ async fn sqlite_refused_deletes_name_the_users() {
     )
     .await
     .expect("open");
-    refused_deletes_name_the_users(Arc::new(store)).await;
+    (Arc::new(store), dir)
 }
+
+/// One test per behaviour and backend, each on a fresh store. Several worker threads,
+/// so racing writers and claimants really run at once.
+macro_rules! on_both_backends {
+    ($($behaviour:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $behaviour() {
+                    super::$behaviour(super::postgres_store().await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $behaviour() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    super::$behaviour(store).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    config_rows_round_trip_are_unique_and_page,
+    an_application_is_created_once,
+    rotation_revokes_the_active_credential_at_once,
+    registrations_are_unique_and_resolve,
+    stale_operations_are_claimed_once,
+    deletion_and_the_change_log,
+    lookups_the_services_rely_on,
+    audit_log,
+    racing_writers_and_claimants,
+    refused_deletes_name_the_users,
+);
