@@ -270,7 +270,7 @@ impl<B: http_body::Body> http_body::Body for MeteredBody<B> {
 /// for the life of the process. A bad address fails the start, naming `var`.
 pub async fn start(var: &'static str, default: &str) -> anyhow::Result<()> {
     let addr = crate::config::listen_addr(var, default)?;
-    let listener = crate::server::bind(addr).await?;
+    let listener = crate::listen::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "metrics serving at /metrics");
     let handle = install();
     tokio::spawn(async move {

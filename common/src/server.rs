@@ -84,12 +84,7 @@ pub enum ServeError {
     Listener(#[from] std::io::Error),
 }
 
-/// Binds `addr`; a bind failure names the address so the operator knows which one.
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
-}
+pub use crate::listen::bind;
 
 pub async fn serve(
     listener: TcpListener,

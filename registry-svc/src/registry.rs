@@ -1,6 +1,7 @@
 //! The registry's shared state: what every handler and background task works with.
 
 use std::sync::Arc;
+#[cfg(feature = "fault-injection")]
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -19,22 +20,42 @@ pub struct Settings {
 }
 
 /// Failure injection for tests of invariant 1. Each counter makes that many of the next
-/// passes through its point fail as if the process died there.
+/// passes through its point fail as if the process died there. The counters exist only
+/// with the test-only feature `fault-injection` (testkit turns it on); a build without
+/// it, such as the release image, has no way to trip them.
 #[derive(Debug, Default)]
 pub struct Faults {
     /// After the IdP created the client and dcr journaled it, before the final commit.
+    #[cfg(feature = "fault-injection")]
     pub crash_after_idp_create: AtomicU32,
     /// After the IdP deleted the client, before the row is removed.
+    #[cfg(feature = "fault-injection")]
     pub crash_after_idp_delete: AtomicU32,
 }
 
 impl Faults {
-    /// True (and counts down) when the point should fail now.
-    pub fn trip(counter: &AtomicU32) -> bool {
-        counter
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
+    /// True (and counts down) when the process should "die" after the IdP create.
+    pub(crate) fn crash_after_idp_create_now(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return trip(&self.crash_after_idp_create);
+        #[cfg(not(feature = "fault-injection"))]
+        false
     }
+
+    /// True (and counts down) when the process should "die" after the IdP delete.
+    pub(crate) fn crash_after_idp_delete_now(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return trip(&self.crash_after_idp_delete);
+        #[cfg(not(feature = "fault-injection"))]
+        false
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+fn trip(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 #[derive(Clone)]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
 use crate::idp::{self, ClientRef, IdpAdapter, NewClient};
-use crate::registry::{Faults, Registry};
+use crate::registry::Registry;
 use crate::store::{Journal, Operation, OperationKind, StoreError};
 
 /// A parsed CreateApplication request.
@@ -178,7 +178,7 @@ impl Registry {
             self.undo_create(&*adapter, &journal, op.id, app.id).await;
             return Err(error.into());
         }
-        if Faults::trip(&self.faults.crash_after_idp_create) {
+        if self.faults.crash_after_idp_create_now() {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "injected crash after the IdP create"
             )));
@@ -316,7 +316,7 @@ impl Registry {
                 "{error}; the application is DELETING and its IdP client will be removed when the IdP answers"
             )));
         }
-        if Faults::trip(&self.faults.crash_after_idp_delete) {
+        if self.faults.crash_after_idp_delete_now() {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "injected crash after the IdP delete"
             )));

@@ -6,33 +6,16 @@ use chrono::{DateTime, Utc};
 use dcr_common::text::echo;
 use uuid::Uuid;
 
-use super::dialect::{Conn, Dialect, NewChange, SqlRow as _, WriteTx as _};
+use super::dialect::{Conn, Dialect, SqlRow as _, WriteTx as _};
 use super::rows::{self, app_context};
-use super::sql::{SqlStore, classify, finish_page, page_limit, uuid_cursor};
+use super::sql::{
+    SqlStore, app_change, classify, client_id_of, finish_page, page_limit, revoke_all, uuid_cursor,
+};
 use super::{ApplicationStore, Journal, Operation, Page, PageRequest, StoreError, StoreResult};
 use crate::domain::{Application, Credential, IdpClientState, Registration, RegistrationStatus};
 
 fn uris(app: &Application) -> Vec<String> {
     app.redirect_uris.iter().map(|u| u.to_string()).collect()
-}
-
-/// A change to an application or what belongs to it: gateways look it up by client id.
-pub(super) fn app_change<'a>(
-    kind: &'a str,
-    action: &'a str,
-    resource_id: &'a str,
-    application_id: &'a str,
-    client_id: &'a str,
-    time: DateTime<Utc>,
-) -> NewChange<'a> {
-    NewChange {
-        kind,
-        action,
-        resource_id,
-        application_id,
-        client_id,
-        time,
-    }
 }
 
 pub(super) async fn insert_operation(
@@ -72,34 +55,6 @@ async fn finish_operation(tx: &mut impl Conn, op_id: Uuid, now: DateTime<Utc>) -
         )));
     }
     Ok(())
-}
-
-/// Revokes every active credential of an application.
-pub(super) async fn revoke_all(
-    tx: &mut impl Conn,
-    app_id: Uuid,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    tx.execute(
-        "UPDATE credentials SET revoke_time = $2 WHERE application_id = $1 AND revoke_time IS NULL",
-        &[app_id.into(), now.into()],
-    )
-    .await?;
-    Ok(())
-}
-
-/// The application's client id ("" while it has none), for the change log.
-pub(super) async fn client_id_of(tx: &mut impl Conn, app_id: Uuid) -> StoreResult<String> {
-    let row = tx
-        .fetch_optional(
-            "SELECT client_id FROM applications WHERE id = $1",
-            &[app_id.into()],
-        )
-        .await?;
-    Ok(match row {
-        Some(row) => row.opt_text("client_id")?.unwrap_or_default(),
-        None => String::new(),
-    })
 }
 
 #[async_trait::async_trait]

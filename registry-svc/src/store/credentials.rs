@@ -4,10 +4,9 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::applications::{app_change, client_id_of, revoke_all};
 use super::dialect::{Conn, Dialect, WriteTx as _};
 use super::rows;
-use super::sql::SqlStore;
+use super::sql::{SqlStore, app_change, client_id_of, revoke_all};
 use super::{StoreError, StoreResult};
 use crate::domain::{Credential, IdpClientState};
 

@@ -3,10 +3,11 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::applications::{app_change, client_id_of};
 use super::dialect::{Conn as _, Dialect, SqlRow as _, WriteTx as _};
 use super::rows;
-use super::sql::{SqlStore, classify, finish_page, page_limit, uuid_cursor};
+use super::sql::{
+    SqlStore, app_change, classify, client_id_of, finish_page, page_limit, uuid_cursor,
+};
 use super::{Page, PageRequest, StoreError, StoreResult};
 use crate::domain::{Registration, RegistrationStatus};
 

@@ -1,7 +1,8 @@
 //! The store, written once over a `Dialect`: every query of `config.rs`,
 //! `applications.rs`, `credentials.rs`, `registrations.rs` and `directory.rs` runs on
 //! Postgres and SQLite alike. This file holds what they share: sealing, the mapping of
-//! database errors, and paging.
+//! database errors, change log entries, the statements several of them run inside their
+//! transactions, and paging.
 
 use std::sync::Arc;
 
@@ -9,7 +10,9 @@ use dcr_common::seal::Sealer;
 use sqlx::error::ErrorKind;
 use uuid::Uuid;
 
-use super::dialect::{Dialect, NewChange};
+use chrono::{DateTime, Utc};
+
+use super::dialect::{Conn, Dialect, NewChange, SqlRow as _};
 use super::{Page, StoreError, StoreResult};
 
 /// The registry's store over one backend (`PgStore`, `SqliteStore`).
@@ -107,4 +110,51 @@ pub(super) fn finish_page<T>(
         None
     };
     Page { items, next }
+}
+
+/// A change to an application or what belongs to it: gateways look it up by client id.
+pub(super) fn app_change<'a>(
+    kind: &'a str,
+    action: &'a str,
+    resource_id: &'a str,
+    application_id: &'a str,
+    client_id: &'a str,
+    time: DateTime<Utc>,
+) -> NewChange<'a> {
+    NewChange {
+        kind,
+        action,
+        resource_id,
+        application_id,
+        client_id,
+        time,
+    }
+}
+
+/// Revokes every active credential of an application.
+pub(super) async fn revoke_all(
+    tx: &mut impl Conn,
+    app_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    tx.execute(
+        "UPDATE credentials SET revoke_time = $2 WHERE application_id = $1 AND revoke_time IS NULL",
+        &[app_id.into(), now.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The application's client id ("" while it has none), for the change log.
+pub(super) async fn client_id_of(tx: &mut impl Conn, app_id: Uuid) -> StoreResult<String> {
+    let row = tx
+        .fetch_optional(
+            "SELECT client_id FROM applications WHERE id = $1",
+            &[app_id.into()],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) => row.opt_text("client_id")?.unwrap_or_default(),
+        None => String::new(),
+    })
 }
