@@ -7,6 +7,21 @@ use dcr_common::auth::{CallerTokens, Role};
 use dcr_common::config::{self, ConfigError};
 use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 
+/// The defaults of authz-svc's settings, in one place: `from_env` applies them when a
+/// variable is unset, and `dcrctl dev` and the tests start from them.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const LISTEN: &str = "0.0.0.0:50053";
+    /// Clock skew allowed on `exp`, `nbf` and `iat`.
+    pub const LEEWAY: Duration = Duration::from_secs(30);
+    /// Introspection calls per second, for all callers together.
+    pub const INTROSPECTION_RATE: u32 = 20;
+    /// Unknown-credential work per second per source address.
+    pub const SOURCE_RATE: u32 = 50;
+    pub use dcr_common::config::KEYS_MAX_STALE;
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthzConfig {
     pub listen: SocketAddr,
@@ -55,18 +70,24 @@ impl AuthzConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let session = config::required("DCR_SESSION_SECRET")?;
         Ok(Self {
-            listen: config::listen_addr("DCR_AUTHZ_LISTEN", "0.0.0.0:50053")?,
+            listen: config::listen_addr("DCR_AUTHZ_LISTEN", defaults::LISTEN)?,
             registry_url: url("DCR_REGISTRY_URL")?,
             token_url: url("DCR_TOKEN_URL")?,
             tokens: CallerTokens::from_env(&[Role::Gateway, Role::Service])?,
             session_key: config::key32("DCR_SESSION_SECRET", &session)?,
-            leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", 30)?,
-            keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            leeway: config::seconds("DCR_AUTHZ_LEEWAY_SECONDS", defaults::LEEWAY.as_secs())?,
+            keys_max_stale: config::seconds(
+                "DCR_KEYS_MAX_STALE_SECONDS",
+                defaults::KEYS_MAX_STALE.as_secs(),
+            )?,
             introspection_rate: dcr_common::rate_limit::Rate::from_env(
                 "DCR_AUTHZ_INTROSPECTION_RATE",
-                20,
+                defaults::INTROSPECTION_RATE,
             )?,
-            source_rate: dcr_common::rate_limit::Rate::from_env("DCR_AUTHZ_RATE_PER_SOURCE", 50)?,
+            source_rate: dcr_common::rate_limit::Rate::from_env(
+                "DCR_AUTHZ_RATE_PER_SOURCE",
+                defaults::SOURCE_RATE,
+            )?,
             tls: ServerTlsFiles::from_env()?,
             client_tls: ClientTlsFiles::from_env()?,
         })

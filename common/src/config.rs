@@ -73,6 +73,10 @@ pub fn key32(var: &'static str, value: &str) -> Result<[u8; 32], ConfigError> {
         .map_err(|_| ConfigError::new(var, format!("must decode to 32 bytes, got {}", bytes.len())))
 }
 
+/// DCR_KEYS_MAX_STALE_SECONDS's default, shared by token-svc and authz-svc: how long an
+/// issuer's keys are used past their max-age while the issuer cannot be reached (6 h).
+pub const KEYS_MAX_STALE: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 pub fn seconds(var: &'static str, default: u64) -> Result<std::time::Duration, ConfigError> {
     match optional(var) {
         None => Ok(std::time::Duration::from_secs(default)),

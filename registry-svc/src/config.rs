@@ -10,6 +10,17 @@ use secrecy::SecretString;
 
 use crate::domain::validate::UrlPolicy;
 
+/// The defaults of registry-svc's settings, in one place: `from_env` applies them when a
+/// variable is unset, and `dcrctl dev` and the tests start from them.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const LISTEN: &str = "0.0.0.0:50051";
+    pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const RECONCILE_INTERVAL: Duration = Duration::from_secs(15);
+    pub const OPERATION_LEASE: Duration = Duration::from_secs(60);
+}
+
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
     pub database_url: SecretString,
@@ -33,8 +44,12 @@ impl RegistryConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let master = config::required("DCR_MASTER_KEY")?;
         let previous = config::optional("DCR_MASTER_KEY_PREVIOUS").unwrap_or_default();
-        let idp_timeout = config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?;
-        let operation_lease = config::seconds("DCR_OPERATION_LEASE_SECONDS", 60)?;
+        let idp_timeout =
+            config::seconds("DCR_IDP_TIMEOUT_SECONDS", defaults::IDP_TIMEOUT.as_secs())?;
+        let operation_lease = config::seconds(
+            "DCR_OPERATION_LEASE_SECONDS",
+            defaults::OPERATION_LEASE.as_secs(),
+        )?;
         if operation_lease <= idp_timeout {
             return Err(ConfigError::new(
                 "DCR_OPERATION_LEASE_SECONDS",
@@ -51,10 +66,13 @@ impl RegistryConfig {
                 .collect::<Result<_, _>>()?,
             // The gateway token is optional here: known, its holders get PERMISSION_DENIED.
             tokens: CallerTokens::from_env(&[Role::Admin, Role::Portal, Role::Service])?,
-            listen: config::listen_addr("DCR_REGISTRY_LISTEN", "0.0.0.0:50051")?,
+            listen: config::listen_addr("DCR_REGISTRY_LISTEN", defaults::LISTEN)?,
             url_policy: UrlPolicy::from_env()?,
             idp_timeout,
-            reconcile_interval: config::seconds("DCR_RECONCILE_INTERVAL_SECONDS", 15)?,
+            reconcile_interval: config::seconds(
+                "DCR_RECONCILE_INTERVAL_SECONDS",
+                defaults::RECONCILE_INTERVAL.as_secs(),
+            )?,
             operation_lease,
             tls: ServerTlsFiles::from_env()?,
         })

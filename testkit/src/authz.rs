@@ -3,8 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use authz_svc::config::defaults;
 use authz_svc::{AuthzConfig, AuthzState};
 use dcr_common::clock::ShiftedClock;
+use dcr_common::rate_limit::Rate;
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::registry::v1 as reg;
 use tonic::transport::Channel;
@@ -39,10 +41,10 @@ pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Aut
         token_url: crate::tls::url(base.grpc_addr, tls),
         tokens: crate::registry::caller_tokens(),
         session_key: SESSION_KEY,
-        leeway: Duration::from_secs(30),
-        introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
-        source_rate: dcr_common::rate_limit::Rate::per_second(50),
-        keys_max_stale: Duration::from_secs(6 * 3600),
+        leeway: defaults::LEEWAY,
+        introspection_rate: Rate::per_second(defaults::INTROSPECTION_RATE),
+        source_rate: Rate::per_second(defaults::SOURCE_RATE),
+        keys_max_stale: defaults::KEYS_MAX_STALE,
         tls: tls.map(|t| t.server_tls(true)),
         client_tls: crate::tls::client(tls),
     };

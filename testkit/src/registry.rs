@@ -115,11 +115,11 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
             allow_http_loopback: true,
             allow_http_hosts: &[],
         },
-        idp_timeout: Duration::from_secs(10),
+        idp_timeout: registry_svc::config::defaults::IDP_TIMEOUT,
         tls: None,
         // Tests drive the reconciler themselves (reconcile_once), with the manual clock.
         reconcile_interval: Duration::from_secs(3600),
-        operation_lease: Duration::from_secs(60),
+        operation_lease: registry_svc::config::defaults::OPERATION_LEASE,
     }
 }
 

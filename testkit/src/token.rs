@@ -10,6 +10,7 @@ use dcr_common::pki::SetFiles;
 use dcr_common::url_policy::UrlPolicy;
 use dcr_proto::registry::v1 as reg;
 use dcr_proto::token::v1 as pb;
+use token_svc::config::defaults;
 use token_svc::{TokenConfig, TokenState};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -63,10 +64,10 @@ pub async fn stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Stack {
             allow_http_loopback: true,
             allow_http_hosts: &[],
         },
-        idp_timeout: Duration::from_secs(10),
-        cache_capacity: 10_000,
-        cache_max_age: Duration::from_secs(300),
-        keys_max_stale: Duration::from_secs(6 * 3600),
+        idp_timeout: defaults::IDP_TIMEOUT,
+        cache_capacity: defaults::CACHE_CAPACITY,
+        cache_max_age: defaults::CACHE_MAX_AGE,
+        keys_max_stale: defaults::KEYS_MAX_STALE,
         limits: Default::default(),
         tls: tls.map(|t| t.server_tls(true)),
         client_tls: crate::tls::client(tls),

@@ -8,6 +8,19 @@ use dcr_common::config::{self, ConfigError};
 use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_common::url_policy::UrlPolicy;
 
+/// The defaults of token-svc's settings, in one place: `from_env` applies them when a
+/// variable is unset, and `dcrctl dev` and the tests start from them.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const LISTEN: &str = "0.0.0.0:50052";
+    pub const HTTP_LISTEN: &str = "0.0.0.0:8080";
+    pub const IDP_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const CACHE_CAPACITY: u64 = 100_000;
+    pub const CACHE_MAX_AGE: Duration = Duration::from_secs(300);
+    pub use dcr_common::config::KEYS_MAX_STALE;
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenConfig {
     pub listen: SocketAddr,
@@ -47,23 +60,32 @@ impl TokenConfig {
                 format!("{registry_url:?} is not a URL ({e})"),
             )
         })?;
-        let capacity =
-            config::optional("DCR_TOKEN_CACHE_CAPACITY").unwrap_or_else(|| "100000".into());
+        let capacity = config::optional("DCR_TOKEN_CACHE_CAPACITY")
+            .unwrap_or_else(|| defaults::CACHE_CAPACITY.to_string());
         Ok(Self {
-            listen: config::listen_addr("DCR_TOKEN_LISTEN", "0.0.0.0:50052")?,
-            http_listen: config::listen_addr("DCR_TOKEN_HTTP_LISTEN", "0.0.0.0:8080")?,
+            listen: config::listen_addr("DCR_TOKEN_LISTEN", defaults::LISTEN)?,
+            http_listen: config::listen_addr("DCR_TOKEN_HTTP_LISTEN", defaults::HTTP_LISTEN)?,
             registry_url,
             tokens: CallerTokens::from_env(&[Role::Service])?,
             url_policy: UrlPolicy::from_env()?,
-            idp_timeout: config::seconds("DCR_IDP_TIMEOUT_SECONDS", 10)?,
+            idp_timeout: config::seconds(
+                "DCR_IDP_TIMEOUT_SECONDS",
+                defaults::IDP_TIMEOUT.as_secs(),
+            )?,
             cache_capacity: capacity.parse().map_err(|_| {
                 ConfigError::new(
                     "DCR_TOKEN_CACHE_CAPACITY",
                     format!("{capacity:?} is not a number"),
                 )
             })?,
-            cache_max_age: config::seconds("DCR_TOKEN_CACHE_MAX_AGE_SECONDS", 300)?,
-            keys_max_stale: config::seconds("DCR_KEYS_MAX_STALE_SECONDS", 21600)?,
+            cache_max_age: config::seconds(
+                "DCR_TOKEN_CACHE_MAX_AGE_SECONDS",
+                defaults::CACHE_MAX_AGE.as_secs(),
+            )?,
+            keys_max_stale: config::seconds(
+                "DCR_KEYS_MAX_STALE_SECONDS",
+                defaults::KEYS_MAX_STALE.as_secs(),
+            )?,
             limits: crate::limits::LimitConfig::from_env()?,
             tls: ServerTlsFiles::from_env()?,
             client_tls: ClientTlsFiles::from_env()?,

@@ -7,12 +7,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use authz_svc::config::defaults as authz_defaults;
 use dcr_common::auth::CallerTokens;
 use dcr_common::pki::SetFiles;
+use dcr_common::rate_limit::Rate;
 use dcr_common::tls::ClientTlsFiles;
 use dcr_common::url_policy::UrlPolicy;
 use registry_svc::RegistryConfig;
+use registry_svc::config::defaults as registry_defaults;
 use secrecy::SecretString;
+use token_svc::config::defaults as token_defaults;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -130,9 +134,9 @@ impl Stack {
             tokens: tokens.clone(),
             listen: endpoints.registry,
             url_policy,
-            idp_timeout: Duration::from_secs(10),
-            reconcile_interval: Duration::from_secs(15),
-            operation_lease: Duration::from_secs(60),
+            idp_timeout: registry_defaults::IDP_TIMEOUT,
+            reconcile_interval: registry_defaults::RECONCILE_INTERVAL,
+            operation_lease: registry_defaults::OPERATION_LEASE,
             tls: server_tls.clone(),
         };
         let registry = registry_svc::build(&registry_config).await?;
@@ -146,10 +150,10 @@ impl Stack {
             tls: server_tls.clone(),
             client_tls: endpoints.client_tls(),
             url_policy,
-            idp_timeout: Duration::from_secs(10),
-            cache_capacity: 10_000,
-            cache_max_age: Duration::from_secs(300),
-            keys_max_stale: Duration::from_secs(6 * 3600),
+            idp_timeout: token_defaults::IDP_TIMEOUT,
+            cache_capacity: token_defaults::CACHE_CAPACITY,
+            cache_max_age: token_defaults::CACHE_MAX_AGE,
+            keys_max_stale: token_defaults::KEYS_MAX_STALE,
         };
         let token = token_svc::build(&token_config)?;
 
@@ -161,10 +165,10 @@ impl Stack {
             tls: server_tls,
             client_tls: endpoints.client_tls(),
             session_key: decode_key(&secrets.session_secret, "session_secret")?,
-            leeway: Duration::from_secs(30),
-            introspection_rate: dcr_common::rate_limit::Rate::per_second(20),
-            source_rate: dcr_common::rate_limit::Rate::per_second(50),
-            keys_max_stale: Duration::from_secs(6 * 3600),
+            leeway: authz_defaults::LEEWAY,
+            introspection_rate: Rate::per_second(authz_defaults::INTROSPECTION_RATE),
+            source_rate: Rate::per_second(authz_defaults::SOURCE_RATE),
+            keys_max_stale: authz_defaults::KEYS_MAX_STALE,
         };
         let authz = authz_svc::build(&authz_config, dcr_common::clock::system())?;
 
