@@ -1,11 +1,16 @@
 //! Wire types of dcr. Services convert these into their domain types at the edge;
-//! domain code never sees prost types.
+//! domain code never sees prost types, with one exception: `ProviderType` and the
+//! provider schema (`providers`), the one definition of the provider types that
+//! registry-svc and dcrctl share.
 
 pub mod registry {
     pub mod v1 {
         tonic::include_proto!("dcr.registry.v1");
     }
 }
+
+pub mod providers;
+pub mod strategies;
 
 pub mod authz {
     pub mod v1 {

@@ -20,13 +20,16 @@ pub enum Vendor {
 }
 
 impl Vendor {
+    /// The vendor of a provider type, by its name (the directory's `provider_type`).
     pub fn from_type(provider_type: &str) -> Self {
-        match provider_type {
-            "auth0" => Self::Auth0,
-            "okta" => Self::Okta,
-            "curity" => Self::Curity,
-            "azure_ad" => Self::AzureAd,
-            _ => Self::Generic,
+        use dcr_proto::registry::v1::ProviderType;
+        match ProviderType::from_name(provider_type) {
+            Some(ProviderType::Auth0) => Self::Auth0,
+            Some(ProviderType::Okta) => Self::Okta,
+            Some(ProviderType::Curity) => Self::Curity,
+            Some(ProviderType::AzureAd) => Self::AzureAd,
+            Some(ProviderType::Rfc7591 | ProviderType::HttpBridge | ProviderType::Unspecified)
+            | None => Self::Generic,
         }
     }
 }

@@ -7,8 +7,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Subcommand, ValueEnum};
-use dcr_proto::registry::v1 as reg;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+use clap::{Args, Subcommand};
+use dcr_proto::providers::TYPES;
+use dcr_proto::registry::v1::{self as reg, ProviderType};
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, key_value, refuse_env, resolve};
@@ -32,53 +34,26 @@ pub enum Cmd {
     Verify { provider: String },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProviderType {
-    Auth0,
-    Okta,
-    Curity,
-    #[value(name = "azure_ad", alias = "azure-ad")]
-    AzureAd,
-    Rfc7591,
-    #[value(name = "http_bridge", alias = "http-bridge")]
-    HttpBridge,
+/// `--type`: a provider type's name (`azure-ad` for `azure_ad` too), from
+/// `dcr_proto::providers`.
+fn type_parser() -> impl clap::builder::TypedValueParser<Value = ProviderType> {
+    let values = TYPES.iter().map(|t| {
+        let value = PossibleValue::new(t.name);
+        let dashed = t.name.replace('_', "-");
+        if dashed == t.name {
+            value
+        } else {
+            // Once per run, a few bytes: clap takes aliases as &'static str.
+            value.alias(&*Box::leak(dashed.into_boxed_str()))
+        }
+    });
+    PossibleValuesParser::new(values)
+        .map(|name| ProviderType::from_name(&name).unwrap_or(ProviderType::Unspecified))
 }
 
-impl ProviderType {
-    /// The `Provider.config` oneof field, which is also the update-mask prefix.
-    fn field(self) -> &'static str {
-        match self {
-            Self::Auth0 => "auth0",
-            Self::Okta => "okta",
-            Self::Curity => "curity",
-            Self::AzureAd => "azure_ad",
-            Self::Rfc7591 => "rfc7591",
-            Self::HttpBridge => "http_bridge",
-        }
-    }
-
-    fn config_message(self) -> &'static str {
-        match self {
-            Self::Auth0 => "dcr.registry.v1.Auth0Config",
-            Self::Okta => "dcr.registry.v1.OktaConfig",
-            Self::Curity => "dcr.registry.v1.CurityConfig",
-            Self::AzureAd => "dcr.registry.v1.AzureAdConfig",
-            Self::Rfc7591 => "dcr.registry.v1.Rfc7591Config",
-            Self::HttpBridge => "dcr.registry.v1.HttpBridgeConfig",
-        }
-    }
-
-    fn of(provider: &reg::Provider) -> Option<Self> {
-        use reg::provider::Config;
-        Some(match provider.config.as_ref()? {
-            Config::Auth0(_) => Self::Auth0,
-            Config::Okta(_) => Self::Okta,
-            Config::Curity(_) => Self::Curity,
-            Config::AzureAd(_) => Self::AzureAd,
-            Config::Rfc7591(_) => Self::Rfc7591,
-            Config::HttpBridge(_) => Self::HttpBridge,
-        })
-    }
+/// The type of a provider the registry returned (its config's case).
+fn type_of(provider: &reg::Provider) -> Option<ProviderType> {
+    provider.config.as_ref().map(|c| c.provider_type())
 }
 
 /// The type-specific config, and where its secrets come from.
@@ -168,7 +143,7 @@ pub struct CreateArgs {
     /// A unique name.
     name: String,
     /// The provider type; it cannot change later.
-    #[arg(long = "type", value_enum)]
+    #[arg(long = "type", value_parser = type_parser())]
     kind: ProviderType,
     /// The IdP's issuer URL.
     #[arg(long)]
@@ -235,7 +210,7 @@ async fn list(ctx: &Ctx) -> anyhow::Result<()> {
     }
     let mut table = Table::new(&["ID", "NAME", "TYPE", "ISSUER", "ACTIVE"]);
     for p in &providers {
-        let kind = ProviderType::of(p).map(ProviderType::field).unwrap_or("?");
+        let kind = type_of(p).map_or("?", ProviderType::as_str);
         table.row(vec![
             p.id.clone(),
             p.name.clone(),
@@ -256,10 +231,12 @@ fn show(ctx: &Ctx, provider: &reg::Provider) -> anyhow::Result<()> {
     if ctx.output == Format::Json {
         output::print_json(&json)?;
     } else {
-        let kind = ProviderType::of(provider).map_or("?", ProviderType::field);
+        let kind = type_of(provider).map_or("?", ProviderType::as_str);
         json["type"] = json!(kind);
         if let Some(fields) = json.as_object_mut() {
             fields.remove("warnings");
+            // `type` says it, as people write it.
+            fields.remove("provider_type");
         }
         output::print(&output::details(&json))?;
     }
@@ -312,7 +289,7 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
     json.insert("active".into(), json!(true));
     common_json(&args.common, &mut json, &mut Vec::new())?;
     json.insert(
-        args.kind.field().into(),
+        args.kind.as_str().into(),
         Value::Object(args.config.fields()?),
     );
     let provider = provider_from(json)?;
@@ -333,12 +310,14 @@ async fn create(ctx: &Ctx, args: CreateArgs) -> anyhow::Result<()> {
 async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     let id = resolve::provider_id(ctx, &args.provider).await?;
     let stored = get(ctx, &id, &args.provider).await?;
-    let kind = ProviderType::of(&stored).ok_or_else(|| {
-        anyhow::anyhow!(
-            "provider {} has no type in the registry's answer",
-            quote(&args.provider)
-        )
-    })?;
+    let schema = type_of(&stored)
+        .and_then(ProviderType::schema)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "provider {} has no type in the registry's answer",
+                quote(&args.provider)
+            )
+        })?;
     let mut json = Map::new();
     let mut mask = Vec::new();
     json.insert("id".into(), json!(id));
@@ -353,22 +332,22 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
     common_json(&args.common, &mut json, &mut mask)?;
     let config = args.config.fields()?;
     if !config.is_empty() {
-        let descriptor = output::descriptor(kind.config_message())?;
         for key in config.keys() {
             // The mask names proto fields; the JSON may use either spelling.
-            let field = descriptor
-                .get_field_by_name(key)
-                .or_else(|| descriptor.get_field_by_json_name(key))
+            let field = schema
+                .fields
+                .iter()
+                .find(|f| f.name == key || json_name(f.name) == *key)
                 .ok_or_else(|| {
                     usage(format!(
                         "{} is not a field of a {} provider's config",
                         quote(key),
-                        kind.field()
+                        schema.name
                     ))
                 })?;
-            mask.push(format!("{}.{}", kind.field(), field.name()));
+            mask.push(format!("{}.{}", schema.name, field.name));
         }
-        json.insert(kind.field().into(), Value::Object(config));
+        json.insert(schema.name.into(), Value::Object(config));
     }
     if mask.is_empty() {
         return Err(usage(
@@ -388,6 +367,20 @@ async fn update(ctx: &Ctx, args: UpdateArgs) -> anyhow::Result<()> {
             format!("update provider {}", quote(&args.provider)),
         )?;
     show(ctx, &updated)
+}
+
+/// A field's name in the proto's JSON mapping: `initial_client_id` -> `initialClientId`.
+fn json_name(field: &str) -> String {
+    let mut parts = field.split('_');
+    let mut name = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name
 }
 
 async fn verify(ctx: &Ctx, provider: &str) -> anyhow::Result<ExitCode> {

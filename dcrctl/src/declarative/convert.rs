@@ -4,134 +4,39 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use dcr_proto::providers::{FieldKind, FieldMut, FieldRef, Presence};
 use dcr_proto::registry::v1 as pb;
 use pb::provider::Config;
 
 use super::file::{
-    Auth0, AuthMethod, AzureAd, Curity, HttpBridge, Okta, ProductFile, ProviderFile, Rfc7591,
-    Secret, StrategyFile, Ttl,
+    AuthMethod, ConfigBlock, FieldValue, ProductFile, ProviderFile, Secret, StrategyFile, Ttl,
 };
-
-/// The write-only provider fields: the registry's own list.
-pub use registry_svc::api::convert_provider::SECRET_FIELDS;
 
 /// The API's defaults for strategy fields the file may leave out (strategies.proto).
 pub const DEFAULT_AUTH_METHODS: &[AuthMethod] =
     &[AuthMethod::ClientCredentials, AuthMethod::Bearer];
-pub use registry_svc::domain::strategy::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+pub use dcr_proto::strategies::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
 
-/// A provider type's name, as the config block is called in the file and in mask paths.
-pub fn type_name(provider: &ProviderFile) -> Option<&'static str> {
-    let present = config_blocks(provider);
-    match present.as_slice() {
-        [one] => Some(one),
-        _ => None,
-    }
-}
-
-/// Which config blocks a provider in the file has (exactly one is valid).
-pub fn config_blocks(p: &ProviderFile) -> Vec<&'static str> {
-    [
-        (p.auth0.is_some(), "auth0"),
-        (p.okta.is_some(), "okta"),
-        (p.curity.is_some(), "curity"),
-        (p.azure_ad.is_some(), "azure_ad"),
-        (p.rfc7591.is_some(), "rfc7591"),
-        (p.http_bridge.is_some(), "http_bridge"),
-    ]
-    .into_iter()
-    .filter_map(|(present, name)| present.then_some(name))
-    .collect()
-}
-
-/// The secret references of a provider's config block: (field, reference, required).
-pub fn secrets(p: &ProviderFile) -> Vec<(&'static str, Option<&Secret>, bool)> {
+/// The secret references of a provider's config blocks: (type, field, reference,
+/// required). A secret paired with another field is required when that one is set.
+pub fn secrets(p: &ProviderFile) -> Vec<(&'static str, &'static str, Option<&Secret>, bool)> {
     let mut out = Vec::new();
-    if let Some(c) = &p.auth0 {
-        out.push((
-            "initial_client_secret",
-            c.initial_client_secret.as_ref(),
-            true,
-        ));
-    }
-    if let Some(c) = &p.okta {
-        out.push(("dcr_token", c.dcr_token.as_ref(), true));
-    }
-    if let Some(c) = &p.curity {
-        out.push((
-            "initial_client_secret",
-            c.initial_client_secret.as_ref(),
-            true,
-        ));
-        out.push((
-            "introspection_client_secret",
-            c.introspection_client_secret.as_ref(),
-            !c.introspection_client_id.is_empty(),
-        ));
-    }
-    if let Some(c) = &p.azure_ad {
-        out.push((
-            "initial_client_secret",
-            c.initial_client_secret.as_ref(),
-            true,
-        ));
-    }
-    if let Some(c) = &p.rfc7591 {
-        out.push((
-            "initial_access_token",
-            c.initial_access_token.as_ref(),
-            false,
-        ));
-        // Required exactly when introspection_client_id is set (both or neither).
-        let required = !c.introspection_client_id.is_empty();
-        out.push((
-            "introspection_client_secret",
-            c.introspection_client_secret.as_ref(),
-            required,
-        ));
-    }
-    if let Some(c) = &p.http_bridge {
-        out.push(("api_key", c.api_key.as_ref(), true));
+    for block in &p.configs {
+        for field in block.schema.secrets() {
+            let required = match field.presence {
+                Presence::Required => true,
+                Presence::Optional => false,
+                Presence::With(other) => !block.text(other).is_empty(),
+            };
+            out.push((
+                block.schema.name,
+                field.name,
+                block.secret(field.name),
+                required,
+            ));
+        }
     }
     out
-}
-
-/// Every field of a provider type, for update masks (`<type>.<field>`).
-pub fn config_fields(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "auth0" => &[
-            "initial_client_id",
-            "initial_client_secret",
-            "initial_client_audience",
-            "use_developer_managed_scopes",
-        ],
-        "okta" => &["dcr_token"],
-        "curity" => &[
-            "initial_client_id",
-            "initial_client_secret",
-            "introspection_client_id",
-            "introspection_client_secret",
-        ],
-        "azure_ad" => &[
-            "initial_client_id",
-            "initial_client_secret",
-            "graph_base_url",
-        ],
-        "rfc7591" => &[
-            "registration_endpoint",
-            "initial_access_token",
-            "introspection_client_id",
-            "introspection_client_secret",
-        ],
-        "http_bridge" => &[
-            "dcr_base_url",
-            "api_key",
-            "disable_event_hooks",
-            "disable_refresh_secret",
-            "allow_multiple_credentials",
-        ],
-        _ => &[],
-    }
 }
 
 /// A registry provider in the file's terms; `secret` names the reference written for each
@@ -145,115 +50,53 @@ pub fn provider_to_file(p: &pb::Provider, secret: &dyn Fn(&str) -> Option<Secret
         labels: p.labels.clone().into_iter().collect(),
         ..ProviderFile::default()
     };
-    match &p.config {
-        Some(Config::Auth0(c)) => {
-            file.auth0 = Some(Auth0 {
-                initial_client_id: c.initial_client_id.clone(),
-                initial_client_secret: secret("initial_client_secret"),
-                initial_client_audience: c.initial_client_audience.clone(),
-                use_developer_managed_scopes: c.use_developer_managed_scopes,
-            })
+    if let Some(config) = &p.config {
+        let mut block = ConfigBlock::new(config.schema());
+        for field in block.schema.fields {
+            let value = match (field.kind, config.field(field.name)) {
+                (FieldKind::Secret, _) => {
+                    // A paired secret exists exactly with its partner (both or neither).
+                    let held = match field.presence {
+                        Presence::With(other) => {
+                            config.field(other).is_some_and(|v| v != FieldRef::Text(""))
+                        }
+                        _ => true,
+                    };
+                    match held.then(|| secret(field.name)).flatten() {
+                        Some(reference) => FieldValue::Secret(reference),
+                        None => continue,
+                    }
+                }
+                (_, Some(FieldRef::Text(text))) => FieldValue::Text(text.to_owned()),
+                (_, Some(FieldRef::Flag(flag))) => FieldValue::Flag(flag),
+                (_, None) => continue,
+            };
+            block.values.insert(field.name, value);
         }
-        Some(Config::Okta(_)) => {
-            file.okta = Some(Okta {
-                dcr_token: secret("dcr_token"),
-            })
-        }
-        Some(Config::Curity(c)) => {
-            file.curity = Some(Curity {
-                initial_client_id: c.initial_client_id.clone(),
-                initial_client_secret: secret("initial_client_secret"),
-                introspection_client_id: c.introspection_client_id.clone(),
-                // The pair is both or neither, so a secret exists exactly with the id.
-                introspection_client_secret: if c.introspection_client_id.is_empty() {
-                    None
-                } else {
-                    secret("introspection_client_secret")
-                },
-            })
-        }
-        Some(Config::AzureAd(c)) => {
-            file.azure_ad = Some(AzureAd {
-                initial_client_id: c.initial_client_id.clone(),
-                initial_client_secret: secret("initial_client_secret"),
-                graph_base_url: c.graph_base_url.clone(),
-            })
-        }
-        Some(Config::Rfc7591(c)) => {
-            file.rfc7591 = Some(Rfc7591 {
-                registration_endpoint: c.registration_endpoint.clone(),
-                initial_access_token: secret("initial_access_token"),
-                introspection_client_id: c.introspection_client_id.clone(),
-                // The pair is both or neither, so a secret exists exactly with the id.
-                introspection_client_secret: if c.introspection_client_id.is_empty() {
-                    None
-                } else {
-                    secret("introspection_client_secret")
-                },
-            })
-        }
-        Some(Config::HttpBridge(c)) => {
-            file.http_bridge = Some(HttpBridge {
-                dcr_base_url: c.dcr_base_url.clone(),
-                api_key: secret("api_key"),
-                disable_event_hooks: c.disable_event_hooks,
-                disable_refresh_secret: c.disable_refresh_secret,
-                allow_multiple_credentials: c.allow_multiple_credentials,
-            })
-        }
-        None => {}
+        file.configs.push(block);
     }
     file
 }
 
-/// A provider of the file as the API's message, with its resolved secrets.
+/// A provider of the file as the API's message, with its resolved secrets (by field).
 pub fn provider_to_proto(
     p: &ProviderFile,
     secrets: &BTreeMap<&'static str, String>,
 ) -> pb::Provider {
-    let secret = |field: &str| secrets.get(field).cloned().unwrap_or_default();
-    let config = if let Some(c) = &p.auth0 {
-        Some(Config::Auth0(pb::Auth0Config {
-            initial_client_id: c.initial_client_id.clone(),
-            initial_client_secret: secret("initial_client_secret"),
-            initial_client_audience: c.initial_client_audience.clone(),
-            use_developer_managed_scopes: c.use_developer_managed_scopes,
-        }))
-    } else if p.okta.is_some() {
-        Some(Config::Okta(pb::OktaConfig {
-            dcr_token: secret("dcr_token"),
-        }))
-    } else if let Some(c) = &p.curity {
-        Some(Config::Curity(pb::CurityConfig {
-            initial_client_id: c.initial_client_id.clone(),
-            initial_client_secret: secret("initial_client_secret"),
-            introspection_client_id: c.introspection_client_id.clone(),
-            introspection_client_secret: secret("introspection_client_secret"),
-        }))
-    } else if let Some(c) = &p.azure_ad {
-        Some(Config::AzureAd(pb::AzureAdConfig {
-            initial_client_id: c.initial_client_id.clone(),
-            initial_client_secret: secret("initial_client_secret"),
-            graph_base_url: c.graph_base_url.clone(),
-        }))
-    } else if let Some(c) = &p.rfc7591 {
-        Some(Config::Rfc7591(pb::Rfc7591Config {
-            registration_endpoint: c.registration_endpoint.clone(),
-            initial_access_token: secret("initial_access_token"),
-            introspection_client_id: c.introspection_client_id.clone(),
-            introspection_client_secret: secret("introspection_client_secret"),
-        }))
-    } else {
-        p.http_bridge.as_ref().map(|c| {
-            Config::HttpBridge(pb::HttpBridgeConfig {
-                dcr_base_url: c.dcr_base_url.clone(),
-                api_key: secret("api_key"),
-                disable_event_hooks: c.disable_event_hooks,
-                disable_refresh_secret: c.disable_refresh_secret,
-                allow_multiple_credentials: c.allow_multiple_credentials,
-            })
-        })
-    };
+    let config = p.block().and_then(|block| {
+        let mut config = Config::empty(block.schema.provider_type)?;
+        for field in block.schema.fields {
+            match config.field_mut(field.name) {
+                Some(FieldMut::Text(slot)) if field.is_secret() => {
+                    *slot = secrets.get(field.name).cloned().unwrap_or_default();
+                }
+                Some(FieldMut::Text(slot)) => *slot = block.text(field.name).to_owned(),
+                Some(FieldMut::Flag(slot)) => *slot = block.flag(field.name),
+                None => {}
+            }
+        }
+        Some(config)
+    });
     pb::Provider {
         name: p.name.clone(),
         display_name: p.display_name.clone().unwrap_or_default(),

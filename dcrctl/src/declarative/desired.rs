@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dcr_proto::providers::{self, FieldKind, Presence};
+
 use super::convert::{self, DEFAULT_AUTH_METHODS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
-use super::file::{self, ConfigFile, Secret, Ttl};
+use super::file::{self, ConfigFile, FieldValue, Secret, Ttl};
 use super::interpolate::{self, Variables};
 
 pub const VERSION: u32 = 1;
@@ -122,15 +124,19 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| p.name.clone()),
         );
-        let blocks = convert::config_blocks(p);
-        if blocks.len() != 1 {
+        if p.configs.len() != 1 {
+            let found: Vec<&str> = p.configs.iter().map(|b| b.schema.name).collect();
             problems.push(format!(
-                "{at}: exactly one of auth0, okta, curity, azure_ad, rfc7591, http_bridge is needed (found {})",
-                if blocks.is_empty() { "none".to_owned() } else { blocks.join(", ") }
+                "{at}: exactly one of {} is needed (found {})",
+                providers::type_names(),
+                if found.is_empty() {
+                    "none".to_owned()
+                } else {
+                    found.join(", ")
+                }
             ));
         }
-        let kind = blocks.first().copied().unwrap_or("");
-        for (field, secret, required) in convert::secrets(p) {
+        for (kind, field, secret, required) in convert::secrets(p) {
             match secret {
                 Some(Secret::Inline) => problems.push(format!(
                     "{at}.{kind}.{field}: secrets are not written in the file; reference one instead: \
@@ -142,28 +148,27 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
                 _ => {}
             }
         }
-        if let Some(r) = &mut p.rfc7591 {
-            r.registration_endpoint = url_form(&r.registration_endpoint);
-            r.introspection_client_id = r.introspection_client_id.trim().to_owned();
-            if r.introspection_client_id.is_empty() && r.introspection_client_secret.is_some() {
-                problems.push(format!(
-                    "{at}.rfc7591.introspection_client_secret needs introspection_client_id (both or neither)"
-                ));
+        for block in &mut p.configs {
+            // As the registry stores them: text trimmed, URLs parsed.
+            for field in block.schema.fields {
+                if let Some(FieldValue::Text(text)) = block.values.get_mut(field.name) {
+                    *text = match field.kind {
+                        FieldKind::Url => url_form(text),
+                        _ => text.trim().to_owned(),
+                    };
+                }
             }
-        }
-        if let Some(b) = &mut p.http_bridge {
-            b.dcr_base_url = url_form(&b.dcr_base_url);
-        }
-        if let Some(a) = &mut p.azure_ad {
-            a.graph_base_url = url_form(&a.graph_base_url);
-            a.initial_client_id = a.initial_client_id.trim().to_owned();
-        }
-        if let Some(a) = &mut p.auth0 {
-            a.initial_client_id = a.initial_client_id.trim().to_owned();
-            a.initial_client_audience = a.initial_client_audience.trim().to_owned();
-        }
-        if let Some(a) = &mut p.curity {
-            a.initial_client_id = a.initial_client_id.trim().to_owned();
+            for field in block.schema.secrets() {
+                if let Presence::With(other) = field.presence
+                    && block.secret(field.name).is_some()
+                    && block.text(other).is_empty()
+                {
+                    problems.push(format!(
+                        "{at}.{}.{} needs {other} (both or neither)",
+                        block.schema.name, field.name
+                    ));
+                }
+            }
         }
     }
     unique(
@@ -254,9 +259,8 @@ pub fn resolve_secrets(
     vars: &Variables,
     problems: &mut Vec<String>,
 ) -> BTreeMap<&'static str, String> {
-    let kind = convert::type_name(provider).unwrap_or("");
     let mut out = BTreeMap::new();
-    for (field, secret, _) in convert::secrets(provider) {
+    for (kind, field, secret, _) in convert::secrets(provider) {
         let at = format!("providers[{}].{kind}.{field}", provider.name);
         let value = match secret {
             Some(Secret::Env(name)) => match vars.get(name) {

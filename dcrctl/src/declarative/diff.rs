@@ -12,9 +12,9 @@ use dcr_proto::registry::v1 as pb;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::convert::{self, SECRET_FIELDS};
+use super::convert;
 use super::desired::{self, Desired};
-use super::file::{ProviderFile, Secret};
+use super::file::{ConfigBlock, ProviderFile, Secret};
 use super::interpolate::Variables;
 use super::plan::{Action, Entry, FieldChange, Kind, Plan, Unmanaged};
 use super::state::{Current, name_of};
@@ -122,39 +122,19 @@ fn compare(old: &BTreeMap<String, Value>, new: &BTreeMap<String, Value>) -> Vec<
 /// A provider without its secret references, plus its type, for comparing and showing.
 fn provider_fields(p: &ProviderFile) -> BTreeMap<String, Value> {
     let mut p = p.clone();
-    if let Some(c) = &mut p.auth0 {
-        c.initial_client_secret = None;
-    }
-    if let Some(c) = &mut p.okta {
-        c.dcr_token = None;
-    }
-    if let Some(c) = &mut p.curity {
-        c.initial_client_secret = None;
-    }
-    if let Some(c) = &mut p.azure_ad {
-        c.initial_client_secret = None;
-    }
-    if let Some(c) = &mut p.rfc7591 {
-        c.initial_access_token = None;
-        c.introspection_client_secret = None;
-    }
-    if let Some(c) = &mut p.http_bridge {
-        c.api_key = None;
-    }
+    p.configs = p.configs.iter().map(ConfigBlock::without_secrets).collect();
     let mut fields = flatten(&p);
-    fields.retain(|k, _| !SECRET_FIELDS.iter().any(|s| k.ends_with(&format!(".{s}"))));
     fields.remove("name");
-    if let Some(kind) = convert::type_name(&p) {
+    if let Some(kind) = p.type_name() {
         fields.insert("type".into(), Value::String(kind.into()));
     }
     fields
 }
 
 fn secrets_shown(p: &ProviderFile) -> Vec<String> {
-    let kind = convert::type_name(p).unwrap_or("");
     convert::secrets(p)
         .into_iter()
-        .filter_map(|(field, secret, _)| {
+        .filter_map(|(kind, field, secret, _)| {
             let from = match secret? {
                 Secret::Env(name) => format!("env {name}"),
                 Secret::File(path) => format!("file {}", path.display()),
@@ -277,7 +257,6 @@ impl Builder<'_> {
                 None => self.ops.push(Op::CreateProvider { provider }),
                 Some(existing) => {
                     provider.id = existing.id.clone();
-                    let kind = convert::type_name(p).unwrap_or("");
                     let mut mask: Vec<String> = top_paths(&fields)
                         .into_iter()
                         .filter(|path| {
@@ -285,11 +264,16 @@ impl Builder<'_> {
                         })
                         .collect();
                     // The whole config block, secrets included: re-sent on every update.
-                    mask.extend(
-                        convert::config_fields(kind)
-                            .iter()
-                            .map(|f| format!("{kind}.{f}")),
-                    );
+                    if let Some(block) = p.block() {
+                        let kind = block.schema.name;
+                        mask.extend(
+                            block
+                                .schema
+                                .fields
+                                .iter()
+                                .map(|f| format!("{kind}.{}", f.name)),
+                        );
+                    }
                     self.ops.push(Op::UpdateProvider { provider, mask });
                 }
             }

@@ -4,12 +4,15 @@
 //! Every struct rejects unknown fields; serde_yaml then names the line and column. No
 //! `flatten` and no internally tagged enums: both buffer the input and lose the location.
 //! A provider's type is which one of its config blocks (`rfc7591:`, `okta:`, ...) is
-//! present, as in the API's `oneof`.
+//! present, as in the API's `oneof`; the blocks and their fields are
+//! `dcr_proto::providers`' (the proto's names).
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
+use dcr_proto::providers::{ConfigField, FieldKind, Presence, TYPES, TypeSchema};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -26,98 +29,336 @@ pub struct ConfigFile {
     pub products: Vec<ProductFile>,
 }
 
-fn yes() -> bool {
-    true
-}
-
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+/// A provider. Its config blocks are keyed by type name (`rfc7591:`, `okta:`, ...) and
+/// hold the proto's config fields: both come from `dcr_proto::providers`, so a new
+/// provider type needs nothing here. Read and written by hand (below) for that reason,
+/// with what serde's derive does: unknown and duplicate fields refused where they are,
+/// required ones named when missing.
+#[derive(Debug, Clone, Default)]
 pub struct ProviderFile {
     pub name: String,
     /// Omitted: the name (the API's default).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub issuer: String,
     /// Omitted: true. A file describes providers to use.
-    #[serde(default = "yes")]
     pub active: bool,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth0: Option<Auth0>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub okta: Option<Okta>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub curity: Option<Curity>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azure_ad: Option<AzureAd>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rfc7591: Option<Rfc7591>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http_bridge: Option<HttpBridge>,
+    /// The config blocks written, in the file's order; exactly one is valid.
+    pub configs: Vec<ConfigBlock>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Auth0 {
-    pub initial_client_id: String,
-    pub initial_client_secret: Option<Secret>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub initial_client_audience: String,
-    #[serde(default)]
-    pub use_developer_managed_scopes: bool,
+impl ProviderFile {
+    /// The config block, when there is exactly one.
+    pub fn block(&self) -> Option<&ConfigBlock> {
+        match self.configs.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+
+    /// The provider type's name, as its config block is called (exactly one block).
+    pub fn type_name(&self) -> Option<&'static str> {
+        self.block().map(|b| b.schema.name)
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Okta {
-    pub dcr_token: Option<Secret>,
+/// One provider type's config block: the fields written, by their proto names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigBlock {
+    pub schema: &'static TypeSchema,
+    pub values: BTreeMap<&'static str, FieldValue>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Curity {
-    pub initial_client_id: String,
-    pub initial_client_secret: Option<Secret>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub introspection_client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introspection_client_secret: Option<Secret>,
+/// A config field's value as written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    /// Text and URL fields.
+    Text(String),
+    Flag(bool),
+    /// Write-only fields: a reference, never the value.
+    Secret(Secret),
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AzureAd {
-    pub initial_client_id: String,
-    pub initial_client_secret: Option<Secret>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub graph_base_url: String,
+impl ConfigBlock {
+    pub fn new(schema: &'static TypeSchema) -> Self {
+        Self {
+            schema,
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// A text or URL field; empty when not written.
+    pub fn text(&self, field: &str) -> &str {
+        match self.values.get(field) {
+            Some(FieldValue::Text(text)) => text,
+            _ => "",
+        }
+    }
+
+    pub fn flag(&self, field: &str) -> bool {
+        matches!(self.values.get(field), Some(FieldValue::Flag(true)))
+    }
+
+    pub fn secret(&self, field: &str) -> Option<&Secret> {
+        match self.values.get(field) {
+            Some(FieldValue::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// Drops the secret references (the API never returns secrets, so they are never
+    /// compared).
+    pub fn without_secrets(&self) -> Self {
+        let mut block = self.clone();
+        block
+            .values
+            .retain(|_, value| !matches!(value, FieldValue::Secret(_)));
+        block
+    }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rfc7591 {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub registration_endpoint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub initial_access_token: Option<Secret>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub introspection_client_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introspection_client_secret: Option<Secret>,
+/// The keys of a provider, for the message naming an unknown one.
+fn provider_keys() -> &'static [&'static str] {
+    static KEYS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        ["name", "display_name", "issuer", "active", "labels"]
+            .into_iter()
+            .chain(TYPES.iter().map(|t| t.name))
+            .collect()
+    })
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpBridge {
-    pub dcr_base_url: String,
-    pub api_key: Option<Secret>,
-    #[serde(default)]
-    pub disable_event_hooks: bool,
-    #[serde(default)]
-    pub disable_refresh_secret: bool,
-    #[serde(default)]
-    pub allow_multiple_credentials: bool,
+impl Serialize for ProviderFile {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &self.name)?;
+        if let Some(display_name) = &self.display_name {
+            map.serialize_entry("display_name", display_name)?;
+        }
+        map.serialize_entry("issuer", &self.issuer)?;
+        map.serialize_entry("active", &self.active)?;
+        if !self.labels.is_empty() {
+            map.serialize_entry("labels", &self.labels)?;
+        }
+        for block in &self.configs {
+            map.serialize_entry(block.schema.name, block)?;
+        }
+        map.end()
+    }
+}
+
+/// The fields in the proto's order. Required text is always written, other text when
+/// not empty; flags always; secrets when referenced.
+impl Serialize for ConfigBlock {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for field in self.schema.fields {
+            match field.kind {
+                FieldKind::Flag => map.serialize_entry(field.name, &self.flag(field.name))?,
+                FieldKind::Secret => {
+                    if let Some(secret) = self.secret(field.name) {
+                        map.serialize_entry(field.name, secret)?;
+                    }
+                }
+                FieldKind::Text | FieldKind::Url => {
+                    let text = self.text(field.name);
+                    if field.presence == Presence::Required || !text.is_empty() {
+                        map.serialize_entry(field.name, text)?;
+                    }
+                }
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ProviderFile {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ProviderVisitor;
+        impl<'de> Visitor<'de> for ProviderVisitor {
+            type Value = ProviderFile;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("struct ProviderFile")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ProviderFile, A::Error> {
+                let (mut name, mut display_name, mut issuer, mut active, mut labels) =
+                    (None, None, None, None, None);
+                let mut configs: Vec<ConfigBlock> = Vec::new();
+                fn once<T, E: de::Error>(
+                    slot: &mut Option<T>,
+                    key: &'static str,
+                    value: T,
+                ) -> Result<(), E> {
+                    if slot.replace(value).is_some() {
+                        return Err(E::duplicate_field(key));
+                    }
+                    Ok(())
+                }
+                while let Some(key) = map.next_key_seed(ProviderKey)? {
+                    match key {
+                        Key::Name => once(&mut name, "name", map.next_value::<String>()?)?,
+                        Key::DisplayName => once(
+                            &mut display_name,
+                            "display_name",
+                            map.next_value::<Option<String>>()?,
+                        )?,
+                        Key::Issuer => once(&mut issuer, "issuer", map.next_value::<String>()?)?,
+                        Key::Active => once(&mut active, "active", map.next_value::<bool>()?)?,
+                        Key::Labels => once(
+                            &mut labels,
+                            "labels",
+                            map.next_value::<BTreeMap<String, String>>()?,
+                        )?,
+                        Key::Config(schema) => {
+                            if configs.iter().any(|b| b.schema.name == schema.name) {
+                                return Err(de::Error::duplicate_field(schema.name));
+                            }
+                            if let Some(block) = map.next_value_seed(BlockSeed(schema))? {
+                                configs.push(block);
+                            }
+                        }
+                    }
+                }
+                Ok(ProviderFile {
+                    name: name.ok_or_else(|| de::Error::missing_field("name"))?,
+                    display_name: display_name.flatten(),
+                    issuer: issuer.ok_or_else(|| de::Error::missing_field("issuer"))?,
+                    active: active.unwrap_or(true),
+                    labels: labels.unwrap_or_default(),
+                    configs,
+                })
+            }
+        }
+        deserializer.deserialize_map(ProviderVisitor)
+    }
+}
+
+/// A provider's key. Unknown keys are refused while the key is read, so the error
+/// points at it (as serde's derive does).
+enum Key {
+    Name,
+    DisplayName,
+    Issuer,
+    Active,
+    Labels,
+    Config(&'static TypeSchema),
+}
+
+struct ProviderKey;
+
+impl<'de> de::DeserializeSeed<'de> for ProviderKey {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Key, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for ProviderKey {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a provider field")
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+        Ok(match key {
+            "name" => Key::Name,
+            "display_name" => Key::DisplayName,
+            "issuer" => Key::Issuer,
+            "active" => Key::Active,
+            "labels" => Key::Labels,
+            other => match TYPES.iter().find(|t| t.name == other) {
+                Some(schema) => Key::Config(schema),
+                None => return Err(de::Error::unknown_field(other, provider_keys())),
+            },
+        })
+    }
+}
+
+/// A config block's key: one of its type's fields.
+struct FieldKey(&'static TypeSchema);
+
+impl<'de> de::DeserializeSeed<'de> for FieldKey {
+    type Value = &'static ConfigField;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for FieldKey {
+    type Value = &'static ConfigField;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a field of the {} config", self.0.name)
+    }
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        self.0.field(key).ok_or_else(|| {
+            let names: Vec<String> = self
+                .0
+                .fields
+                .iter()
+                .map(|f| format!("`{}`", f.name))
+                .collect();
+            E::custom(format!(
+                "unknown field `{key}`, expected one of {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
+
+/// Reads one type's config block (`null`: none).
+struct BlockSeed(&'static TypeSchema);
+
+impl<'de> de::DeserializeSeed<'de> for BlockSeed {
+    type Value = Option<ConfigBlock>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for BlockSeed {
+    type Value = Option<ConfigBlock>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "the {} config", self.0.name)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let schema = self.0;
+        let mut block = ConfigBlock::new(schema);
+        while let Some(field) = map.next_key_seed(FieldKey(schema))? {
+            if block.values.contains_key(field.name) {
+                return Err(de::Error::duplicate_field(field.name));
+            }
+            let value = match field.kind {
+                FieldKind::Text | FieldKind::Url => FieldValue::Text(map.next_value()?),
+                FieldKind::Flag => FieldValue::Flag(map.next_value()?),
+                // `null` is no reference, as if the field were left out.
+                FieldKind::Secret => match map.next_value::<Option<Secret>>()? {
+                    Some(secret) => FieldValue::Secret(secret),
+                    None => continue,
+                },
+            };
+            block.values.insert(field.name, value);
+        }
+        for field in schema.fields {
+            let text = matches!(field.kind, FieldKind::Text | FieldKind::Url);
+            if text
+                && field.presence == Presence::Required
+                && !block.values.contains_key(field.name)
+            {
+                return Err(de::Error::missing_field(field.name));
+            }
+        }
+        Ok(Some(block))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -304,12 +545,12 @@ mod tests {
         let text = "version: 1\nproviders:\n  - name: a\n    issuer: https://idp\n    okta: {dcr_token: {env: OKTA}}\n  - name: b\n    issuer: https://idp\n    okta: {dcr_token: plain}\n";
         let file = parse(text).unwrap();
         assert_eq!(
-            file.providers[0].okta.as_ref().unwrap().dcr_token,
-            Some(Secret::Env("OKTA".into()))
+            file.providers[0].block().unwrap().secret("dcr_token"),
+            Some(&Secret::Env("OKTA".into()))
         );
         assert_eq!(
-            file.providers[1].okta.as_ref().unwrap().dcr_token,
-            Some(Secret::Inline)
+            file.providers[1].block().unwrap().secret("dcr_token"),
+            Some(&Secret::Inline)
         );
         let error = parse("version: 1\nproviders:\n  - name: a\n    issuer: x\n    okta: {dcr_token: {vault: x}}\n").unwrap_err();
         assert!(
@@ -317,6 +558,57 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("line 5"), "{error}");
+    }
+
+    #[test]
+    fn config_blocks_follow_the_schema() {
+        let error = parse("version: 1\nproviders:\n  - name: a\n    issuer: https://idp\n    http_bridge:\n      dcr_base_url: https://b\n      api_kye: {env: K}\n").unwrap_err();
+        assert!(error.contains("unknown field `api_kye`"), "{error}");
+        assert!(error.contains("line 7"), "{error}");
+        let error = parse("version: 1\nproviders:\n  - name: a\n    issuer: https://idp\n    auth0: {initial_client_secret: {env: S}}\n").unwrap_err();
+        assert!(
+            error.contains("missing field `initial_client_id`"),
+            "{error}"
+        );
+        let error = parse("version: 1\nproviders:\n  - name: a\n    issuer: https://idp\n    okta: {}\n    okta: {}\n").unwrap_err();
+        assert!(error.contains("duplicate field `okta`"), "{error}");
+        let none =
+            parse("version: 1\nproviders:\n  - name: a\n    issuer: https://idp\n    okta:\n")
+                .unwrap();
+        assert!(none.providers[0].configs.is_empty());
+    }
+
+    /// Every type's block, with every field, reads back as written.
+    #[test]
+    fn every_type_reads_back_as_written() {
+        for schema in TYPES {
+            let mut block = ConfigBlock::new(schema);
+            for field in schema.fields {
+                let value = match field.kind {
+                    FieldKind::Flag => FieldValue::Flag(true),
+                    FieldKind::Secret => FieldValue::Secret(Secret::Env(field.name.to_uppercase())),
+                    FieldKind::Text | FieldKind::Url => {
+                        FieldValue::Text(format!("{}-v", field.name))
+                    }
+                };
+                block.values.insert(field.name, value);
+            }
+            let file = ConfigFile {
+                version: Some(1),
+                providers: vec![ProviderFile {
+                    name: "p".into(),
+                    issuer: "https://idp".into(),
+                    active: true,
+                    configs: vec![block.clone()],
+                    ..ProviderFile::default()
+                }],
+                ..ConfigFile::default()
+            };
+            let text = serde_yaml::to_string(&file).unwrap();
+            let read = parse(&text).unwrap();
+            assert_eq!(read.providers[0].block(), Some(&block), "{text}");
+            assert_eq!(read.providers[0].type_name(), Some(schema.name));
+        }
     }
 
     #[test]

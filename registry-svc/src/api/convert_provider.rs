@@ -1,203 +1,246 @@
-//! Provider requests to domain and back. Config messages are flattened into a field map
-//! (Konnect's field names), so create and masked update share one validator: an update
-//! merges the request's fields into the stored ones, then validates the result whole.
+//! Provider requests to domain and back, one config message to one `ProviderConfig`
+//! (and its `ProviderSecrets`) directly. What each type's config holds, which fields are
+//! secrets and which are required is `dcr_proto::providers`: presence and length are
+//! checked from it, the rest per type. Create and masked update share one validator: an
+//! update merges the request's fields into the stored config (as a message) by the
+//! mask, then validates the result whole.
 
 use std::collections::{BTreeMap, HashSet};
 
 use dcr_common::error::{ApiError, Violations};
 use dcr_common::text::echo;
+use dcr_proto::providers::{FieldKind, FieldMut, FieldRef, Presence, type_names};
 use dcr_proto::registry::v1 as pb;
 use pb::provider::Config;
-use serde_json::{Map, Value, json};
+use secrecy::{ExposeSecret as _, SecretString};
+use url::Url;
 
 use super::convert::timestamp;
 use crate::domain::validate::{self, UrlPolicy};
-use crate::domain::{Provider, ProviderConfig, ProviderSecrets, ProviderType};
+use crate::domain::{Provider, ProviderConfig, ProviderSecrets};
 
-/// Write-only fields: sealed at rest, never returned.
-pub const SECRET_FIELDS: &[&str] = &[
-    "initial_client_secret",
-    "dcr_token",
-    "initial_access_token",
-    "api_key",
-    "introspection_client_secret",
-];
+/// The longest text field (the URL policy bounds URLs).
+const MAX_FIELD: usize = 4096;
 
-fn type_of(config: &Config) -> ProviderType {
-    match config {
-        Config::Auth0(_) => ProviderType::Auth0,
-        Config::Okta(_) => ProviderType::Okta,
-        Config::Curity(_) => ProviderType::Curity,
-        Config::AzureAd(_) => ProviderType::AzureAd,
-        Config::Rfc7591(_) => ProviderType::Rfc7591,
-        Config::HttpBridge(_) => ProviderType::HttpBridge,
+fn text(config: &Config, name: &str) -> String {
+    match config.field(name) {
+        Some(FieldRef::Text(value)) => value.trim().to_owned(),
+        _ => String::new(),
     }
 }
 
-/// Every field of a config message, by name.
-fn request_fields(config: &Config) -> Map<String, Value> {
-    let value = match config {
-        Config::Auth0(c) => json!({
-            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
-            "initial_client_audience": c.initial_client_audience,
-            "use_developer_managed_scopes": c.use_developer_managed_scopes }),
-        Config::Okta(c) => json!({ "dcr_token": c.dcr_token }),
-        Config::Curity(c) => json!({
-            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
-            "introspection_client_id": c.introspection_client_id,
-            "introspection_client_secret": c.introspection_client_secret }),
-        Config::AzureAd(c) => json!({
-            "initial_client_id": c.initial_client_id, "initial_client_secret": c.initial_client_secret,
-            "graph_base_url": c.graph_base_url }),
-        Config::Rfc7591(c) => json!({
-            "registration_endpoint": c.registration_endpoint, "initial_access_token": c.initial_access_token,
-            "introspection_client_id": c.introspection_client_id,
-            "introspection_client_secret": c.introspection_client_secret }),
-        Config::HttpBridge(c) => json!({
-            "dcr_base_url": c.dcr_base_url, "api_key": c.api_key,
-            "disable_event_hooks": c.disable_event_hooks, "disable_refresh_secret": c.disable_refresh_secret,
-            "allow_multiple_credentials": c.allow_multiple_credentials }),
-    };
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// The stored config and secrets as the same field map.
-fn stored_fields(provider: &Provider) -> Map<String, Value> {
-    let mut map = match serde_json::to_value(&provider.config) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    map.remove("type");
-    for value in map.values_mut() {
-        if value.is_null() {
-            *value = json!("");
+/// Required fields, the both-or-neither pairs and lengths, as the schema says. URLs are
+/// the URL policy's to check.
+fn check_presence(config: &Config, prefix: &str, v: &mut Violations) {
+    for field in config.schema().fields {
+        if matches!(field.kind, FieldKind::Flag | FieldKind::Url) {
+            continue;
+        }
+        let value = text(config, field.name);
+        match field.presence {
+            Presence::Optional => continue,
+            Presence::Required if value.is_empty() => {
+                v.add(format!("{prefix}.{}", field.name), "is required");
+            }
+            // Reported once, at the field that is missing.
+            Presence::With(other) if value.is_empty() && !text(config, other).is_empty() => {
+                v.add(
+                    format!("{prefix}.{}", field.name),
+                    "is required with the other introspection field (give both or neither)",
+                );
+            }
+            _ => {}
+        }
+        if value.len() > MAX_FIELD {
+            v.add(
+                format!("{prefix}.{}", field.name),
+                format!("must be at most {MAX_FIELD} characters"),
+            );
         }
     }
-    for field in SECRET_FIELDS {
-        if let Some(secret) = provider.secrets.get(field) {
-            map.insert((*field).to_owned(), json!(secret));
-        }
+}
+
+fn non_empty(value: &str) -> Option<String> {
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+fn secret(value: &str) -> Option<SecretString> {
+    non_empty(value).map(SecretString::from)
+}
+
+/// An optional URL field: empty is None; otherwise it must pass the URL policy.
+fn optional_url(
+    value: &str,
+    field: &str,
+    policy: UrlPolicy,
+    v: &mut Violations,
+) -> Option<Option<Url>> {
+    match non_empty(value) {
+        None => Some(None),
+        Some(url) => v.check(field, validate::idp_url(&url, policy)).map(Some),
     }
-    map
 }
 
-fn text_field(fields: &Map<String, Value>, name: &str) -> String {
-    fields
-        .get(name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .trim()
-        .to_owned()
-}
-
-fn flag_field(fields: &Map<String, Value>, name: &str) -> bool {
-    fields.get(name).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// Validates a complete field map of one type into config and secrets.
-fn parse_fields(
-    kind: ProviderType,
-    fields: &Map<String, Value>,
+/// Validates a complete config message into the domain's config and secrets.
+fn parse_config(
+    config: &Config,
     policy: UrlPolicy,
     v: &mut Violations,
 ) -> (Option<ProviderConfig>, ProviderSecrets) {
-    let prefix = format!("provider.{}", kind.as_str());
-    let mut secrets = ProviderSecrets::default();
-    let required = |v: &mut Violations, name: &str| -> String {
-        let value = text_field(fields, name);
-        if value.is_empty() {
-            v.add(format!("{prefix}.{name}"), "is required");
-        } else if value.len() > 4096 {
-            v.add(
-                format!("{prefix}.{name}"),
-                "must be at most 4096 characters",
-            );
-        }
-        value
-    };
-    for name in SECRET_FIELDS {
-        let value = text_field(fields, name);
-        if !value.is_empty() {
-            secrets.set(name, value);
-        }
-    }
-    let config = match kind {
-        ProviderType::Auth0 => {
-            let initial_client_id = required(v, "initial_client_id");
-            required(v, "initial_client_secret");
-            let audience = text_field(fields, "initial_client_audience");
+    let prefix = format!("provider.{}", config.provider_type().as_str());
+    check_presence(config, &prefix, v);
+    let at = |field: &str| format!("{prefix}.{field}");
+    match config {
+        Config::Auth0(c) => (
             Some(ProviderConfig::Auth0 {
-                initial_client_id,
-                initial_client_audience: (!audience.is_empty()).then_some(audience),
-                use_developer_managed_scopes: flag_field(fields, "use_developer_managed_scopes"),
-            })
-        }
-        ProviderType::Okta => {
-            required(v, "dcr_token");
-            Some(ProviderConfig::Okta {})
-        }
-        ProviderType::Curity => {
-            let initial_client_id = required(v, "initial_client_id");
-            required(v, "initial_client_secret");
+                initial_client_id: c.initial_client_id.trim().to_owned(),
+                initial_client_audience: non_empty(&c.initial_client_audience),
+                use_developer_managed_scopes: c.use_developer_managed_scopes,
+            }),
+            ProviderSecrets {
+                initial_client_secret: secret(&c.initial_client_secret),
+                ..ProviderSecrets::default()
+            },
+        ),
+        Config::Okta(c) => (
+            Some(ProviderConfig::Okta {}),
+            ProviderSecrets {
+                dcr_token: secret(&c.dcr_token),
+                ..ProviderSecrets::default()
+            },
+        ),
+        Config::Curity(c) => (
             Some(ProviderConfig::Curity {
-                initial_client_id,
-                introspection_client_id: introspection_client(fields, &prefix, v),
-            })
-        }
-        ProviderType::AzureAd => {
-            let initial_client_id = required(v, "initial_client_id");
-            required(v, "initial_client_secret");
-            let graph = text_field(fields, "graph_base_url");
-            let graph_base_url = if graph.is_empty() {
-                Some(None)
-            } else {
-                v.check(
-                    &format!("{prefix}.graph_base_url"),
-                    validate::idp_url(&graph, policy),
-                )
-                .map(Some)
-            };
-            graph_base_url.map(|graph_base_url| ProviderConfig::AzureAd {
-                initial_client_id,
-                graph_base_url,
-            })
-        }
-        ProviderType::Rfc7591 => {
-            let endpoint = text_field(fields, "registration_endpoint");
-            let registration_endpoint = if endpoint.is_empty() {
-                Some(None)
-            } else {
-                v.check(
-                    &format!("{prefix}.registration_endpoint"),
-                    validate::idp_url(&endpoint, policy),
-                )
-                .map(Some)
-            };
-            let introspection_client_id = introspection_client(fields, &prefix, v);
-            registration_endpoint.map(|registration_endpoint| ProviderConfig::Rfc7591 {
+                initial_client_id: c.initial_client_id.trim().to_owned(),
+                introspection_client_id: non_empty(&c.introspection_client_id),
+            }),
+            ProviderSecrets {
+                initial_client_secret: secret(&c.initial_client_secret),
+                introspection_client_secret: secret(&c.introspection_client_secret),
+                ..ProviderSecrets::default()
+            },
+        ),
+        Config::AzureAd(c) => (
+            optional_url(&c.graph_base_url, &at("graph_base_url"), policy, v).map(
+                |graph_base_url| ProviderConfig::AzureAd {
+                    initial_client_id: c.initial_client_id.trim().to_owned(),
+                    graph_base_url,
+                },
+            ),
+            ProviderSecrets {
+                initial_client_secret: secret(&c.initial_client_secret),
+                ..ProviderSecrets::default()
+            },
+        ),
+        Config::Rfc7591(c) => (
+            optional_url(
+                &c.registration_endpoint,
+                &at("registration_endpoint"),
+                policy,
+                v,
+            )
+            .map(|registration_endpoint| ProviderConfig::Rfc7591 {
                 registration_endpoint,
-                introspection_client_id,
-            })
-        }
-        ProviderType::HttpBridge => {
-            required(v, "api_key");
-            let base = text_field(fields, "dcr_base_url");
+                introspection_client_id: non_empty(&c.introspection_client_id),
+            }),
+            ProviderSecrets {
+                initial_access_token: secret(&c.initial_access_token),
+                introspection_client_secret: secret(&c.introspection_client_secret),
+                ..ProviderSecrets::default()
+            },
+        ),
+        Config::HttpBridge(c) => (
             v.check(
-                &format!("{prefix}.dcr_base_url"),
-                validate::idp_url(&base, policy),
+                &at("dcr_base_url"),
+                validate::idp_url(c.dcr_base_url.trim(), policy),
             )
             .map(|dcr_base_url| ProviderConfig::HttpBridge {
                 dcr_base_url,
-                disable_event_hooks: flag_field(fields, "disable_event_hooks"),
-                disable_refresh_secret: flag_field(fields, "disable_refresh_secret"),
-                allow_multiple_credentials: flag_field(fields, "allow_multiple_credentials"),
-            })
-        }
+                disable_event_hooks: c.disable_event_hooks,
+                disable_refresh_secret: c.disable_refresh_secret,
+                allow_multiple_credentials: c.allow_multiple_credentials,
+            }),
+            ProviderSecrets {
+                api_key: secret(&c.api_key),
+                ..ProviderSecrets::default()
+            },
+        ),
+    }
+}
+
+/// The domain's config as its message. With `secrets`, their values are in it (only to
+/// merge an update into); without, write-only fields are empty, as the API returns them.
+fn config_to_proto(config: &ProviderConfig, secrets: Option<&ProviderSecrets>) -> Config {
+    let reveal = |pick: fn(&ProviderSecrets) -> &Option<SecretString>| -> String {
+        secrets
+            .and_then(|s| pick(s).as_ref())
+            .map(|s| s.expose_secret().to_owned())
+            .unwrap_or_default()
     };
-    (config, secrets)
+    let url = |u: &Option<Url>| u.as_ref().map(Url::to_string).unwrap_or_default();
+    match config {
+        ProviderConfig::Auth0 {
+            initial_client_id,
+            initial_client_audience,
+            use_developer_managed_scopes,
+        } => Config::Auth0(pb::Auth0Config {
+            initial_client_id: initial_client_id.clone(),
+            initial_client_secret: reveal(|s| &s.initial_client_secret),
+            initial_client_audience: initial_client_audience.clone().unwrap_or_default(),
+            use_developer_managed_scopes: *use_developer_managed_scopes,
+        }),
+        ProviderConfig::Okta {} => Config::Okta(pb::OktaConfig {
+            dcr_token: reveal(|s| &s.dcr_token),
+        }),
+        ProviderConfig::Curity {
+            initial_client_id,
+            introspection_client_id,
+        } => Config::Curity(pb::CurityConfig {
+            initial_client_id: initial_client_id.clone(),
+            initial_client_secret: reveal(|s| &s.initial_client_secret),
+            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
+            introspection_client_secret: reveal(|s| &s.introspection_client_secret),
+        }),
+        ProviderConfig::AzureAd {
+            initial_client_id,
+            graph_base_url,
+        } => Config::AzureAd(pb::AzureAdConfig {
+            initial_client_id: initial_client_id.clone(),
+            initial_client_secret: reveal(|s| &s.initial_client_secret),
+            graph_base_url: url(graph_base_url),
+        }),
+        ProviderConfig::Rfc7591 {
+            registration_endpoint,
+            introspection_client_id,
+        } => Config::Rfc7591(pb::Rfc7591Config {
+            registration_endpoint: url(registration_endpoint),
+            initial_access_token: reveal(|s| &s.initial_access_token),
+            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
+            introspection_client_secret: reveal(|s| &s.introspection_client_secret),
+        }),
+        ProviderConfig::HttpBridge {
+            dcr_base_url,
+            disable_event_hooks,
+            disable_refresh_secret,
+            allow_multiple_credentials,
+        } => Config::HttpBridge(pb::HttpBridgeConfig {
+            dcr_base_url: dcr_base_url.to_string(),
+            api_key: reveal(|s| &s.api_key),
+            disable_event_hooks: *disable_event_hooks,
+            disable_refresh_secret: *disable_refresh_secret,
+            allow_multiple_credentials: *allow_multiple_credentials,
+        }),
+    }
+}
+
+/// Copies one field from `from` to `to` (configs of the same type).
+fn copy_field(from: &Config, to: &mut Config, name: &str) {
+    match (from.field(name), to.field_mut(name)) {
+        (Some(FieldRef::Text(value)), Some(FieldMut::Text(slot))) => *slot = value.to_owned(),
+        (Some(FieldRef::Flag(value)), Some(FieldMut::Flag(slot))) => *slot = value,
+        _ => {}
+    }
 }
 
 fn parse_labels(
@@ -228,11 +271,11 @@ pub fn parse_new_provider(
         None => {
             v.add(
                 "provider.config",
-                "one of auth0, okta, curity, azure_ad, rfc7591, http_bridge is required",
+                format!("one of {} is required", type_names()),
             );
             (None, ProviderSecrets::default())
         }
-        Some(config) => parse_fields(type_of(config), &request_fields(config), policy, &mut v),
+        Some(config) => parse_config(config, policy, &mut v),
     };
     v.finish()?;
     let (Some(name), Some(display_name), Some(issuer), Some(config)) =
@@ -296,7 +339,7 @@ pub fn apply_provider_update(
     }
     let wants = |path: &str| paths.as_ref().is_none_or(|p| p.contains(path));
     if let Some(config) = &p.config
-        && type_of(config) != kind
+        && config.provider_type() != kind
     {
         v.add(
             "provider.config",
@@ -337,24 +380,23 @@ pub fn apply_provider_update(
     {
         stored.active = p.active;
     }
-    if let Some(config) = p.config.as_ref().filter(|c| type_of(c) == kind) {
-        let mut fields = stored_fields(&stored);
-        let given = request_fields(config);
+    if let Some(given) = p.config.as_ref().filter(|c| c.provider_type() == kind) {
+        let mut merged = config_to_proto(&stored.config, Some(&stored.secrets));
         let whole = paths.as_ref().is_none_or(|p| p.contains(kind.as_str()));
-        for (name, value) in given {
+        for field in given.schema().fields {
             let named = paths
                 .as_ref()
-                .is_some_and(|p| p.contains(&format!("{}.{name}", kind.as_str())));
+                .is_some_and(|p| p.contains(&format!("{}.{}", kind.as_str(), field.name)));
             let empty_secret =
-                SECRET_FIELDS.contains(&name.as_str()) && value.as_str().is_some_and(str::is_empty);
+                field.is_secret() && given.field(field.name) == Some(FieldRef::Text(""));
             if named || (whole && !empty_secret) {
-                if SECRET_FIELDS.contains(&name.as_str()) && !empty_secret {
-                    resent.insert(name.clone());
+                if field.is_secret() && !empty_secret {
+                    resent.insert(field.name);
                 }
-                fields.insert(name, value);
+                copy_field(given, &mut merged, field.name);
             }
         }
-        let (config, secrets) = parse_fields(kind, &fields, policy, &mut v);
+        let (config, secrets) = parse_config(&merged, policy, &mut v);
         if let Some(config) = config {
             stored.config = config;
             stored.secrets = secrets;
@@ -371,7 +413,7 @@ pub fn apply_provider_update(
 fn secrets_follow_their_origins(
     before: &std::collections::BTreeSet<String>,
     updated: &Provider,
-    resent: &HashSet<String>,
+    resent: &HashSet<&str>,
     v: &mut Violations,
 ) {
     let after = updated.secret_origins();
@@ -381,7 +423,7 @@ fn secrets_follow_their_origins(
     let kept: Vec<&str> = updated
         .secrets
         .names()
-        .filter(|name| !resent.contains(*name))
+        .filter(|name| !resent.contains(name))
         .collect();
     if !kept.is_empty() {
         v.add(
@@ -396,96 +438,10 @@ fn secrets_follow_their_origins(
     }
 }
 
-/// The optional introspection client (rfc7591, curity): its id and secret come together
-/// or not at all.
-fn introspection_client(
-    fields: &Map<String, Value>,
-    prefix: &str,
-    v: &mut Violations,
-) -> Option<String> {
-    let id = text_field(fields, "introspection_client_id");
-    let has_secret = !text_field(fields, "introspection_client_secret").is_empty();
-    if id.is_empty() == has_secret {
-        let missing = if has_secret {
-            "introspection_client_id"
-        } else {
-            "introspection_client_secret"
-        };
-        v.add(
-            format!("{prefix}.{missing}"),
-            "is required with the other introspection field (give both or neither)",
-        );
-    }
-    if id.len() > 4096 {
-        v.add(
-            format!("{prefix}.introspection_client_id"),
-            "must be at most 4096 characters",
-        );
-    }
-    (!id.is_empty()).then_some(id)
-}
-
 /// The provider as returned by the API: write-only fields are always empty.
 pub fn provider_to_proto(p: &Provider) -> pb::Provider {
-    let config = match &p.config {
-        ProviderConfig::Auth0 {
-            initial_client_id,
-            initial_client_audience,
-            use_developer_managed_scopes,
-        } => Config::Auth0(pb::Auth0Config {
-            initial_client_id: initial_client_id.clone(),
-            initial_client_secret: String::new(),
-            initial_client_audience: initial_client_audience.clone().unwrap_or_default(),
-            use_developer_managed_scopes: *use_developer_managed_scopes,
-        }),
-        ProviderConfig::Okta {} => Config::Okta(pb::OktaConfig {
-            dcr_token: String::new(),
-        }),
-        ProviderConfig::Curity {
-            initial_client_id,
-            introspection_client_id,
-        } => Config::Curity(pb::CurityConfig {
-            initial_client_id: initial_client_id.clone(),
-            initial_client_secret: String::new(),
-            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
-            introspection_client_secret: String::new(),
-        }),
-        ProviderConfig::AzureAd {
-            initial_client_id,
-            graph_base_url,
-        } => Config::AzureAd(pb::AzureAdConfig {
-            initial_client_id: initial_client_id.clone(),
-            initial_client_secret: String::new(),
-            graph_base_url: graph_base_url
-                .as_ref()
-                .map(|u| u.to_string())
-                .unwrap_or_default(),
-        }),
-        ProviderConfig::Rfc7591 {
-            registration_endpoint,
-            introspection_client_id,
-        } => Config::Rfc7591(pb::Rfc7591Config {
-            registration_endpoint: registration_endpoint
-                .as_ref()
-                .map(|u| u.to_string())
-                .unwrap_or_default(),
-            initial_access_token: String::new(),
-            introspection_client_id: introspection_client_id.clone().unwrap_or_default(),
-            introspection_client_secret: String::new(),
-        }),
-        ProviderConfig::HttpBridge {
-            dcr_base_url,
-            disable_event_hooks,
-            disable_refresh_secret,
-            allow_multiple_credentials,
-        } => Config::HttpBridge(pb::HttpBridgeConfig {
-            dcr_base_url: dcr_base_url.to_string(),
-            api_key: String::new(),
-            disable_event_hooks: *disable_event_hooks,
-            disable_refresh_secret: *disable_refresh_secret,
-            allow_multiple_credentials: *allow_multiple_credentials,
-        }),
-    };
+    let mut config = config_to_proto(&p.config, None);
+    config.clear_secrets();
     pb::Provider {
         id: p.id.to_string(),
         name: p.name.clone(),
@@ -498,5 +454,152 @@ pub fn provider_to_proto(p: &Provider) -> pb::Provider {
         update_time: Some(timestamp(p.update_time)),
         // Only the answers of create and update carry warnings (api::providers).
         warnings: Vec::new(),
+        provider_type: p.provider_type() as i32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use dcr_proto::providers::{FieldKind, Presence, TYPES};
+
+    use super::*;
+
+    fn policy() -> UrlPolicy {
+        UrlPolicy {
+            allow_http_loopback: false,
+            allow_http_hosts: &[],
+        }
+    }
+
+    /// A config of the type with every field set: text `<field>-value`, URLs under
+    /// https://idp.example.com, flags true.
+    fn full(schema: &dcr_proto::providers::TypeSchema) -> Config {
+        let mut config = Config::empty(schema.provider_type).unwrap();
+        for field in schema.fields {
+            match (config.field_mut(field.name).unwrap(), field.kind) {
+                (FieldMut::Flag(flag), _) => *flag = true,
+                (FieldMut::Text(text), FieldKind::Url) => {
+                    *text = format!("https://idp.example.com/{}", field.name);
+                }
+                (FieldMut::Text(text), _) => *text = format!("{}-value", field.name),
+            }
+        }
+        config
+    }
+
+    fn provider(config: Config) -> pb::Provider {
+        pb::Provider {
+            name: "p".into(),
+            issuer: "https://idp.example.com".into(),
+            config: Some(config),
+            ..Default::default()
+        }
+    }
+
+    /// Per type: proto -> domain -> proto keeps every non-secret field, returns every
+    /// secret empty, keeps the secrets in the domain, and names the type.
+    #[test]
+    fn every_type_round_trips_without_its_secrets() {
+        for schema in TYPES {
+            let sent = full(schema);
+            let parsed = parse_new_provider(provider(sent.clone()), policy(), chrono::Utc::now())
+                .unwrap_or_else(|e| panic!("{}: {e:?}", schema.name));
+            assert_eq!(parsed.provider_type(), schema.provider_type);
+            let back = provider_to_proto(&parsed);
+            assert_eq!(back.provider_type, schema.provider_type as i32);
+            let config = back.config.expect("a config");
+            for field in schema.fields {
+                let got = config.field(field.name).unwrap();
+                if field.is_secret() {
+                    assert_eq!(got, FieldRef::Text(""), "{}.{}", schema.name, field.name);
+                    let kept = parsed.secrets.get(field.name);
+                    assert_eq!(kept, Some(format!("{}-value", field.name).as_str()));
+                } else {
+                    assert_eq!(
+                        Some(got),
+                        sent.field(field.name),
+                        "{}.{}",
+                        schema.name,
+                        field.name
+                    );
+                }
+            }
+            assert_eq!(
+                parsed.secrets.names().count(),
+                schema.secrets().count(),
+                "{}: only the type's own secrets",
+                schema.name
+            );
+        }
+    }
+
+    /// Per type: an empty config names each required field, and nothing else.
+    #[test]
+    fn required_fields_come_from_the_schema() {
+        for schema in TYPES {
+            let empty = Config::empty(schema.provider_type).unwrap();
+            let mut want: Vec<String> = schema
+                .fields
+                .iter()
+                .filter(|f| f.presence == Presence::Required)
+                .map(|f| format!("provider.{}.{}", schema.name, f.name))
+                .collect();
+            want.sort();
+            let got = match parse_new_provider(provider(empty), policy(), chrono::Utc::now()) {
+                Ok(_) => Vec::new(),
+                Err(ApiError::InvalidArgument(violations)) => {
+                    let mut got: Vec<String> = violations.into_iter().map(|v| v.field).collect();
+                    got.sort();
+                    got
+                }
+                Err(other) => panic!("{}: {other:?}", schema.name),
+            };
+            assert_eq!(got, want, "{}", schema.name);
+        }
+    }
+
+    /// An update keeps stored secrets it does not send, and replaces those it does.
+    #[test]
+    fn an_update_merges_by_the_mask() {
+        let stored = parse_new_provider(
+            provider(full(pb::ProviderType::Curity.schema().unwrap())),
+            policy(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        let given = Config::Curity(pb::CurityConfig {
+            initial_client_secret: "rotated".into(),
+            ..Default::default()
+        });
+        let updated = apply_provider_update(
+            stored,
+            pb::Provider {
+                config: Some(given),
+                ..Default::default()
+            },
+            Some(prost_types::FieldMask {
+                paths: vec!["curity.initial_client_secret".into()],
+            }),
+            policy(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            updated.secrets.get("initial_client_secret"),
+            Some("rotated")
+        );
+        assert_eq!(
+            updated.secrets.get("introspection_client_secret"),
+            Some("introspection_client_secret-value")
+        );
+        assert_eq!(
+            updated.config,
+            ProviderConfig::Curity {
+                initial_client_id: "initial_client_id-value".into(),
+                introspection_client_id: Some("introspection_client_id-value".into()),
+            }
+        );
     }
 }

@@ -6,6 +6,7 @@ use dcr_common::error::ApiError;
 use dcr_common::text::echo;
 use dcr_proto::registry::v1 as pb;
 use futures::Stream;
+use secrecy::ExposeSecret as _;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -177,25 +178,22 @@ impl DirectoryApi {
             .get_provider(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("provider {id} not found")))?;
-        let (client_id, secret_field) = introspection_client(&provider)?;
+        let (client_id, client_secret) = introspection_client(&provider)?;
         tracing::info!(provider_id = %id, "introspection credentials handed to token-svc");
         Ok(pb::GetProviderCredentialsResponse {
             provider_id: provider.id.to_string(),
             provider_type: provider.provider_type().as_str().to_owned(),
             issuer: provider.issuer.clone(),
             client_id,
-            client_secret: provider
-                .secrets
-                .get(secret_field)
-                .unwrap_or_default()
-                .to_owned(),
+            client_secret,
             audience: String::new(),
         })
     }
 }
 
-/// The client that may call the provider's RFC 7662 introspection endpoint.
-fn introspection_client(provider: &Provider) -> Result<(String, &'static str), ApiError> {
+/// The client that may call the provider's RFC 7662 introspection endpoint: its id and
+/// secret.
+fn introspection_client(provider: &Provider) -> Result<(String, String), ApiError> {
     match &provider.config {
         ProviderConfig::Rfc7591 {
             introspection_client_id: Some(client_id),
@@ -204,7 +202,15 @@ fn introspection_client(provider: &Provider) -> Result<(String, &'static str), A
         | ProviderConfig::Curity {
             introspection_client_id: Some(client_id),
             ..
-        } => Ok((client_id.clone(), "introspection_client_secret")),
+        } => Ok((
+            client_id.clone(),
+            provider
+                .secrets
+                .introspection_client_secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned())
+                .unwrap_or_default(),
+        )),
         other => Err(ApiError::FailedPrecondition(format!(
             "{} provider {} has no introspection client, so its opaque tokens cannot be \
              validated (rfc7591 and curity providers take introspection_client_id and \

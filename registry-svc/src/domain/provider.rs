@@ -8,57 +8,9 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProviderType {
-    Auth0,
-    Okta,
-    Curity,
-    AzureAd,
-    Rfc7591,
-    HttpBridge,
-}
-
-impl ProviderType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auth0 => "auth0",
-            Self::Okta => "okta",
-            Self::Curity => "curity",
-            Self::AzureAd => "azure_ad",
-            Self::Rfc7591 => "rfc7591",
-            Self::HttpBridge => "http_bridge",
-        }
-    }
-
-    /// The token claims that carry the client id, when a strategy names none.
-    pub fn default_credential_claims(self) -> Vec<String> {
-        let claims: &[&str] = match self {
-            Self::Auth0 => &["azp"],
-            // Okta's access tokens carry the client as `cid`; `client_id` first keeps
-            // docs/design.md's default, `cid` is what Okta JWTs actually have.
-            Self::Okta => &["client_id", "cid"],
-            Self::Curity => &["sub"],
-            Self::AzureAd => &["appid", "azp"],
-            Self::Rfc7591 | Self::HttpBridge => &["client_id"],
-        };
-        claims.iter().map(|c| (*c).to_owned()).collect()
-    }
-}
-
-impl std::str::FromStr for ProviderType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "auth0" => Self::Auth0,
-            "okta" => Self::Okta,
-            "curity" => Self::Curity,
-            "azure_ad" => Self::AzureAd,
-            "rfc7591" => Self::Rfc7591,
-            "http_bridge" => Self::HttpBridge,
-            other => return Err(format!("unknown provider type {other:?}")),
-        })
-    }
-}
+/// The provider types, shared with the API and dcrctl: `dcr_proto::providers` says what
+/// each type's config holds. `ProviderConfig` is never UNSPECIFIED.
+pub use dcr_proto::registry::v1::ProviderType;
 
 /// Non-secret, type-specific settings (stored as JSON; Konnect's field names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,54 +61,97 @@ impl ProviderConfig {
     }
 }
 
-/// The write-only fields of a provider, by their proto field name
-/// (`initial_client_secret`, `dcr_token`, `initial_access_token`, `api_key`).
-/// Sealed at rest; never returned, never logged (Debug prints names only).
+/// The write-only fields of a provider (the proto's field names; which type has which
+/// is `dcr_proto::providers::TYPES`). Sealed at rest as one JSON object of the fields that
+/// are set; never returned, never logged (Debug prints names only).
 #[derive(Clone, Default)]
-pub struct ProviderSecrets(BTreeMap<String, SecretString>);
+pub struct ProviderSecrets {
+    /// auth0, curity, azure_ad: the management client's secret.
+    pub initial_client_secret: Option<SecretString>,
+    /// okta: the API token.
+    pub dcr_token: Option<SecretString>,
+    /// rfc7591: the optional RFC 7591 initial access token.
+    pub initial_access_token: Option<SecretString>,
+    /// http_bridge: sent as `x-api-key`.
+    pub api_key: Option<SecretString>,
+    /// rfc7591, curity: the optional introspection client's secret.
+    pub introspection_client_secret: Option<SecretString>,
+}
 
 impl std::fmt::Debug for ProviderSecrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.0.keys()).finish()
+        f.debug_set().entries(self.names()).finish()
     }
 }
 
 impl ProviderSecrets {
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(|s| s.expose_secret())
+    /// Every field, by name, in the order of the names (the sealed JSON's order).
+    fn fields(&self) -> [(&'static str, &Option<SecretString>); 5] {
+        [
+            ("api_key", &self.api_key),
+            ("dcr_token", &self.dcr_token),
+            ("initial_access_token", &self.initial_access_token),
+            ("initial_client_secret", &self.initial_client_secret),
+            (
+                "introspection_client_secret",
+                &self.introspection_client_secret,
+            ),
+        ]
     }
 
+    fn field_mut(&mut self, field: &str) -> Option<&mut Option<SecretString>> {
+        Some(match field {
+            "api_key" => &mut self.api_key,
+            "dcr_token" => &mut self.dcr_token,
+            "initial_access_token" => &mut self.initial_access_token,
+            "initial_client_secret" => &mut self.initial_client_secret,
+            "introspection_client_secret" => &mut self.introspection_client_secret,
+            _ => return None,
+        })
+    }
+
+    /// A secret by its proto field name (for the sealed form, and tests).
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields()
+            .into_iter()
+            .find(|(name, _)| *name == field)
+            .and_then(|(_, value)| value.as_ref())
+            .map(|s| s.expose_secret())
+    }
+
+    /// Sets a secret by its proto field name; a name that is no secret field is ignored.
     pub fn set(&mut self, field: &str, value: String) {
-        self.0.insert(field.to_owned(), SecretString::from(value));
+        if let Some(slot) = self.field_mut(field) {
+            *slot = Some(SecretString::from(value));
+        }
     }
 
     /// The names of the fields that hold a secret.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fields()
+            .into_iter()
+            .filter(|(_, value)| value.is_some())
+            .map(|(name, _)| name)
     }
 
-    /// Values of `other` replace these; fields `other` lacks are kept.
-    pub fn merge(&mut self, other: ProviderSecrets) {
-        self.0.extend(other.0);
-    }
-
+    /// The sealed form: `{"api_key": "..."}`, the fields that are set.
     pub fn to_json(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let plain: BTreeMap<&str, &str> = self
-            .0
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.expose_secret()))
+            .fields()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_ref()?.expose_secret())))
             .collect();
         zeroize::Zeroizing::new(serde_json::to_vec(&plain).unwrap_or_default())
     }
 
+    /// Reads the sealed form. Names that are no secret field are dropped.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         let plain: BTreeMap<String, String> = serde_json::from_slice(bytes)?;
-        Ok(Self(
-            plain
-                .into_iter()
-                .map(|(k, v)| (k, SecretString::from(v)))
-                .collect(),
-        ))
+        let mut secrets = Self::default();
+        for (name, value) in plain {
+            secrets.set(&name, value);
+        }
+        Ok(secrets)
     }
 }
 
@@ -203,5 +198,50 @@ impl Provider {
             .flatten()
             .map(|url| url.origin().ascii_serialization())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Rows written before the typed secrets read back, and are written the same way.
+    #[test]
+    fn the_stored_forms_are_unchanged() {
+        for stored in [
+            r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true}"#,
+            r#"{"type":"okta"}"#,
+            r#"{"type":"curity","initial_client_id":"c","introspection_client_id":"i"}"#,
+            r#"{"type":"azure_ad","initial_client_id":"c","graph_base_url":"https://graph.microsoft.us/"}"#,
+            r#"{"type":"rfc7591","registration_endpoint":null,"introspection_client_id":null}"#,
+            r#"{"type":"http_bridge","dcr_base_url":"https://bridge/","disable_event_hooks":false,"disable_refresh_secret":true,"allow_multiple_credentials":false}"#,
+        ] {
+            let config: ProviderConfig = serde_json::from_str(stored).unwrap();
+            assert_eq!(serde_json::to_string(&config).unwrap(), stored);
+        }
+        let old: ProviderConfig =
+            serde_json::from_str(r#"{"type":"curity","initial_client_id":"c"}"#).unwrap();
+        assert_eq!(
+            old,
+            ProviderConfig::Curity {
+                initial_client_id: "c".into(),
+                introspection_client_id: None
+            }
+        );
+        let sealed = br#"{"api_key":"k","initial_client_secret":"s"}"#;
+        let secrets = ProviderSecrets::from_json(sealed).unwrap();
+        assert_eq!(secrets.api_key.as_ref().unwrap().expose_secret(), "k");
+        assert_eq!(secrets.get("initial_client_secret"), Some("s"));
+        assert_eq!(
+            secrets.names().collect::<Vec<_>>(),
+            ["api_key", "initial_client_secret"]
+        );
+        assert_eq!(secrets.to_json().as_slice(), sealed);
+        assert_eq!(
+            format!("{secrets:?}"),
+            r#"{"api_key", "initial_client_secret"}"#
+        );
     }
 }

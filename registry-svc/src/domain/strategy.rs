@@ -32,8 +32,8 @@ impl AuthMethod {
     }
 }
 
-pub const DEFAULT_SESSION_COOKIE: &str = "dcr_session";
-pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(3600);
+/// The API's defaults (strategies.proto), shared with dcrctl.
+pub use dcr_proto::strategies::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthStrategy {

@@ -190,8 +190,8 @@ impl IdpDeps {
 }
 
 /// A write-only provider field (empty when unset).
-fn secret(provider: &Provider, field: &str) -> SecretString {
-    SecretString::from(provider.secrets.get(field).unwrap_or_default().to_owned())
+fn secret(value: &Option<SecretString>) -> SecretString {
+    value.clone().unwrap_or_else(|| SecretString::from(""))
 }
 
 /// The adapter for a provider.
@@ -203,10 +203,7 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
         } => Arc::new(rfc7591::Rfc7591Adapter::new(
             provider.issuer.clone(),
             registration_endpoint.clone(),
-            provider
-                .secrets
-                .get("initial_access_token")
-                .map(|t| SecretString::from(t.to_owned())),
+            provider.secrets.initial_access_token.clone(),
             deps.clone(),
         )),
         ProviderConfig::HttpBridge {
@@ -216,13 +213,7 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
             allow_multiple_credentials,
         } => Arc::new(http_bridge::HttpBridgeAdapter {
             base_url: dcr_base_url.clone(),
-            api_key: SecretString::from(
-                provider
-                    .secrets
-                    .get("api_key")
-                    .unwrap_or_default()
-                    .to_owned(),
-            ),
+            api_key: secret(&provider.secrets.api_key),
             provider_id: provider.id,
             disable_event_hooks: *disable_event_hooks,
             disable_refresh_secret: *disable_refresh_secret,
@@ -236,14 +227,14 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
         } => Arc::new(auth0::Auth0Adapter::new(
             provider.issuer.clone(),
             initial_client_id.clone(),
-            secret(provider, "initial_client_secret"),
+            secret(&provider.secrets.initial_client_secret),
             initial_client_audience.clone(),
             *use_developer_managed_scopes,
             deps.clone(),
         )),
         ProviderConfig::Okta {} => Arc::new(okta::OktaAdapter {
             issuer: provider.issuer.clone(),
-            api_token: secret(provider, "dcr_token"),
+            api_token: secret(&provider.secrets.dcr_token),
             deps: deps.clone(),
         }),
         ProviderConfig::Curity {
@@ -251,7 +242,7 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
         } => Arc::new(curity::CurityAdapter {
             issuer: provider.issuer.clone(),
             client_id: initial_client_id.clone(),
-            client_secret: secret(provider, "initial_client_secret"),
+            client_secret: secret(&provider.secrets.initial_client_secret),
             deps: deps.clone(),
         }),
         ProviderConfig::AzureAd {
@@ -260,7 +251,7 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
         } => Arc::new(entra::EntraAdapter {
             issuer: provider.issuer.clone(),
             client_id: initial_client_id.clone(),
-            client_secret: secret(provider, "initial_client_secret"),
+            client_secret: secret(&provider.secrets.initial_client_secret),
             graph: graph_base_url.as_ref().map_or_else(
                 || DEFAULT_GRAPH.to_owned(),
                 |u| u.as_str().trim_end_matches('/').to_owned(),

@@ -269,3 +269,54 @@ async fn curity_introspects_with_its_own_client_never_the_initial_one() {
         ("introspector", "introspection-secret-0123456789")
     );
 }
+
+/// Every answer names the provider's type (`Provider.provider_type`, output only): create,
+/// get, list and update; a type sent in a request is ignored.
+#[tokio::test]
+async fn answers_name_the_provider_type() {
+    let app = spawn_app().await;
+    let mut sent = bridge_provider("typed", "https://bridge.example.com", (false, false, false));
+    sent.provider_type = pb::ProviderType::Okta as i32;
+    let created = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(sent),
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    let bridge = pb::ProviderType::HttpBridge as i32;
+    assert_eq!(created.provider_type, bridge);
+    let got = app
+        .providers()
+        .get_provider(pb::GetProviderRequest {
+            id: created.id.clone(),
+        })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got.provider_type, bridge);
+    let listed = app
+        .providers()
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.providers[0].provider_type, bridge);
+    let updated = app
+        .providers()
+        .update_provider(pb::UpdateProviderRequest {
+            provider: Some(pb::Provider {
+                id: created.id.clone(),
+                display_name: "Typed".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(updated.provider_type, bridge);
+}
