@@ -1,6 +1,8 @@
 //! envoy.service.auth.v3.Authorization: dcr as Envoy's external authorizer. The product
 //! comes from the route's `context_extensions`: `dcr_product_id` (its id) or `dcr_product`
-//! (its name, for configs written before the product exists); both must agree. The
+//! (its name, for configs written before the product exists); both must agree. A route
+//! may also name the scopes a call needs, `dcr_required_scopes` (space-separated, as in
+//! OAuth): enforced as the dcr API's `required_scopes` are (403 `insufficient_scope`). The
 //! checked HTTP request's id (`x-request-id`, else Envoy's request id) is this Check's
 //! request id, in its logs and on the calls it makes. An allow adds
 //! `x-dcr-application-id`, `x-dcr-client-id` and `x-dcr-scopes` upstream (replacing any the
@@ -23,6 +25,7 @@ use crate::decision::{Decision, Denial, Principal};
 
 pub const PRODUCT_EXTENSION: &str = "dcr_product_id";
 pub const PRODUCT_NAME_EXTENSION: &str = "dcr_product";
+pub const REQUIRED_SCOPES_EXTENSION: &str = "dcr_required_scopes";
 
 #[derive(Clone)]
 pub struct EnvoyApi(pub Checker);
@@ -142,13 +145,17 @@ impl Authorization for EnvoyApi {
             })
             .unwrap_or_default();
         let product_id = extension(PRODUCT_EXTENSION);
+        let required_scopes: Vec<String> = extension(REQUIRED_SCOPES_EXTENSION)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         let no_headers = HashMap::new();
         let input = CheckInput {
             product_id: &product_id,
             product_name: &product_name,
             // Borrowed, not copied: Envoy's map is the domain request's headers.
             headers: request.get_client_headers().unwrap_or(&no_headers),
-            required_scopes: &[],
+            required_scopes: &required_scopes,
             source: &source_address,
         };
         let checked = self.0.check(&input);

@@ -7,7 +7,9 @@ use dcr_testkit::registry::{GATEWAY_TOKEN, captured_logs};
 
 const AUDIENCE: &str = "https://api.example.com";
 
-async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str) -> Envoy {
+/// Envoy with route `/` for `product`, `/other` for `second`, and `/scoped` for
+/// `product` requiring `scopes`.
+async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str, scopes: &str) -> Envoy {
     let authz = authz.to_string();
     envoy::start(&[
         "--authz",
@@ -18,6 +20,8 @@ async fn envoy(authz: std::net::SocketAddr, product: &str, second: &str) -> Envo
         product,
         "--second-route-product",
         second,
+        "--scoped-route-scopes",
+        scopes,
     ])
     .await
 }
@@ -40,7 +44,7 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
         .app_registered_for("dev-1", &web_strategy_id, &web, "web-app")
         .await;
 
-    let proxy = envoy(s.addr, &s.base.product_id, &web).await;
+    let proxy = envoy(s.addr, &s.base.product_id, &web, "read write").await;
     let http = reqwest::Client::new();
 
     // No credentials: 401 with a challenge and a JSON body, straight from authz-svc.
@@ -78,6 +82,27 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
             .unwrap()
             .contains("read")
     );
+
+    // A route that names scopes the token lacks ("write"): 403 insufficient_scope,
+    // saying which scopes the call needs (RFC 6750 section 3).
+    let response = http
+        .get(format!("{}/scoped/orders", proxy.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 403);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .expect("challenge")
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"read write\""),
+        "{challenge}"
+    );
+    let body: serde_json::Value = response.json().await.expect("json body");
+    assert_eq!(body["error"], "insufficient_scope");
 
     // A token for the wrong product's app: 403 not_registered.
     let web_token = s

@@ -12,7 +12,8 @@ Starts, all on 127.0.0.1:
     context_extensions {dcr_product_id: --product-id}; with --second-route-product,
     `/other` (and `/other/...`) carries that id instead. --product-name and
     --second-route-name add {dcr_product: NAME} (a product named instead of, or as well
-    as, its id) to those routes.
+    as, its id) to those routes. With --scoped-route-scopes, `/scoped` (and `/scoped/...`)
+    carries route `/`'s product and {dcr_required_scopes: SCOPES}.
 
 For benchmarks, --mode jwt_authn puts Envoy's own JWT filter in place of ext_authz (local
 JWKS file, verified-token cache) and --mode none no auth filter at all; --upstream routes
@@ -184,12 +185,14 @@ def cluster(name, host, port, connect_timeout, http2=False):
     return c
 
 
-def product_route(match, product_id, product_name=None):
+def product_route(match, product_id, product_name=None, required_scopes=None):
     extensions = {}
     if product_id is not None:
         extensions["dcr_product_id"] = product_id
     if product_name is not None:
         extensions["dcr_product"] = product_name
+    if required_scopes is not None:
+        extensions["dcr_required_scopes"] = required_scopes
     return {
         "match": match,
         "route": {"cluster": "upstream"},
@@ -209,6 +212,9 @@ def ext_authz_filters(args, timeout):
         # `/other` and `/other/...`, not `/otherwise`.
         routes.append(product_route({"path_separated_prefix": "/other"},
                                     args.second_route_product, args.second_route_name))
+    if args.scoped_route_scopes is not None:
+        routes.append(product_route({"path_separated_prefix": "/scoped"}, args.product_id,
+                                    args.product_name, args.scoped_route_scopes))
     routes.append(product_route({"prefix": "/"}, args.product_id, args.product_name))
     grpc_service = {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout}
     if args.authz_token:
@@ -418,6 +424,9 @@ def parse_args(argv):
     p.add_argument("--authz-token", metavar="TOKEN", help="sent as 'authorization: Bearer TOKEN' on every Check")
     p.add_argument("--second-route-product", metavar="ID2",
                    help="also route /other (and /other/...) with this dcr_product_id")
+    p.add_argument("--scoped-route-scopes", metavar="SCOPES",
+                   help="also route /scoped (and /scoped/...) with route /'s product and "
+                        "this dcr_required_scopes (space-separated)")
     p.add_argument("--timeout-ms", type=int, default=500,
                    help="ext_authz gRPC timeout and authz connect timeout (default 500)")
     p.add_argument("--mode", choices=["ext_authz", "jwt_authn", "none"], default="ext_authz",
