@@ -45,7 +45,33 @@ impl Verified {
                 .map(str::to_owned)
         })
     }
+
+    /// Whether the token is `client_id`'s own. Where the token names the client it was
+    /// issued to (`ISSUED_TO_CLAIMS`), every such claim must name this client: with `sub`
+    /// as the credential claim (Curity's default), a person's token whose subject happens
+    /// to equal a client id would otherwise pass as that client. Without an audience to
+    /// check (`audience_checked` false), the token must name its client: then nothing
+    /// else ties it to dcr's clients.
+    pub fn issued_to(&self, client_id: &str, audience_checked: bool) -> Result<(), &'static str> {
+        let named: Vec<&str> = ISSUED_TO_CLAIMS
+            .iter()
+            .filter_map(|c| self.claims.get(*c).and_then(Value::as_str))
+            .collect();
+        if named.iter().any(|c| *c != client_id) {
+            return Err("the token was issued to another client");
+        }
+        if named.is_empty() && !audience_checked {
+            return Err(
+                "no audience is set for this product, and the token does not name the client it was issued to",
+            );
+        }
+        Ok(())
+    }
 }
+
+/// Where IdPs name the client a token was issued to: `client_id` (RFC 9068, RFC 7662),
+/// `azp` (OpenID Connect; Auth0, Entra v2), `cid` (Okta), `appid` (Entra v1).
+pub const ISSUED_TO_CLAIMS: [&str; 4] = ["client_id", "azp", "cid", "appid"];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
@@ -136,4 +162,44 @@ pub async fn verify(
         return Err(Rejected::NotNow("the token is not valid yet"));
     }
     Ok(Verified::from_claims(claims, expires))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(claims: Value) -> Verified {
+        let Value::Object(claims) = claims else {
+            unreachable!("an object")
+        };
+        Verified::from_claims(claims, 0)
+    }
+
+    #[test]
+    fn a_token_passes_only_as_the_client_it_was_issued_to() {
+        // A client's own token, as each vendor shapes it.
+        for own in [
+            serde_json::json!({"sub": "app-1", "client_id": "app-1"}), // RFC 9068, Curity
+            serde_json::json!({"sub": "app-1@clients", "azp": "app-1"}), // Auth0
+            serde_json::json!({"sub": "app-1", "cid": "app-1"}),       // Okta
+            serde_json::json!({"sub": "x", "appid": "app-1"}),         // Entra v1
+        ] {
+            assert_eq!(token(own.clone()).issued_to("app-1", true), Ok(()), "{own}");
+            assert_eq!(
+                token(own.clone()).issued_to("app-1", false),
+                Ok(()),
+                "{own}"
+            );
+        }
+        // A person's token whose subject equals a client id, issued to another client.
+        let person = token(serde_json::json!({"sub": "app-1", "client_id": "portal"}));
+        assert_eq!(
+            person.issued_to("app-1", true),
+            Err("the token was issued to another client")
+        );
+        // Naming no client is acceptable only where the audience was checked.
+        let anonymous = token(serde_json::json!({"sub": "app-1"}));
+        assert_eq!(anonymous.issued_to("app-1", true), Ok(()));
+        assert!(anonymous.issued_to("app-1", false).is_err());
+    }
 }

@@ -66,6 +66,9 @@ impl Checker {
         let client_id = verified
             .client_id(&product.strategy.credential_claims)
             .ok_or_else(|| invalid("the token names no client"))?;
+        verified
+            .issued_to(&client_id, product.audience.is_some())
+            .map_err(invalid)?;
         Ok(Caller {
             client_id,
             scopes: verified.scopes.clone(),
