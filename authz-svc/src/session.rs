@@ -1,13 +1,18 @@
 //! Session cookies: the sealed (XChaCha20-Poly1305, key DCR_SESSION_SECRET) record of a
 //! successful check, so a browser can come back with only the cookie until it expires or
-//! the app's credentials are revoked.
+//! the app's credentials are revoked. A session is bound to what it was made for: the
+//! product, its strategy, the issuer and the audience. Shown to another product (cookie
+//! names are shared by default, and `Path=/` sends them everywhere on the host), or after
+//! an admin moved the product to another strategy, issuer or audience, it is refused. It
+//! never outlives the token it came from.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use dcr_common::seal::Sealer;
 use serde::{Deserialize, Serialize};
 
-const CONTEXT: &[u8] = b"dcr-session-v1";
+/// v2 added the binding; v1 cookies (unbound) no longer open.
+const CONTEXT: &[u8] = b"dcr-session-v2";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
@@ -24,6 +29,14 @@ pub struct Session {
     /// newest credential revocation are refused (the "credential generation").
     #[serde(rename = "i")]
     pub issued_ms: i64,
+    #[serde(rename = "p")]
+    pub product_id: String,
+    #[serde(rename = "t")]
+    pub strategy_id: String,
+    #[serde(rename = "u")]
+    pub issuer: String,
+    #[serde(rename = "d")]
+    pub audience: Option<String>,
 }
 
 impl Session {
@@ -64,6 +77,10 @@ mod tests {
             scopes: vec!["read".into()],
             expires: 1_900_000_000,
             issued_ms: 1_800_000_000_000,
+            product_id: "product".into(),
+            strategy_id: "strategy".into(),
+            issuer: "https://idp.example.com".into(),
+            audience: Some("https://api.example.com".into()),
         };
         let cookie = seal(&sealer, &session);
         assert_eq!(open(&sealer, &cookie), Some(session));

@@ -58,6 +58,7 @@ impl Checker {
             denial.scope = Some(required_scopes.join(" "));
             return Err(denial);
         }
+        let expires = caller.expires;
         let principal = Principal {
             application_id: app.id.clone(),
             developer_id: app.developer_id.clone(),
@@ -67,7 +68,7 @@ impl Checker {
         };
         let set_cookie = (product.strategy.methods.session
             && principal.credential != CredentialType::Session)
-            .then(|| self.new_session(&principal, product));
+            .then(|| self.new_session(&principal, product, expires));
         Ok(Decision::Allow {
             principal,
             set_cookie,
@@ -91,19 +92,26 @@ impl Checker {
         }
     }
 
-    /// A `Set-Cookie` value for a session of this allow.
-    fn new_session(&self, principal: &Principal, product: &ProductEntry) -> String {
+    /// A `Set-Cookie` value for a session of this allow, bound to this product and
+    /// ending at the strategy's session lifetime or the credential's expiry, whichever
+    /// comes first.
+    fn new_session(&self, principal: &Principal, product: &ProductEntry, until: i64) -> String {
         let now = self.clock.now();
-        let ttl = product.strategy.session_ttl_seconds;
+        let expires = (now.timestamp() + product.strategy.session_ttl_seconds).min(until);
         let session = Session {
             application_id: principal.application_id.clone(),
             client_id: principal.client_id.clone(),
             scopes: principal.scopes.clone(),
-            expires: now.timestamp() + ttl,
+            expires,
             issued_ms: now.timestamp_millis(),
+            product_id: product.id.clone(),
+            strategy_id: product.strategy.id.clone(),
+            issuer: product.issuer.clone(),
+            audience: product.audience.clone(),
         };
         let value = session::seal(&self.sealer, &session);
-        session::set_cookie(&product.strategy.session_cookie_name, &value, ttl)
+        let max_age = (expires - now.timestamp()).max(0);
+        session::set_cookie(&product.strategy.session_cookie_name, &value, max_age)
     }
 }
 

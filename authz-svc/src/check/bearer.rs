@@ -76,6 +76,7 @@ impl Checker {
             issued: verified.issued,
             first_seen: seen.first_seen,
             session_application: None,
+            expires: verified.expires,
         })
     }
 

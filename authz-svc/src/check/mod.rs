@@ -59,6 +59,9 @@ struct Caller {
     first_seen: DateTime<Utc>,
     /// A session names the application it was made for.
     session_application: Option<String>,
+    /// When the credential stops being valid (the token's `exp`), unix seconds: a
+    /// session made from it ends then at the latest.
+    expires: i64,
 }
 
 /// Product ids and names longer than this are not looked up.
@@ -245,22 +248,31 @@ impl Checker {
                 self.client_credentials(input.source, &client_id, &client_secret, product)
                     .await
             }
-            Credential::Session(cookie) => self.session(&cookie, challenge),
+            Credential::Session(cookie) => self.session(&cookie, product, challenge),
         }
     }
 
-    /// A session cookie dcr sealed, not yet expired.
-    fn session(&self, cookie: &str, challenge: &'static str) -> Result<Caller, Denial> {
+    /// A session cookie dcr sealed for this product, not yet expired.
+    fn session(
+        &self,
+        cookie: &str,
+        product: &ProductEntry,
+        challenge: &'static str,
+    ) -> Result<Caller, Denial> {
         let now = self.clock.now();
+        let invalid = |why: &'static str| Denial::new(DenyReason::InvalidToken, why, challenge);
         let session = session::open(&self.sealer, cookie)
             .filter(|s| s.expires > now.timestamp())
-            .ok_or_else(|| {
-                Denial::new(
-                    DenyReason::InvalidToken,
-                    "the session is invalid or has expired",
-                    challenge,
-                )
-            })?;
+            .ok_or_else(|| invalid("the session is invalid or has expired"))?;
+        if session.product_id != product.id
+            || session.strategy_id != product.strategy.id
+            || session.issuer != product.issuer
+            || session.audience != product.audience
+        {
+            return Err(invalid(
+                "the session was made for another product, or for this one as it was configured before",
+            ));
+        }
         let issued = session.issued();
         Ok(Caller {
             client_id: session.client_id,
@@ -269,6 +281,7 @@ impl Checker {
             issued: issued.map(|t| t.timestamp()),
             first_seen: issued.unwrap_or(now),
             session_application: Some(session.application_id),
+            expires: session.expires,
         })
     }
 

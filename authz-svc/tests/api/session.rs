@@ -105,3 +105,107 @@ async fn a_session_cookie_stands_in_for_the_token_until_it_expires_or_is_revoked
         crate::bearer::poll_until(&s, &product, &[("cookie", &cookie)], pb::Decision::Deny).await;
     assert!(denied, "the session is refused after the rotation");
 }
+
+/// The `Max-Age` of a `Set-Cookie` value.
+fn max_age(set_cookie: &str) -> i64 {
+    set_cookie
+        .split("; ")
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .expect("Max-Age")
+        .parse()
+        .expect("a number")
+}
+
+/// A session is bound to the product it was made for: two products on one strategy share
+/// the cookie's name (and `Path=/` sends it to both), yet the cookie from one is refused
+/// by the other even for an app registered to both. And it ends with the token it came
+/// from, however long the strategy's session lifetime.
+#[tokio::test]
+async fn a_session_is_refused_by_another_product_and_never_outlives_its_token() {
+    let s = authz_stack(&[]).await;
+    let (strategy_id, first) = s
+        .product_with(
+            "browser",
+            reg::AuthStrategy {
+                auth_methods: vec![
+                    reg::AuthMethod::Bearer as i32,
+                    reg::AuthMethod::Session as i32,
+                ],
+                session_ttl: Some(prost_types::Duration {
+                    seconds: 7 * 86_400,
+                    nanos: 0,
+                }),
+                auto_approve: true,
+                scopes: vec!["read".into()],
+                ..Default::default()
+            },
+        )
+        .await;
+    let second = s
+        .base
+        .registry
+        .products()
+        .create_product(reg::CreateProductRequest {
+            product: Some(reg::ApiProduct {
+                name: "browser-two".into(),
+                strategy_id: strategy_id.clone(),
+                audience: AUDIENCE.into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("second product")
+        .into_inner()
+        .id;
+    let (app, secret, _) = s
+        .app_registered_for("dev-1", &strategy_id, &first, "spa")
+        .await;
+    s.base
+        .registry
+        .portal("dev-1")
+        .create_registration(reg::CreateRegistrationRequest {
+            application_id: app.id.clone(),
+            product_id: second.clone(),
+            scopes: Vec::new(),
+        })
+        .await
+        .expect("registered for the second product too");
+
+    let token = s.idp_token(&app.client_id, &secret, AUDIENCE).await;
+    let claims = dcr_testkit::token::jwt_claims(&token);
+    let token_lifetime =
+        claims["exp"].as_i64().expect("exp") - claims["iat"].as_i64().expect("iat");
+    let bearer = format!("Bearer {token}");
+    // The token is good for both products.
+    let on_second = s.check(&second, &[("authorization", &bearer)], &[]).await;
+    assert_eq!(
+        on_second.decision,
+        pb::Decision::Allow as i32,
+        "{on_second:?}"
+    );
+    let made = s.check(&first, &[("authorization", &bearer)], &[]).await;
+    let set_cookie = made.response_headers["set-cookie"].clone();
+    assert!(
+        max_age(&set_cookie) <= token_lifetime,
+        "the session ends with the token ({token_lifetime} s), not after 7 days: {set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().expect("name=value").to_owned();
+    let same = s.check(&first, &[("cookie", &cookie)], &[]).await;
+    assert_eq!(same.decision, pb::Decision::Allow as i32, "{same:?}");
+
+    let elsewhere = s.check(&second, &[("cookie", &cookie)], &[]).await;
+    assert_eq!(
+        (elsewhere.http_status, elsewhere.reason.as_str()),
+        (401, "invalid_token"),
+        "{elsewhere:?}"
+    );
+
+    // Past the token's expiry (well inside the 7 days), the session is over.
+    s.clock
+        .advance(chrono::Duration::seconds(token_lifetime + 1));
+    let after = s.check(&first, &[("cookie", &cookie)], &[]).await;
+    assert_eq!(
+        (after.http_status, after.reason.as_str()),
+        (401, "invalid_token")
+    );
+}
