@@ -111,6 +111,12 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                     format!("credential {} of app {}", quote(&credential), quote(app)),
                 )?;
             output::show(ctx.output, &revoked)?;
+            if revoked.idp_pending {
+                eprintln!(
+                    "note: dcr refuses this credential already; the IdP did not answer, and \
+                     registry-svc retries the revocation there until it confirms"
+                );
+            }
         }
         Cmd::Regenerate(app) => {
             let app = app.get()?;

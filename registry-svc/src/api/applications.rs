@@ -292,8 +292,11 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
                 .app(&developer, &r.application_id, "application_id")
                 .await?;
             let credential_id: Uuid = parse_id("credential_id", &r.credential_id)?;
-            let credential = self.0.revoke_credential(&app, credential_id).await?;
-            Ok(Self::credential(&app, &credential, None))
+            let revoked = self.0.revoke_credential(&app, credential_id).await?;
+            Ok(pb::Credential {
+                idp_pending: revoked.idp_pending,
+                ..Self::credential(&app, &revoked.credential, None)
+            })
         }
         .await;
         audit(

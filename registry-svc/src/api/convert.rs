@@ -474,6 +474,7 @@ pub fn credential_to_proto(
         create_time: Some(timestamp(c.create_time)),
         expire_time: c.expire_time.map(timestamp),
         revoke_time: c.revoke_time.map(timestamp),
+        idp_pending: false,
     }
 }
 

@@ -136,6 +136,7 @@ impl Registry {
             journal: None,
             attempts: 0,
             lease_until: self.lease_until(),
+            credential_id: None,
         };
         self.store.insert_application_intent(&app, &op).await?;
         let new_client = NewClient {
@@ -295,6 +296,7 @@ impl Registry {
             journal: None,
             attempts: 0,
             lease_until: self.lease_until(),
+            credential_id: None,
         };
         let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
         self.store

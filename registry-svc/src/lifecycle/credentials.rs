@@ -1,4 +1,7 @@
-//! An application's client secrets: regenerate, add, revoke.
+//! An application's client secrets: regenerate, add, revoke. A revocation is committed
+//! locally first, with the intent to revoke at the IdP in the same write: gateways refuse
+//! the secret within a second even while the IdP is down, and the reconciler pushes the
+//! revocation to the IdP until it confirms.
 
 use dcr_common::error::ApiError;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -8,6 +11,7 @@ use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, Credential};
 use crate::idp::{ClientRef, IdpError, IssuedSecret};
 use crate::registry::Registry;
+use crate::store::{Operation, OperationKind, StoreError};
 
 fn require_active(app: &Application) -> Result<(), ApiError> {
     if app.state == AppState::Active {
@@ -131,10 +135,10 @@ impl Registry {
         &self,
         app: &Application,
         credential_id: Uuid,
-    ) -> Result<Credential, ApiError> {
+    ) -> Result<RevokedCredential, ApiError> {
         require_active(app)?;
         let active = self.active_credentials(app).await?;
-        let Some(credential) = active.iter().find(|c| c.id == credential_id) else {
+        if !active.iter().any(|c| c.id == credential_id) {
             let known = self
                 .store
                 .list_credentials(app.id)
@@ -142,12 +146,17 @@ impl Registry {
                 .into_iter()
                 .find(|c| c.id == credential_id);
             return match known {
-                Some(revoked) => Ok(revoked), // already revoked or expired: nothing to do
+                // Already revoked or expired: nothing to do, but say whether the IdP has
+                // yet to confirm an earlier revocation.
+                Some(revoked) => Ok(RevokedCredential {
+                    idp_pending: self.revocation_pending(revoked.id).await?,
+                    credential: revoked,
+                }),
                 None => Err(ApiError::NotFound(format!(
                     "credential {credential_id} not found"
                 ))),
             };
-        };
+        }
         if active.len() == 1 {
             return Err(ApiError::FailedPrecondition(
                 "this is the application's only active credential: use RegenerateSecret to replace it, \
@@ -155,6 +164,48 @@ impl Registry {
                     .into(),
             ));
         }
+        let (_, strategy) = self.adapter_for_app(app).await?;
+        let intent = Operation {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            provider_id: strategy.provider_id,
+            kind: OperationKind::RevokeSecret,
+            journal: None,
+            attempts: 0,
+            lease_until: self.lease_until(),
+            credential_id: Some(credential_id),
+        };
+        let revoked = self
+            .store
+            .revoke_credential(app.id, credential_id, Some(&intent), self.clock.now())
+            .await?;
+        let idp_pending = match self.revoke_at_idp(app, &revoked).await {
+            Ok(()) => {
+                self.finish_revocation(&intent).await?;
+                false
+            }
+            Err(error) => {
+                tracing::warn!(%error, operation_id = %intent.id,
+                    "the IdP did not confirm the revocation; dcr refuses the secret and retries");
+                self.store
+                    .record_operation_error(intent.id, &error.to_string())
+                    .await?;
+                true
+            }
+        };
+        Ok(RevokedCredential {
+            credential: revoked,
+            idp_pending,
+        })
+    }
+
+    /// Revokes one secret at the IdP (a no-op where the IdP cannot revoke one secret; dcr
+    /// refuses it either way).
+    pub(crate) async fn revoke_at_idp(
+        &self,
+        app: &Application,
+        credential: &Credential,
+    ) -> Result<(), ApiError> {
         let (adapter, _) = self.adapter_for_app(app).await?;
         let (client_id, state) = self.client_state(app).await?;
         adapter
@@ -166,9 +217,28 @@ impl Registry {
                 &credential.idp_ref,
             )
             .await?;
-        Ok(self
-            .store
-            .revoke_credential(app.id, credential_id, self.clock.now())
-            .await?)
+        Ok(())
     }
+
+    /// Whether a revocation of this credential still waits for the IdP.
+    async fn revocation_pending(&self, credential_id: Uuid) -> Result<bool, ApiError> {
+        Ok(self.store.pending_operations().await?.iter().any(|op| {
+            op.kind == OperationKind::RevokeSecret && op.credential_id == Some(credential_id)
+        }))
+    }
+
+    /// Marks a revocation done; one the reconciler already took over is its to finish.
+    pub(crate) async fn finish_revocation(&self, op: &Operation) -> Result<(), ApiError> {
+        match self.store.complete_operation(op.id, self.clock.now()).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
+
+/// A revoked credential, and whether the IdP has yet to confirm the revocation.
+#[derive(Debug, Clone)]
+pub struct RevokedCredential {
+    pub credential: Credential,
+    pub idp_pending: bool,
 }

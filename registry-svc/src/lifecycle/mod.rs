@@ -10,3 +10,4 @@ pub mod reconcile;
 mod registrations;
 
 pub use applications::{CreatedApplication, NewApplication};
+pub use credentials::RevokedCredential;

@@ -8,6 +8,9 @@
 //! - An interrupted delete is finished: the IdP client is deleted (absent counts as
 //!   deleted) and the application removed.
 //!
+//! - An unconfirmed secret revocation is pushed again: dcr already refuses the secret;
+//!   the IdP must too. An application that is gone took the secret with it.
+//!
 //! An IdP error leaves the operation pending; it is retried when its new lease runs out.
 
 use std::time::Duration;
@@ -23,6 +26,7 @@ use crate::store::{Operation, OperationKind};
 pub struct Pass {
     pub undone_creates: usize,
     pub finished_deletes: usize,
+    pub finished_revocations: usize,
     pub retry_later: usize,
 }
 
@@ -42,6 +46,7 @@ impl Registry {
                 match self.reconcile_operation(&op).await {
                     Ok(OperationKind::Create) => pass.undone_creates += 1,
                     Ok(OperationKind::Delete) => pass.finished_deletes += 1,
+                    Ok(OperationKind::RevokeSecret) => pass.finished_revocations += 1,
                     Err(error) => {
                         tracing::warn!(operation_id = %op.id, application_id = %op.application_id, %error,
                             "reconcile failed; will retry");
@@ -56,6 +61,10 @@ impl Registry {
     }
 
     async fn reconcile_operation(&self, op: &Operation) -> Result<OperationKind, ApiError> {
+        if op.kind == OperationKind::RevokeSecret {
+            self.push_revocation(op).await?;
+            return Ok(OperationKind::RevokeSecret);
+        }
         let provider = self
             .store
             .get_provider(op.provider_id)
@@ -107,6 +116,7 @@ impl Registry {
                     "undid an interrupted create");
                 Ok(OperationKind::Create)
             }
+            OperationKind::RevokeSecret => Ok(OperationKind::RevokeSecret), // handled above
             OperationKind::Delete => {
                 if let Some(app) = self.store.get_application(op.application_id).await?
                     && let Some(client_id) = &app.client_id
@@ -126,6 +136,29 @@ impl Registry {
                 Ok(OperationKind::Delete)
             }
         }
+    }
+
+    /// Revokes the operation's secret at the IdP, then marks it done.
+    async fn push_revocation(&self, op: &Operation) -> Result<(), ApiError> {
+        let app = self.store.get_application(op.application_id).await?;
+        let credential = match (&app, op.credential_id) {
+            (Some(app), Some(id)) => self
+                .store
+                .list_credentials(app.id)
+                .await?
+                .into_iter()
+                .find(|c| c.id == id),
+            _ => None,
+        };
+        if let (Some(app), Some(credential)) = (&app, &credential)
+            && app.client_id.is_some()
+        {
+            self.revoke_at_idp(app, credential).await?;
+        }
+        self.finish_revocation(op).await?;
+        tracing::info!(application_id = %op.application_id, credential_id = ?op.credential_id,
+            "pushed a revocation to the IdP");
+        Ok(())
     }
 
     /// Runs passes every `interval` until the task is dropped.

@@ -25,8 +25,8 @@ pub(super) async fn insert_operation(
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO idp_operations (id, application_id, provider_id, kind, state, lease_until,
-                                     create_time, update_time)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6)",
+                                     create_time, update_time, credential_id)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6, $7)",
         &[
             op.id.into(),
             op.application_id.into(),
@@ -34,6 +34,7 @@ pub(super) async fn insert_operation(
             op.kind.as_str().into(),
             op.lease_until.into(),
             now.into(),
+            op.credential_id.into(),
         ],
     )
     .await?;
@@ -41,7 +42,11 @@ pub(super) async fn insert_operation(
 }
 
 /// Marks an operation done; `Conflict` when it no longer was pending.
-async fn finish_operation(tx: &mut impl Conn, op_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+pub(super) async fn finish_operation(
+    tx: &mut impl Conn,
+    op_id: Uuid,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
     let done = tx
         .execute(
             "UPDATE idp_operations SET state = 'done', update_time = $2
@@ -396,9 +401,10 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         &self,
         application_id: Uuid,
         credential_id: Uuid,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Credential> {
-        self.revoke_credential_row(application_id, credential_id, now)
+        self.revoke_credential_row(application_id, credential_id, intent, now)
             .await
     }
 

@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::applications::insert_operation;
 use super::dialect::{Conn, Dialect, WriteTx as _};
 use super::rows;
 use super::sql::{SqlStore, app_change, client_id_of, revoke_all};
-use super::{StoreError, StoreResult};
+use super::{Operation, StoreError, StoreResult};
 use crate::domain::{Credential, IdpClientState};
 
 pub(super) async fn insert_credential(tx: &mut impl Conn, c: &Credential) -> StoreResult<()> {
@@ -77,11 +78,13 @@ impl<D: Dialect> SqlStore<D> {
         tx.commit().await
     }
 
-    /// Revokes one credential (a second revoke keeps the first time).
+    /// Revokes one credential (a second revoke keeps the first time), with the intent to
+    /// revoke it at the IdP when given.
     pub(super) async fn revoke_credential_row(
         &self,
         application_id: Uuid,
         credential_id: Uuid,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Credential> {
         let mut tx = self.db.begin().await?;
@@ -94,6 +97,9 @@ impl<D: Dialect> SqlStore<D> {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("credential {credential_id}")))?;
         let credential = rows::credential(&row)?;
+        if let Some(op) = intent {
+            insert_operation(&mut tx, op, now).await?;
+        }
         let client_id = client_id_of(&mut tx, application_id).await?;
         tx.log_change(app_change(
             "credential",

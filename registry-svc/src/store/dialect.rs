@@ -107,6 +107,7 @@ impl<'a> From<&'a serde_json::Value> for Value<'a> {
 /// A result row, read by what each column holds.
 pub trait SqlRow: Send + Sync {
     fn id(&self, column: &str) -> StoreResult<Uuid>;
+    fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>>;
     fn text(&self, column: &str) -> StoreResult<String>;
     fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
     fn texts(&self, column: &str) -> StoreResult<Vec<String>>;

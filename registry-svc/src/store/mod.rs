@@ -70,6 +70,9 @@ pub struct Page<T> {
 pub enum OperationKind {
     Create,
     Delete,
+    /// One secret revoked at the IdP (`Operation::credential_id`), after dcr already
+    /// refuses it.
+    RevokeSecret,
 }
 
 impl OperationKind {
@@ -77,7 +80,14 @@ impl OperationKind {
         match self {
             Self::Create => "create",
             Self::Delete => "delete",
+            Self::RevokeSecret => "revoke_secret",
         }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Create, Self::Delete, Self::RevokeSecret]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -97,6 +107,8 @@ pub struct Operation {
     pub journal: Option<Journal>,
     pub attempts: i32,
     pub lease_until: DateTime<Utc>,
+    /// The credential a `RevokeSecret` concerns.
+    pub credential_id: Option<Uuid>,
 }
 
 /// What a gateway needs to know about an IdP client.
@@ -241,10 +253,13 @@ pub trait ApplicationStore: Send + Sync {
         idp_state: Option<&IdpClientState>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Revokes a credential (a second revoke keeps the first time), and records `intent`
+    /// (the pending IdP revocation) in the same unit of work.
     async fn revoke_credential(
         &self,
         application_id: Uuid,
         credential_id: Uuid,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Credential>;
 
@@ -279,6 +294,9 @@ pub trait OperationStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<Operation>>;
     async fn record_operation_error(&self, op_id: Uuid, error: &str) -> StoreResult<()>;
+    /// Marks an operation done; `Conflict` when it no longer was pending (the reconciler
+    /// or a delete took it over).
+    async fn complete_operation(&self, op_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
     async fn pending_operations(&self) -> StoreResult<Vec<Operation>>;
 }
 

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::applications::finish_operation;
 use super::dialect::{Conn as _, Dialect, WriteTx as _};
 use super::sql::SqlStore;
 use super::{Operation, OperationStore, StoreResult};
@@ -42,6 +43,12 @@ impl<D: Dialect> OperationStore for SqlStore<D> {
             )
             .await?;
         Ok(())
+    }
+
+    async fn complete_operation(&self, op_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.db.begin().await?;
+        finish_operation(&mut tx, op_id, now).await?;
+        tx.commit().await
     }
 
     async fn pending_operations(&self) -> StoreResult<Vec<Operation>> {

@@ -105,6 +105,9 @@ impl SqlRow for PgRow {
     fn id(&self, column: &str) -> StoreResult<Uuid> {
         Ok(self.try_get(column)?)
     }
+    fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        Ok(self.try_get(column)?)
+    }
     fn text(&self, column: &str) -> StoreResult<String> {
         Ok(self.try_get(column)?)
     }

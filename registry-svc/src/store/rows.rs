@@ -69,18 +69,17 @@ impl<D: Dialect> SqlStore<D> {
                 })
             }
         };
+        let kind = row.text("kind")?;
         Ok(Operation {
             id,
             application_id: row.id("application_id")?,
             provider_id: row.id("provider_id")?,
-            kind: if row.text("kind")? == "delete" {
-                OperationKind::Delete
-            } else {
-                OperationKind::Create
-            },
+            kind: OperationKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("operation {id} kind {kind:?}")))?,
             journal,
             attempts: i32::try_from(row.int("attempts")?).unwrap_or(i32::MAX),
             lease_until: row.time("lease_until")?,
+            credential_id: row.opt_id("credential_id")?,
         })
     }
 

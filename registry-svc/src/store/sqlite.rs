@@ -146,6 +146,11 @@ impl SqlRow for SqliteRow {
         let text: String = self.try_get(column)?;
         text.parse().map_err(|e| corrupt(column, &text, e))
     }
+    fn opt_id(&self, column: &str) -> StoreResult<Option<Uuid>> {
+        self.try_get::<Option<String>, _>(column)?
+            .map(|text| text.parse().map_err(|e| corrupt(column, &text, e)))
+            .transpose()
+    }
     fn text(&self, column: &str) -> StoreResult<String> {
         Ok(self.try_get(column)?)
     }

@@ -85,6 +85,7 @@ pub(crate) fn operation(app: &Application, provider_id: Uuid, kind: OperationKin
         journal: None,
         attempts: 0,
         lease_until: Utc::now() + chrono::Duration::seconds(60),
+        credential_id: None,
     }
 }
 
@@ -396,6 +397,60 @@ async fn registrations_are_unique_and_resolve(store: Arc<dyn Store>) {
     );
 }
 
+/// A revocation and the intent to push it to the IdP are one write; completing the
+/// intent finishes it once.
+async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, first) = active_app(&store, &fx, "a1", "client-1").await;
+    let second = Credential {
+        id: Uuid::now_v7(),
+        ..first_credential(&app)
+    };
+    store
+        .add_credential(&second, false, None, Utc::now())
+        .await
+        .expect("add");
+    let intent = Operation {
+        kind: OperationKind::RevokeSecret,
+        credential_id: Some(second.id),
+        ..operation(&app, fx.provider.id, OperationKind::RevokeSecret)
+    };
+    let revoked = store
+        .revoke_credential(app.id, second.id, Some(&intent), Utc::now())
+        .await
+        .expect("revoke");
+    assert!(revoked.revoke_time.is_some());
+    let pending = store.pending_operations().await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .map(|o| (o.id, o.kind, o.credential_id))
+            .collect::<Vec<_>>(),
+        [(intent.id, OperationKind::RevokeSecret, Some(second.id))]
+    );
+    let resolved = store
+        .resolve_client("client-1", Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(resolved.active_credential_ids, [first.id]);
+    store
+        .complete_operation(intent.id, Utc::now())
+        .await
+        .expect("complete");
+    assert!(
+        store
+            .pending_operations()
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+    assert!(matches!(
+        store.complete_operation(intent.id, Utc::now()).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
 /// A stale operation is claimed once, by one claimant; failing it fails the app.
 async fn stale_operations_are_claimed_once(store: Arc<dyn Store>) {
     let fx = fixture(&store).await;
@@ -613,7 +668,7 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
     );
     assert!(matches!(
         store
-            .revoke_credential(again.id, Uuid::now_v7(), Utc::now())
+            .revoke_credential(again.id, Uuid::now_v7(), None, Utc::now())
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -939,6 +994,7 @@ on_both_backends!(
     config_rows_round_trip_are_unique_and_page,
     an_application_is_created_once,
     rotation_revokes_the_active_credential_at_once,
+    a_revocation_records_its_idp_intent_with_it,
     registrations_are_unique_and_resolve,
     stale_operations_are_claimed_once,
     deletion_and_the_change_log,

@@ -705,3 +705,152 @@ async fn auth0_grants_the_developers_scopes_when_the_provider_says_so() {
         "only what the developer chose"
     );
 }
+
+/// Revoking a secret while the IdP is down: dcr commits the revocation first (the
+/// directory, and so every gateway, refuses the secret at once), says the IdP part is
+/// pending, and the reconciler pushes it to the IdP once the IdP answers again. Before,
+/// the revocation waited for the IdP: an admin could not cut off a leaked secret during
+/// an outage.
+#[tokio::test]
+async fn a_revocation_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_later() {
+    let s = setup("azure_ad").await;
+    let created = s.app.create_app("dev-1", &s.strategy.id, "shop").await;
+    let application = created.application.expect("application");
+    let client_id = application.client_id.clone();
+    let leaked = s
+        .app
+        .portal("dev-1")
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await
+        .expect("add")
+        .into_inner();
+    assert_eq!(
+        token_status(
+            &s.emu,
+            "azure_ad",
+            &client_id,
+            &leaked.client_secret,
+            AUDIENCE
+        )
+        .await,
+        200
+    );
+
+    // Graph answers 503 to every removePassword for a while.
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/graph/v1.0/applications/", "method": "POST", "status": 503, "times": 50}),
+    )
+    .await;
+    let revoked = s
+        .app
+        .portal("dev-1")
+        .revoke_credential(pb::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: leaked.id.clone(),
+        })
+        .await
+        .expect("the revocation is accepted while the IdP is down")
+        .into_inner();
+    assert!(revoked.revoke_time.is_some());
+    assert!(
+        revoked.idp_pending,
+        "the answer says the IdP part is pending"
+    );
+    let resolved = s
+        .app
+        .registry
+        .store
+        .resolve_client(&client_id, chrono::Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(resolved.active_credential_ids.len(), 1);
+    assert!(
+        !resolved
+            .active_credential_ids
+            .iter()
+            .any(|id| id.to_string() == leaked.id),
+        "dcr refuses the revoked secret already"
+    );
+    // A retry by the caller says the same, and changes nothing.
+    let again = s
+        .app
+        .portal("dev-1")
+        .revoke_credential(pb::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: leaked.id.clone(),
+        })
+        .await
+        .expect("again")
+        .into_inner();
+    assert!(again.idp_pending);
+
+    // The IdP is back; once the request's lease has run out the reconciler pushes it.
+    reqwest::Client::new()
+        .delete(format!("{}/__emulator/faults", s.emu.root))
+        .send()
+        .await
+        .expect("clear faults");
+    s.app.clock.advance(chrono::Duration::minutes(5));
+    let pass = s.app.registry.reconcile_once().await.expect("reconcile");
+    assert_eq!(pass.finished_revocations, 1, "{pass:?}");
+    assert_ne!(
+        token_status(
+            &s.emu,
+            "azure_ad",
+            &client_id,
+            &leaked.client_secret,
+            AUDIENCE
+        )
+        .await,
+        200,
+        "the IdP refuses the secret now too"
+    );
+    assert!(
+        s.app
+            .registry
+            .store
+            .pending_operations()
+            .await
+            .expect("pending")
+            .is_empty()
+    );
+
+    // With the IdP up, a revocation is confirmed in the same call.
+    let second = s
+        .app
+        .portal("dev-1")
+        .add_credential(pb::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await
+        .expect("add")
+        .into_inner();
+    let confirmed = s
+        .app
+        .portal("dev-1")
+        .revoke_credential(pb::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: second.id.clone(),
+        })
+        .await
+        .expect("revoke")
+        .into_inner();
+    assert!(!confirmed.idp_pending);
+    assert_ne!(
+        token_status(
+            &s.emu,
+            "azure_ad",
+            &client_id,
+            &second.client_secret,
+            AUDIENCE
+        )
+        .await,
+        200
+    );
+}
