@@ -1,4 +1,4 @@
-//! authz-svc: configuration from the environment (see README.md), then `run`;
+//! authz-svc: configuration from the environment (see docs/configuration.md), then `run`;
 //! `authz-svc health` exits 0 when the running service reports SERVING.
 
 /// mimalloc: glibc malloc's arena locks cost the hot paths about a fifth of their CPU.

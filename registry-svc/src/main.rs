@@ -13,7 +13,7 @@ use registry_svc::RegistryConfig;
 
 const USAGE: &str = "usage: registry-svc [serve|migrate|health]\n\
 configuration comes from the environment: DATABASE_URL, DCR_MASTER_KEY, DCR_ADMIN_TOKEN,\n\
-DCR_PORTAL_TOKEN, DCR_SERVICE_TOKEN, DCR_REGISTRY_LISTEN, ... (see README.md)";
+DCR_PORTAL_TOKEN, DCR_SERVICE_TOKEN, DCR_REGISTRY_LISTEN, ... (see docs/configuration.md)";
 
 #[tokio::main]
 async fn main() -> ExitCode {

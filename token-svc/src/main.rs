@@ -1,4 +1,4 @@
-//! token-svc: configuration from the environment (see README.md), then `run`;
+//! token-svc: configuration from the environment (see docs/configuration.md), then `run`;
 //! `token-svc health` exits 0 when the running service reports SERVING.
 
 /// mimalloc: glibc malloc's arena locks cost the hot paths about a fifth of their CPU.
