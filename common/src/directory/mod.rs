@@ -59,6 +59,9 @@ pub struct Directory {
     products_by_name: Cache<String, Option<Arc<ProductEntry>>>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
     generations: Arc<DashMap<String, u64>>,
+    /// Bumped before every invalidation: a lookup that was in flight across one may
+    /// carry the state from before the change, so its answer is used but not cached.
+    epoch: Arc<AtomicU64>,
     /// The follower's position in the change stream.
     last_seq: Arc<AtomicU64>,
     following: Arc<tokio::sync::watch::Sender<bool>>,
@@ -88,6 +91,7 @@ impl Directory {
                 .time_to_live(RESOLVE_TTL)
                 .build(),
             generations: Arc::new(DashMap::new()),
+            epoch: Arc::new(AtomicU64::new(0)),
             last_seq: Arc::new(AtomicU64::new(0)),
             following: Arc::new(tokio::sync::watch::channel(false).0),
         }
@@ -122,7 +126,7 @@ impl Directory {
         &self,
         client_id: &str,
     ) -> Result<Option<Arc<ClientEntry>>, DirectoryError> {
-        cached(&self.clients, client_id, |id| {
+        cached(&self.clients, &self.epoch, client_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
                 let request = this
@@ -139,7 +143,7 @@ impl Directory {
         &self,
         product_id: &str,
     ) -> Result<Option<Arc<ProductEntry>>, DirectoryError> {
-        cached(&self.products, product_id, |id| {
+        cached(&self.products, &self.epoch, product_id, |id| {
             let this = self.clone(); // only on a miss
             async move {
                 let request = this.credentials.request(pb::ResolveProductRequest {
@@ -157,7 +161,7 @@ impl Directory {
         &self,
         name: &str,
     ) -> Result<Option<Arc<ProductEntry>>, DirectoryError> {
-        cached(&self.products_by_name, name, |name| {
+        cached(&self.products_by_name, &self.epoch, name, |name| {
             let this = self.clone(); // only on a miss
             async move {
                 let request = this.credentials.request(pb::ResolveProductRequest {
@@ -199,6 +203,8 @@ impl Directory {
             metrics::gauge!("dcr_change_stream_lag_seconds")
                 .set((now - at).num_milliseconds() as f64 / 1000.0);
         }
+        // Before the invalidations below: see `epoch`.
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         if !change.client_id.is_empty() {
             self.clients.invalidate(&change.client_id).await;
             *self
@@ -244,6 +250,7 @@ impl Directory {
                     first = false;
                     self.following.send_replace(true);
                     // Whatever was cached before this point may have changed meanwhile.
+                    self.epoch.fetch_add(1, Ordering::SeqCst);
                     self.clients.invalidate_all();
                     self.products.invalidate_all();
                     self.products_by_name.invalidate_all();
@@ -269,11 +276,20 @@ impl Directory {
     }
 }
 
+/// Why a lookup's answer was not cached.
+enum Uncached<T> {
+    Failed(DirectoryError),
+    /// An invalidation happened while the lookup was in flight: the answer may predate
+    /// the change. It serves this call; caching it could keep it past the invalidation.
+    Raced(Option<Arc<T>>),
+}
+
 /// A cached directory lookup: a hit costs a map lookup; concurrent misses of one key make
 /// one registry call; NOT_FOUND (or a malformed id) is cached as None. The answer `A` is
-/// converted to the entry `T` before it is cached.
+/// converted to the entry `T` before it is cached, unless `epoch` moved meanwhile.
 async fn cached<A, T, F, Fut>(
     cache: &Cache<String, Option<Arc<T>>>,
+    epoch: &AtomicU64,
     key: &str,
     fetch: F,
 ) -> Result<Option<Arc<T>>, DirectoryError>
@@ -287,17 +303,82 @@ where
     if let Some(hit) = cache.get(key).await {
         return Ok(hit);
     }
+    let started = epoch.load(Ordering::SeqCst);
     let call = fetch(key.to_owned());
-    cache
+    let looked_up = cache
         .try_get_with(key.to_owned(), async move {
-            match call.await? {
-                Ok(response) => Ok(Some(Arc::new(T::try_from(response.into_inner())?))),
+            let answer = match call.await.map_err(Uncached::Failed)? {
+                Ok(response) => Some(Arc::new(
+                    T::try_from(response.into_inner()).map_err(Uncached::Failed)?,
+                )),
                 Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
-                    Ok(None)
+                    None
                 }
-                Err(status) => Err(DirectoryError::from_status(&status)),
+                Err(status) => return Err(Uncached::Failed(DirectoryError::from_status(&status))),
+            };
+            if epoch.load(Ordering::SeqCst) == started {
+                Ok(answer)
+            } else {
+                Err(Uncached::Raced(answer))
             }
         })
-        .await
-        .map_err(|e: Arc<DirectoryError>| (*e).clone())
+        .await;
+    match looked_up {
+        Ok(answer) => Ok(answer),
+        Err(uncached) => match &*uncached {
+            Uncached::Failed(error) => Err(error.clone()),
+            Uncached::Raced(answer) => Ok(answer.clone()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// An entry type whose answer is its own name.
+    #[derive(Debug)]
+    struct Named(String);
+
+    impl TryFrom<String> for Named {
+        type Error = DirectoryError;
+        fn try_from(name: String) -> Result<Self, DirectoryError> {
+            Ok(Self(name))
+        }
+    }
+
+    type Answer = Result<Result<tonic::Response<String>, tonic::Status>, DirectoryError>;
+
+    /// A lookup in flight when a change is applied must not leave its (possibly older)
+    /// answer in the cache after the invalidation; one that raced nothing is cached.
+    #[tokio::test]
+    async fn an_answer_that_raced_an_invalidation_is_used_but_not_cached() {
+        let cache: Cache<String, Option<Arc<Named>>> = Cache::builder().build();
+        let epoch = AtomicU64::new(0);
+        let (answer_tx, answer_rx) = tokio::sync::oneshot::channel::<()>();
+        let lookup = cached(&cache, &epoch, "client-1", |_| async {
+            answer_rx.await.unwrap();
+            Answer::Ok(Ok(tonic::Response::new("before the change".to_owned())))
+        });
+        let change = async {
+            // The change is applied while the registry's answer is on its way.
+            epoch.fetch_add(1, Ordering::SeqCst);
+            cache.invalidate("client-1").await;
+            answer_tx.send(()).unwrap();
+        };
+        let (answered, ()) = tokio::join!(lookup, change);
+        assert_eq!(answered.unwrap().unwrap().0, "before the change");
+        assert!(
+            cache.get("client-1").await.is_none(),
+            "the raced answer was not cached"
+        );
+
+        let fresh = cached(&cache, &epoch, "client-1", |_| async {
+            Answer::Ok(Ok(tonic::Response::new("after".to_owned())))
+        })
+        .await;
+        assert_eq!(fresh.unwrap().unwrap().0, "after");
+        assert_eq!(cache.get("client-1").await.unwrap().unwrap().0, "after");
+    }
 }
