@@ -95,6 +95,9 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .await
                 .on(Role::Admin, format!("registration {}", quote(&id)))?;
             output::show(ctx.output, &r)?;
+            if r.idp_pending {
+                eprintln!("{IDP_PENDING}");
+            }
         }
         Cmd::Create(args) => {
             let app = require_app(args.app.as_deref())?;
@@ -120,16 +123,24 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
             output::show(ctx.output, &r)?;
         }
         Cmd::Delete { id } => {
-            ctx.connection
+            let deleted = ctx
+                .connection
                 .applications()?
                 .delete_registration(reg::DeleteRegistrationRequest { id: id.clone() })
                 .await
                 .on(Role::Portal, format!("registration {}", quote(&id)))?;
             output::deleted(ctx.output, "registration", &id)?;
+            if deleted.idp_pending {
+                eprintln!("{IDP_PENDING}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Said on stderr when the IdP did not confirm that access ended.
+const IDP_PENDING: &str = "note: dcr refuses this access already; the IdP did not answer, and \
+     registry-svc retries there until it confirms";
 
 async fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
     let product_id = match &args.product {

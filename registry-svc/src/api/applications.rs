@@ -380,8 +380,8 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
         let id = request.get_ref().id.clone();
         let result = async {
             let (app, registration) = self.registration(&developer, &id).await?;
-            self.0.delete_registration(&app, &registration).await?;
-            Ok(pb::DeleteRegistrationResponse {})
+            let idp_pending = self.0.delete_registration(&app, &registration).await?;
+            Ok(pb::DeleteRegistrationResponse { idp_pending })
         }
         .await;
         audit(

@@ -495,6 +495,7 @@ pub fn registration_to_proto(r: &Registration) -> pb::Registration {
         scopes: r.scopes.clone(),
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
+        idp_pending: false,
     }
 }
 

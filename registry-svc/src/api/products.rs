@@ -75,11 +75,14 @@ impl ProductApi {
         id: &str,
         status: RegistrationStatus,
     ) -> Result<pb::Registration, ApiError> {
-        let registration = self
+        let (registration, idp_pending) = self
             .0
             .set_registration_status(parse_id("id", id)?, status)
             .await?;
-        Ok(registration_to_proto(&registration))
+        Ok(pb::Registration {
+            idp_pending,
+            ..registration_to_proto(&registration)
+        })
     }
 }
 

@@ -137,6 +137,7 @@ impl Registry {
             attempts: 0,
             lease_until: self.lease_until(),
             credential_id: None,
+            product_id: None,
         };
         self.store.insert_application_intent(&app, &op).await?;
         let new_client = NewClient {
@@ -297,6 +298,7 @@ impl Registry {
             attempts: 0,
             lease_until: self.lease_until(),
             credential_id: None,
+            product_id: None,
         };
         let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
         self.store

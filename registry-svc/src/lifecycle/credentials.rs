@@ -174,6 +174,7 @@ impl Registry {
             attempts: 0,
             lease_until: self.lease_until(),
             credential_id: Some(credential_id),
+            product_id: None,
         };
         let revoked = self
             .store
@@ -181,7 +182,7 @@ impl Registry {
             .await?;
         let idp_pending = match self.revoke_at_idp(app, &revoked).await {
             Ok(()) => {
-                self.finish_revocation(&intent).await?;
+                self.finish_operation(&intent).await?;
                 false
             }
             Err(error) => {
@@ -227,8 +228,9 @@ impl Registry {
         }))
     }
 
-    /// Marks a revocation done; one the reconciler already took over is its to finish.
-    pub(crate) async fn finish_revocation(&self, op: &Operation) -> Result<(), ApiError> {
+    /// Marks an operation the request itself finished done; one the reconciler (or a
+    /// delete) already took over is theirs to finish.
+    pub(crate) async fn finish_operation(&self, op: &Operation) -> Result<(), ApiError> {
         match self.store.complete_operation(op.id, self.clock.now()).await {
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(other) => Err(other.into()),

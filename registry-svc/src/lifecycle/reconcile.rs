@@ -8,8 +8,9 @@
 //! - An interrupted delete is finished: the IdP client is deleted (absent counts as
 //!   deleted) and the application removed.
 //!
-//! - An unconfirmed secret revocation is pushed again: dcr already refuses the secret;
-//!   the IdP must too. An application that is gone took the secret with it.
+//! - An unconfirmed secret revocation, or an unconfirmed end of access to a product, is
+//!   pushed again: dcr already refuses it; the IdP must too. An application that is gone
+//!   took its secrets and access with it.
 //!
 //! An IdP error leaves the operation pending; it is retried when its new lease runs out.
 
@@ -46,7 +47,9 @@ impl Registry {
                 match self.reconcile_operation(&op).await {
                     Ok(OperationKind::Create) => pass.undone_creates += 1,
                     Ok(OperationKind::Delete) => pass.finished_deletes += 1,
-                    Ok(OperationKind::RevokeSecret) => pass.finished_revocations += 1,
+                    Ok(OperationKind::RevokeSecret | OperationKind::RemoveAccess) => {
+                        pass.finished_revocations += 1;
+                    }
                     Err(error) => {
                         tracing::warn!(operation_id = %op.id, application_id = %op.application_id, %error,
                             "reconcile failed; will retry");
@@ -61,9 +64,16 @@ impl Registry {
     }
 
     async fn reconcile_operation(&self, op: &Operation) -> Result<OperationKind, ApiError> {
-        if op.kind == OperationKind::RevokeSecret {
-            self.push_revocation(op).await?;
-            return Ok(OperationKind::RevokeSecret);
+        match op.kind {
+            OperationKind::RevokeSecret => {
+                self.push_revocation(op).await?;
+                return Ok(op.kind);
+            }
+            OperationKind::RemoveAccess => {
+                self.push_access_ended(op).await?;
+                return Ok(op.kind);
+            }
+            OperationKind::Create | OperationKind::Delete => {}
         }
         let provider = self
             .store
@@ -116,7 +126,7 @@ impl Registry {
                     "undid an interrupted create");
                 Ok(OperationKind::Create)
             }
-            OperationKind::RevokeSecret => Ok(OperationKind::RevokeSecret), // handled above
+            OperationKind::RevokeSecret | OperationKind::RemoveAccess => Ok(op.kind), // above
             OperationKind::Delete => {
                 if let Some(app) = self.store.get_application(op.application_id).await?
                     && let Some(client_id) = &app.client_id
@@ -155,7 +165,7 @@ impl Registry {
         {
             self.revoke_at_idp(app, credential).await?;
         }
-        self.finish_revocation(op).await?;
+        self.finish_operation(op).await?;
         tracing::info!(application_id = %op.application_id, credential_id = ?op.credential_id,
             "pushed a revocation to the IdP");
         Ok(())

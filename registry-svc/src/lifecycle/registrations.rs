@@ -1,5 +1,8 @@
 //! Registrations of applications to API products, and the IdP's view of them (bridge
-//! event hooks). An IdP that refuses the event halts the change.
+//! event hooks, Auth0 client grants). Access gained waits for the IdP: an IdP that refuses
+//! the event halts the change. Access ended does not: the rejection or deletion is
+//! committed first with the intent to tell the IdP (gateways refuse at once), and the
+//! reconciler retries the IdP until it confirms.
 
 use dcr_common::error::ApiError;
 use dcr_common::text::echo;
@@ -8,6 +11,7 @@ use uuid::Uuid;
 use crate::domain::{AppState, Application, Registration, RegistrationStatus};
 use crate::idp::{ClientRef, NewClient, RegistrationEvent};
 use crate::registry::Registry;
+use crate::store::{Operation, OperationKind};
 
 impl Registry {
     /// Tells the IdP that the app gained or lost access to a product.
@@ -124,56 +128,137 @@ impl Registry {
             && let Err(error) = self.announce(app, &registration, true).await
         {
             self.store
-                .delete_registration(registration.id, self.clock.now())
+                .delete_registration(registration.id, None, self.clock.now())
                 .await?;
             return Err(error);
         }
         Ok(registration)
     }
 
+    /// Deletes a registration; true when the IdP has yet to confirm the access it ends.
     #[tracing::instrument(skip_all, fields(registration_id = %registration.id))]
     pub async fn delete_registration(
         &self,
         app: &Application,
         registration: &Registration,
-    ) -> Result<(), ApiError> {
-        if registration.status == RegistrationStatus::Approved {
-            self.announce(app, registration, false).await?;
-        }
+    ) -> Result<bool, ApiError> {
+        let ends = registration.status == RegistrationStatus::Approved;
+        let intent = self.access_ends(app, registration, ends).await?;
         self.store
-            .delete_registration(registration.id, self.clock.now())
+            .delete_registration(registration.id, intent.as_ref(), self.clock.now())
             .await?;
-        Ok(())
+        self.tell_idp_access_ended(app, registration, intent.as_ref())
+            .await
     }
 
-    /// Admin approval or rejection; the IdP hears of access gained or lost.
+    /// The intent to end `registration`'s access at the IdP, when the change `ends` access
+    /// an ACTIVE app had.
+    async fn access_ends(
+        &self,
+        app: &Application,
+        registration: &Registration,
+        ends: bool,
+    ) -> Result<Option<Operation>, ApiError> {
+        if !ends || app.state != AppState::Active || app.client_id.is_none() {
+            return Ok(None);
+        }
+        let (strategy, _) = self.strategy_and_provider(app.strategy_id).await?;
+        Ok(Some(Operation {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            provider_id: strategy.provider_id,
+            kind: OperationKind::RemoveAccess,
+            journal: None,
+            attempts: 0,
+            lease_until: self.lease_until(),
+            credential_id: None,
+            product_id: Some(registration.product_id),
+        }))
+    }
+
+    /// After the local commit: tells the IdP that access ended; true when it did not
+    /// confirm (the reconciler retries).
+    async fn tell_idp_access_ended(
+        &self,
+        app: &Application,
+        registration: &Registration,
+        intent: Option<&Operation>,
+    ) -> Result<bool, ApiError> {
+        let Some(intent) = intent else {
+            return Ok(false);
+        };
+        match self.announce(app, registration, false).await {
+            Ok(()) => {
+                self.finish_operation(intent).await?;
+                Ok(false)
+            }
+            Err(error) => {
+                tracing::warn!(%error, operation_id = %intent.id,
+                    "the IdP did not confirm the end of access; dcr refuses it and retries");
+                self.store
+                    .record_operation_error(intent.id, &error.to_string())
+                    .await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Pushes an ended access to the IdP again (the reconciler), then marks it done.
+    pub(crate) async fn push_access_ended(&self, op: &Operation) -> Result<(), ApiError> {
+        let app = self.store.get_application(op.application_id).await?;
+        if let (Some(app), Some(product_id)) = (app, op.product_id)
+            && app.state == AppState::Active
+        {
+            let ended = Registration {
+                id: Uuid::nil(),
+                application_id: app.id,
+                product_id,
+                status: RegistrationStatus::Rejected,
+                scopes: Vec::new(),
+                create_time: self.clock.now(),
+                update_time: self.clock.now(),
+            };
+            self.announce(&app, &ended, false).await?;
+        }
+        self.finish_operation(op).await
+    }
+
+    /// Admin approval or rejection; the IdP hears of access gained or lost. With the
+    /// registration, whether the IdP has yet to confirm the access it ends.
     #[tracing::instrument(skip(self))]
     pub async fn set_registration_status(
         &self,
         id: Uuid,
         status: RegistrationStatus,
-    ) -> Result<Registration, ApiError> {
+    ) -> Result<(Registration, bool), ApiError> {
         let registration = self
             .store
             .get_registration(id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("registration {id} not found")))?;
         if registration.status == status {
-            return Ok(registration);
+            return Ok((registration, false));
         }
         let app = self
             .store
             .get_application(registration.application_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("registration {id} not found")))?;
-        let was_approved = registration.status == RegistrationStatus::Approved;
-        let now_approved = status == RegistrationStatus::Approved;
-        if was_approved != now_approved && app.state == AppState::Active {
-            self.announce(&app, &registration, now_approved).await?;
+        let gains = registration.status != RegistrationStatus::Approved
+            && status == RegistrationStatus::Approved;
+        if gains && app.state == AppState::Active {
+            self.announce(&app, &registration, true).await?;
         }
-        Ok(self
+        let ends = registration.status == RegistrationStatus::Approved
+            && status != RegistrationStatus::Approved;
+        let intent = self.access_ends(&app, &registration, ends).await?;
+        let updated = self
             .store
-            .set_registration_status(id, status, self.clock.now())
-            .await?)
+            .set_registration_status(id, status, intent.as_ref(), self.clock.now())
+            .await?;
+        let pending = self
+            .tell_idp_access_ended(&app, &registration, intent.as_ref())
+            .await?;
+        Ok((updated, pending))
     }
 }

@@ -25,8 +25,8 @@ pub(super) async fn insert_operation(
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO idp_operations (id, application_id, provider_id, kind, state, lease_until,
-                                     create_time, update_time, credential_id)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6, $7)",
+                                     create_time, update_time, credential_id, product_id)
+         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $6, $7, $8)",
         &[
             op.id.into(),
             op.application_id.into(),
@@ -35,6 +35,7 @@ pub(super) async fn insert_operation(
             op.lease_until.into(),
             now.into(),
             op.credential_id.into(),
+            op.product_id.into(),
         ],
     )
     .await?;
@@ -420,13 +421,20 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         &self,
         id: Uuid,
         status: RegistrationStatus,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Registration> {
-        self.set_registration_status_row(id, status, now).await
+        self.set_registration_status_row(id, status, intent, now)
+            .await
     }
 
-    async fn delete_registration(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
-        self.delete_registration_row(id, now).await
+    async fn delete_registration(
+        &self,
+        id: Uuid,
+        intent: Option<&Operation>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.delete_registration_row(id, intent, now).await
     }
 
     async fn list_registrations(

@@ -73,6 +73,9 @@ pub enum OperationKind {
     /// One secret revoked at the IdP (`Operation::credential_id`), after dcr already
     /// refuses it.
     RevokeSecret,
+    /// An application's access to a product ended at the IdP (`Operation::product_id`),
+    /// after dcr already refuses it.
+    RemoveAccess,
 }
 
 impl OperationKind {
@@ -81,13 +84,19 @@ impl OperationKind {
             Self::Create => "create",
             Self::Delete => "delete",
             Self::RevokeSecret => "revoke_secret",
+            Self::RemoveAccess => "remove_access",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Create, Self::Delete, Self::RevokeSecret]
-            .into_iter()
-            .find(|kind| kind.as_str() == text)
+        [
+            Self::Create,
+            Self::Delete,
+            Self::RevokeSecret,
+            Self::RemoveAccess,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
     }
 }
 
@@ -109,6 +118,8 @@ pub struct Operation {
     pub lease_until: DateTime<Utc>,
     /// The credential a `RevokeSecret` concerns.
     pub credential_id: Option<Uuid>,
+    /// The product a `RemoveAccess` concerns.
+    pub product_id: Option<Uuid>,
 }
 
 /// What a gateway needs to know about an IdP client.
@@ -265,13 +276,22 @@ pub trait ApplicationStore: Send + Sync {
 
     async fn insert_registration(&self, registration: &Registration) -> StoreResult<()>;
     async fn get_registration(&self, id: Uuid) -> StoreResult<Option<Registration>>;
+    /// Sets the status, and records `intent` (access to end at the IdP) in the same unit
+    /// of work.
     async fn set_registration_status(
         &self,
         id: Uuid,
         status: RegistrationStatus,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Registration>;
-    async fn delete_registration(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Deletes the registration, recording `intent` in the same unit of work.
+    async fn delete_registration(
+        &self,
+        id: Uuid,
+        intent: Option<&Operation>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn list_registrations(
         &self,
         application_ids: Option<&[Uuid]>,

@@ -3,12 +3,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::applications::insert_operation;
 use super::dialect::{Conn as _, Dialect, SqlRow as _, WriteTx as _};
 use super::rows;
 use super::sql::{
     SqlStore, app_change, classify, client_id_of, finish_page, page_limit, uuid_cursor,
 };
-use super::{Page, PageRequest, StoreError, StoreResult};
+use super::{Operation, Page, PageRequest, StoreError, StoreResult};
 use crate::domain::{Registration, RegistrationStatus};
 
 impl<D: Dialect> SqlStore<D> {
@@ -55,6 +56,7 @@ impl<D: Dialect> SqlStore<D> {
         &self,
         id: Uuid,
         status: RegistrationStatus,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<Registration> {
         let mut tx = self.db.begin().await?;
@@ -66,6 +68,9 @@ impl<D: Dialect> SqlStore<D> {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?;
         let registration = rows::registration(&row)?;
+        if let Some(op) = intent {
+            insert_operation(&mut tx, op, now).await?;
+        }
         let client_id = client_id_of(&mut tx, registration.application_id).await?;
         let action = status.as_str().to_ascii_lowercase();
         tx.log_change(app_change(
@@ -84,6 +89,7 @@ impl<D: Dialect> SqlStore<D> {
     pub(super) async fn delete_registration_row(
         &self,
         id: Uuid,
+        intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
@@ -95,6 +101,9 @@ impl<D: Dialect> SqlStore<D> {
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("registration {id}")))?
             .id("application_id")?;
+        if let Some(op) = intent {
+            insert_operation(&mut tx, op, now).await?;
+        }
         let client_id = client_id_of(&mut tx, app_id).await?;
         tx.log_change(app_change(
             "registration",

@@ -80,6 +80,7 @@ impl<D: Dialect> SqlStore<D> {
             attempts: i32::try_from(row.int("attempts")?).unwrap_or(i32::MAX),
             lease_until: row.time("lease_until")?,
             credential_id: row.opt_id("credential_id")?,
+            product_id: row.opt_id("product_id")?,
         })
     }
 

@@ -86,6 +86,7 @@ pub(crate) fn operation(app: &Application, provider_id: Uuid, kind: OperationKin
         attempts: 0,
         lease_until: Utc::now() + chrono::Duration::seconds(60),
         credential_id: None,
+        product_id: None,
     }
 }
 
@@ -366,7 +367,12 @@ async fn registrations_are_unique_and_resolve(store: Arc<dyn Store>) {
         (0, [fx.product.id].as_slice())
     );
     store
-        .set_registration_status(registration.id, RegistrationStatus::Approved, Utc::now())
+        .set_registration_status(
+            registration.id,
+            RegistrationStatus::Approved,
+            None,
+            Utc::now(),
+        )
         .await
         .expect("approve");
     let resolved = store
@@ -385,7 +391,7 @@ async fn registrations_are_unique_and_resolve(store: Arc<dyn Store>) {
         Err(StoreError::InUse(_))
     ));
     store
-        .delete_registration(registration.id, Utc::now())
+        .delete_registration(registration.id, None, Utc::now())
         .await
         .expect("delete registration");
     assert!(

@@ -854,3 +854,110 @@ async fn a_revocation_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_late
         200
     );
 }
+
+/// Ending access while the IdP is down: a rejected or deleted registration is refused by
+/// dcr at once (the directory no longer lists the product), the answer says the IdP part
+/// is pending, and the reconciler removes the Auth0 client grant once Auth0 answers.
+#[tokio::test]
+async fn ended_access_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_later() {
+    let s = setup("auth0").await;
+    let created = s.app.create_app("dev-1", &s.strategy.id, "shop").await;
+    let application = created.application.expect("application");
+    let client_id = application.client_id.clone();
+    let grants = || async {
+        reqwest::get(format!("{}/__emulator/state", s.emu.root))
+            .await
+            .expect("state")
+            .json::<Value>()
+            .await
+            .expect("json")["auth0"]["client_grants"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|g| g["client_id"] == client_id.as_str())
+            .count()
+    };
+    let approved = |s: &Setup| {
+        let client_id = client_id.clone();
+        let store = s.app.registry.store.clone();
+        async move {
+            store
+                .resolve_client(&client_id, chrono::Utc::now())
+                .await
+                .expect("resolve")
+                .expect("found")
+                .approved_product_ids
+                .len()
+        }
+    };
+    let register = || async {
+        s.app
+            .portal("dev-1")
+            .create_registration(pb::CreateRegistrationRequest {
+                application_id: application.id.clone(),
+                product_id: s.product.id.clone(),
+                scopes: Vec::new(),
+            })
+            .await
+            .expect("register")
+            .into_inner()
+    };
+    let auth0_down = || {
+        fault(
+            &s.emu,
+            json!({"path_prefix": "/auth0/api/v2/client-grants", "method": "DELETE", "status": 503, "times": 50}),
+        )
+    };
+    let auth0_back = || async {
+        reqwest::Client::new()
+            .delete(format!("{}/__emulator/faults", s.emu.root))
+            .send()
+            .await
+            .expect("clear faults");
+    };
+
+    // Deleted by the developer while Auth0 is down.
+    let registration = register().await;
+    assert_eq!((grants().await, approved(&s).await), (1, 1));
+    auth0_down().await;
+    let deleted = s
+        .app
+        .portal("dev-1")
+        .delete_registration(pb::DeleteRegistrationRequest {
+            id: registration.id.clone(),
+        })
+        .await
+        .expect("the delete is accepted while Auth0 is down")
+        .into_inner();
+    assert!(deleted.idp_pending);
+    assert_eq!(approved(&s).await, 0, "dcr refuses the access already");
+    assert_eq!(grants().await, 1, "Auth0 has not heard yet");
+    auth0_back().await;
+    s.app.clock.advance(chrono::Duration::minutes(5));
+    let pass = s.app.registry.reconcile_once().await.expect("reconcile");
+    assert_eq!(pass.finished_revocations, 1, "{pass:?}");
+    assert_eq!(grants().await, 0, "the grant is gone at Auth0 too");
+
+    // Rejected by an admin while Auth0 is down.
+    let registration = register().await;
+    assert_eq!((grants().await, approved(&s).await), (1, 1));
+    auth0_down().await;
+    let rejected = s
+        .app
+        .products()
+        .reject_registration(pb::RejectRegistrationRequest {
+            id: registration.id.clone(),
+        })
+        .await
+        .expect("the rejection is accepted while Auth0 is down")
+        .into_inner();
+    assert_eq!(rejected.status, pb::RegistrationStatus::Rejected as i32);
+    assert!(rejected.idp_pending);
+    assert_eq!(approved(&s).await, 0);
+    auth0_back().await;
+    s.app.clock.advance(chrono::Duration::minutes(5));
+    let pass = s.app.registry.reconcile_once().await.expect("reconcile");
+    assert_eq!(pass.finished_revocations, 1, "{pass:?}");
+    assert_eq!(grants().await, 0);
+}
