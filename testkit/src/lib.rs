@@ -3,13 +3,18 @@
 //! started in-process with typed clients.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[cfg(feature = "authz")]
 pub mod authz;
+#[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod envoy;
 pub mod load;
 pub mod otlp;
 pub mod peers;
+#[cfg(feature = "registry")]
 pub mod registry;
+#[cfg(feature = "registry")]
 pub mod sqlite;
 pub mod tls;
+#[cfg(feature = "token")]
 pub mod token;
