@@ -116,7 +116,10 @@ impl Checker {
 }
 
 /// Was the credential issued before the app's newest revocation? A token issued in the
-/// revocation's own second counts as before unless this replica saw it before then.
+/// revocation's own second counts as before unless this replica saw it before then. A
+/// token that does not say when it was issued (no `iat`; RFC 9068 requires one, RFC 7662
+/// introspection may omit it) cannot be shown to postdate the revocation: when this
+/// replica first saw it says nothing of when it was minted, so it counts as before.
 fn issued_before_revocation(caller: &Caller, revoked: Option<DateTime<Utc>>) -> bool {
     let Some(revoked) = revoked else {
         return false;
@@ -125,6 +128,56 @@ fn issued_before_revocation(caller: &Caller, revoked: Option<DateTime<Utc>>) -> 
         Some(iat) => {
             iat < revoked.timestamp() || (iat == revoked.timestamp() && caller.first_seen < revoked)
         }
-        None => caller.first_seen < revoked,
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(issued: Option<i64>, first_seen: DateTime<Utc>) -> Caller {
+        Caller {
+            client_id: "app-1".into(),
+            scopes: Vec::new(),
+            credential: CredentialType::Bearer,
+            issued,
+            first_seen,
+            session_application: None,
+            expires: i64::MAX,
+        }
+    }
+
+    #[test]
+    fn only_credentials_shown_to_be_newer_than_the_revocation_pass() {
+        let revoked = DateTime::from_timestamp(1_800_000_000, 500_000_000).unwrap_or_default();
+        let later = revoked + chrono::Duration::seconds(10);
+        let earlier = revoked - chrono::Duration::seconds(10);
+        let at = |iat: i64| Some(iat);
+        // No revocation: nothing is before it.
+        assert!(!issued_before_revocation(&caller(None, later), None));
+        // By iat, whenever this replica first saw the token.
+        assert!(issued_before_revocation(
+            &caller(at(1_799_999_990), later),
+            Some(revoked)
+        ));
+        assert!(!issued_before_revocation(
+            &caller(at(1_800_000_010), later),
+            Some(revoked)
+        ));
+        // In the revocation's own second: by whether it was seen before the revocation.
+        assert!(issued_before_revocation(
+            &caller(at(1_800_000_000), earlier),
+            Some(revoked)
+        ));
+        assert!(!issued_before_revocation(
+            &caller(at(1_800_000_000), later),
+            Some(revoked)
+        ));
+        // Without iat, first seen after the revocation proves nothing: refused.
+        assert!(issued_before_revocation(
+            &caller(None, later),
+            Some(revoked)
+        ));
     }
 }
