@@ -130,13 +130,18 @@ impl From<ApiError> for Status {
                 );
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
-            ApiError::Internal(source) => {
-                let error_id = uuid::Uuid::new_v4().simple().to_string();
-                let error_id = &error_id[..12];
-                tracing::error!(error_id, error = ?source, "internal error");
-                Status::internal(format!("internal error (error id {error_id})"))
-            }
+            ApiError::Internal(source) => Status::internal(internal_message(&source)),
             other => Status::new(other.code(), other.to_string()),
         }
     }
+}
+
+/// What a caller is told of an internal error, the same in every service: only a short
+/// error id (12 hex characters). The error's whole chain is logged under that id, so an
+/// operator finds it from what the caller reports.
+pub fn internal_message(source: &dyn std::fmt::Debug) -> String {
+    let error_id = uuid::Uuid::new_v4().simple().to_string();
+    let error_id = &error_id[..12];
+    tracing::error!(error_id, error = ?source, "internal error");
+    format!("internal error (error id {error_id})")
 }

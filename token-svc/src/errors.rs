@@ -111,11 +111,7 @@ impl TokenError {
     /// The client-facing description; internal details go to the log under an id.
     pub fn public_message(&self) -> String {
         match self {
-            Self::Internal(source) => {
-                let id = format!("{:016x}", rand::random::<u64>());
-                tracing::error!(error_id = %id, error = ?source, "internal error");
-                format!("internal error (error id {id})")
-            }
+            Self::Internal(source) => dcr_common::error::internal_message(source),
             other => other.to_string(),
         }
     }
