@@ -176,8 +176,12 @@ impl Registry {
             client_id: created.client_id.clone(),
             idp_state: created.state.clone(),
         };
-        if let Err(error) = self.store.record_journal(op.id, &journal).await {
-            self.undo_create(&*adapter, &journal, op.id, app.id).await;
+        if let Err(error) = self
+            .store
+            .record_journal(op.id, op.attempts, &journal)
+            .await
+        {
+            self.undo_create(&*adapter, &journal, &op, app.id).await;
             return Err(error.into());
         }
         if self.faults.crash_after_idp_create_now() {
@@ -197,7 +201,7 @@ impl Registry {
         };
         match self
             .store
-            .complete_create(op.id, app.id, &journal, &credential, now)
+            .complete_create(op.id, op.attempts, app.id, &journal, &credential, now)
             .await
         {
             Ok(()) => {}
@@ -208,7 +212,7 @@ impl Registry {
                 ));
             }
             Err(error) => {
-                self.undo_create(&*adapter, &journal, op.id, app.id).await;
+                self.undo_create(&*adapter, &journal, &op, app.id).await;
                 return Err(error.into());
             }
         }
@@ -231,7 +235,7 @@ impl Registry {
         &self,
         adapter: &dyn IdpAdapter,
         journal: &Journal,
-        op_id: Uuid,
+        op: &Operation,
         app_id: Uuid,
     ) {
         let client = ClientRef {
@@ -245,7 +249,7 @@ impl Registry {
         let reason = "creation failed after the IdP client was made; the client was removed";
         if let Err(error) = self
             .store
-            .fail_application(op_id, app_id, reason, self.clock.now())
+            .fail_application(op.id, op.attempts, app_id, reason, self.clock.now())
             .await
         {
             tracing::warn!(%app_id, %error, "could not mark the application FAILED; the reconciler will");
@@ -326,7 +330,7 @@ impl Registry {
             )));
         }
         self.store
-            .complete_delete(op.id, app.id, self.clock.now())
+            .complete_delete(op.id, op.attempts, app.id, self.clock.now())
             .await?;
         tracing::info!("application deleted");
         Ok(())

@@ -231,7 +231,11 @@ impl Registry {
     /// Marks an operation the request itself finished done; one the reconciler (or a
     /// delete) already took over is theirs to finish.
     pub(crate) async fn finish_operation(&self, op: &Operation) -> Result<(), ApiError> {
-        match self.store.complete_operation(op.id, self.clock.now()).await {
+        match self
+            .store
+            .complete_operation(op.id, op.attempts, self.clock.now())
+            .await
+        {
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(other) => Err(other.into()),
         }

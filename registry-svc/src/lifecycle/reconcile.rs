@@ -120,7 +120,7 @@ impl Registry {
                     }
                 };
                 self.store
-                    .fail_application(op.id, op.application_id, &reason, now)
+                    .fail_application(op.id, op.attempts, op.application_id, &reason, now)
                     .await?;
                 tracing::info!(application_id = %op.application_id, removed_client = found.is_some(),
                     "undid an interrupted create");
@@ -140,7 +140,7 @@ impl Registry {
                         .await?;
                 }
                 self.store
-                    .complete_delete(op.id, op.application_id, now)
+                    .complete_delete(op.id, op.attempts, op.application_id, now)
                     .await?;
                 tracing::info!(application_id = %op.application_id, "finished an interrupted delete");
                 Ok(OperationKind::Delete)

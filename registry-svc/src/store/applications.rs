@@ -42,25 +42,31 @@ pub(super) async fn insert_operation(
     Ok(())
 }
 
-/// Marks an operation done; `Conflict` when it no longer was pending.
+/// Marks an operation done; `Conflict` when it no longer was pending, or was claimed
+/// since `fence` (another holder has it now).
 pub(super) async fn finish_operation(
     tx: &mut impl Conn,
     op_id: Uuid,
+    fence: i32,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let done = tx
         .execute(
             "UPDATE idp_operations SET state = 'done', update_time = $2
-             WHERE id = $1 AND state = 'pending'",
-            &[op_id.into(), now.into()],
+             WHERE id = $1 AND state = 'pending' AND attempts = $3",
+            &[op_id.into(), now.into(), i64::from(fence).into()],
         )
         .await?;
     if done == 0 {
-        return Err(StoreError::Conflict(format!(
-            "operation {op_id} is no longer pending"
-        )));
+        return Err(lost(op_id));
     }
     Ok(())
+}
+
+fn lost(op_id: Uuid) -> StoreError {
+    StoreError::Conflict(format!(
+        "operation {op_id} is no longer pending, or the reconciler has taken it over"
+    ))
 }
 
 #[async_trait::async_trait]
@@ -164,26 +170,36 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         Ok(Some(IdpClientState(value)))
     }
 
-    async fn record_journal(&self, op_id: Uuid, journal: &Journal) -> StoreResult<()> {
-        self.db
+    async fn record_journal(&self, op_id: Uuid, fence: i32, journal: &Journal) -> StoreResult<()> {
+        let written = self
+            .db
             .execute(
-                "UPDATE idp_operations SET journal_sealed = $2 WHERE id = $1",
-                &[op_id.into(), (&self.seal_journal(op_id, journal)).into()],
+                "UPDATE idp_operations SET journal_sealed = $2
+                 WHERE id = $1 AND state = 'pending' AND attempts = $3",
+                &[
+                    op_id.into(),
+                    (&self.seal_journal(op_id, journal)).into(),
+                    i64::from(fence).into(),
+                ],
             )
             .await?;
+        if written == 0 {
+            return Err(lost(op_id));
+        }
         Ok(())
     }
 
     async fn complete_create(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         journal: &Journal,
         credential: &Credential,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        finish_operation(&mut tx, op_id, now).await?;
+        finish_operation(&mut tx, op_id, fence, now).await?;
         tx.execute(
             "UPDATE applications SET state = 'ACTIVE', client_id = $2, idp_state_sealed = $3,
                     update_time = $4
@@ -214,12 +230,13 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
     async fn fail_application(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        finish_operation(&mut tx, op_id, now).await?;
+        finish_operation(&mut tx, op_id, fence, now).await?;
         let client_id = client_id_of(&mut tx, app_id).await?;
         tx.execute(
             "UPDATE applications SET state = 'FAILED', failure_reason = $2, client_id = NULL,
@@ -362,11 +379,12 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
     async fn complete_delete(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        finish_operation(&mut tx, op_id, now).await?;
+        finish_operation(&mut tx, op_id, fence, now).await?;
         let client_id = client_id_of(&mut tx, app_id).await?;
         tx.execute("DELETE FROM applications WHERE id = $1", &[app_id.into()])
             .await?;

@@ -114,6 +114,11 @@ pub struct Operation {
     pub provider_id: Uuid,
     pub kind: OperationKind,
     pub journal: Option<Journal>,
+    /// How often the reconciler claimed it; also the fence of whoever holds it. The
+    /// request that made the operation holds 0; each claim counts one more and takes it
+    /// over, so the writes of a holder whose lease ran out (journal, completion) are
+    /// refused with `Conflict` instead of racing the reconciler. Callers pass the value
+    /// they hold as `fence`.
     pub attempts: i32,
     pub lease_until: DateTime<Utc>,
     /// The credential a `RevokeSecret` concerns.
@@ -211,13 +216,15 @@ pub trait ApplicationStore: Send + Sync {
         page: &PageRequest,
     ) -> StoreResult<Page<Application>>;
     async fn get_idp_state(&self, application_id: Uuid) -> StoreResult<Option<IdpClientState>>;
-    /// Records what the IdP answered to a create (before the final commit).
-    async fn record_journal(&self, op_id: Uuid, journal: &Journal) -> StoreResult<()>;
+    /// Records what the IdP answered to a create (before the final commit). `Conflict`
+    /// when the caller no longer holds the operation (see `Operation::attempts`).
+    async fn record_journal(&self, op_id: Uuid, fence: i32, journal: &Journal) -> StoreResult<()>;
     /// ACTIVE with its client and first credential; finishes the operation. `Conflict`
     /// when the operation is no longer pending (the reconciler took it over).
     async fn complete_create(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         journal: &Journal,
         credential: &Credential,
@@ -227,6 +234,7 @@ pub trait ApplicationStore: Send + Sync {
     async fn fail_application(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         reason: &str,
         now: DateTime<Utc>,
@@ -250,6 +258,7 @@ pub trait ApplicationStore: Send + Sync {
     async fn complete_delete(
         &self,
         op_id: Uuid,
+        fence: i32,
         app_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
@@ -316,7 +325,12 @@ pub trait OperationStore: Send + Sync {
     async fn record_operation_error(&self, op_id: Uuid, error: &str) -> StoreResult<()>;
     /// Marks an operation done; `Conflict` when it no longer was pending (the reconciler
     /// or a delete took it over).
-    async fn complete_operation(&self, op_id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    async fn complete_operation(
+        &self,
+        op_id: Uuid,
+        fence: i32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     async fn pending_operations(&self) -> StoreResult<Vec<Operation>>;
 }
 

@@ -45,9 +45,14 @@ impl<D: Dialect> OperationStore for SqlStore<D> {
         Ok(())
     }
 
-    async fn complete_operation(&self, op_id: Uuid, now: DateTime<Utc>) -> StoreResult<()> {
+    async fn complete_operation(
+        &self,
+        op_id: Uuid,
+        fence: i32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        finish_operation(&mut tx, op_id, now).await?;
+        finish_operation(&mut tx, op_id, fence, now).await?;
         tx.commit().await
     }
 

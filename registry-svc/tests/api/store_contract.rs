@@ -159,7 +159,7 @@ async fn active_app(
     };
     let credential = first_credential(&app);
     store
-        .complete_create(op.id, app.id, &journal, &credential, Utc::now())
+        .complete_create(op.id, 0, app.id, &journal, &credential, Utc::now())
         .await
         .expect("complete");
     let app = store
@@ -249,19 +249,19 @@ async fn an_application_is_created_once(store: Arc<dyn Store>) {
         idp_state: IdpClientState(serde_json::json!({"token": "t"})),
     };
     store
-        .record_journal(op.id, &journal)
+        .record_journal(op.id, 0, &journal)
         .await
         .expect("journal");
     let pending = store.pending_operations().await.expect("pending");
     assert_eq!(pending[0].journal.as_ref(), Some(&journal));
     let credential = first_credential(&app);
     store
-        .complete_create(op.id, app.id, &journal, &credential, Utc::now())
+        .complete_create(op.id, 0, app.id, &journal, &credential, Utc::now())
         .await
         .expect("complete");
     assert!(matches!(
         store
-            .complete_create(op.id, app.id, &journal, &credential, Utc::now())
+            .complete_create(op.id, 0, app.id, &journal, &credential, Utc::now())
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -441,7 +441,7 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
         .expect("found");
     assert_eq!(resolved.active_credential_ids, [first.id]);
     store
-        .complete_operation(intent.id, Utc::now())
+        .complete_operation(intent.id, 0, Utc::now())
         .await
         .expect("complete");
     assert!(
@@ -452,9 +452,71 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
             .is_empty()
     );
     assert!(matches!(
-        store.complete_operation(intent.id, Utc::now()).await,
+        store.complete_operation(intent.id, 0, Utc::now()).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// Fencing: once the reconciler has claimed an operation, the request that made it (fence
+/// 0) can neither journal nor complete it, so a request that ran past its lease cannot
+/// commit an app whose IdP client the reconciler is removing, nor journal a client the
+/// reconciler will never see; the claimant (fence 1) can.
+async fn a_claimed_operation_fences_out_its_first_holder(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let app = application(fx.strategy.id, "dev", "slow");
+    let op = Operation {
+        lease_until: Utc::now() - chrono::Duration::seconds(1),
+        ..operation(&app, fx.provider.id, OperationKind::Create)
+    };
+    store
+        .insert_application_intent(&app, &op)
+        .await
+        .expect("intent");
+    let claimed = store
+        .claim_stale_operations(Utc::now(), Utc::now() + chrono::Duration::seconds(60), 10)
+        .await
+        .expect("claim");
+    let fence = claimed[0].attempts;
+    assert_eq!(fence, 1);
+    let journal = Journal {
+        client_id: "late-client".into(),
+        idp_state: IdpClientState::default(),
+    };
+    assert!(matches!(
+        store.record_journal(op.id, 0, &journal).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(
+        store.pending_operations().await.expect("pending")[0]
+            .journal
+            .is_none(),
+        "the refused journal write changed nothing"
+    );
+    assert!(matches!(
+        store
+            .complete_create(
+                op.id,
+                0,
+                app.id,
+                &journal,
+                &first_credential(&app),
+                Utc::now()
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .get_application(app.id)
+            .await
+            .expect("get")
+            .map(|a| a.state),
+        Some(AppState::Provisioning)
+    );
+    store
+        .fail_application(op.id, fence, app.id, "lease ran out", Utc::now())
+        .await
+        .expect("the claimant finishes it");
 }
 
 /// A stale operation is claimed once, by one claimant; failing it fails the app.
@@ -483,7 +545,13 @@ async fn stale_operations_are_claimed_once(store: Arc<dyn Store>) {
             .is_empty()
     );
     store
-        .fail_application(stale.id, other.id, "interrupted", Utc::now())
+        .fail_application(
+            stale.id,
+            claimed[0].attempts,
+            other.id,
+            "interrupted",
+            Utc::now(),
+        )
         .await
         .expect("fail");
     let failed = store
@@ -515,7 +583,7 @@ async fn deletion_and_the_change_log(store: Arc<dyn Store>) {
         Some(AppState::Deleting)
     );
     store
-        .complete_delete(delete.id, app.id, Utc::now())
+        .complete_delete(delete.id, 0, app.id, Utc::now())
         .await
         .expect("delete");
     assert!(store.get_application(app.id).await.expect("get").is_none());
@@ -560,7 +628,7 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
         .await
         .expect("intent");
     store
-        .fail_application(op.id, failed.id, "refused", Utc::now())
+        .fail_application(op.id, 0, failed.id, "refused", Utc::now())
         .await
         .expect("fail");
     assert_eq!(
@@ -1003,6 +1071,7 @@ on_both_backends!(
     a_revocation_records_its_idp_intent_with_it,
     registrations_are_unique_and_resolve,
     stale_operations_are_claimed_once,
+    a_claimed_operation_fences_out_its_first_holder,
     deletion_and_the_change_log,
     lookups_the_services_rely_on,
     audit_log,
