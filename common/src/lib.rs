@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod error;
+pub mod fingerprint;
 pub mod listen;
 pub mod metrics;
 pub mod oauth;

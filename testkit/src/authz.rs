@@ -110,7 +110,8 @@ impl AuthzStack {
             .into_inner()
     }
 
-    /// An app registered (auto-approved) for the stack's product: (app id, client id, secret).
+    /// An app registered (auto-approved) for the stack's product, once token-svc and
+    /// authz-svc know of it: (app id, client id, secret).
     pub async fn registered_app(&self, developer: &str, name: &str) -> (String, String, String) {
         let (app, client, secret) = self.base.app(developer, name).await;
         self.base
@@ -123,6 +124,7 @@ impl AuthzStack {
             })
             .await
             .expect("register");
+        self.caught_up().await;
         (app, client, secret)
     }
 
@@ -185,11 +187,36 @@ impl AuthzStack {
             .await
             .expect("register")
             .into_inner();
+        self.caught_up().await;
         (
             application,
             created.credential.expect("credential").client_secret,
             registration,
         )
+    }
+
+    /// Waits until token-svc and authz-svc have applied every change the registry has
+    /// made, so a test's checks do not race the change stream (a change arriving between
+    /// two checks retires what the first one cached).
+    pub async fn caught_up(&self) {
+        self.base.caught_up().await;
+        let latest = self
+            .base
+            .registry
+            .registry
+            .store
+            .latest_seq()
+            .await
+            .expect("seq");
+        let latest = u64::try_from(latest).unwrap_or(0);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            // A condition poll, not a fixed wait: it ends as soon as the position arrives.
+            while self.state.directory.position() < latest {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("authz-svc follows the registry's changes");
     }
 
     /// A client_credentials JWT straight from the IdP (resource = audience).

@@ -239,7 +239,13 @@ impl Broker {
                 .resolve_client(&request.client_id)
                 .await?
                 .ok_or(TokenError::InvalidClient)?;
-            if !client.application.active {
+            // A revoked secret gets the answer of a wrong one, before the IdP is asked:
+            // the IdP may still take it (a bridge cannot revoke one secret of several;
+            // an IdP that was down when it was revoked has not heard yet).
+            if !client.application.active
+                || client
+                    .is_revoked_secret(&request.client_id, request.client_secret.expose_secret())
+            {
                 return Err(TokenError::InvalidClient);
             }
             let vendor = Vendor::from_type(&client.provider_type);

@@ -6,7 +6,8 @@
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::{AuthzStack, authz_stack};
-use dcr_testkit::emulator::{Emulator, auth0_api, emulator, provider};
+use dcr_testkit::emulator::{Emulator, auth0_api, emulator, fault, provider, token_status};
+use serde_json::json;
 
 use crate::client_credentials::basic;
 
@@ -96,4 +97,104 @@ async fn okta_apps_are_allowed_by_cid() {
 #[tokio::test]
 async fn curity_apps_are_allowed_by_sub() {
     allowed_through_token_svc("curity", "").await;
+}
+
+/// A secret revoked while the IdP cannot hear of it (here Okta's secret management
+/// answers 503; a bridge can never revoke one secret of several) still works at the IdP,
+/// but not through dcr: token-svc knows it by its fingerprint and refuses it before the
+/// IdP is asked, with the answer of a wrong secret, and authz-svc's Basic check with it.
+/// The app's other secret keeps working.
+#[tokio::test]
+async fn a_secret_revoked_while_the_idp_is_down_is_refused_by_dcr() {
+    let audience = "api://default";
+    let emu = emulator().await;
+    let s = authz_stack(&[]).await;
+    let product = vendor_product(&s, &emu, "okta", audience).await;
+    let strategy = s
+        .base
+        .registry
+        .directory()
+        .resolve_product(reg::ResolveProductRequest {
+            product_id: product.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("product")
+        .into_inner()
+        .strategy
+        .expect("strategy");
+    let (application, first, _) = s
+        .app_registered_for("dev-1", &strategy.id, &product, "okta-app")
+        .await;
+    let client_id = application.client_id.clone();
+    let mut portal = s.base.registry.portal("dev-1");
+    let second = portal
+        .add_credential(reg::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await
+        .expect("second secret")
+        .into_inner();
+    let basic_second = basic(&client_id, &second.client_secret);
+    let allowed = s
+        .check(&product, &[("authorization", &basic_second)], &[])
+        .await;
+    assert_eq!(allowed.decision, pb::Decision::Allow as i32, "{allowed:?}");
+
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/api/v1/apps/", "status": 503, "times": 50}),
+    )
+    .await;
+    let revoked = portal
+        .revoke_credential(reg::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: second.id.clone(),
+        })
+        .await
+        .expect("revoked in dcr while Okta is down")
+        .into_inner();
+    assert!(revoked.idp_pending);
+    assert_eq!(
+        token_status(&emu, "okta", &client_id, &second.client_secret, audience).await,
+        200,
+        "Okta still takes the revoked secret"
+    );
+
+    s.base.caught_up().await;
+    let refused = s
+        .base
+        .issue(&client_id, &second.client_secret, audience)
+        .await
+        .expect_err("token-svc refuses the revoked secret");
+    let wrong = s
+        .base
+        .issue(&client_id, "not-the-secret", audience)
+        .await
+        .expect_err("a wrong secret");
+    assert_eq!(
+        (refused.code(), refused.message()),
+        (wrong.code(), wrong.message()),
+        "the same answer as a wrong secret"
+    );
+    let headers = [("authorization", basic_second.as_str())];
+    assert!(
+        crate::bearer::poll_until(&s, &product, &headers, pb::Decision::Deny).await,
+        "authz-svc follows the change"
+    );
+    let denied = s.check(&product, &headers, &[]).await;
+    assert_eq!(
+        (denied.decision, denied.reason.as_str()),
+        (pb::Decision::Deny as i32, "invalid_client"),
+        "{denied:?}"
+    );
+    let still = s
+        .check(
+            &product,
+            &[("authorization", &basic(&client_id, &first))],
+            &[],
+        )
+        .await;
+    assert_eq!(still.decision, pb::Decision::Allow as i32, "{still:?}");
 }

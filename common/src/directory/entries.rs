@@ -3,6 +3,7 @@
 //! fields the registry always fills, no enum integers, no empty-string sentinels).
 //! An answer missing what it must carry is an error here, and never cached.
 
+use crate::fingerprint::SecretFingerprint;
 use chrono::{DateTime, Utc};
 use dcr_proto::registry::v1 as pb;
 
@@ -119,6 +120,17 @@ pub struct ClientEntry {
     /// The newest revocation of any of the app's credentials: tokens and sessions issued
     /// before it no longer count.
     pub revoked_before: Option<DateTime<Utc>>,
+    /// Fingerprints of revoked secrets: such a secret is refused before any IdP call.
+    pub revoked_secrets: Vec<SecretFingerprint>,
+}
+
+impl ClientEntry {
+    /// Whether `secret` is one of this client's revoked secrets.
+    pub fn is_revoked_secret(&self, client_id: &str, secret: &str) -> bool {
+        self.revoked_secrets
+            .iter()
+            .any(|print| print.matches(client_id, secret))
+    }
 }
 
 impl ClientEntry {
@@ -138,6 +150,13 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
         let Some(app) = answer.application else {
             return Err(incomplete("client"));
         };
+        // A fingerprint that does not parse must not quietly drop a revocation.
+        let revoked_secrets = answer
+            .revoked_secrets
+            .iter()
+            .map(|p| SecretFingerprint::from_parts(&p.salt, &p.digest))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| incomplete("client"))?;
         let revoked_before = answer.revoked_before.map(|t| {
             DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
                 // Out of chrono's range: revoke everything rather than nothing.
@@ -155,6 +174,7 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             approved_product_ids: answer.approved_product_ids,
             pending_product_ids: answer.pending_product_ids,
             revoked_before,
+            revoked_secrets,
         })
     }
 }

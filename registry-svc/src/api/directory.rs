@@ -52,6 +52,14 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             pending_product_ids: ids(&resolved.pending_product_ids),
             active_credential_ids: ids(&resolved.active_credential_ids),
             revoked_before: resolved.revoked_before.map(timestamp),
+            revoked_secrets: resolved
+                .revoked_fingerprints
+                .iter()
+                .map(|print| pb::SecretFingerprint {
+                    salt: print.salt.to_vec(),
+                    digest: print.digest.to_vec(),
+                })
+                .collect(),
         }))
     }
 

@@ -2,6 +2,7 @@
 //! their registrations to products.
 
 use chrono::{DateTime, Utc};
+use dcr_common::fingerprint::SecretFingerprint;
 use url::Url;
 use uuid::Uuid;
 
@@ -71,6 +72,8 @@ pub struct Credential {
     pub create_time: DateTime<Utc>,
     pub expire_time: Option<DateTime<Utc>>,
     pub revoke_time: Option<DateTime<Utc>>,
+    /// The secret's fingerprint (none for credentials made before dcr kept them).
+    pub fingerprint: Option<SecretFingerprint>,
 }
 
 impl Credential {

@@ -1,5 +1,6 @@
 //! Create, update and delete applications together with their IdP clients.
 
+use dcr_common::fingerprint::SecretFingerprint;
 use std::sync::Arc;
 
 use chrono::Duration as ChronoDuration;
@@ -198,6 +199,10 @@ impl Registry {
             create_time: now,
             expire_time: created.secret.expire_time,
             revoke_time: None,
+            fingerprint: Some(SecretFingerprint::of(
+                &created.client_id,
+                created.secret.client_secret.expose_secret(),
+            )),
         };
         match self
             .store

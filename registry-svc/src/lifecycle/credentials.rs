@@ -4,6 +4,7 @@
 //! revocation to the IdP until it confirms.
 
 use dcr_common::error::ApiError;
+use dcr_common::fingerprint::SecretFingerprint;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
@@ -46,6 +47,9 @@ impl Registry {
             create_time: self.clock.now(),
             expire_time: secret.expire_time,
             revoke_time: None,
+            fingerprint: app.client_id.as_deref().map(|client_id| {
+                SecretFingerprint::of(client_id, secret.client_secret.expose_secret())
+            }),
         }
     }
 

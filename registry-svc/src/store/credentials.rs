@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::applications::insert_operation;
-use super::dialect::{Conn, Dialect, WriteTx as _};
+use super::dialect::{Conn, Dialect, Value, WriteTx as _};
 use super::rows;
 use super::sql::{SqlStore, app_change, client_id_of, revoke_all};
 use super::{Operation, StoreError, StoreResult};
@@ -14,8 +14,8 @@ use crate::domain::{Credential, IdpClientState};
 pub(super) async fn insert_credential(tx: &mut impl Conn, c: &Credential) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO credentials (id, application_id, secret_hint, idp_ref, create_time,
-                                  expire_time, revoke_time)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                  expire_time, revoke_time, secret_salt, secret_digest)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         &[
             c.id.into(),
             c.application_id.into(),
@@ -24,6 +24,8 @@ pub(super) async fn insert_credential(tx: &mut impl Conn, c: &Credential) -> Sto
             c.create_time.into(),
             c.expire_time.into(),
             c.revoke_time.into(),
+            Value::OptBytes(c.fingerprint.as_ref().map(|f| f.salt.as_slice())),
+            Value::OptBytes(c.fingerprint.as_ref().map(|f| f.digest.as_slice())),
         ],
     )
     .await?;

@@ -29,6 +29,7 @@ pub enum Value<'a> {
     Time(DateTime<Utc>),
     OptTime(Option<DateTime<Utc>>),
     Bytes(&'a [u8]),
+    OptBytes(Option<&'a [u8]>),
     Json(&'a serde_json::Value),
 }
 

@@ -11,6 +11,10 @@ use super::{
     PageRequest, ResolvedClient, StoreError, StoreResult,
 };
 
+/// How many revoked secrets' fingerprints a lookup carries, newest first: enough for
+/// any rotation history a client has; older ones are left to the IdP.
+const REVOKED_SHOWN: usize = 100;
+
 #[async_trait::async_trait]
 impl<D: Dialect> DirectoryStore for SqlStore<D> {
     async fn resolve_client(
@@ -64,12 +68,18 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
         }
         let mut active = Vec::new();
         let mut revoked_before = None;
+        let mut revoked = Vec::new();
         for credential in self.credentials_of(application.id).await? {
             if credential.is_active(now) {
                 active.push(credential.id);
             }
             revoked_before = revoked_before.max(credential.revoke_time);
+            if let (Some(at), Some(print)) = (credential.revoke_time, credential.fingerprint) {
+                revoked.push((at, print));
+            }
         }
+        revoked.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        revoked.truncate(REVOKED_SHOWN);
         Ok(Some(ResolvedClient {
             provider_id: strategy.provider_id,
             provider_type: provider.text("type")?,
@@ -80,6 +90,7 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
             pending_product_ids: pending,
             active_credential_ids: active,
             revoked_before,
+            revoked_fingerprints: revoked.into_iter().map(|(_, print)| print).collect(),
         }))
     }
 

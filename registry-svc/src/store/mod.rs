@@ -140,6 +140,8 @@ pub struct ResolvedClient {
     pub active_credential_ids: Vec<Uuid>,
     /// The newest revoke time among the app's credentials.
     pub revoked_before: Option<DateTime<Utc>>,
+    /// The fingerprints of the newest revoked secrets (at most `REVOKED_SHOWN`).
+    pub revoked_fingerprints: Vec<dcr_common::fingerprint::SecretFingerprint>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

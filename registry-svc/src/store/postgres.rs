@@ -97,6 +97,7 @@ fn query<'q>(sql: &'q str, params: &'q [Value<'q>]) -> Query<'q, Postgres, PgArg
             Value::Time(time) => q.bind(time),
             Value::OptTime(time) => q.bind(time),
             Value::Bytes(bytes) => q.bind(bytes),
+            Value::OptBytes(bytes) => q.bind(bytes),
             Value::Json(json) => q.bind(sqlx::types::Json(json)),
         })
 }

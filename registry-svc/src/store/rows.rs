@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use dcr_common::fingerprint::SecretFingerprint;
+
 use uuid::Uuid;
 
 use super::dialect::{Dialect, SqlRow};
@@ -169,6 +171,16 @@ pub(super) fn credential(row: &impl SqlRow) -> StoreResult<Credential> {
         create_time: row.time("create_time")?,
         expire_time: row.opt_time("expire_time")?,
         revoke_time: row.opt_time("revoke_time")?,
+        fingerprint: match (
+            row.opt_bytes("secret_salt")?,
+            row.opt_bytes("secret_digest")?,
+        ) {
+            (Some(salt), Some(digest)) => Some(
+                SecretFingerprint::from_parts(&salt, &digest)
+                    .ok_or_else(|| StoreError::Corrupt("credential fingerprint".into()))?,
+            ),
+            _ => None,
+        },
     })
 }
 

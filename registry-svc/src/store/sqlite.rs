@@ -133,6 +133,7 @@ fn query<'q>(sql: &'q str, params: &'q [Value<'q>]) -> Query<'q, Sqlite, SqliteA
             Value::Time(time) => q.bind(time_text(time)),
             Value::OptTime(time) => q.bind(time.map(time_text)),
             Value::Bytes(bytes) => q.bind(bytes),
+            Value::OptBytes(bytes) => q.bind(bytes),
             Value::Json(json) => q.bind(json.to_string()),
         })
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use dcr_common::fingerprint::SecretFingerprint;
 use dcr_common::seal::Sealer;
 use registry_svc::domain::{
     ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState,
@@ -137,6 +138,7 @@ fn first_credential(app: &Application) -> Credential {
         create_time: Utc::now(),
         expire_time: None,
         revoke_time: None,
+        fingerprint: Some(SecretFingerprint::of("client-1", "the-secret-abcd")),
     }
 }
 
@@ -410,6 +412,7 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
     let (app, first) = active_app(&store, &fx, "a1", "client-1").await;
     let second = Credential {
         id: Uuid::now_v7(),
+        fingerprint: Some(SecretFingerprint::of("client-1", "the-second-secret")),
         ..first_credential(&app)
     };
     store
@@ -440,6 +443,20 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
         .expect("resolve")
         .expect("found");
     assert_eq!(resolved.active_credential_ids, [first.id]);
+    assert!(
+        resolved
+            .revoked_fingerprints
+            .iter()
+            .any(|print| print.matches("client-1", "the-second-secret")),
+        "the revoked secret's fingerprint is kept and served"
+    );
+    assert!(
+        !resolved
+            .revoked_fingerprints
+            .iter()
+            .any(|print| print.matches("client-1", "the-secret-abcd")),
+        "an active secret's is not"
+    );
     store
         .complete_operation(intent.id, 0, Utc::now())
         .await
@@ -726,6 +743,7 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
         create_time: Utc::now(),
         expire_time: Some(Utc::now() + chrono::Duration::nanoseconds(86_400_000_000_123)),
         revoke_time: None,
+        fingerprint: None,
     };
     store
         .add_credential(&expiring, false, None, Utc::now())
