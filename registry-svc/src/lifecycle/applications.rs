@@ -1,17 +1,17 @@
 //! Create, update and delete applications together with their IdP clients.
 
-use dcr_common::fingerprint::SecretFingerprint;
 use std::sync::Arc;
 
 use chrono::Duration as ChronoDuration;
 use dcr_common::error::ApiError;
+use dcr_common::fingerprint::SecretFingerprint;
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 use uuid::Uuid;
 
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
-use crate::idp::{self, ClientRef, IdpAdapter, NewClient};
+use crate::idp::{self, ClientRef, CreatedClient, IdpAdapter, NewClient};
 use crate::registry::Registry;
 use crate::store::{Journal, Operation, OperationKind, StoreError};
 
@@ -141,6 +141,19 @@ impl Registry {
             product_id: None,
         };
         self.store.insert_application_intent(&app, &op).await?;
+        let created = self.create_at_idp(&*adapter, &app, &op, &strategy).await?;
+        self.commit_create(&*adapter, app, &op, created).await
+    }
+
+    /// Step 2 of a create: the IdP call. A definite refusal forgets the intent (nothing
+    /// exists at the IdP); an unclear end leaves it to the reconciler, never retried blindly.
+    async fn create_at_idp(
+        &self,
+        adapter: &dyn IdpAdapter,
+        app: &Application,
+        op: &Operation,
+        strategy: &AuthStrategy,
+    ) -> Result<CreatedClient, ApiError> {
         let new_client = NewClient {
             application_id: app.id,
             developer_id: app.developer_id.clone(),
@@ -150,29 +163,42 @@ impl Registry {
             redirect_uris: app.redirect_uris.clone(),
             scopes: strategy.scopes.clone(),
         };
-        let created = match adapter.create_client(&new_client).await {
-            Ok(created) => created,
+        match adapter.create_client(&new_client).await {
+            Ok(created) => Ok(created),
             Err(error) if error.is_definite() => {
                 // Nothing exists at the IdP: forget the intent as if it never was.
                 self.store.discard_application(op.id, app.id).await?;
-                return Err(error.into());
+                Err(error.into())
             }
             Err(error) => {
                 // The IdP may have made the client. The operation stays pending: once its
                 // lease runs out the reconciler looks for dcr's marker at the IdP, removes
-                // what it finds and marks the application FAILED. Never retried blindly.
+                // what it finds and marks the application FAILED.
                 tracing::warn!(application_id = %app.id, %error,
                     "IdP create ended unclearly; leaving it to the reconciler");
                 self.store
                     .record_operation_error(op.id, &error.to_string())
                     .await?;
-                return Err(ApiError::Unavailable(format!(
+                Err(ApiError::Unavailable(format!(
                     "{error}; application {} stays PROVISIONING until dcr has checked the \
                      identity provider, then becomes FAILED (create it again then)",
                     app.id
-                )));
+                )))
             }
-        };
+        }
+    }
+
+    /// Step 3 of a create: journal what the IdP answered, then commit ACTIVE with the
+    /// first credential. A request that lost its operation to the reconciler (its lease
+    /// ran out) stops here: before the journal, it removes the client itself; after it,
+    /// the reconciler, which has the journal, does.
+    async fn commit_create(
+        &self,
+        adapter: &dyn IdpAdapter,
+        app: Application,
+        op: &Operation,
+        created: CreatedClient,
+    ) -> Result<CreatedApplication, ApiError> {
         let journal = Journal {
             client_id: created.client_id.clone(),
             idp_state: created.state.clone(),
@@ -182,7 +208,7 @@ impl Registry {
             .record_journal(op.id, op.attempts, &journal)
             .await
         {
-            self.undo_create(&*adapter, &journal, &op, app.id).await;
+            self.undo_create(adapter, &journal, op, app.id).await;
             return Err(error.into());
         }
         if self.faults.crash_after_idp_create_now() {
@@ -191,18 +217,16 @@ impl Registry {
             )));
         }
         let now = self.clock.now();
+        let secret = created.secret.client_secret.expose_secret();
         let credential = Credential {
             id: Uuid::now_v7(),
             application_id: app.id,
-            secret_hint: secret_hint(created.secret.client_secret.expose_secret()),
+            secret_hint: secret_hint(secret),
             idp_ref: created.secret.secret_ref.clone(),
             create_time: now,
             expire_time: created.secret.expire_time,
             revoke_time: None,
-            fingerprint: Some(SecretFingerprint::of(
-                &created.client_id,
-                created.secret.client_secret.expose_secret(),
-            )),
+            fingerprint: Some(SecretFingerprint::of(&created.client_id, secret)),
         };
         match self
             .store
@@ -217,7 +241,7 @@ impl Registry {
                 ));
             }
             Err(error) => {
-                self.undo_create(&*adapter, &journal, &op, app.id).await;
+                self.undo_create(adapter, &journal, op, app.id).await;
                 return Err(error.into());
             }
         }
