@@ -40,6 +40,26 @@ impl Registry {
         self.clock.now() + lease
     }
 
+    /// A new pending IdP operation this request holds (fence 0) until its lease runs out.
+    pub(crate) fn intent(
+        &self,
+        kind: OperationKind,
+        application_id: Uuid,
+        provider_id: Uuid,
+    ) -> Operation {
+        Operation {
+            id: Uuid::now_v7(),
+            application_id,
+            provider_id,
+            kind,
+            journal: None,
+            attempts: 0,
+            lease_until: self.lease_until(),
+            credential_id: None,
+            product_id: None,
+        }
+    }
+
     pub(crate) async fn strategy_and_provider(
         &self,
         strategy_id: Uuid,
@@ -129,17 +149,7 @@ impl Registry {
             create_time: now,
             update_time: now,
         };
-        let op = Operation {
-            id: Uuid::now_v7(),
-            application_id: app.id,
-            provider_id: provider.id,
-            kind: OperationKind::Create,
-            journal: None,
-            attempts: 0,
-            lease_until: self.lease_until(),
-            credential_id: None,
-            product_id: None,
-        };
+        let op = self.intent(OperationKind::Create, app.id, provider.id);
         self.store.insert_application_intent(&app, &op).await?;
         let created = self.create_at_idp(&*adapter, &app, &op, &strategy).await?;
         self.commit_create(&*adapter, app, &op, created).await
@@ -322,17 +332,7 @@ impl Registry {
             )));
         }
         let (adapter, strategy) = self.adapter_for_app(&app).await?;
-        let op = Operation {
-            id: Uuid::now_v7(),
-            application_id: app.id,
-            provider_id: strategy.provider_id,
-            kind: OperationKind::Delete,
-            journal: None,
-            attempts: 0,
-            lease_until: self.lease_until(),
-            credential_id: None,
-            product_id: None,
-        };
+        let op = self.intent(OperationKind::Delete, app.id, strategy.provider_id);
         let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
         self.store
             .begin_delete(app.id, &op, self.clock.now())

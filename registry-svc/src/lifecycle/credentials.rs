@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, Credential};
-use crate::idp::{ClientRef, IdpError, IssuedSecret};
+use crate::idp::{ClientRef, IdpAdapter, IdpError, IssuedSecret};
 use crate::registry::Registry;
 use crate::store::{Operation, OperationKind, StoreError};
 
@@ -168,39 +168,19 @@ impl Registry {
                     .into(),
             ));
         }
-        let (_, strategy) = self.adapter_for_app(app).await?;
+        let (adapter, strategy) = self.adapter_for_app(app).await?;
         let intent = Operation {
-            id: Uuid::now_v7(),
-            application_id: app.id,
-            provider_id: strategy.provider_id,
-            kind: OperationKind::RevokeSecret,
-            journal: None,
-            attempts: 0,
-            lease_until: self.lease_until(),
             credential_id: Some(credential_id),
-            product_id: None,
+            ..self.intent(OperationKind::RevokeSecret, app.id, strategy.provider_id)
         };
         let revoked = self
             .store
             .revoke_credential(app.id, credential_id, Some(&intent), self.clock.now())
             .await?;
-        let idp_pending = match self.revoke_at_idp(app, &revoked).await {
-            Ok(()) => {
-                self.finish_operation(&intent).await?;
-                false
-            }
-            Err(error) => {
-                tracing::warn!(%error, operation_id = %intent.id,
-                    "the IdP did not confirm the revocation; dcr refuses the secret and retries");
-                self.store
-                    .record_operation_error(intent.id, &error.to_string())
-                    .await?;
-                true
-            }
-        };
+        let told = self.revoke_at_idp(&*adapter, app, &revoked).await;
         Ok(RevokedCredential {
+            idp_pending: self.settle(&intent, told).await?,
             credential: revoked,
-            idp_pending,
         })
     }
 
@@ -208,10 +188,10 @@ impl Registry {
     /// refuses it either way).
     pub(crate) async fn revoke_at_idp(
         &self,
+        adapter: &dyn IdpAdapter,
         app: &Application,
         credential: &Credential,
     ) -> Result<(), ApiError> {
-        let (adapter, _) = self.adapter_for_app(app).await?;
         let (client_id, state) = self.client_state(app).await?;
         adapter
             .revoke_secret(
@@ -230,6 +210,30 @@ impl Registry {
         Ok(self.store.pending_operations().await?.iter().any(|op| {
             op.kind == OperationKind::RevokeSecret && op.credential_id == Some(credential_id)
         }))
+    }
+
+    /// After a change committed locally with `intent`, what the IdP answered when told of
+    /// it: confirmed, the intent is done; not, it stays pending for the reconciler, with
+    /// the error kept. True when the IdP part is still pending.
+    pub(crate) async fn settle(
+        &self,
+        intent: &Operation,
+        told: Result<(), ApiError>,
+    ) -> Result<bool, ApiError> {
+        match told {
+            Ok(()) => {
+                self.finish_operation(intent).await?;
+                Ok(false)
+            }
+            Err(error) => {
+                tracing::warn!(%error, operation_id = %intent.id, kind = intent.kind.as_str(),
+                    "the IdP did not confirm; dcr refuses already and the reconciler retries");
+                self.store
+                    .record_operation_error(intent.id, &error.to_string())
+                    .await?;
+                Ok(true)
+            }
+        }
     }
 
     /// Marks an operation the request itself finished done; one the reconciler (or a

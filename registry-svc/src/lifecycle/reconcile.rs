@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use dcr_common::error::ApiError;
 
-use crate::idp::{self, ClientRef};
+use crate::idp::{self, ClientRef, IdpAdapter};
 use crate::registry::Registry;
 use crate::store::{Operation, OperationKind};
 
@@ -64,17 +64,6 @@ impl Registry {
     }
 
     async fn reconcile_operation(&self, op: &Operation) -> Result<OperationKind, ApiError> {
-        match op.kind {
-            OperationKind::RevokeSecret => {
-                self.push_revocation(op).await?;
-                return Ok(op.kind);
-            }
-            OperationKind::RemoveAccess => {
-                self.push_access_ended(op).await?;
-                return Ok(op.kind);
-            }
-            OperationKind::Create | OperationKind::Delete => {}
-        }
         let provider = self
             .store
             .get_provider(op.provider_id)
@@ -83,73 +72,98 @@ impl Registry {
                 ApiError::internal(anyhow::anyhow!("operation {} has no provider", op.id))
             })?;
         let adapter = idp::adapter_for(&provider, &self.idp);
-        let now = self.clock.now();
         match op.kind {
-            OperationKind::Create => {
-                let journaled = op
-                    .journal
-                    .as_ref()
-                    .map(|j| (j.client_id.clone(), j.idp_state.clone()));
-                let found = match journaled {
-                    Some(found) => Some(found),
-                    None => adapter
-                        .find_by_marker(op.application_id)
-                        .await?
-                        .map(|id| (id, Default::default())),
-                };
-                let reason = match &found {
-                    Some((client_id, state)) => {
-                        adapter
-                            .delete_client(ClientRef { client_id, state })
-                            .await?;
-                        "provisioning was interrupted; dcr removed the IdP client it had made"
-                            .to_owned()
-                    }
-                    None => {
-                        // Nothing journaled and nothing found: either the IdP never created
-                        // the client, or it did and dcr stopped before recording the answer
-                        // (IdPs without a search API cannot tell us which).
-                        tracing::warn!(application_id = %op.application_id,
-                            "interrupted create left no journal; an IdP client named after this \
-                             application (dcr_application_id) may exist and is not linked");
-                        format!(
-                            "provisioning was interrupted before the IdP's answer was recorded; \
-                             an IdP client for application {} may exist and is not linked",
-                            op.application_id
-                        )
-                    }
-                };
-                self.store
-                    .fail_application(op.id, op.attempts, op.application_id, &reason, now)
-                    .await?;
-                tracing::info!(application_id = %op.application_id, removed_client = found.is_some(),
-                    "undid an interrupted create");
-                Ok(OperationKind::Create)
-            }
-            OperationKind::RevokeSecret | OperationKind::RemoveAccess => Ok(op.kind), // above
-            OperationKind::Delete => {
-                if let Some(app) = self.store.get_application(op.application_id).await?
-                    && let Some(client_id) = &app.client_id
-                {
-                    let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
-                    adapter
-                        .delete_client(ClientRef {
-                            client_id,
-                            state: &state,
-                        })
-                        .await?;
-                }
-                self.store
-                    .complete_delete(op.id, op.attempts, op.application_id, now)
-                    .await?;
-                tracing::info!(application_id = %op.application_id, "finished an interrupted delete");
-                Ok(OperationKind::Delete)
-            }
+            OperationKind::Create => self.undo_interrupted_create(&*adapter, op).await?,
+            OperationKind::Delete => self.finish_interrupted_delete(&*adapter, op).await?,
+            OperationKind::RevokeSecret => self.push_revocation(&*adapter, op).await?,
+            OperationKind::RemoveAccess => self.push_access_ended(op).await?,
         }
+        Ok(op.kind)
+    }
+
+    /// Removes the client an interrupted create made (from the journal, or found by
+    /// dcr's marker) and marks the application FAILED.
+    async fn undo_interrupted_create(
+        &self,
+        adapter: &dyn IdpAdapter,
+        op: &Operation,
+    ) -> Result<(), ApiError> {
+        let journaled = op
+            .journal
+            .as_ref()
+            .map(|j| (j.client_id.clone(), j.idp_state.clone()));
+        let found = match journaled {
+            Some(found) => Some(found),
+            None => adapter
+                .find_by_marker(op.application_id)
+                .await?
+                .map(|id| (id, Default::default())),
+        };
+        let reason = match &found {
+            Some((client_id, state)) => {
+                adapter
+                    .delete_client(ClientRef { client_id, state })
+                    .await?;
+                "provisioning was interrupted; dcr removed the IdP client it had made".to_owned()
+            }
+            None => {
+                // Nothing journaled and nothing found: either the IdP never created the
+                // client, or it did and dcr stopped before recording the answer (IdPs
+                // without a search API cannot tell us which).
+                tracing::warn!(application_id = %op.application_id,
+                    "interrupted create left no journal; an IdP client named after this \
+                     application (dcr_application_id) may exist and is not linked");
+                format!(
+                    "provisioning was interrupted before the IdP's answer was recorded; \
+                     an IdP client for application {} may exist and is not linked",
+                    op.application_id
+                )
+            }
+        };
+        self.store
+            .fail_application(
+                op.id,
+                op.attempts,
+                op.application_id,
+                &reason,
+                self.clock.now(),
+            )
+            .await?;
+        tracing::info!(application_id = %op.application_id, removed_client = found.is_some(),
+            "undid an interrupted create");
+        Ok(())
+    }
+
+    /// Deletes the IdP client (absent counts as deleted) and removes the application.
+    async fn finish_interrupted_delete(
+        &self,
+        adapter: &dyn IdpAdapter,
+        op: &Operation,
+    ) -> Result<(), ApiError> {
+        if let Some(app) = self.store.get_application(op.application_id).await?
+            && let Some(client_id) = &app.client_id
+        {
+            let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+            adapter
+                .delete_client(ClientRef {
+                    client_id,
+                    state: &state,
+                })
+                .await?;
+        }
+        self.store
+            .complete_delete(op.id, op.attempts, op.application_id, self.clock.now())
+            .await?;
+        tracing::info!(application_id = %op.application_id, "finished an interrupted delete");
+        Ok(())
     }
 
     /// Revokes the operation's secret at the IdP, then marks it done.
-    async fn push_revocation(&self, op: &Operation) -> Result<(), ApiError> {
+    async fn push_revocation(
+        &self,
+        adapter: &dyn IdpAdapter,
+        op: &Operation,
+    ) -> Result<(), ApiError> {
         let app = self.store.get_application(op.application_id).await?;
         let credential = match (&app, op.credential_id) {
             (Some(app), Some(id)) => self
@@ -163,7 +177,7 @@ impl Registry {
         if let (Some(app), Some(credential)) = (&app, &credential)
             && app.client_id.is_some()
         {
-            self.revoke_at_idp(app, credential).await?;
+            self.revoke_at_idp(adapter, app, credential).await?;
         }
         self.finish_operation(op).await?;
         tracing::info!(application_id = %op.application_id, credential_id = ?op.credential_id,

@@ -14,14 +14,15 @@ use crate::registry::Registry;
 use crate::store::{Operation, OperationKind};
 
 impl Registry {
-    /// Tells the IdP that the app gained or lost access to a product.
+    /// Tells the IdP that the app gained or lost access to a product, with the scopes
+    /// the registration chose (empty: the strategy's).
     async fn announce(
         &self,
         app: &Application,
-        registration: &Registration,
+        product_id: Uuid,
+        chosen_scopes: &[String],
         added: bool,
     ) -> Result<(), ApiError> {
-        let product_id = registration.product_id;
         let Some(client_id) = &app.client_id else {
             return Ok(());
         };
@@ -50,10 +51,10 @@ impl Registry {
             added,
             product_id,
             audience,
-            scopes: if registration.scopes.is_empty() {
+            scopes: if chosen_scopes.is_empty() {
                 strategy.scopes.clone()
             } else {
-                registration.scopes.clone()
+                chosen_scopes.to_vec()
             },
         };
         adapter
@@ -125,7 +126,9 @@ impl Registry {
         };
         self.store.insert_registration(&registration).await?;
         if status == RegistrationStatus::Approved
-            && let Err(error) = self.announce(app, &registration, true).await
+            && let Err(error) = self
+                .announce(app, product_id, &registration.scopes, true)
+                .await
         {
             self.store
                 .delete_registration(registration.id, None, self.clock.now())
@@ -164,15 +167,8 @@ impl Registry {
         }
         let (strategy, _) = self.strategy_and_provider(app.strategy_id).await?;
         Ok(Some(Operation {
-            id: Uuid::now_v7(),
-            application_id: app.id,
-            provider_id: strategy.provider_id,
-            kind: OperationKind::RemoveAccess,
-            journal: None,
-            attempts: 0,
-            lease_until: self.lease_until(),
-            credential_id: None,
             product_id: Some(registration.product_id),
+            ..self.intent(OperationKind::RemoveAccess, app.id, strategy.provider_id)
         }))
     }
 
@@ -187,20 +183,10 @@ impl Registry {
         let Some(intent) = intent else {
             return Ok(false);
         };
-        match self.announce(app, registration, false).await {
-            Ok(()) => {
-                self.finish_operation(intent).await?;
-                Ok(false)
-            }
-            Err(error) => {
-                tracing::warn!(%error, operation_id = %intent.id,
-                    "the IdP did not confirm the end of access; dcr refuses it and retries");
-                self.store
-                    .record_operation_error(intent.id, &error.to_string())
-                    .await?;
-                Ok(true)
-            }
-        }
+        let told = self
+            .announce(app, registration.product_id, &registration.scopes, false)
+            .await;
+        self.settle(intent, told).await
     }
 
     /// Pushes an ended access to the IdP again (the reconciler), then marks it done.
@@ -209,16 +195,8 @@ impl Registry {
         if let (Some(app), Some(product_id)) = (app, op.product_id)
             && app.state == AppState::Active
         {
-            let ended = Registration {
-                id: Uuid::nil(),
-                application_id: app.id,
-                product_id,
-                status: RegistrationStatus::Rejected,
-                scopes: Vec::new(),
-                create_time: self.clock.now(),
-                update_time: self.clock.now(),
-            };
-            self.announce(&app, &ended, false).await?;
+            // The registration is gone; only its product matters for an end of access.
+            self.announce(&app, product_id, &[], false).await?;
         }
         self.finish_operation(op).await
     }
@@ -247,7 +225,8 @@ impl Registry {
         let gains = registration.status != RegistrationStatus::Approved
             && status == RegistrationStatus::Approved;
         if gains && app.state == AppState::Active {
-            self.announce(&app, &registration, true).await?;
+            self.announce(&app, registration.product_id, &registration.scopes, true)
+                .await?;
         }
         let ends = registration.status == RegistrationStatus::Approved
             && status != RegistrationStatus::Approved;

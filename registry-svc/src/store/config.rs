@@ -115,6 +115,24 @@ impl<D: Dialect> SqlStore<D> {
         ))
     }
 
+    /// One row of a config table by id.
+    async fn config_row<T>(
+        &self,
+        table: &str,
+        id: Uuid,
+        map: impl Fn(&D::Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        self.db
+            .fetch_optional(
+                &format!("SELECT * FROM {table} WHERE id = $1"),
+                &[id.into()],
+            )
+            .await?
+            .as_ref()
+            .map(map)
+            .transpose()
+    }
+
     /// One page of a config table, in id order.
     async fn config_page<T>(
         &self,
@@ -168,11 +186,7 @@ impl<D: Dialect> ConfigStore for SqlStore<D> {
     }
 
     async fn get_provider(&self, id: Uuid) -> StoreResult<Option<Provider>> {
-        self.db
-            .fetch_optional("SELECT * FROM providers WHERE id = $1", &[id.into()])
-            .await?
-            .map(|r| self.provider(&r))
-            .transpose()
+        self.config_row("providers", id, |r| self.provider(r)).await
     }
 
     async fn list_providers(&self, page: &PageRequest) -> StoreResult<Page<Provider>> {
@@ -238,12 +252,7 @@ impl<D: Dialect> ConfigStore for SqlStore<D> {
     }
 
     async fn get_strategy(&self, id: Uuid) -> StoreResult<Option<AuthStrategy>> {
-        self.db
-            .fetch_optional("SELECT * FROM auth_strategies WHERE id = $1", &[id.into()])
-            .await?
-            .as_ref()
-            .map(rows::strategy)
-            .transpose()
+        self.config_row("auth_strategies", id, rows::strategy).await
     }
 
     async fn list_strategies(&self, page: &PageRequest) -> StoreResult<Page<AuthStrategy>> {
@@ -305,12 +314,7 @@ impl<D: Dialect> ConfigStore for SqlStore<D> {
     }
 
     async fn get_product(&self, id: Uuid) -> StoreResult<Option<ApiProduct>> {
-        self.db
-            .fetch_optional("SELECT * FROM api_products WHERE id = $1", &[id.into()])
-            .await?
-            .as_ref()
-            .map(rows::product)
-            .transpose()
+        self.config_row("api_products", id, rows::product).await
     }
 
     async fn get_product_by_name(&self, name: &str) -> StoreResult<Option<ApiProduct>> {
