@@ -119,7 +119,8 @@ impl SqlRow for PgRow {
         Ok(self.try_get(column)?)
     }
     fn int(&self, column: &str) -> StoreResult<i64> {
-        Ok(self.opt_int(column)?.unwrap_or_default())
+        self.opt_int(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
     }
     fn opt_int(&self, column: &str) -> StoreResult<Option<i64>> {
         // `integer` columns (attempts) are int4; sqlx decodes each width only as itself.
