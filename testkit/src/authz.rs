@@ -12,7 +12,7 @@ use dcr_proto::registry::v1 as reg;
 use tonic::transport::Channel;
 
 use crate::registry::Metadata;
-use crate::token::{Stack, stack_with};
+use crate::token::{Stack, caught_up_with, stack_with};
 use dcr_common::pki::SetFiles;
 use tonic::service::interceptor::InterceptedService;
 
@@ -200,23 +200,7 @@ impl AuthzStack {
     /// two checks retires what the first one cached).
     pub async fn caught_up(&self) {
         self.base.caught_up().await;
-        let latest = self
-            .base
-            .registry
-            .registry
-            .store
-            .latest_seq()
-            .await
-            .expect("seq");
-        let latest = u64::try_from(latest).unwrap_or(0);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            // A condition poll, not a fixed wait: it ends as soon as the position arrives.
-            while self.state.directory.position() < latest {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-        .await
-        .expect("authz-svc follows the registry's changes");
+        caught_up_with(&self.base.registry, &self.state.directory, "authz-svc").await;
     }
 
     /// A client_credentials JWT straight from the IdP (resource = audience).

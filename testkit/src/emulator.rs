@@ -83,6 +83,25 @@ pub async fn fault(emu: &Emulator, rule: Value) {
     control(emu, "faults", rule).await;
 }
 
+/// Removes every injected fault: the IdP answers normally again.
+pub async fn clear_faults(emu: &Emulator) {
+    let response = reqwest::Client::new()
+        .delete(format!("{}/__emulator/faults", emu.root))
+        .send()
+        .await
+        .expect("clear faults");
+    assert!(
+        response.status().is_success(),
+        "clear faults: {}",
+        response.status()
+    );
+}
+
+/// Everything the emulator holds, per vendor (`GET /__emulator/state`).
+pub async fn state(emu: &Emulator) -> Value {
+    get(emu, "state").await
+}
+
 async fn get(emu: &Emulator, path: &str) -> Value {
     reqwest::get(format!("{}/__emulator/{path}", emu.root))
         .await

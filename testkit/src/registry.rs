@@ -375,9 +375,22 @@ impl Interceptor for Metadata {
 
 /// The field violations of an INVALID_ARGUMENT status.
 pub fn violations(status: &tonic::Status) -> Vec<String> {
+    violations_with_descriptions(status)
+        .into_iter()
+        .map(|(field, _)| field)
+        .collect()
+}
+
+/// The field violations of an error, as (field, description).
+pub fn violations_with_descriptions(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt as _;
     status
         .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
+        .map(|b| {
+            b.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -146,22 +146,7 @@ impl Stack {
     /// Waits until token-svc has applied every change the registry has made, so a test's
     /// calls do not race the change stream (whose events bump the token cache keys).
     pub async fn caught_up(&self) {
-        let latest = self
-            .registry
-            .registry
-            .store
-            .latest_seq()
-            .await
-            .expect("seq");
-        let latest = u64::try_from(latest).unwrap_or(0);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            // A condition poll, not a fixed wait: it ends as soon as the position arrives.
-            while self.token.directory.position() < latest {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-        })
-        .await
-        .expect("token-svc follows the registry's changes");
+        caught_up_with(&self.registry, &self.token.directory, "token-svc").await;
     }
 
     pub async fn issue(
@@ -186,6 +171,25 @@ impl Stack {
             .as_u64()
             .expect("counter")
     }
+}
+
+/// Waits until `directory` (of the service `who`) has applied every change `registry`
+/// has committed so far.
+pub(crate) async fn caught_up_with(
+    registry: &TestApp,
+    directory: &dcr_common::directory::Directory,
+    who: &str,
+) {
+    let latest = registry.registry.store.latest_seq().await.expect("seq");
+    let latest = u64::try_from(latest).unwrap_or(0);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        // A condition poll, not a fixed wait: it ends as soon as the position arrives.
+        while directory.position() < latest {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{who} follows the registry's changes"));
 }
 
 /// The payload of a JWT, unverified (the tests check claims, authz-svc verifies).

@@ -12,11 +12,16 @@ use serde_json::json;
 use crate::client_credentials::basic;
 
 /// A provider of `vendor` at `emu`, a strategy with its default claims, a product with
-/// `audience`: the product id.
-async fn vendor_product(s: &AuthzStack, emu: &Emulator, vendor: &str, audience: &str) -> String {
+/// `audience`: (the strategy id, the product id).
+async fn vendor_product(
+    s: &AuthzStack,
+    emu: &Emulator,
+    vendor: &str,
+    audience: &str,
+) -> (String, String) {
     let registry = &s.base.registry;
     let (_, strategy, _) = registry.setup(provider(emu, vendor), true).await;
-    registry
+    let product = registry
         .products()
         .create_product(reg::CreateProductRequest {
             product: Some(reg::ApiProduct {
@@ -29,7 +34,8 @@ async fn vendor_product(s: &AuthzStack, emu: &Emulator, vendor: &str, audience: 
         .await
         .expect("product")
         .into_inner()
-        .id
+        .id;
+    (strategy.id, product)
 }
 
 async fn allowed_through_token_svc(vendor: &str, audience: &str) {
@@ -38,22 +44,9 @@ async fn allowed_through_token_svc(vendor: &str, audience: &str) {
         auth0_api(&emu, audience).await; // Auth0 grants tokens only for its APIs
     }
     let s = authz_stack(&[]).await;
-    let product = vendor_product(&s, &emu, vendor, audience).await;
-    let strategy = s
-        .base
-        .registry
-        .directory()
-        .resolve_product(reg::ResolveProductRequest {
-            product_id: product.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("product")
-        .into_inner()
-        .strategy
-        .expect("strategy");
+    let (strategy_id, product) = vendor_product(&s, &emu, vendor, audience).await;
     let (application, secret, _) = s
-        .app_registered_for("dev-1", &strategy.id, &product, &format!("{vendor}-app"))
+        .app_registered_for("dev-1", &strategy_id, &product, &format!("{vendor}-app"))
         .await;
     let r = s
         .check(
@@ -109,22 +102,9 @@ async fn a_secret_revoked_while_the_idp_is_down_is_refused_by_dcr() {
     let audience = "api://default";
     let emu = emulator().await;
     let s = authz_stack(&[]).await;
-    let product = vendor_product(&s, &emu, "okta", audience).await;
-    let strategy = s
-        .base
-        .registry
-        .directory()
-        .resolve_product(reg::ResolveProductRequest {
-            product_id: product.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("product")
-        .into_inner()
-        .strategy
-        .expect("strategy");
+    let (strategy_id, product) = vendor_product(&s, &emu, "okta", audience).await;
     let (application, first, _) = s
-        .app_registered_for("dev-1", &strategy.id, &product, "okta-app")
+        .app_registered_for("dev-1", &strategy_id, &product, "okta-app")
         .await;
     let client_id = application.client_id.clone();
     let mut portal = s.base.registry.portal("dev-1");

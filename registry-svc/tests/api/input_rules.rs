@@ -4,8 +4,8 @@
 
 use dcr_proto::registry::v1 as pb;
 use dcr_testkit::emulator::{emulator, provider as emulator_provider};
+use dcr_testkit::registry::violations_with_descriptions;
 use tonic::Code;
-use tonic_types::StatusExt as _;
 
 use crate::helpers::{TestApp, spawn_app};
 use crate::http_bridge::bridge_provider;
@@ -14,15 +14,7 @@ use crate::rfc7591::rfc7591_provider;
 /// The field violations of an INVALID_ARGUMENT status, as (field, description).
 fn violations(status: &tonic::Status) -> Vec<(String, String)> {
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_details_bad_request()
-        .map(|b| {
-            b.field_violations
-                .into_iter()
-                .map(|v| (v.field, v.description))
-                .collect()
-        })
-        .unwrap_or_default()
+    violations_with_descriptions(status)
 }
 
 /// A loopback port nothing listens on: bound, then released.

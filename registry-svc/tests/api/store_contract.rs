@@ -172,6 +172,25 @@ async fn active_app(
     (app, credential)
 }
 
+/// A PROVISIONING application whose create operation's lease has already run out, so
+/// the reconciler may claim it.
+async fn stale_intent(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    name: &str,
+) -> (Application, Operation) {
+    let app = application(fx.strategy.id, "dev", name);
+    let op = Operation {
+        lease_until: Utc::now() - chrono::Duration::seconds(1),
+        ..operation(&app, fx.provider.id, OperationKind::Create)
+    };
+    store
+        .insert_application_intent(&app, &op)
+        .await
+        .expect("intent");
+    (app, op)
+}
+
 /// Config rows: read back (secrets included), unique names, paging, references.
 async fn config_rows_round_trip_are_unique_and_page(store: Arc<dyn Store>) {
     let p = provider("p1");
@@ -480,15 +499,7 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
 /// reconciler will never see; the claimant (fence 1) can.
 async fn a_claimed_operation_fences_out_its_first_holder(store: Arc<dyn Store>) {
     let fx = fixture(&store).await;
-    let app = application(fx.strategy.id, "dev", "slow");
-    let op = Operation {
-        lease_until: Utc::now() - chrono::Duration::seconds(1),
-        ..operation(&app, fx.provider.id, OperationKind::Create)
-    };
-    store
-        .insert_application_intent(&app, &op)
-        .await
-        .expect("intent");
+    let (app, op) = stale_intent(&store, &fx, "slow").await;
     let claimed = store
         .claim_stale_operations(Utc::now(), Utc::now() + chrono::Duration::seconds(60), 10)
         .await
@@ -539,15 +550,7 @@ async fn a_claimed_operation_fences_out_its_first_holder(store: Arc<dyn Store>) 
 /// A stale operation is claimed once, by one claimant; failing it fails the app.
 async fn stale_operations_are_claimed_once(store: Arc<dyn Store>) {
     let fx = fixture(&store).await;
-    let other = application(fx.strategy.id, "dev", "a2");
-    let stale = Operation {
-        lease_until: Utc::now() - chrono::Duration::seconds(1),
-        ..operation(&other, fx.provider.id, OperationKind::Create)
-    };
-    store
-        .insert_application_intent(&other, &stale)
-        .await
-        .expect("intent");
+    let (other, stale) = stale_intent(&store, &fx, "a2").await;
     let claimed = store
         .claim_stale_operations(Utc::now(), Utc::now() + chrono::Duration::seconds(60), 10)
         .await

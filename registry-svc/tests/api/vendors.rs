@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 
 use dcr_proto::registry::v1 as pb;
 use dcr_testkit::emulator::{
-    Emulator, auth0_api, calls, control, emulator, fault, idp_client, idp_clients, provider,
-    token_status,
+    Emulator, auth0_api, calls, clear_faults, control, emulator, fault, idp_client, idp_clients,
+    provider, state, token_status,
 };
 use serde_json::{Value, json};
 use tonic::Code;
@@ -244,16 +244,8 @@ async fn auth0_grants_follow_registrations() {
             .filter(|g| g["client_id"] == application.client_id.as_str())
             .collect::<Vec<_>>()
     };
-    let state = || async {
-        reqwest::get(format!("{}/__emulator/state", s.emu.root))
-            .await
-            .expect("state")
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
     assert!(
-        grants(state().await).is_empty(),
+        grants(state(&s.emu).await).is_empty(),
         "no grant before registering"
     );
     let registration = s
@@ -267,7 +259,7 @@ async fn auth0_grants_follow_registrations() {
         .await
         .expect("register")
         .into_inner();
-    let granted = grants(state().await);
+    let granted = grants(state(&s.emu).await);
     assert_eq!(granted.len(), 1);
     assert_eq!(granted[0]["audience"], AUDIENCE);
     assert_eq!(
@@ -283,7 +275,7 @@ async fn auth0_grants_follow_registrations() {
         .await
         .expect("unregister");
     assert!(
-        grants(state().await).is_empty(),
+        grants(state(&s.emu).await).is_empty(),
         "the grant ends with the registration"
     );
 }
@@ -790,11 +782,7 @@ async fn a_revocation_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_late
     assert!(again.idp_pending);
 
     // The IdP is back; once the request's lease has run out the reconciler pushes it.
-    reqwest::Client::new()
-        .delete(format!("{}/__emulator/faults", s.emu.root))
-        .send()
-        .await
-        .expect("clear faults");
+    clear_faults(&s.emu).await;
     s.app.clock.advance(chrono::Duration::minutes(5));
     let pass = s.app.registry.reconcile_once().await.expect("reconcile");
     assert_eq!(pass.finished_revocations, 1, "{pass:?}");
@@ -865,12 +853,7 @@ async fn ended_access_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_late
     let application = created.application.expect("application");
     let client_id = application.client_id.clone();
     let grants = || async {
-        reqwest::get(format!("{}/__emulator/state", s.emu.root))
-            .await
-            .expect("state")
-            .json::<Value>()
-            .await
-            .expect("json")["auth0"]["client_grants"]
+        state(&s.emu).await["auth0"]["client_grants"]
             .as_array()
             .cloned()
             .unwrap_or_default()
@@ -909,13 +892,7 @@ async fn ended_access_holds_in_dcr_during_an_idp_outage_and_reaches_the_idp_late
             json!({"path_prefix": "/auth0/api/v2/client-grants", "method": "DELETE", "status": 503, "times": 50}),
         )
     };
-    let auth0_back = || async {
-        reqwest::Client::new()
-            .delete(format!("{}/__emulator/faults", s.emu.root))
-            .send()
-            .await
-            .expect("clear faults");
-    };
+    let auth0_back = || clear_faults(&s.emu);
 
     // Deleted by the developer while Auth0 is down.
     let registration = register().await;
