@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::commands::{
-    self, Ctx, apps, audit, certs, check, credentials, plan, products, providers, registrations,
-    strategies, token,
+    self, Ctx, apps, audit, certs, check, credentials, doctor, plan, products, providers,
+    registrations, strategies, token,
 };
 use crate::connection::ConnectionArgs;
 use crate::output::Format;
@@ -62,6 +62,9 @@ pub enum Command {
     /// Ask authz-svc whether a call to a product with a credential is allowed; exits 1 on
     /// deny.
     Check(check::CheckArgs),
+    /// Compare each provider's IdP with dcr: orphan clients, apps whose client is gone,
+    /// stuck operations (admin); `--repair` fixes what is safe. Exits 3 on drift.
+    Doctor(doctor::DoctorArgs),
     /// Show what `apply` would change.
     Plan(plan::FileArgs),
     /// Make the registry match a configuration file.
@@ -95,6 +98,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(&ctx, cmd).await,
         Command::Token(args) => token::run(&ctx, args).await,
         Command::Check(args) => check::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
         Command::Plan(args) => plan::plan(&ctx, args).await,
         Command::Apply(args) => plan::apply(&ctx, args).await,
         Command::Export(args) => plan::export(&ctx, args).await,

@@ -45,6 +45,7 @@ macro_rules! proto_names {
 proto_names! {
     reg::Provider => "dcr.registry.v1.Provider",
     reg::VerifyProviderResponse => "dcr.registry.v1.VerifyProviderResponse",
+    reg::DriftReport => "dcr.registry.v1.DriftReport",
     reg::AuthStrategy => "dcr.registry.v1.AuthStrategy",
     reg::ApiProduct => "dcr.registry.v1.ApiProduct",
     reg::Registration => "dcr.registry.v1.Registration",

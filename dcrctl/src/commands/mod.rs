@@ -6,6 +6,7 @@ pub mod audit;
 pub mod certs;
 pub mod check;
 pub mod credentials;
+pub mod doctor;
 pub mod plan;
 pub mod products;
 pub mod providers;

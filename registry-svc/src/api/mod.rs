@@ -7,6 +7,7 @@ mod audit;
 pub mod convert;
 pub mod convert_provider;
 mod directory;
+mod drift;
 mod products;
 mod providers;
 mod strategies;

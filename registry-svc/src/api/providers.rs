@@ -225,4 +225,13 @@ impl pb::provider_service_server::ProviderService for ProviderApi {
         audit(&self.0, &caller, "VerifyProvider", "provider", &id, &result).await;
         Ok(Response::new(result?))
     }
+
+    async fn get_drift_report(
+        &self,
+        request: Request<pb::GetDriftReportRequest>,
+    ) -> Result<Response<pb::DriftReport>, Status> {
+        let caller = caller(&request)?;
+        let report = super::drift::get_drift_report(&self.0, &caller, request.get_ref()).await?;
+        Ok(Response::new(report))
+    }
 }

@@ -11,8 +11,9 @@
 //!   strategy's scopes; removed when the registration ends.
 //! - update: `PATCH /clients/{id}`; delete: `DELETE /clients/{id}`; regenerate:
 //!   `POST /clients/{id}/rotate-secret`. An Auth0 client holds one secret.
-//! - find by marker: `GET /clients` page by page (Auth0 cannot search clients by
-//!   metadata), comparing `client_metadata.dcr_application_id`.
+//! - find by marker, list marked clients (drift report): `GET /clients` page by page
+//!   (`page`, `per_page`, `include_totals`; Auth0 cannot search clients by metadata),
+//!   reading `client_metadata.dcr_application_id`; whether one exists: `GET /clients/{id}`.
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -28,7 +29,7 @@ use super::vendor_api::{
 };
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -66,6 +67,21 @@ struct Client {
     client_secret: Option<String>,
     #[serde(default)]
     client_metadata: serde_json::Map<String, Value>,
+}
+
+/// `GET /clients` with `include_totals=true`.
+#[derive(Deserialize)]
+struct ClientPage {
+    #[serde(default)]
+    clients: Vec<Client>,
+    #[serde(default)]
+    total: usize,
+}
+
+/// True when page `page` came back short: the last one, whatever `total` said (a tenant
+/// whose clients were deleted while being read must not loop forever).
+fn short_page(seen: usize, page: usize) -> bool {
+    seen < PAGE * (page + 1)
 }
 
 #[derive(Deserialize)]
@@ -322,10 +338,23 @@ impl IdpAdapter for Auth0Adapter {
     }
 
     async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>> {
-        let marker = application_id.to_string();
+        Ok(self
+            .list_marked_clients()
+            .await?
+            .into_iter()
+            .find(|c| c.application_id == application_id)
+            .map(|c| c.client_id))
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        let mut marked = Vec::new();
+        let mut seen = 0;
         for page in 0.. {
+            // include_totals: the answer says how many there are, so the walk ends on the
+            // count rather than on a short page.
             let path = format!(
-                "clients?fields=client_id,client_metadata&include_fields=true&page={page}&per_page={PAGE}"
+                "clients?fields=client_id,client_metadata&include_fields=true\
+                 &include_totals=true&page={page}&per_page={PAGE}"
             );
             let answer = self
                 .api(
@@ -336,20 +365,41 @@ impl IdpAdapter for Auth0Adapter {
                     Repeat::Idempotent,
                 )
                 .await?;
-            let clients: Vec<Client> = json(&answer, "Auth0 list clients")?;
-            if let Some(found) = clients.iter().find(|c| {
-                c.client_metadata
-                    .get("dcr_application_id")
-                    .and_then(Value::as_str)
-                    == Some(marker.as_str())
-            }) {
-                return Ok(Some(found.client_id.clone()));
-            }
-            if clients.len() < PAGE {
+            let listing: ClientPage = json(&answer, "Auth0 list clients")?;
+            seen += listing.clients.len();
+            marked.extend(listing.clients.into_iter().filter_map(|c| {
+                let marker = c.client_metadata.get("dcr_application_id")?.as_str()?;
+                Some(MarkedClient {
+                    application_id: Uuid::parse_str(marker).ok()?,
+                    client_id: c.client_id,
+                })
+            }));
+            if seen >= listing.total || short_page(seen, page) {
                 break;
             }
         }
-        Ok(None)
+        Ok(marked)
+    }
+
+    async fn client_exists(&self, client: ClientRef<'_>) -> IdpResult<Presence> {
+        let path = format!(
+            "clients/{}?fields=client_id&include_fields=true",
+            segment(client.client_id)
+        );
+        let read = self
+            .api(
+                reqwest::Method::GET,
+                &path,
+                None,
+                "Auth0 read client",
+                Repeat::Idempotent,
+            )
+            .await;
+        match read {
+            Ok(_) => Ok(Presence::Present { state: None }),
+            Err(IdpError::NotFound) => Ok(Presence::Gone),
+            Err(error) => Err(error),
+        }
     }
 
     async fn verify(&self) -> IdpResult<String> {

@@ -16,7 +16,7 @@ use super::rfc7591::Rfc7591Adapter;
 use super::vendor_api::{ManagementClient, management_token};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -101,6 +101,22 @@ impl IdpAdapter for CurityAdapter {
 
     async fn find_by_marker(&self, _: Uuid) -> IdpResult<Option<String>> {
         Ok(None) // RFC 7592 has no search; the operation journal covers crashes
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        Err(IdpError::Unsupported(
+            "Curity's DCR endpoint (RFC 7591/7592) has no call that lists clients".into(),
+        ))
+    }
+
+    async fn client_exists(&self, _: ClientRef<'_>) -> IdpResult<Presence> {
+        // The only read, RFC 7592 GET, issues a new secret at Curity: asking would break
+        // the developer's credentials.
+        Ok(Presence::CannotTell(
+            "Curity issues a new client secret on every RFC 7592 read, so dcr cannot check \
+             a client without breaking its secret"
+                .into(),
+        ))
     }
 
     async fn verify(&self) -> IdpResult<String> {

@@ -10,7 +10,9 @@
 //!   principal goes with it).
 //! - secrets: `addPassword` (optionally with `endDateTime`) and `removePassword` by
 //!   `keyId`, so several at once; regenerate adds one and removes the others.
-//! - find by marker: `GET /applications?$filter=tags/any(t:t eq '...')`.
+//! - find by marker: `GET /applications?$filter=tags/any(t:t eq '...')`; list marked
+//!   clients (drift report): the same filter on the tag `dcr`, page by page
+//!   (`@odata.nextLink`); whether one exists: `GET /applications(appId='...')`.
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
@@ -25,7 +27,7 @@ use super::vendor_api::{
 };
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -67,6 +69,26 @@ struct Listing {
     value: Vec<Application>,
 }
 
+/// A page of `GET /applications?$select=appId,tags`.
+#[derive(Deserialize)]
+struct TaggedPage {
+    #[serde(default)]
+    value: Vec<Tagged>,
+    #[serde(rename = "@odata.nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Tagged {
+    app_id: String,
+    #[serde(default)]
+    tags: Vec<String>,
+}
+
+/// Pages read at most while listing dcr's applications.
+const MAX_PAGES: usize = 100;
+
 fn tag(application_id: Uuid) -> String {
     format!("dcr:application:{application_id}")
 }
@@ -104,6 +126,21 @@ impl EntraAdapter {
         let url = format!("{}/v1.0/{path}", self.graph);
         let token = bearer(&self.token().await?);
         json_call(&self.deps, method, &url, &token, body, what, repeat).await
+    }
+
+    /// A GET of a whole Graph URL (an `@odata.nextLink`).
+    async fn graph_url(&self, url: &str, what: &str) -> IdpResult<Answer> {
+        let token = bearer(&self.token().await?);
+        json_call(
+            &self.deps,
+            reqwest::Method::GET,
+            url,
+            &token,
+            None,
+            what,
+            Repeat::Idempotent,
+        )
+        .await
     }
 
     async fn add_password(
@@ -316,6 +353,63 @@ impl IdpAdapter for EntraAdapter {
             .await?;
         let listing: Listing = json(&answer, "Graph find application")?;
         Ok(listing.value.into_iter().next().map(|a| a.app_id))
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        // Every app dcr makes carries the tag "dcr" beside its marker tag.
+        let filter: String =
+            url::form_urlencoded::byte_serialize(b"tags/any(t:t eq 'dcr')").collect();
+        let mut url = format!(
+            "{}/v1.0/applications?$filter={filter}&$select=appId,tags&$top=999",
+            self.graph
+        );
+        let mut marked = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let answer = self.graph_url(&url, "Graph list applications").await?;
+            let page: TaggedPage = json(&answer, "Graph list applications")?;
+            marked.extend(page.value.into_iter().filter_map(|app| {
+                let application_id = app
+                    .tags
+                    .iter()
+                    .find_map(|t| Uuid::parse_str(t.strip_prefix("dcr:application:")?).ok())?;
+                Some(MarkedClient {
+                    client_id: app.app_id,
+                    application_id,
+                })
+            }));
+            match page.next_link {
+                // The token goes only to this Graph: a next link elsewhere is refused.
+                Some(next) if next.starts_with(&format!("{}/v1.0/", self.graph)) => url = next,
+                Some(next) => {
+                    return Err(IdpError::Rejected(format!(
+                        "Graph list applications: the next page {next} is not on {}",
+                        self.graph
+                    )));
+                }
+                None => return Ok(marked),
+            }
+        }
+        Err(IdpError::Unsupported(format!(
+            "the tenant has more than {} applications tagged dcr; dcr lists at most that many",
+            999 * MAX_PAGES
+        )))
+    }
+
+    async fn client_exists(&self, client: ClientRef<'_>) -> IdpResult<Presence> {
+        let read = self
+            .graph(
+                reqwest::Method::GET,
+                &format!("{}?$select=id", Self::app_path(client.client_id)),
+                None,
+                "Graph read application",
+                Repeat::Idempotent,
+            )
+            .await;
+        match read {
+            Ok(_) => Ok(Presence::Present { state: None }),
+            Err(IdpError::NotFound) => Ok(Presence::Gone),
+            Err(error) => Err(error),
+        }
     }
 
     async fn verify(&self) -> IdpResult<String> {

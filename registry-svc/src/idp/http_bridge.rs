@@ -22,7 +22,7 @@ use uuid::Uuid;
 use super::http::{error_for, json, send};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -243,6 +243,18 @@ impl IdpAdapter for HttpBridgeAdapter {
 
     async fn find_by_marker(&self, _: Uuid) -> IdpResult<Option<String>> {
         Ok(None) // the contract has no list or search call
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        Err(IdpError::Unsupported(
+            "Kong's DCR bridge contract has no call that lists clients".into(),
+        ))
+    }
+
+    async fn client_exists(&self, _: ClientRef<'_>) -> IdpResult<Presence> {
+        Ok(Presence::CannotTell(
+            "Kong's DCR bridge contract has no call that reads a client".into(),
+        ))
     }
 
     async fn verify(&self) -> IdpResult<String> {

@@ -80,6 +80,26 @@ pub struct RegistrationEvent {
     pub scopes: Vec<String>,
 }
 
+/// A client at the IdP that carries dcr's marker, as listed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MarkedClient {
+    pub client_id: String,
+    /// The application id the marker names.
+    pub application_id: Uuid,
+}
+
+/// Whether a client dcr manages still exists at the IdP.
+#[derive(Debug, Clone)]
+pub enum Presence {
+    /// It exists; `state` is new adapter state when asking rotated it (an RFC 7592 read
+    /// may issue a new registration access token), which the caller must keep.
+    Present { state: Option<IdpClientState> },
+    /// The IdP has no such client (or no longer lets dcr manage it).
+    Gone,
+    /// This IdP cannot say without side effects or an API to ask; the sentence says why.
+    CannotTell(String),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
     /// The IdP (or its configuration) cannot do this; the message says why.
@@ -155,6 +175,20 @@ pub trait IdpAdapter: Send + Sync {
     /// Finds a client by dcr's marker, for reconciling after a crash. None when the
     /// IdP's API cannot search (the caller then relies on the journal).
     async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>>;
+    /// Every client at the IdP carrying dcr's marker, for the drift report. `Unsupported`
+    /// (with a sentence for the operator) where the IdP's API cannot list clients.
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        Err(IdpError::Unsupported(
+            "this provider type offers no way to list its clients".into(),
+        ))
+    }
+    /// Whether the client still exists, for the drift report. Must not change the client
+    /// (no secret rotation); where only a changing read exists, `CannotTell`.
+    async fn client_exists(&self, _client: ClientRef<'_>) -> IdpResult<Presence> {
+        Ok(Presence::CannotTell(
+            "this provider type offers no way to read a client".into(),
+        ))
+    }
     /// A live, harmless round trip with the stored credentials: Ok(what was checked).
     async fn verify(&self) -> IdpResult<String>;
 }

@@ -10,7 +10,8 @@
 //! - regenerate: `POST {org}/oauth2/v1/clients/{id}/lifecycle/newSecret`.
 //! - several secrets: `{org}/api/v1/apps/{id}/credentials/secrets` (create; deactivate,
 //!   then delete to revoke) — https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationSSOCredentialOAuth2ClientAuth/
-//! - find by marker: `GET {org}/oauth2/v1/clients` page by page (`Link: rel="next"`).
+//! - find by marker, list marked clients (drift report): `GET {org}/oauth2/v1/clients`
+//!   page by page (`Link: rel="next"`); whether one client exists: `GET` it.
 //!
 //! The org is the issuer without its authorization server path
 //! (`https://acme.okta.com/oauth2/default` -> `https://acme.okta.com`).
@@ -25,12 +26,12 @@ use super::retry::Repeat;
 use super::vendor_api::{gone_is_done, issued_secret, json_call};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
 const PAGE: usize = 200;
-/// Pages read at most while searching for a marker.
+/// Pages read at most while searching for a marker or listing marked clients.
 const MAX_PAGES: usize = 100;
 
 pub(super) struct OktaAdapter {
@@ -72,7 +73,47 @@ fn next_link(answer: &Answer) -> Option<String> {
         })
 }
 
+/// The application id in a client's name marker, if it carries one.
+fn marker_of(client: &Map<String, Value>) -> Option<Uuid> {
+    let name = client.get("client_name")?.as_str()?;
+    let inner = name.strip_suffix(']')?;
+    let at = inner.rfind("[dcr:")?;
+    Uuid::parse_str(&inner[at + "[dcr:".len()..]).ok()
+}
+
 impl OktaAdapter {
+    /// Every OAuth client of the org, page by page (`Link: rel="next"`), up to
+    /// `MAX_PAGES`; the flag is false when clients were left unread.
+    async fn all_clients(&self) -> IdpResult<(Vec<Map<String, Value>>, bool)> {
+        let mut url = format!("{}/oauth2/v1/clients?limit={PAGE}", self.org());
+        let mut clients = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let answer = self
+                .api(
+                    reqwest::Method::GET,
+                    &url,
+                    None,
+                    "Okta list clients",
+                    Repeat::Idempotent,
+                )
+                .await?;
+            let page: Vec<Map<String, Value>> = json(&answer, "Okta list clients")?;
+            clients.extend(page);
+            match next_link(&answer) {
+                // The API token goes only to this org: a next link elsewhere is refused.
+                Some(next) if next.starts_with(&format!("{}/", self.org())) => url = next,
+                Some(next) => {
+                    return Err(IdpError::Rejected(format!(
+                        "Okta list clients: the next page {next} is not on {}",
+                        self.org()
+                    )));
+                }
+                None => return Ok((clients, true)),
+            }
+        }
+        Ok((clients, false))
+    }
+
     /// `https://acme.okta.com` for issuers `https://acme.okta.com` and
     /// `https://acme.okta.com/oauth2/{server}`.
     fn org(&self) -> &str {
@@ -345,36 +386,50 @@ impl IdpAdapter for OktaAdapter {
     }
 
     async fn find_by_marker(&self, application_id: Uuid) -> IdpResult<Option<String>> {
-        let marker = marker(application_id);
         // `q` matches the start of client_name only, and the marker is at its end.
-        let mut url = format!("{}/oauth2/v1/clients?limit={PAGE}", self.org());
-        for _ in 0..MAX_PAGES {
-            let answer = self
-                .api(
-                    reqwest::Method::GET,
-                    &url,
-                    None,
-                    "Okta list clients",
-                    Repeat::Idempotent,
-                )
-                .await?;
-            let clients: Vec<Map<String, Value>> = json(&answer, "Okta list clients")?;
-            if let Some(found) = clients.iter().find(|c| {
-                c.get("client_name")
-                    .and_then(Value::as_str)
-                    .is_some_and(|name| name.ends_with(&marker))
-            }) {
-                return Ok(found
-                    .get("client_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned));
-            }
-            match next_link(&answer) {
-                Some(next) => url = next,
-                None => break,
-            }
+        let (clients, _) = self.all_clients().await?;
+        Ok(clients
+            .iter()
+            .find(|c| marker_of(c) == Some(application_id))
+            .and_then(|c| c.get("client_id").and_then(Value::as_str))
+            .map(str::to_owned))
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        let (clients, complete) = self.all_clients().await?;
+        if !complete {
+            // A partial list would report every client past the cut as missing.
+            return Err(IdpError::Unsupported(format!(
+                "the org has more than {} OAuth clients; dcr lists at most that many",
+                PAGE * MAX_PAGES
+            )));
         }
-        Ok(None)
+        Ok(clients
+            .iter()
+            .filter_map(|c| {
+                Some(MarkedClient {
+                    client_id: c.get("client_id")?.as_str()?.to_owned(),
+                    application_id: marker_of(c)?,
+                })
+            })
+            .collect())
+    }
+
+    async fn client_exists(&self, client: ClientRef<'_>) -> IdpResult<Presence> {
+        let read = self
+            .api(
+                reqwest::Method::GET,
+                &self.client_url(client.client_id),
+                None,
+                "Okta read client",
+                Repeat::Idempotent,
+            )
+            .await;
+        match read {
+            Ok(_) => Ok(Presence::Present { state: None }),
+            Err(IdpError::NotFound) => Ok(Presence::Gone),
+            Err(error) => Err(error),
+        }
     }
 
     async fn verify(&self) -> IdpResult<String> {

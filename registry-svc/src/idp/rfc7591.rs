@@ -10,6 +10,7 @@
 //! - regenerate: the same `PUT` without `client_secret`. A server that answers with the
 //!   same secret does not rotate secrets this way: `SecretNotRotated`.
 //! - delete: RFC 7592 `DELETE`.
+//! - whether a client exists (drift report): RFC 7592 `GET`. Listing clients: impossible.
 //!
 //! Every `PUT` may rotate the registration access token; the new one is returned as state.
 
@@ -21,7 +22,7 @@ use uuid::Uuid;
 use super::http::{error_for, json, send};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    NewClient, RegistrationEvent,
+    MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 use crate::domain::validate::idp_url;
@@ -330,6 +331,34 @@ impl IdpAdapter for Rfc7591Adapter {
 
     async fn find_by_marker(&self, _: Uuid) -> IdpResult<Option<String>> {
         Ok(None) // RFC 7591 has no search; the operation journal covers crashes
+    }
+
+    async fn list_marked_clients(&self) -> IdpResult<Vec<MarkedClient>> {
+        Err(IdpError::Unsupported(
+            "RFC 7591/7592 has no call that lists clients, so clients left at the IdP \
+             without an application in dcr cannot be found from here"
+                .into(),
+        ))
+    }
+
+    /// An RFC 7592 read with the registration access token. 404, or 401 for the token
+    /// only dcr holds (RFC 7592 section 2.3: a deleted client's token is invalid), mean
+    /// the client is gone or dcr can no longer manage it.
+    async fn client_exists(&self, client: ClientRef<'_>) -> IdpResult<Presence> {
+        let m = management(client.state, self.deps.policy)?;
+        match self.read(&m).await {
+            Ok(body) => {
+                // A server may issue a new registration access token on a read; dcr
+                // must keep it or lose the client.
+                let state = state_from(&body, Some(client.state));
+                let rotated = state != *client.state;
+                Ok(Presence::Present {
+                    state: rotated.then_some(state),
+                })
+            }
+            Err(IdpError::NotFound | IdpError::Unauthorized(_)) => Ok(Presence::Gone),
+            Err(error) => Err(error),
+        }
     }
 
     async fn verify(&self) -> IdpResult<String> {

@@ -5,6 +5,8 @@
 
 mod applications;
 mod credentials;
+pub mod drift;
+mod drift_repair;
 pub mod errors;
 pub mod reconcile;
 mod registrations;

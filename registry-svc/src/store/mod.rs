@@ -9,6 +9,7 @@ mod config;
 mod credentials;
 mod dialect;
 mod directory;
+mod drift;
 mod in_use;
 mod operations;
 mod postgres;
@@ -25,6 +26,7 @@ use crate::domain::{
     RegistrationStatus,
 };
 
+pub use drift::{DriftStore, PendingOperation};
 pub use postgres::{PgStore, PostgresDb};
 pub use sql::SqlStore;
 pub use sqlite::{SqliteDb, SqliteStore};
@@ -362,8 +364,11 @@ pub trait AuditStore: Send + Sync {
 
 /// Everything the registry needs from persistence.
 pub trait Store:
-    ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore
+    ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore + DriftStore
 {
 }
 
-impl<T: ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore> Store for T {}
+impl<T> Store for T where
+    T: ConfigStore + ApplicationStore + OperationStore + DirectoryStore + AuditStore + DriftStore
+{
+}
