@@ -10,6 +10,7 @@ mod applications;
 mod auth;
 mod binary;
 mod directory;
+mod drift;
 mod http_bridge;
 mod input_rules;
 mod provider_secrets;
