@@ -67,13 +67,17 @@ fn provider_block(p: &reg::ProviderDrift) -> Vec<String> {
         .trim_start_matches("PROVIDER_TYPE_")
         .to_lowercase();
     let listed = if p.listing_supported {
-        format!(", {} marked clients at the IdP", counts.clients_listed)
+        format!(
+            ", {} at the IdP",
+            plural(counts.clients_listed, "marked client")
+        )
     } else {
         String::new()
     };
     let mut lines = vec![format!(
-        "provider {} ({kind}): {} apps{listed}",
-        p.provider_name, counts.applications
+        "provider {} ({kind}): {}{listed}",
+        p.provider_name,
+        plural(counts.applications, "app")
     )];
     for o in &p.orphan_clients {
         lines.push(format!(
@@ -112,8 +116,9 @@ fn provider_block(p: &reg::ProviderDrift) -> Vec<String> {
     }
     if counts.applications_unchecked > 0 {
         lines.push(format!(
-            "  {} apps not checked: {}",
-            counts.applications_unchecked, p.cannot_check_reason
+            "  {} not checked: {}",
+            plural(counts.applications_unchecked, "app"),
+            p.cannot_check_reason
         ));
     }
     for e in &p.errors {
@@ -155,7 +160,10 @@ fn orphan_reason(o: &reg::OrphanClient) -> &'static str {
 fn summary(report: &reg::DriftReport) -> String {
     let providers = report.providers.len();
     if report.clean {
-        return format!("summary: {providers} providers checked, no drift");
+        return format!(
+            "summary: {} checked, no drift",
+            plural(providers, "provider")
+        );
     }
     let total = |f: fn(&reg::DriftCounts) -> i32| -> i32 {
         report
@@ -167,11 +175,18 @@ fn summary(report: &reg::DriftReport) -> String {
     let errors: usize = report.providers.iter().map(|p| p.errors.len()).sum();
     let drifted = report.providers.iter().filter(|p| !is_clean(p)).count();
     format!(
-        "summary: drift in {drifted} of {providers} providers: {} orphan clients, {} missing \
-         clients, {} stuck operations, {} possible orphans, {errors} errors",
-        total(|c| c.orphan_clients),
-        total(|c| c.missing_clients),
-        total(|c| c.stuck_operations),
-        total(|c| c.possible_orphans),
+        "summary: drift in {drifted} of {}: {}, {}, {}, {}, {}",
+        plural(providers, "provider"),
+        plural(total(|c| c.orphan_clients), "orphan client"),
+        plural(total(|c| c.missing_clients), "missing client"),
+        plural(total(|c| c.stuck_operations), "stuck operation"),
+        plural(total(|c| c.possible_orphans), "possible orphan"),
+        plural(errors, "error"),
     )
+}
+
+/// `1 app`, `2 apps`.
+fn plural(n: impl TryInto<i64> + Copy + std::fmt::Display, noun: &str) -> String {
+    let one = n.try_into().is_ok_and(|n| n == 1);
+    format!("{n} {noun}{}", if one { "" } else { "s" })
 }

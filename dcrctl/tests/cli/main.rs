@@ -3,6 +3,7 @@
 //! each a whole story, because each stack costs seconds on a 2-core CI machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod doctor;
 mod errors;
 mod polish;
 mod story;
