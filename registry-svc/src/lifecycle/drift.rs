@@ -202,13 +202,7 @@ impl Registry {
         };
         if let Some(listed) = &listed {
             drift.clients_listed = listed.len();
-            let recorded: HashSet<Uuid> = self
-                .store
-                .recorded_applications(provider.id)
-                .await?
-                .into_iter()
-                .collect();
-            drift.orphans = orphans(listed, &apps, &recorded);
+            drift.orphans = self.orphans(listed, &apps).await?;
         } else if drift.cannot_list.is_some() {
             drift.possible_orphans = apps
                 .iter()
@@ -221,6 +215,53 @@ impl Registry {
         self.check_clients(&*adapter, &apps, listed.as_deref(), &mut drift)
             .await?;
         Ok(drift)
+    }
+
+    /// The marked clients that no live application of this registry holds. A client of
+    /// an application under another provider counts as that application's: two
+    /// providers may share one tenant.
+    async fn orphans(
+        &self,
+        listed: &[MarkedClient],
+        apps: &[Application],
+    ) -> Result<Vec<OrphanClient>, ApiError> {
+        let mine: HashMap<Uuid, &Application> = apps.iter().map(|a| (a.id, a)).collect();
+        let mut found = Vec::new();
+        for client in listed {
+            let elsewhere;
+            let app = match mine.get(&client.application_id) {
+                Some(app) => Some(*app),
+                None => {
+                    elsewhere = self.store.get_application(client.application_id).await?;
+                    elsewhere.as_ref()
+                }
+            };
+            let reason = match app {
+                None if self
+                    .store
+                    .application_recorded(client.application_id)
+                    .await? =>
+                {
+                    OrphanReason::ApplicationDeleted
+                }
+                None => OrphanReason::NotMadeHere,
+                Some(app) => match app.state {
+                    AppState::Failed => OrphanReason::ApplicationFailed,
+                    // In flight: the pending operation covers it.
+                    AppState::Provisioning | AppState::Deleting => continue,
+                    AppState::Active if app.client_id.as_deref() == Some(&client.client_id) => {
+                        continue;
+                    }
+                    AppState::Active => OrphanReason::Duplicate,
+                },
+            };
+            found.push(OrphanClient {
+                client_id: client.client_id.clone(),
+                application_id: client.application_id,
+                reason,
+            });
+        }
+        Ok(found)
     }
 
     /// Asks the IdP about each ACTIVE app's client that a listing did not show.
@@ -276,40 +317,6 @@ impl Registry {
         }
         Ok(())
     }
-}
-
-/// The marked clients that no live application of this registry holds.
-fn orphans(
-    listed: &[MarkedClient],
-    apps: &[Application],
-    recorded: &HashSet<Uuid>,
-) -> Vec<OrphanClient> {
-    let by_id: HashMap<Uuid, &Application> = apps.iter().map(|a| (a.id, a)).collect();
-    listed
-        .iter()
-        .filter_map(|client| {
-            let reason = match by_id.get(&client.application_id) {
-                None if recorded.contains(&client.application_id) => {
-                    OrphanReason::ApplicationDeleted
-                }
-                None => OrphanReason::NotMadeHere,
-                Some(app) => match app.state {
-                    AppState::Failed => OrphanReason::ApplicationFailed,
-                    // In flight: the pending operation covers it.
-                    AppState::Provisioning | AppState::Deleting => return None,
-                    AppState::Active if app.client_id.as_deref() == Some(&client.client_id) => {
-                        return None;
-                    }
-                    AppState::Active => OrphanReason::Duplicate,
-                },
-            };
-            Some(OrphanClient {
-                client_id: client.client_id.clone(),
-                application_id: client.application_id,
-                reason,
-            })
-        })
-        .collect()
 }
 
 /// What a stuck operation means and what happens next.

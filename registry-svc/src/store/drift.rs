@@ -1,6 +1,6 @@
 //! What the drift report (`crate::lifecycle::drift`) reads beyond the other traits: a
-//! provider's applications across developers, the applications this registry ever
-//! recorded an IdP operation for, and pending operations with their last error.
+//! provider's applications across developers, whether this registry ever recorded an
+//! IdP operation for an application, and pending operations with their last error.
 //! Read-only: the report's repairs go through the ordinary lifecycle writes.
 
 use chrono::{DateTime, Utc};
@@ -24,11 +24,11 @@ pub struct PendingOperation {
 pub trait DriftStore: Send + Sync {
     /// Every application (any developer, any state) bound to a strategy of the provider.
     async fn applications_of_provider(&self, provider_id: Uuid) -> StoreResult<Vec<Application>>;
-    /// The applications of the provider this registry ever recorded an IdP operation for,
-    /// deleted ones included (operation rows outlive their application): the clients
-    /// dcr itself made. A marked client whose application is not among them was not made
+    /// True when this registry ever recorded an IdP operation for the application,
+    /// deleted ones included (operation rows outlive their application): dcr itself made
+    /// its client. A marked client whose application was never recorded was not made
     /// here (another installation on the same tenant, a restored backup, a hand copy).
-    async fn recorded_applications(&self, provider_id: Uuid) -> StoreResult<Vec<Uuid>>;
+    async fn application_recorded(&self, application_id: Uuid) -> StoreResult<bool>;
     /// Every pending operation, oldest first, with its last error.
     async fn pending_operation_details(&self) -> StoreResult<Vec<PendingOperation>>;
 }
@@ -48,16 +48,15 @@ impl<D: Dialect> DriftStore for SqlStore<D> {
             .collect()
     }
 
-    async fn recorded_applications(&self, provider_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        self.db
-            .fetch_all(
-                "SELECT DISTINCT application_id FROM idp_operations WHERE provider_id = $1",
-                &[provider_id.into()],
+    async fn application_recorded(&self, application_id: Uuid) -> StoreResult<bool> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id FROM idp_operations WHERE application_id = $1 LIMIT 1",
+                &[application_id.into()],
             )
-            .await?
-            .iter()
-            .map(|r| r.id("application_id"))
-            .collect()
+            .await?;
+        Ok(row.is_some())
     }
 
     async fn pending_operation_details(&self) -> StoreResult<Vec<PendingOperation>> {

@@ -385,3 +385,24 @@ async fn an_rfc7591_idp_cannot_list_but_a_gone_client_is_found() {
         .await;
     assert_ne!(status, 200, "deleted at the IdP too");
 }
+
+/// Two providers on one Okta org each list the other's clients too: those belong to an
+/// app of this registry, so neither reports them.
+#[tokio::test]
+async fn two_providers_on_one_tenant_do_not_take_each_others_clients_for_orphans() {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let (_, first, _) = app.setup(provider(&emu, "okta"), true).await;
+    let mut second = provider(&emu, "okta");
+    second.name = "okta-2".into();
+    let (_, second, _) = app.setup(second, true).await;
+    app.create_app("dev-1", &first.id, "one").await;
+    app.create_app("dev-1", &second.id, "two").await;
+    let report = drift(&app, false).await;
+    assert_eq!(report.providers.len(), 2);
+    for p in &report.providers {
+        assert_eq!(p.counts.expect("counts").clients_listed, 2, "{p:?}");
+        assert!(p.orphan_clients.is_empty(), "{p:?}");
+    }
+    assert!(report.clean, "{report:?}");
+}
