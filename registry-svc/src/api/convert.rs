@@ -458,6 +458,7 @@ pub fn application_to_proto(a: &Application) -> pb::Application {
         create_time: Some(timestamp(a.create_time)),
         update_time: Some(timestamp(a.update_time)),
         failure_reason: a.failure_reason.clone(),
+        attention: a.attention.clone(),
     }
 }
 
