@@ -1,10 +1,11 @@
 //! Session cookies: the sealed (XChaCha20-Poly1305, key DCR_SESSION_SECRET) record of a
 //! successful check, so a browser can come back with only the cookie until it expires or
 //! the app's credentials are revoked. A session is bound to what it was made for: the
-//! product, its strategy, the issuer and the audience. Shown to another product (cookie
-//! names are shared by default, and `Path=/` sends them everywhere on the host), or after
-//! an admin moved the product to another strategy, issuer or audience, it is refused. It
-//! never outlives the token it came from.
+//! product, its strategy, the issuer and the audience. Shown to another product (the
+//! products of one strategy share its cookie name, an admin may give two strategies the
+//! same one, and `Path=/` sends them everywhere on the host), or after an admin moved the
+//! product to another strategy, issuer or audience, it is refused. It never outlives the
+//! token it came from.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -58,7 +59,10 @@ pub fn open(sealer: &Sealer, cookie: &str) -> Option<Session> {
     serde_json::from_slice(&plain).ok()
 }
 
-/// The Set-Cookie value for a new session.
+/// The Set-Cookie value for a new session. Always `Secure` and `Path=/`, never `Domain`:
+/// what a `__Host-` name (the registry's default, RFC 6265bis section 4.1.3.2) requires,
+/// and a `__Secure-` one too; with another attribute set the browser would drop the
+/// cookie, and the session with it.
 pub fn set_cookie(name: &str, value: &str, max_age_seconds: i64) -> String {
     format!("{name}={value}; Path=/; Max-Age={max_age_seconds}; HttpOnly; Secure; SameSite=Lax")
 }
@@ -88,5 +92,17 @@ mod tests {
         tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
         assert_eq!(open(&sealer, &String::from_utf8(tampered).unwrap()), None);
         assert_eq!(open(&Sealer::new(&[4; 32], &[]), "garbage"), None);
+    }
+
+    #[test]
+    fn every_cookie_fits_the_host_and_secure_prefixes() {
+        for name in ["__Host-dcr-session-0a1b", "__Secure-sid", "portal_session"] {
+            let header = set_cookie(name, "v", 60);
+            let attributes: Vec<&str> = header.split("; ").collect();
+            assert_eq!(attributes[0], format!("{name}=v"));
+            assert!(attributes.contains(&"Secure"), "{header}");
+            assert!(attributes.contains(&"Path=/"), "{header}");
+            assert!(!header.to_ascii_lowercase().contains("domain="), "{header}");
+        }
     }
 }

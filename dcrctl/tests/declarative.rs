@@ -298,6 +298,68 @@ async fn a_changed_field_is_an_update_with_old_and_new() {
     app.stop().await;
 }
 
+/// A file that leaves the session cookie name out leaves it to the registry: its own
+/// `__Host-` name on create, and whatever the strategy has afterwards (one made before
+/// that default keeps `dcr_session`). Only a name written in the file changes it.
+#[tokio::test]
+async fn an_omitted_session_cookie_name_is_the_registrys_to_choose() {
+    let app = helpers::spawn_app().await;
+    let dir = Dir::new();
+    let conn = connection(&app);
+    let options = vars(&[("T_IDP", "http://127.0.0.1:3999"), ("T_IAT", "iat-1")]);
+    let file = dir.write("dcr.yaml", CONFIG);
+    declarative::apply_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    let strategy = strategies(&app).await.remove(0);
+    assert_eq!(
+        strategy.session_cookie_name,
+        format!("__Host-dcr-session-{}", strategy.id.replace('-', ""))
+    );
+
+    // As stored before the per-strategy default.
+    app.strategies()
+        .update_strategy(pb::UpdateStrategyRequest {
+            strategy: Some(pb::AuthStrategy {
+                id: strategy.id.clone(),
+                session_cookie_name: "dcr_session".into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["session_cookie_name".into()],
+            }),
+        })
+        .await
+        .unwrap();
+    let plan = declarative::plan_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert!(plan.is_empty(), "{}", plan.render());
+
+    let named = CONFIG.replace(
+        "    session_ttl: 2h\n",
+        "    session_ttl: 2h\n    session_cookie_name: __Host-partners\n",
+    );
+    let file = dir.write("dcr.yaml", &named);
+    let plan = declarative::plan_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert!(
+        plan.render()
+            .contains(r#"session_cookie_name: "dcr_session" -> "__Host-partners""#),
+        "{}",
+        plan.render()
+    );
+    declarative::apply_with_options(&conn, &file, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        strategies(&app).await[0].session_cookie_name,
+        "__Host-partners"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn export_then_plan_is_empty() {
     let app = helpers::spawn_app().await;

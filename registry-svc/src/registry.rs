@@ -19,6 +19,14 @@ pub struct Settings {
     pub operation_lease: Duration,
 }
 
+impl Settings {
+    /// How long a request may wait for the IdP: three quarters of the lease, so the
+    /// journal and commit that follow still fall inside it (fencing catches the rest).
+    pub fn workflow_deadline(&self) -> Duration {
+        self.operation_lease * 3 / 4
+    }
+}
+
 /// Failure injection for tests of invariant 1. Each counter makes that many of the next
 /// passes through its point fail as if the process died there. The counters exist only
 /// with the test-only feature `fault-injection` (testkit turns it on); a build without
@@ -31,6 +39,10 @@ pub struct Faults {
     /// After the IdP deleted the client, before the row is removed.
     #[cfg(feature = "fault-injection")]
     pub crash_after_idp_delete: AtomicU32,
+    /// After the IdP confirmed a client change (new secret, new metadata) and dcr
+    /// journaled it, before the commit.
+    #[cfg(feature = "fault-injection")]
+    pub crash_after_idp_change: AtomicU32,
 }
 
 impl Faults {
@@ -38,6 +50,14 @@ impl Faults {
     pub(crate) fn crash_after_idp_create_now(&self) -> bool {
         #[cfg(feature = "fault-injection")]
         return trip(&self.crash_after_idp_create);
+        #[cfg(not(feature = "fault-injection"))]
+        false
+    }
+
+    /// True (and counts down) when the process should "die" after an IdP client change.
+    pub(crate) fn crash_after_idp_change_now(&self) -> bool {
+        #[cfg(feature = "fault-injection")]
+        return trip(&self.crash_after_idp_change);
         #[cfg(not(feature = "fault-injection"))]
         false
     }

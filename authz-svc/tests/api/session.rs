@@ -1,5 +1,6 @@
 //! Sessions: a successful check sets a sealed cookie; the cookie alone is enough until it
-//! expires or the app's credential is revoked.
+//! expires or the app's credential is revoked. Unless the strategy names it, the cookie is
+//! the strategy's own `__Host-` cookie.
 
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::registry::v1 as reg;
@@ -207,5 +208,95 @@ async fn a_session_is_refused_by_another_product_and_never_outlives_its_token() 
     assert_eq!(
         (after.http_status, after.reason.as_str()),
         (401, "invalid_token")
+    );
+}
+
+/// Bearer and SESSION, auto-approved, the name and cookie left to the registry.
+fn session_strategy() -> reg::AuthStrategy {
+    reg::AuthStrategy {
+        auth_methods: vec![
+            reg::AuthMethod::Bearer as i32,
+            reg::AuthMethod::Session as i32,
+        ],
+        auto_approve: true,
+        scopes: vec!["read".into()],
+        ..Default::default()
+    }
+}
+
+async fn cookie_name_of(s: &dcr_testkit::authz::AuthzStack, strategy_id: &str) -> String {
+    s.base
+        .registry
+        .strategies()
+        .get_strategy(reg::GetStrategyRequest {
+            id: strategy_id.to_owned(),
+        })
+        .await
+        .expect("strategy")
+        .into_inner()
+        .session_cookie_name
+}
+
+/// Two strategies that name no cookie get one each: a `__Host-` name, sent with the
+/// attributes that prefix demands (browsers drop it otherwise). One strategy's session,
+/// shown under the other's name, is refused by the other.
+#[tokio::test]
+async fn each_strategy_has_its_own_host_cookie_and_refuses_the_others_sessions() {
+    let s = authz_stack(&[]).await;
+    let (strategy_a, product_a) = s.product_with("browser-a", session_strategy()).await;
+    let (strategy_b, product_b) = s.product_with("browser-b", session_strategy()).await;
+    let name_a = cookie_name_of(&s, &strategy_a).await;
+    let name_b = cookie_name_of(&s, &strategy_b).await;
+    assert!(name_a.starts_with("__Host-dcr-session-"), "{name_a}");
+    assert!(name_b.starts_with("__Host-dcr-session-"), "{name_b}");
+    assert_ne!(name_a, name_b, "one cookie per strategy");
+
+    let (app, secret, _) = s
+        .app_registered_for("dev-1", &strategy_a, &product_a, "spa")
+        .await;
+    let token = s.idp_token(&app.client_id, &secret, AUDIENCE).await;
+    let made = s
+        .check(
+            &product_a,
+            &[("authorization", &format!("Bearer {token}"))],
+            &[],
+        )
+        .await;
+    assert_eq!(made.decision, pb::Decision::Allow as i32, "{made:?}");
+    let set_cookie = made.response_headers["set-cookie"].clone();
+    let attributes: Vec<&str> = set_cookie.split("; ").collect();
+    let value = attributes[0]
+        .strip_prefix(&format!("{name_a}="))
+        .unwrap_or_else(|| panic!("named {name_a}: {set_cookie}"));
+    assert!(attributes.contains(&"Secure"), "{set_cookie}");
+    assert!(attributes.contains(&"Path=/"), "{set_cookie}");
+    assert!(
+        !attributes
+            .iter()
+            .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+        "a __Host- cookie has no Domain: {set_cookie}"
+    );
+
+    let own = s
+        .check(&product_a, &[("cookie", &format!("{name_a}={value}"))], &[])
+        .await;
+    assert_eq!(own.decision, pb::Decision::Allow as i32, "{own:?}");
+    // B reads only its own cookie, so A's is no credential there...
+    let sent_to_b = s
+        .check(&product_b, &[("cookie", &format!("{name_a}={value}"))], &[])
+        .await;
+    assert_eq!(sent_to_b.reason, "missing_credentials", "{sent_to_b:?}");
+    // ...and under B's name the session itself is refused: it was made for A.
+    let renamed = s
+        .check(&product_b, &[("cookie", &format!("{name_b}={value}"))], &[])
+        .await;
+    assert_eq!(
+        (renamed.http_status, renamed.reason.as_str()),
+        (401, "invalid_token"),
+        "{renamed:?}"
+    );
+    assert!(
+        renamed.www_authenticate.contains("another product"),
+        "{renamed:?}"
     );
 }

@@ -106,10 +106,12 @@ async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
     for a in &apps {
         let mut row = vec![a.id.clone(), a.name.clone()];
         row.extend(strategies.cells(&a.strategy_id, args.wide));
-        row.extend([
-            a.client_id.clone(),
-            output::enum_name(a.state().as_str_name(), "APPLICATION_STATE_"),
-        ]);
+        let mut state = output::enum_name(a.state().as_str_name(), "APPLICATION_STATE_");
+        if !a.attention.is_empty() {
+            // The reason is long: `apps get` shows it.
+            state.push_str(" (needs attention)");
+        }
+        row.extend([a.client_id.clone(), state]);
         table.row(row);
     }
     table.print()

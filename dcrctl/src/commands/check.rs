@@ -29,8 +29,9 @@ pub struct CheckArgs {
     basic: Option<String>,
     #[command(flatten)]
     client: ClientArgs,
-    /// A request header NAME=VALUE (repeatable), e.g. cookie=dcr_session=...; an
-    /// authorization header given here wins over --basic and --token.
+    /// A request header NAME=VALUE (repeatable), e.g. cookie=__Host-dcr-session-...=...
+    /// (the strategy's session_cookie_name); an authorization header given here wins
+    /// over --basic and --token.
     #[arg(long = "header", value_name = "NAME=VALUE")]
     headers: Vec<String>,
     /// A scope the call needs (repeatable).

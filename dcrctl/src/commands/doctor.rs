@@ -89,7 +89,7 @@ fn provider_block(p: &reg::ProviderDrift) -> Vec<String> {
     }
     for m in &p.missing_clients {
         lines.push(format!(
-            "  missing client {} of app {} ({}, developer {}): the IdP no longer has it; \
+            "  missing client {} of app {} ({}, developer {}): the IdP no longer has it (or no longer lets dcr manage it); \
              the developer should delete the app and create a new one",
             m.client_id, m.application_name, m.application_id, m.developer_id
         ));
@@ -109,6 +109,12 @@ fn provider_block(p: &reg::ProviderDrift) -> Vec<String> {
         lines.push(format!(
             "  possible orphan of FAILED app {} ({}): {}",
             o.application_name, o.application_id, o.hint
+        ));
+    }
+    for a in &p.needs_attention {
+        lines.push(format!(
+            "  app {} ({}, developer {}) needs attention: {}",
+            a.application_name, a.application_id, a.developer_id, a.attention
         ));
     }
     if !p.listing_supported {
@@ -136,6 +142,7 @@ fn is_clean(p: &reg::ProviderDrift) -> bool {
         && p.missing_clients.is_empty()
         && p.stuck_operations.is_empty()
         && p.possible_orphans.is_empty()
+        && p.needs_attention.is_empty()
 }
 
 fn orphan_reason(o: &reg::OrphanClient) -> &'static str {
@@ -175,12 +182,13 @@ fn summary(report: &reg::DriftReport) -> String {
     let errors: usize = report.providers.iter().map(|p| p.errors.len()).sum();
     let drifted = report.providers.iter().filter(|p| !is_clean(p)).count();
     format!(
-        "summary: drift in {drifted} of {}: {}, {}, {}, {}, {}",
+        "summary: drift in {drifted} of {}: {}, {}, {}, {}, {} needing attention, {}",
         plural(providers, "provider"),
         plural(total(|c| c.orphan_clients), "orphan client"),
         plural(total(|c| c.missing_clients), "missing client"),
         plural(total(|c| c.stuck_operations), "stuck operation"),
         plural(total(|c| c.possible_orphans), "possible orphan"),
+        plural(total(|c| c.needs_attention), "app"),
         plural(errors, "error"),
     )
 }

@@ -15,7 +15,7 @@ use super::file::{
 /// The API's defaults for strategy fields the file may leave out (strategies.proto).
 pub const DEFAULT_AUTH_METHODS: &[AuthMethod] =
     &[AuthMethod::ClientCredentials, AuthMethod::Bearer];
-pub use dcr_proto::strategies::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+pub use dcr_proto::strategies::DEFAULT_SESSION_TTL;
 
 /// The secret references of a provider's config blocks: (type, field, reference,
 /// required). A secret paired with another field is required when that one is set.

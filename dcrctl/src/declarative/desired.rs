@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dcr_proto::providers::{self, FieldKind, Presence};
 
-use super::convert::{self, DEFAULT_AUTH_METHODS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+use super::convert::{self, DEFAULT_AUTH_METHODS, DEFAULT_SESSION_TTL};
 use super::file::{self, ConfigFile, FieldValue, Secret, Ttl};
 use super::interpolate::{self, Variables};
 
@@ -204,12 +204,8 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
             methods = DEFAULT_AUTH_METHODS.to_vec();
         }
         s.auth_methods = Some(methods);
-        let cookie = s.session_cookie_name.take().unwrap_or_default();
-        s.session_cookie_name = Some(if cookie.is_empty() {
-            DEFAULT_SESSION_COOKIE.to_owned()
-        } else {
-            cookie
-        });
+        // Empty is the API's "use the default" too: the registry's name for the strategy.
+        s.session_cookie_name = s.session_cookie_name.take().filter(|name| !name.is_empty());
         let ttl = match &s.session_ttl {
             None => DEFAULT_SESSION_TTL,
             Some(Ttl(text)) => match crate::commands::parse_duration(text) {

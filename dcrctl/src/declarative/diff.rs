@@ -321,6 +321,10 @@ impl Builder<'_> {
                         // Left to the registry's default for the provider type.
                         have.remove("credential_claims");
                     }
+                    if s.session_cookie_name.is_none() {
+                        // Left to the registry, which named it on create (see file.rs).
+                        have.remove("session_cookie_name");
+                    }
                     let fields = compare(&have, &wanted);
                     (changed_or_unchanged(&fields, false), fields)
                 }

@@ -378,7 +378,10 @@ pub struct StrategyFile {
     /// Omitted: CLIENT_CREDENTIALS and BEARER (the API's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_methods: Option<Vec<AuthMethod>>,
-    /// Omitted: dcr_session.
+    /// Omitted: the registry names it on create, `__Host-dcr-session-<strategy id>`, and
+    /// it is not compared afterwards. A strategy made before that default keeps its
+    /// `dcr_session`, and taking a name out of the file keeps it too: a new name logs
+    /// every browser out, so only a name written here changes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_cookie_name: Option<String>,
     /// `90s`, `15m`, `1h`, `1d` or seconds; omitted: 1h. Kept as text until checked, so

@@ -9,7 +9,7 @@ use dcr_common::text::echo;
 use dcr_proto::registry::v1 as pb;
 use uuid::Uuid;
 
-use crate::domain::strategy::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+use crate::domain::strategy::{DEFAULT_SESSION_TTL, default_session_cookie};
 use crate::domain::validate;
 use crate::domain::{
     ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, ProviderType,
@@ -76,7 +76,9 @@ fn scope_token(scope: &str) -> Result<String, String> {
     }
 }
 
-/// A cookie name: an RFC 6265 token.
+/// A cookie name: an RFC 6265 token (section 4.1.1), so browsers and gateways read the
+/// Set-Cookie as written. A `__Host-` or `__Secure-` name needs nothing more: authz-svc
+/// always sets `Secure; Path=/` and never `Domain`, which both prefixes accept.
 fn cookie_name(name: &str) -> Result<String, String> {
     let separators = "()<>@,;:\\\"/[]?={} \t";
     let ok = !name.is_empty()
@@ -87,7 +89,11 @@ fn cookie_name(name: &str) -> Result<String, String> {
     if ok {
         Ok(name.to_owned())
     } else {
-        Err("must be 1-64 characters of an RFC 6265 token".into())
+        Err(format!(
+            "\"{}\" is not a cookie name: use 1-64 letters, digits or !#$%&'*+-.^_`|~ \
+             (an RFC 6265 token), or leave it empty for the strategy's own __Host- name",
+            echo(name)
+        ))
     }
 }
 
@@ -175,8 +181,10 @@ fn apply_strategy_fields(
         };
     }
     if wants(paths, "session_cookie_name") {
+        // Set whether or not SESSION is on, so a later update that turns it on finds a
+        // name of the strategy's own. A name given is kept as given.
         target.session_cookie_name = if s.session_cookie_name.is_empty() {
-            DEFAULT_SESSION_COOKIE.to_owned()
+            default_session_cookie(target.id)
         } else {
             v.check(
                 "strategy.session_cookie_name",
@@ -458,6 +466,7 @@ pub fn application_to_proto(a: &Application) -> pb::Application {
         create_time: Some(timestamp(a.create_time)),
         update_time: Some(timestamp(a.update_time)),
         failure_reason: a.failure_reason.clone(),
+        attention: a.attention.clone(),
     }
 }
 

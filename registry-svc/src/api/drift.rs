@@ -72,6 +72,16 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
                 ),
             })
             .collect(),
+        needs_attention: d
+            .needs_attention
+            .iter()
+            .map(|a| pb::AttentionApp {
+                application_id: a.id.to_string(),
+                application_name: a.name.clone(),
+                developer_id: a.developer_id.clone(),
+                attention: a.attention.clone(),
+            })
+            .collect(),
         counts: Some(pb::DriftCounts {
             applications: count(d.applications),
             clients_listed: count(d.clients_listed),
@@ -81,6 +91,7 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
             missing_clients: count(d.missing.len()),
             stuck_operations: count(d.stuck.len()),
             possible_orphans: count(d.possible_orphans.len()),
+            needs_attention: count(d.needs_attention.len()),
         }),
     }
 }

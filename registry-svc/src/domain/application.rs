@@ -46,6 +46,9 @@ pub struct Application {
     pub redirect_uris: Vec<Url>,
     pub state: AppState,
     pub failure_reason: String,
+    /// What an operator should look at about the IdP client ('' when nothing): dcr
+    /// could not confirm a change there (see `lifecycle::reconcile`).
+    pub attention: String,
     pub request_id: Option<String>,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,

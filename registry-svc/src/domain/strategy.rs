@@ -33,7 +33,7 @@ impl AuthMethod {
 }
 
 /// The API's defaults (strategies.proto), shared with dcrctl.
-pub use dcr_proto::strategies::{DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_TTL};
+pub use dcr_proto::strategies::{DEFAULT_SESSION_TTL, default_session_cookie};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuthStrategy {

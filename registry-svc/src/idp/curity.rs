@@ -45,6 +45,10 @@ impl CurityAdapter {
 
 #[async_trait::async_trait]
 impl IdpAdapter for CurityAdapter {
+    fn state_rotates(&self) -> bool {
+        true // RFC 7592 lets every write rotate the registration access token
+    }
+
     async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
         let token = self.dcr_token().await?;
         self.registration(Some(token)).create_client(client).await

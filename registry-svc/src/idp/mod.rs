@@ -164,6 +164,12 @@ pub trait IdpAdapter: Send + Sync {
     fn expires_secrets(&self) -> bool {
         false
     }
+    /// True when the adapter's state for a client (`IdpClientState`) may change on a
+    /// write, as the RFC 7592 registration access token does: losing the new one loses
+    /// dcr's way to manage the client.
+    fn state_rotates(&self) -> bool {
+        false
+    }
     /// Revokes one secret by its IdP reference, where the IdP can.
     async fn revoke_secret(&self, client: ClientRef<'_>, secret_ref: &str) -> IdpResult<()>;
     async fn registration_changed(

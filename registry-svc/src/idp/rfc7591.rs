@@ -9,8 +9,9 @@
 //!   server treat an omitted secret as a request for a new one; dcr never stores it.
 //! - regenerate: the same `PUT` without `client_secret`. A server that answers with the
 //!   same secret does not rotate secrets this way: `SecretNotRotated`.
-//! - delete: RFC 7592 `DELETE`.
-//! - whether a client exists (drift report): RFC 7592 `GET`. Listing clients: impossible.
+//! - delete: RFC 7592 `DELETE`; 401 is an error, not proof of deletion (see `remove`).
+//! - whether a client exists (drift report): RFC 7592 `GET`; 404 and 401 are both
+//!   reported, as gone or no longer manageable by dcr. Listing clients: impossible.
 //!
 //! Every `PUT` may rotate the registration access token; the new one is returned as state.
 
@@ -209,11 +210,12 @@ impl Rfc7591Adapter {
         match answer.status.as_u16() {
             200..=299 | 404 => Ok(()),
             // A deleted client's registration access token is invalid too (RFC 7592
-            // section 2.3): dcr holds the only token, so 401 means the client is gone.
-            401 => {
-                tracing::warn!(uri = %m.uri, "RFC 7592 delete answered 401; treating the client as already deleted");
-                Ok(())
-            }
+            // section 2.3), but so is one the server rotated without dcr hearing of it:
+            // 401 cannot tell "gone" from "no longer ours to manage", so it is an error.
+            401 | 403 => Err(IdpError::Unauthorized(format!(
+                "RFC 7592 delete answered {}: the registration access token is not accepted",
+                answer.status.as_u16()
+            ))),
             _ => Err(error_for(&answer, "RFC 7592 delete")),
         }
     }
@@ -240,6 +242,10 @@ impl Rfc7591Adapter {
 
 #[async_trait::async_trait]
 impl IdpAdapter for Rfc7591Adapter {
+    fn state_rotates(&self) -> bool {
+        true // RFC 7592 lets every write rotate the registration access token
+    }
+
     async fn create_client(&self, client: &NewClient) -> IdpResult<CreatedClient> {
         let body = self.register(&metadata(client)).await?;
         let client_id = body
@@ -342,8 +348,9 @@ impl IdpAdapter for Rfc7591Adapter {
     }
 
     /// An RFC 7592 read with the registration access token. 404, or 401 for the token
-    /// only dcr holds (RFC 7592 section 2.3: a deleted client's token is invalid), mean
-    /// the client is gone or dcr can no longer manage it.
+    /// only dcr holds (RFC 7592 section 2.3: a deleted client's token is invalid, but so
+    /// is one the server stopped accepting), mean the client is gone or dcr can no longer
+    /// manage it: either way a person must look, so both are reported as missing.
     async fn client_exists(&self, client: ClientRef<'_>) -> IdpResult<Presence> {
         let m = management(client.state, self.deps.policy)?;
         match self.read(&m).await {

@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
-use crate::idp::{self, ClientRef, CreatedClient, IdpAdapter, NewClient};
+use crate::idp::{self, ClientRef, CreatedClient, IdpAdapter, IdpError, NewClient};
 use crate::registry::Registry;
-use crate::store::{Journal, Operation, OperationKind, StoreError};
+use crate::store::{ClientChange, Journal, Operation, OperationKind, StoreError};
 
 /// A parsed CreateApplication request.
 #[derive(Debug, Clone)]
@@ -145,6 +145,7 @@ impl Registry {
             redirect_uris: request.redirect_uris,
             state: AppState::Provisioning,
             failure_reason: String::new(),
+            attention: String::new(),
             request_id: request.request_id,
             create_time: now,
             update_time: now,
@@ -173,7 +174,7 @@ impl Registry {
             redirect_uris: app.redirect_uris.clone(),
             scopes: strategy.scopes.clone(),
         };
-        match adapter.create_client(&new_client).await {
+        match self.at_idp(adapter.create_client(&new_client)).await {
             Ok(created) => Ok(created),
             Err(error) if error.is_definite() => {
                 // Nothing exists at the IdP: forget the intent as if it never was.
@@ -212,6 +213,7 @@ impl Registry {
         let journal = Journal {
             client_id: created.client_id.clone(),
             idp_state: created.state.clone(),
+            ..Journal::default()
         };
         if let Err(error) = self
             .store
@@ -295,6 +297,8 @@ impl Registry {
         }
     }
 
+    /// Pushes new metadata to the IdP, journaled like a secret: an RFC 7592 update may
+    /// rotate the registration access token.
     #[tracing::instrument(skip_all, fields(application_id = %app.id))]
     pub async fn update_application(&self, app: Application) -> Result<Application, ApiError> {
         let (adapter, strategy) = self.adapter_for_app(&app).await?;
@@ -308,18 +312,33 @@ impl Registry {
             redirect_uris: app.redirect_uris.clone(),
             scopes: strategy.scopes.clone(),
         };
-        let new_state = adapter
-            .update_client(
-                ClientRef {
-                    client_id: &client_id,
-                    state: &state,
-                },
-                &update,
+        let op = self
+            .begin_change(
+                &app,
+                OperationKind::UpdateClient,
+                strategy.provider_id,
+                None,
             )
             .await?;
-        self.store
-            .update_application(&app, new_state.as_ref())
-            .await?;
+        let client = ClientRef {
+            client_id: &client_id,
+            state: &state,
+        };
+        let new_state = match self.at_idp(adapter.update_client(client, &update)).await {
+            Ok(new_state) => new_state.unwrap_or(state),
+            Err(error) => return Err(self.unconfirmed(&op, error).await),
+        };
+        let journal = Journal {
+            client_id,
+            idp_state: new_state.clone(),
+            ..Journal::default()
+        };
+        let change = ClientChange {
+            idp_state: Some(new_state),
+            metadata: Some(app.clone()),
+            ..ClientChange::default()
+        };
+        self.journal_and_commit(&op, &journal, &change).await?;
         Ok(app)
     }
 
@@ -337,21 +356,35 @@ impl Registry {
         self.store
             .begin_delete(app.id, &op, self.clock.now())
             .await?;
-        if let Some(client_id) = &app.client_id
-            && let Err(error) = adapter
-                .delete_client(ClientRef {
-                    client_id,
-                    state: &state,
-                })
-                .await
-        {
-            tracing::warn!(%error, "IdP delete failed; the reconciler will retry");
+        if let Some(client_id) = &app.client_id {
+            let client = ClientRef {
+                client_id,
+                state: &state,
+            };
+            if let Err(error) = self.at_idp(adapter.delete_client(client)).await {
+                tracing::warn!(%error, "IdP delete failed; the reconciler will retry");
+                self.store
+                    .record_operation_error(op.id, &error.to_string())
+                    .await?;
+                if let IdpError::Unauthorized(_) = error {
+                    self.store
+                        .set_attention(app.id, &refused_delete(client_id, &error), self.clock.now())
+                        .await?;
+                }
+                return Err(ApiError::Unavailable(format!(
+                    "{error}; the application is DELETING and its IdP client will be removed when the IdP answers"
+                )));
+            }
+            // The IdP confirmed: whoever finishes the delete needs no second call (a
+            // deleted RFC 7592 client answers 401, which proves nothing by itself).
+            let journal = Journal {
+                client_id: client_id.clone(),
+                deleted: true,
+                ..Journal::default()
+            };
             self.store
-                .record_operation_error(op.id, &error.to_string())
+                .record_journal(op.id, op.attempts, &journal)
                 .await?;
-            return Err(ApiError::Unavailable(format!(
-                "{error}; the application is DELETING and its IdP client will be removed when the IdP answers"
-            )));
         }
         if self.faults.crash_after_idp_delete_now() {
             return Err(ApiError::internal(anyhow::anyhow!(
@@ -364,4 +397,14 @@ impl Registry {
         tracing::info!("application deleted");
         Ok(())
     }
+}
+
+/// What an operator reads when the IdP refused dcr's own credentials for a delete: the
+/// refusal does not prove the client is gone.
+pub(crate) fn refused_delete(client_id: &str, error: &IdpError) -> String {
+    format!(
+        "deleting IdP client {client_id} was refused ({error}): either it was deleted outside \
+         dcr, or dcr's credentials for it no longer work; dcr keeps retrying. Check the \
+         identity provider and delete the client there if it still exists"
+    )
 }

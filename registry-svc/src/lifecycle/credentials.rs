@@ -12,7 +12,7 @@ use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, Credential};
 use crate::idp::{ClientRef, IdpAdapter, IdpError, IssuedSecret};
 use crate::registry::Registry;
-use crate::store::{Operation, OperationKind, StoreError};
+use crate::store::{ClientChange, Journal, Operation, OperationKind, StoreError};
 
 fn require_active(app: &Application) -> Result<(), ApiError> {
     if app.state == AppState::Active {
@@ -38,9 +38,9 @@ impl Registry {
             .collect())
     }
 
-    fn new_credential(&self, app: &Application, secret: &IssuedSecret) -> Credential {
+    fn new_credential(&self, app: &Application, id: Uuid, secret: &IssuedSecret) -> Credential {
         Credential {
-            id: Uuid::now_v7(),
+            id,
             application_id: app.id,
             secret_hint: secret_hint(secret.client_secret.expose_secret()),
             idp_ref: secret.secret_ref.clone(),
@@ -69,32 +69,8 @@ impl Registry {
                     .into(),
             ));
         }
-        let (adapter, _) = self.adapter_for_app(app).await?;
-        let (client_id, state) = self.client_state(app).await?;
-        let secret = match adapter
-            .regenerate_secret(ClientRef {
-                client_id: &client_id,
-                state: &state,
-            })
+        self.issue_secret(app, OperationKind::RegenerateSecret, None)
             .await
-        {
-            Ok(secret) => secret,
-            Err(IdpError::SecretNotRotated { state }) => {
-                // The call may have rotated the registration access token: keep it.
-                self.store.update_application(app, Some(&state)).await?;
-                return Err(ApiError::FailedPrecondition(
-                    "this identity provider does not issue a new client_secret through RFC 7592; \
-                     delete and recreate the application to get a new secret"
-                        .into(),
-                ));
-            }
-            Err(error) => return Err(error.into()),
-        };
-        let credential = self.new_credential(app, &secret);
-        self.store
-            .add_credential(&credential, true, secret.state.as_ref(), self.clock.now())
-            .await?;
-        Ok((credential, secret.client_secret))
     }
 
     #[tracing::instrument(skip_all, fields(application_id = %app.id))]
@@ -109,7 +85,19 @@ impl Registry {
         {
             return Err(ApiError::invalid("expire_time", "must be in the future"));
         }
-        let (adapter, _) = self.adapter_for_app(app).await?;
+        self.issue_secret(app, OperationKind::AddSecret, expire_time)
+            .await
+    }
+
+    /// A new secret from the IdP, journaled and committed like a create: replacing the
+    /// active ones (`RegenerateSecret`) or beside them (`AddSecret`).
+    async fn issue_secret(
+        &self,
+        app: &Application,
+        kind: OperationKind,
+        expire_time: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(Credential, SecretString), ApiError> {
+        let (adapter, strategy) = self.adapter_for_app(app).await?;
         if expire_time.is_some() && !adapter.expires_secrets() {
             return Err(ApiError::FailedPrecondition(
                 "this application's identity provider cannot expire secrets; add the \
@@ -118,19 +106,57 @@ impl Registry {
             ));
         }
         let (client_id, state) = self.client_state(app).await?;
-        let secret = adapter
-            .add_secret(
-                ClientRef {
-                    client_id: &client_id,
-                    state: &state,
-                },
-                expire_time,
-            )
+        let credential_id = Uuid::now_v7();
+        let op = self
+            .begin_change(app, kind, strategy.provider_id, Some(credential_id))
             .await?;
-        let credential = self.new_credential(app, &secret);
-        self.store
-            .add_credential(&credential, false, secret.state.as_ref(), self.clock.now())
-            .await?;
+        let client = ClientRef {
+            client_id: &client_id,
+            state: &state,
+        };
+        let replaces = kind == OperationKind::RegenerateSecret;
+        let answer = if replaces {
+            self.at_idp(adapter.regenerate_secret(client)).await
+        } else {
+            self.at_idp(adapter.add_secret(client, expire_time)).await
+        };
+        let secret = match answer {
+            Ok(secret) => secret,
+            Err(IdpError::SecretNotRotated { state: rotated }) => {
+                // The call may have rotated the registration access token: keep it.
+                let journal = Journal {
+                    client_id,
+                    idp_state: rotated.clone(),
+                    ..Journal::default()
+                };
+                let keep = ClientChange {
+                    idp_state: Some(rotated),
+                    ..ClientChange::default()
+                };
+                self.journal_and_commit(&op, &journal, &keep).await?;
+                return Err(ApiError::FailedPrecondition(
+                    "this identity provider does not issue a new client_secret through RFC 7592; \
+                     delete and recreate the application to get a new secret"
+                        .into(),
+                ));
+            }
+            Err(error) => return Err(self.unconfirmed(&op, error).await),
+        };
+        let credential = self.new_credential(app, credential_id, &secret);
+        let idp_state = secret.state.clone().unwrap_or(state);
+        let journal = Journal {
+            client_id,
+            idp_state: idp_state.clone(),
+            credential: Some(credential.clone()),
+            deleted: false,
+        };
+        let change = ClientChange {
+            credential: Some(credential.clone()),
+            replaces,
+            idp_state: Some(idp_state),
+            metadata: None,
+        };
+        self.journal_and_commit(&op, &journal, &change).await?;
         Ok((credential, secret.client_secret))
     }
 
@@ -193,15 +219,14 @@ impl Registry {
         credential: &Credential,
     ) -> Result<(), ApiError> {
         let (client_id, state) = self.client_state(app).await?;
-        adapter
-            .revoke_secret(
-                ClientRef {
-                    client_id: &client_id,
-                    state: &state,
-                },
-                &credential.idp_ref,
-            )
-            .await?;
+        self.at_idp(adapter.revoke_secret(
+            ClientRef {
+                client_id: &client_id,
+                state: &state,
+            },
+            &credential.idp_ref,
+        ))
+        .await?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //!   revoked secret the IdP has not confirmed revoking (credentials out of step).
 //! - Possible orphans: FAILED applications whose interrupted create may have left a
 //!   client the IdP cannot list.
+//! - Applications needing attention: the reconciler could not tell what an IdP call did.
 
 use std::collections::{HashMap, HashSet};
 
@@ -19,9 +20,9 @@ use dcr_common::error::ApiError;
 use uuid::Uuid;
 
 use crate::domain::{AppState, Application, Provider, ProviderType};
-use crate::idp::{self, ClientRef, IdpAdapter, IdpError, MarkedClient, Presence};
+use crate::idp::{self, ClientRef, IdpAdapter, IdpError, IdpResult, MarkedClient, Presence};
 use crate::registry::Registry;
-use crate::store::{OperationKind, PageRequest, PendingOperation};
+use crate::store::{ClientChange, Journal, OperationKind, PageRequest, PendingOperation};
 
 /// Why a marked client is an orphan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +74,8 @@ pub struct ProviderDrift {
     pub missing: Vec<Application>,
     pub stuck: Vec<StuckOperation>,
     pub possible_orphans: Vec<Application>,
+    /// Applications the reconciler marked for attention (an unclear IdP answer).
+    pub needs_attention: Vec<Application>,
     pub applications: usize,
     pub clients_listed: usize,
     pub checked: usize,
@@ -88,6 +91,7 @@ impl ProviderDrift {
             && self.missing.is_empty()
             && self.stuck.is_empty()
             && self.possible_orphans.is_empty()
+            && self.needs_attention.is_empty()
     }
 }
 
@@ -175,6 +179,11 @@ impl Registry {
             provider_name: provider.name.clone(),
             provider_type: provider.provider_type(),
             applications: apps.len(),
+            needs_attention: apps
+                .iter()
+                .filter(|a| !a.attention.is_empty())
+                .cloned()
+                .collect(),
             ..Default::default()
         };
         let now = self.clock.now();
@@ -285,20 +294,20 @@ impl Registry {
                 drift.checked += 1;
                 continue;
             }
-            let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
-            let presence = adapter
-                .client_exists(ClientRef {
-                    client_id,
-                    state: &state,
-                })
-                .await;
+            let presence = if drift.provider_type == ProviderType::Rfc7591 {
+                self.check_rotating(adapter, app, client_id, drift.provider_id)
+                    .await?
+            } else {
+                let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+                adapter
+                    .client_exists(ClientRef {
+                        client_id,
+                        state: &state,
+                    })
+                    .await
+            };
             match presence {
-                Ok(Presence::Present { state }) => {
-                    drift.checked += 1;
-                    if let Some(state) = state {
-                        self.store.update_application(app, Some(&state)).await?;
-                    }
-                }
+                Ok(Presence::Present { .. }) => drift.checked += 1,
                 Ok(Presence::Gone) => {
                     drift.checked += 1;
                     drift.missing.push(app.clone());
@@ -316,6 +325,67 @@ impl Registry {
             }
         }
         Ok(())
+    }
+}
+
+impl Registry {
+    /// An RFC 7592 read may rotate the registration access token, so it runs as a change
+    /// of the client (intent, read, journal, commit), like an update: a token the server
+    /// issued is never lost, and no rotation of the client runs at the same time.
+    async fn check_rotating(
+        &self,
+        adapter: &dyn IdpAdapter,
+        app: &Application,
+        client_id: &str,
+        provider_id: Uuid,
+    ) -> Result<IdpResult<Presence>, ApiError> {
+        let op = match self
+            .begin_change(app, OperationKind::UpdateClient, provider_id, None)
+            .await
+        {
+            Ok(op) => op,
+            Err(ApiError::FailedPrecondition(_)) => {
+                return Ok(Ok(Presence::CannotTell(
+                    "a change of the client is under way; run the report again".into(),
+                )));
+            }
+            Err(other) => return Err(other),
+        };
+        let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
+        let presence = self
+            .at_idp(adapter.client_exists(ClientRef {
+                client_id,
+                state: &state,
+            }))
+            .await;
+        match presence {
+            Ok(Presence::Present { state: Some(state) }) => {
+                let journal = Journal {
+                    client_id: client_id.to_owned(),
+                    idp_state: state.clone(),
+                    credential: None,
+                    deleted: false,
+                };
+                let change = ClientChange {
+                    credential: None,
+                    replaces: false,
+                    idp_state: Some(state),
+                    metadata: None,
+                };
+                self.journal_and_commit(&op, &journal, &change).await?;
+                Ok(Ok(Presence::Present { state: None }))
+            }
+            Ok(other) => {
+                self.finish_operation(&op).await?;
+                Ok(Ok(other))
+            }
+            Err(error) => {
+                let message = error.to_string();
+                // Left to the reconciler where the read's outcome is unclear.
+                let _ = self.unconfirmed(&op, error).await;
+                Ok(Err(IdpError::Ambiguous(message)))
+            }
+        }
     }
 }
 
@@ -339,6 +409,12 @@ fn hint(pending: &PendingOperation, now: DateTime<Utc>) -> String {
         }
         OperationKind::RemoveAccess => {
             "ended access the IdP has not confirmed (dcr already refuses it)"
+        }
+        OperationKind::RegenerateSecret
+        | OperationKind::AddSecret
+        | OperationKind::UpdateClient => {
+            "an unfinished change of the client: the reconciler commits it when the IdP's \
+             answer was journaled, else marks the app for attention"
         }
     };
     format!("{what}; {next}")

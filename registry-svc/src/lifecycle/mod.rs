@@ -4,6 +4,7 @@
 //! reconciler (`reconcile.rs`) finishes or undoes whatever a crash interrupted.
 
 mod applications;
+mod client_changes;
 mod credentials;
 pub mod drift;
 mod drift_repair;

@@ -12,15 +12,34 @@
 //!   pushed again: dcr already refuses it; the IdP must too. An application that is gone
 //!   took its secrets and access with it.
 //!
+//! - An interrupted client change (a new or added secret, new metadata) is committed
+//!   from its journal when the IdP's answer was recorded. When it was not, dcr cannot know
+//!   whether the change happened, so the application is marked for attention instead of
+//!   guessing (a secret that may have changed; a registration access token that may
+//!   have rotated).
+//! - A delete the IdP refuses with dcr's own credentials (401/403) is never taken as
+//!   proof that the client is gone: the application is marked for attention and the
+//!   delete retried.
+//!
 //! An IdP error leaves the operation pending; it is retried when its new lease runs out.
 
 use std::time::Duration;
 
 use dcr_common::error::ApiError;
 
-use crate::idp::{self, ClientRef, IdpAdapter};
+use super::applications::refused_delete;
+use crate::idp::{self, ClientRef, IdpAdapter, IdpError};
 use crate::registry::Registry;
-use crate::store::{Operation, OperationKind};
+use crate::store::{ClientChange, Operation, OperationKind};
+
+/// How the reconciler settled one operation.
+enum Settled {
+    Undone,
+    Deleted,
+    Revoked,
+    Committed,
+    Unclear,
+}
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +47,10 @@ pub struct Pass {
     pub undone_creates: usize,
     pub finished_deletes: usize,
     pub finished_revocations: usize,
+    /// Client changes committed from their journal.
+    pub committed_changes: usize,
+    /// Client changes whose outcome is unknown: the application needs attention.
+    pub unclear_changes: usize,
     pub retry_later: usize,
 }
 
@@ -45,11 +68,11 @@ impl Registry {
             }
             for op in ops {
                 match self.reconcile_operation(&op).await {
-                    Ok(OperationKind::Create) => pass.undone_creates += 1,
-                    Ok(OperationKind::Delete) => pass.finished_deletes += 1,
-                    Ok(OperationKind::RevokeSecret | OperationKind::RemoveAccess) => {
-                        pass.finished_revocations += 1;
-                    }
+                    Ok(Settled::Undone) => pass.undone_creates += 1,
+                    Ok(Settled::Deleted) => pass.finished_deletes += 1,
+                    Ok(Settled::Revoked) => pass.finished_revocations += 1,
+                    Ok(Settled::Committed) => pass.committed_changes += 1,
+                    Ok(Settled::Unclear) => pass.unclear_changes += 1,
                     Err(error) => {
                         tracing::warn!(operation_id = %op.id, application_id = %op.application_id, %error,
                             "reconcile failed; will retry");
@@ -63,7 +86,7 @@ impl Registry {
         }
     }
 
-    async fn reconcile_operation(&self, op: &Operation) -> Result<OperationKind, ApiError> {
+    async fn reconcile_operation(&self, op: &Operation) -> Result<Settled, ApiError> {
         let provider = self
             .store
             .get_provider(op.provider_id)
@@ -72,13 +95,85 @@ impl Registry {
                 ApiError::internal(anyhow::anyhow!("operation {} has no provider", op.id))
             })?;
         let adapter = idp::adapter_for(&provider, &self.idp);
-        match op.kind {
-            OperationKind::Create => self.undo_interrupted_create(&*adapter, op).await?,
-            OperationKind::Delete => self.finish_interrupted_delete(&*adapter, op).await?,
-            OperationKind::RevokeSecret => self.push_revocation(&*adapter, op).await?,
-            OperationKind::RemoveAccess => self.push_access_ended(op).await?,
+        Ok(match op.kind {
+            OperationKind::Create => {
+                self.undo_interrupted_create(&*adapter, op).await?;
+                Settled::Undone
+            }
+            OperationKind::Delete => {
+                self.finish_interrupted_delete(&*adapter, op).await?;
+                Settled::Deleted
+            }
+            OperationKind::RevokeSecret => {
+                self.push_revocation(&*adapter, op).await?;
+                Settled::Revoked
+            }
+            OperationKind::RemoveAccess => {
+                self.push_access_ended(op).await?;
+                Settled::Revoked
+            }
+            OperationKind::RegenerateSecret
+            | OperationKind::AddSecret
+            | OperationKind::UpdateClient => self.settle_client_change(&*adapter, op).await?,
+        })
+    }
+
+    /// Commits a client change from its journal; without one, marks the application for
+    /// attention where the change may have happened, and ends the operation.
+    async fn settle_client_change(
+        &self,
+        adapter: &dyn IdpAdapter,
+        op: &Operation,
+    ) -> Result<Settled, ApiError> {
+        if let Some(journal) = &op.journal {
+            let change = ClientChange {
+                credential: journal.credential.clone(),
+                replaces: op.kind == OperationKind::RegenerateSecret,
+                idp_state: Some(journal.idp_state.clone()),
+                // The request's new name and description were not journaled: the
+                // developer, told the update failed, sends it again.
+                metadata: None,
+            };
+            self.store
+                .complete_client_change(
+                    op.id,
+                    op.attempts,
+                    op.application_id,
+                    &change,
+                    self.clock.now(),
+                )
+                .await?;
+            tracing::info!(application_id = %op.application_id, kind = op.kind.as_str(),
+                "committed an interrupted client change from its journal");
+            return Ok(Settled::Committed);
         }
-        Ok(op.kind)
+        let reason = match op.kind {
+            OperationKind::RegenerateSecret => Some(
+                "a secret regeneration ended before dcr recorded the identity provider's \
+                 answer: the client's secret there may have changed. Regenerate the secret \
+                 to get one dcr knows",
+            ),
+            OperationKind::AddSecret => Some(
+                "adding a secret ended before dcr recorded the identity provider's answer: \
+                 the client may hold a secret dcr does not know. Regenerate the secret to \
+                 replace every secret with one dcr knows",
+            ),
+            _ if adapter.state_rotates() => Some(
+                "an update ended before dcr recorded the identity provider's answer, which \
+                 may have rotated the registration access token: if dcr can no longer \
+                 manage the client, delete the application and create it again",
+            ),
+            _ => None,
+        };
+        if let Some(reason) = reason {
+            self.store
+                .set_attention(op.application_id, reason, self.clock.now())
+                .await?;
+        }
+        self.finish_operation(op).await?;
+        tracing::warn!(application_id = %op.application_id, kind = op.kind.as_str(),
+            "a client change ended unclearly");
+        Ok(Settled::Unclear)
     }
 
     /// Removes the client an interrupted create made (from the journal, or found by
@@ -140,16 +235,24 @@ impl Registry {
         adapter: &dyn IdpAdapter,
         op: &Operation,
     ) -> Result<(), ApiError> {
-        if let Some(app) = self.store.get_application(op.application_id).await?
+        let confirmed = op.journal.as_ref().is_some_and(|j| j.deleted);
+        if !confirmed
+            && let Some(app) = self.store.get_application(op.application_id).await?
             && let Some(client_id) = &app.client_id
         {
             let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
-            adapter
-                .delete_client(ClientRef {
-                    client_id,
-                    state: &state,
-                })
-                .await?;
+            let client = ClientRef {
+                client_id,
+                state: &state,
+            };
+            if let Err(error) = adapter.delete_client(client).await {
+                if let IdpError::Unauthorized(_) = error {
+                    self.store
+                        .set_attention(app.id, &refused_delete(client_id, &error), self.clock.now())
+                        .await?;
+                }
+                return Err(error.into());
+            }
         }
         self.store
             .complete_delete(op.id, op.attempts, op.application_id, self.clock.now())

@@ -11,7 +11,9 @@ use super::rows::{self, app_context};
 use super::sql::{
     SqlStore, app_change, classify, client_id_of, finish_page, page_limit, revoke_all, uuid_cursor,
 };
-use super::{ApplicationStore, Journal, Operation, Page, PageRequest, StoreError, StoreResult};
+use super::{
+    ApplicationStore, ClientChange, Journal, Operation, Page, PageRequest, StoreError, StoreResult,
+};
 use crate::domain::{Application, Credential, IdpClientState, Registration, RegistrationStatus};
 
 fn uris(app: &Application) -> Vec<String> {
@@ -271,48 +273,29 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         tx.commit().await
     }
 
-    async fn update_application(
+    async fn begin_client_change(&self, op: &Operation, now: DateTime<Utc>) -> StoreResult<()> {
+        self.begin_client_change_row(op, now).await
+    }
+
+    async fn complete_client_change(
         &self,
-        app: &Application,
-        idp_state: Option<&IdpClientState>,
+        op_id: Uuid,
+        fence: i32,
+        app_id: Uuid,
+        change: &ClientChange,
+        now: DateTime<Utc>,
     ) -> StoreResult<()> {
-        let mut tx = self.db.begin().await?;
-        let done = tx
-            .execute(
-                "UPDATE applications SET name = $2, description = $3, redirect_uris = $4,
-                        update_time = $5
-                 WHERE id = $1 AND state = 'ACTIVE'",
-                &[
-                    app.id.into(),
-                    (&app.name).into(),
-                    (&app.description).into(),
-                    (&uris(app)).into(),
-                    app.update_time.into(),
-                ],
-            )
+        self.complete_client_change_row(op_id, fence, app_id, change, now)
             .await
-            .map_err(|e| classify(e, &format!("application named \"{}\"", echo(&app.name))))?;
-        if done == 0 {
-            return Err(StoreError::Conflict(format!(
-                "application {} is not ACTIVE",
-                app.id
-            )));
-        }
-        if let Some(state) = idp_state {
-            self.replace_idp_state(&mut tx, app.id, state).await?;
-        }
-        let id = app.id.to_string();
-        let client_id = app.client_id.as_deref().unwrap_or_default();
-        tx.log_change(app_change(
-            "application",
-            "updated",
-            &id,
-            &id,
-            client_id,
-            app.update_time,
-        ))
-        .await?;
-        tx.commit().await
+    }
+
+    async fn set_attention(
+        &self,
+        app_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.set_attention_row(app_id, reason, now).await
     }
 
     async fn begin_delete(
@@ -341,6 +324,22 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
                 )));
             }
             Some(_) => {}
+        }
+        // A client change the IdP confirmed but nobody committed may have rotated the
+        // adapter state (the registration access token): the delete needs the newest.
+        let journaled = tx
+            .fetch_all(
+                "SELECT * FROM idp_operations
+                 WHERE application_id = $1 AND state = 'pending' AND journal_sealed IS NOT NULL
+                   AND kind IN ('regenerate_secret', 'add_secret', 'update_client')",
+                &[app_id.into()],
+            )
+            .await?;
+        for row in &journaled {
+            if let Some(journal) = self.operation(row)?.journal {
+                self.replace_idp_state(&mut tx, app_id, &journal.idp_state)
+                    .await?;
+            }
         }
         // A delete already under way is taken over rather than duplicated.
         tx.execute(
@@ -403,17 +402,6 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
 
     async fn list_credentials(&self, application_id: Uuid) -> StoreResult<Vec<Credential>> {
         self.credentials_of(application_id).await
-    }
-
-    async fn add_credential(
-        &self,
-        credential: &Credential,
-        revoke_active: bool,
-        idp_state: Option<&IdpClientState>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        self.add_credential_row(credential, revoke_active, idp_state, now)
-            .await
     }
 
     async fn revoke_credential(

@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::applications::insert_operation;
 use super::dialect::{Conn, Dialect, Value, WriteTx as _};
 use super::rows;
-use super::sql::{SqlStore, app_change, client_id_of, revoke_all};
+use super::sql::{SqlStore, app_change, client_id_of};
 use super::{Operation, StoreError, StoreResult};
-use crate::domain::{Credential, IdpClientState};
+use crate::domain::Credential;
 
 pub(super) async fn insert_credential(tx: &mut impl Conn, c: &Credential) -> StoreResult<()> {
     tx.execute(
@@ -46,38 +46,6 @@ impl<D: Dialect> SqlStore<D> {
             .iter()
             .map(rows::credential)
             .collect()
-    }
-
-    /// Adds a credential; with `revoke_active` (secret regeneration) the active ones are
-    /// revoked in the same transaction, so there is no moment with both or neither.
-    pub(super) async fn add_credential_row(
-        &self,
-        credential: &Credential,
-        revoke_active: bool,
-        idp_state: Option<&IdpClientState>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
-        let app_id = credential.application_id;
-        let mut tx = self.db.begin().await?;
-        if revoke_active {
-            revoke_all(&mut tx, app_id, now).await?;
-        }
-        insert_credential(&mut tx, credential).await?;
-        if let Some(state) = idp_state {
-            self.replace_idp_state(&mut tx, app_id, state).await?;
-        }
-        let client_id = client_id_of(&mut tx, app_id).await?;
-        let action = if revoke_active { "rotated" } else { "added" };
-        tx.log_change(app_change(
-            "credential",
-            action,
-            &credential.id.to_string(),
-            &app_id.to_string(),
-            &client_id,
-            now,
-        ))
-        .await?;
-        tx.commit().await
     }
 
     /// Revokes one credential (a second revoke keeps the first time), with the intent to

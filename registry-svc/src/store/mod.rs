@@ -5,12 +5,14 @@
 //! log entry) or nothing.
 
 mod applications;
+mod client_changes;
 mod config;
 mod credentials;
 mod dialect;
 mod directory;
 mod drift;
 mod in_use;
+mod journal;
 mod operations;
 mod postgres;
 mod registrations;
@@ -78,6 +80,12 @@ pub enum OperationKind {
     /// An application's access to a product ended at the IdP (`Operation::product_id`),
     /// after dcr already refuses it.
     RemoveAccess,
+    /// A new secret replacing the active ones (`Operation::credential_id` is its id).
+    RegenerateSecret,
+    /// A new secret beside the active ones (`Operation::credential_id` is its id).
+    AddSecret,
+    /// New client metadata pushed to the IdP (which may rotate the adapter's state).
+    UpdateClient,
 }
 
 impl OperationKind {
@@ -87,6 +95,9 @@ impl OperationKind {
             Self::Delete => "delete",
             Self::RevokeSecret => "revoke_secret",
             Self::RemoveAccess => "remove_access",
+            Self::RegenerateSecret => "regenerate_secret",
+            Self::AddSecret => "add_secret",
+            Self::UpdateClient => "update_client",
         }
     }
 
@@ -96,17 +107,38 @@ impl OperationKind {
             Self::Delete,
             Self::RevokeSecret,
             Self::RemoveAccess,
+            Self::RegenerateSecret,
+            Self::AddSecret,
+            Self::UpdateClient,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)
     }
 }
 
-/// What the IdP answered to a create, recorded the moment it answered.
-#[derive(Debug, Clone, PartialEq)]
+/// What the IdP answered, recorded the moment it answered, so that whoever finishes
+/// the operation (the request, or the reconciler after a crash) commits the same thing.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Journal {
     pub client_id: String,
+    /// The adapter state the client has now (a rotated registration access token).
     pub idp_state: IdpClientState,
+    /// A rotation's new credential: its hint, reference and fingerprint, never the secret.
+    pub credential: Option<Credential>,
+    /// A delete the IdP confirmed: finishing it needs no second IdP call.
+    pub deleted: bool,
+}
+
+/// A change to an application's IdP client the IdP confirmed, committed together with
+/// the end of its operation.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChange {
+    pub credential: Option<Credential>,
+    /// The new credential replaces every active one (secret regeneration).
+    pub replaces: bool,
+    pub idp_state: Option<IdpClientState>,
+    /// New name, description and redirect URIs (UpdateApplication).
+    pub metadata: Option<Application>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,7 +155,7 @@ pub struct Operation {
     /// they hold as `fence`.
     pub attempts: i32,
     pub lease_until: DateTime<Utc>,
-    /// The credential a `RevokeSecret` concerns.
+    /// The credential a `RevokeSecret` concerns, or the one a rotation makes.
     pub credential_id: Option<Uuid>,
     /// The product a `RemoveAccess` concerns.
     pub product_id: Option<Uuid>,
@@ -245,11 +277,25 @@ pub trait ApplicationStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Removes an application whose create was refused by the IdP (nothing exists there).
     async fn discard_application(&self, op_id: Uuid, app_id: Uuid) -> StoreResult<()>;
-    /// Name, description, redirect URIs and (when given) new IdP state.
-    async fn update_application(
+    /// Records the intent to change an ACTIVE application's IdP client (a rotation, an
+    /// update). `Conflict` while another such change of the application is pending.
+    async fn begin_client_change(&self, op: &Operation, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Commits what the IdP confirmed and finishes the operation, in one unit of work.
+    /// `Conflict` when the caller no longer holds the operation.
+    async fn complete_client_change(
         &self,
-        app: &Application,
-        idp_state: Option<&IdpClientState>,
+        op_id: Uuid,
+        fence: i32,
+        app_id: Uuid,
+        change: &ClientChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Says what an operator should look at about the application's IdP client.
+    async fn set_attention(
+        &self,
+        app_id: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
     ) -> StoreResult<()>;
     /// Moves the app to DELETING with a pending delete operation. `NotFound`/`Conflict`.
     async fn begin_delete(
@@ -268,15 +314,6 @@ pub trait ApplicationStore: Send + Sync {
     ) -> StoreResult<()>;
 
     async fn list_credentials(&self, application_id: Uuid) -> StoreResult<Vec<Credential>>;
-    /// Adds a credential; with `revoke_active`, revokes every active one in the same
-    /// transaction (secret regeneration). `idp_state` replaces the app's when given.
-    async fn add_credential(
-        &self,
-        credential: &Credential,
-        revoke_active: bool,
-        idp_state: Option<&IdpClientState>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()>;
     /// Revokes a credential (a second revoke keeps the first time), and records `intent`
     /// (the pending IdP revocation) in the same unit of work.
     async fn revoke_credential(

@@ -63,12 +63,10 @@ impl<D: Dialect> SqlStore<D> {
             None => None,
             Some(sealed) => {
                 let plain = self.unseal(&sealed, &op_context(id))?;
-                let value: serde_json::Value = serde_json::from_slice(&plain)
-                    .map_err(|e| StoreError::Corrupt(format!("operation {id} journal: {e}")))?;
-                Some(Journal {
-                    client_id: value["client_id"].as_str().unwrap_or_default().to_owned(),
-                    idp_state: IdpClientState(value["idp_state"].clone()),
-                })
+                Some(
+                    super::journal::from_json(&plain)
+                        .map_err(|e| StoreError::Corrupt(format!("operation {id} journal: {e}")))?,
+                )
             }
         };
         let kind = row.text("kind")?;
@@ -88,9 +86,7 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The journal as sealed into `idp_operations.journal_sealed`.
     pub(super) fn seal_journal(&self, op_id: Uuid, journal: &Journal) -> Vec<u8> {
-        let value =
-            serde_json::json!({ "client_id": journal.client_id, "idp_state": journal.idp_state.0 });
-        let plain = zeroize::Zeroizing::new(serde_json::to_vec(&value).unwrap_or_default());
+        let plain = zeroize::Zeroizing::new(super::journal::to_json(journal));
         self.seal(&plain, &op_context(op_id))
     }
 
@@ -156,6 +152,7 @@ pub(super) fn application(row: &impl SqlRow) -> StoreResult<Application> {
         state: AppState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("application {id} state {state}")))?,
         failure_reason: row.text("failure_reason")?,
+        attention: row.text("attention")?,
         request_id: row.opt_text("request_id")?,
         create_time: row.time("create_time")?,
         update_time: row.time("update_time")?,

@@ -177,6 +177,89 @@ async fn audiences_must_be_absolute_uris() {
     }
 }
 
+/// An update of `strategy` that sends `name` as its cookie name, with `field` as the mask.
+fn cookie_update(
+    strategy: &pb::AuthStrategy,
+    field: &str,
+    name: &str,
+) -> pb::UpdateStrategyRequest {
+    pb::UpdateStrategyRequest {
+        strategy: Some(pb::AuthStrategy {
+            id: strategy.id.clone(),
+            session_cookie_name: name.into(),
+            ..Default::default()
+        }),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec![field.into()],
+        }),
+    }
+}
+
+/// A session cookie name is an RFC 6265 token, kept as given; left empty it is the
+/// strategy's own `__Host-` name, so two strategies' sessions never share a cookie.
+#[tokio::test]
+async fn session_cookie_names_are_tokens_and_default_to_the_strategys_own() {
+    let app = spawn_app().await;
+    let (provider, strategy, _) = setup(&app).await;
+    let own = |s: &pb::AuthStrategy| format!("__Host-dcr-session-{}", s.id.replace('-', ""));
+    assert_eq!(strategy.session_cookie_name, own(&strategy));
+
+    let mut strategies = app.strategies();
+    let with_cookie = |name: &str, cookie: &str| pb::CreateStrategyRequest {
+        strategy: Some(pb::AuthStrategy {
+            name: name.into(),
+            provider_id: provider.id.clone(),
+            session_cookie_name: cookie.into(),
+            ..Default::default()
+        }),
+    };
+    for bad in [
+        "a;b",
+        "dcr session",
+        "sid=1",
+        "s\u{e9}ance",
+        &"x".repeat(65),
+    ] {
+        let refused = strategies
+            .create_strategy(with_cookie("bad", bad))
+            .await
+            .unwrap_err();
+        let seen = violations(&refused);
+        assert_eq!(seen.len(), 1, "{bad}: {seen:?}");
+        assert_eq!(seen[0].0, "strategy.session_cookie_name");
+        assert!(seen[0].1.contains("RFC 6265 token"), "{seen:?}");
+    }
+
+    let given = strategies
+        .create_strategy(with_cookie("given", "__Secure-sid"))
+        .await
+        .expect("a __Secure- name is a token")
+        .into_inner();
+    assert_eq!(given.session_cookie_name, "__Secure-sid");
+    let kept = strategies
+        .update_strategy(cookie_update(&given, "scopes", ""))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(kept.session_cookie_name, "__Secure-sid", "not in the mask");
+    let emptied = strategies
+        .update_strategy(cookie_update(&given, "session_cookie_name", ""))
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(emptied.session_cookie_name, own(&given));
+    assert_ne!(own(&given), own(&strategy));
+    // The default passes the check when sent back, as an exported file does.
+    strategies
+        .update_strategy(cookie_update(
+            &strategy,
+            "session_cookie_name",
+            &own(&strategy),
+        ))
+        .await
+        .expect("the default is a valid name");
+}
+
 #[tokio::test]
 async fn plain_http_redirect_uris_must_be_loopback() {
     let app = spawn_app().await;

@@ -17,6 +17,7 @@ mod provider_secrets;
 mod python_client;
 mod reconcile;
 mod rfc7591;
+mod rotation;
 mod schema;
 mod secrets;
 mod server;

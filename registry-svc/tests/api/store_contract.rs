@@ -14,8 +14,8 @@ use registry_svc::domain::{
     Provider, ProviderConfig, ProviderSecrets, Registration, RegistrationStatus,
 };
 use registry_svc::store::{
-    AuditEvent, AuditFilter, Journal, Operation, OperationKind, PageRequest, PgStore, SqliteStore,
-    Store, StoreError,
+    AuditEvent, AuditFilter, ClientChange, Journal, Operation, OperationKind, PageRequest, PgStore,
+    SqliteStore, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -71,6 +71,7 @@ pub(crate) fn application(strategy_id: Uuid, developer: &str, name: &str) -> App
         redirect_uris: Vec::new(),
         state: AppState::Provisioning,
         failure_reason: String::new(),
+        attention: String::new(),
         request_id: None,
         create_time: Utc::now(),
         update_time: Utc::now(),
@@ -158,6 +159,7 @@ async fn active_app(
     let journal = Journal {
         client_id: client_id.into(),
         idp_state: IdpClientState(serde_json::json!({"token": "t"})),
+        ..Journal::default()
     };
     let credential = first_credential(&app);
     store
@@ -268,6 +270,7 @@ async fn an_application_is_created_once(store: Arc<dyn Store>) {
     let journal = Journal {
         client_id: "client-1".into(),
         idp_state: IdpClientState(serde_json::json!({"token": "t"})),
+        ..Journal::default()
     };
     store
         .record_journal(op.id, 0, &journal)
@@ -308,6 +311,42 @@ async fn an_application_is_created_once(store: Arc<dyn Store>) {
     );
 }
 
+/// A confirmed new credential, committed through its client-change operation.
+async fn add_credential(
+    store: &Arc<dyn Store>,
+    fx: &Fixture,
+    credential: &Credential,
+    replaces: bool,
+) {
+    let app = store
+        .get_application(credential.application_id)
+        .await
+        .expect("get")
+        .expect("the app");
+    let kind = if replaces {
+        OperationKind::RegenerateSecret
+    } else {
+        OperationKind::AddSecret
+    };
+    let op = Operation {
+        credential_id: Some(credential.id),
+        ..operation(&app, fx.provider.id, kind)
+    };
+    store
+        .begin_client_change(&op, Utc::now())
+        .await
+        .expect("intent");
+    let change = ClientChange {
+        credential: Some(credential.clone()),
+        replaces,
+        ..ClientChange::default()
+    };
+    store
+        .complete_client_change(op.id, op.attempts, app.id, &change, Utc::now())
+        .await
+        .expect("commit");
+}
+
 /// Rotation revokes the active credential in the same unit of work.
 async fn rotation_revokes_the_active_credential_at_once(store: Arc<dyn Store>) {
     let fx = fixture(&store).await;
@@ -316,10 +355,7 @@ async fn rotation_revokes_the_active_credential_at_once(store: Arc<dyn Store>) {
         id: Uuid::now_v7(),
         ..credential.clone()
     };
-    store
-        .add_credential(&rotated, true, None, Utc::now())
-        .await
-        .expect("rotate");
+    add_credential(&store, &fx, &rotated, true).await;
     let active: Vec<Uuid> = store
         .list_credentials(app.id)
         .await
@@ -434,10 +470,7 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
         fingerprint: Some(SecretFingerprint::of("client-1", "the-second-secret")),
         ..first_credential(&app)
     };
-    store
-        .add_credential(&second, false, None, Utc::now())
-        .await
-        .expect("add");
+    add_credential(&store, &fx, &second, false).await;
     let intent = Operation {
         kind: OperationKind::RevokeSecret,
         credential_id: Some(second.id),
@@ -509,6 +542,7 @@ async fn a_claimed_operation_fences_out_its_first_holder(store: Arc<dyn Store>) 
     let journal = Journal {
         client_id: "late-client".into(),
         idp_state: IdpClientState::default(),
+        ..Journal::default()
     };
     assert!(matches!(
         store.record_journal(op.id, 0, &journal).await,
@@ -545,6 +579,146 @@ async fn a_claimed_operation_fences_out_its_first_holder(store: Arc<dyn Store>) 
         .fail_application(op.id, fence, app.id, "lease ran out", Utc::now())
         .await
         .expect("the claimant finishes it");
+}
+
+/// Changes to one application's IdP client run one at a time; a journaled one is
+/// committed whole by whoever holds it, with the new credential and state.
+async fn client_changes_run_one_at_a_time_and_commit_from_the_journal(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, first) = active_app(&store, &fx, "a1", "client-1").await;
+    let new_id = Uuid::now_v7();
+    let op = Operation {
+        credential_id: Some(new_id),
+        lease_until: Utc::now() - chrono::Duration::seconds(1),
+        ..operation(&app, fx.provider.id, OperationKind::RegenerateSecret)
+    };
+    store
+        .begin_client_change(&op, Utc::now())
+        .await
+        .expect("intent");
+    assert!(matches!(
+        store
+            .begin_client_change(
+                &operation(&app, fx.provider.id, OperationKind::UpdateClient),
+                Utc::now()
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let rotated = IdpClientState(serde_json::json!({"token": "rotated"}));
+    let credential = Credential {
+        id: new_id,
+        fingerprint: Some(SecretFingerprint::of("client-1", "the-new-secret")),
+        ..first_credential(&app)
+    };
+    let journal = Journal {
+        client_id: "client-1".into(),
+        idp_state: rotated.clone(),
+        credential: Some(credential.clone()),
+        deleted: false,
+    };
+    store
+        .record_journal(op.id, 0, &journal)
+        .await
+        .expect("journal");
+    let claimed = store
+        .claim_stale_operations(Utc::now(), Utc::now() + chrono::Duration::seconds(60), 10)
+        .await
+        .expect("claim");
+    let read_back = claimed[0].journal.clone().expect("journaled");
+    assert_eq!(read_back.idp_state, rotated);
+    let credential_back = read_back.credential.expect("the credential");
+    assert!(
+        credential_back
+            .fingerprint
+            .as_ref()
+            .is_some_and(|f| f.matches("client-1", "the-new-secret")),
+        "the fingerprint survives the journal"
+    );
+    let change = ClientChange {
+        credential: Some(credential_back),
+        replaces: true,
+        idp_state: Some(read_back.idp_state),
+        metadata: None,
+    };
+    assert!(matches!(
+        store
+            .complete_client_change(op.id, 0, app.id, &change, Utc::now())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .set_attention(app.id, "look here", Utc::now())
+        .await
+        .expect("attention");
+    store
+        .complete_client_change(op.id, claimed[0].attempts, app.id, &change, Utc::now())
+        .await
+        .expect("the claimant commits it");
+    let now = Utc::now();
+    let credentials = store.list_credentials(app.id).await.expect("list");
+    let active: Vec<Uuid> = credentials
+        .iter()
+        .filter(|c| c.is_active(now))
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        active,
+        [new_id],
+        "the first credential {} is revoked",
+        first.id
+    );
+    assert_eq!(
+        store.get_idp_state(app.id).await.expect("state"),
+        Some(rotated)
+    );
+    let app = store
+        .get_application(app.id)
+        .await
+        .expect("get")
+        .expect("app");
+    assert_eq!(app.attention, "", "a confirmed regeneration settles it");
+    store
+        .begin_client_change(
+            &operation(&app, fx.provider.id, OperationKind::UpdateClient),
+            Utc::now(),
+        )
+        .await
+        .expect("the next change may start");
+}
+
+/// A delete adopts the state a journaled but uncommitted change left: it is the one
+/// the IdP accepts now.
+async fn a_delete_takes_the_state_of_a_journaled_change(store: Arc<dyn Store>) {
+    let fx = fixture(&store).await;
+    let (app, _) = active_app(&store, &fx, "a1", "client-1").await;
+    let op = operation(&app, fx.provider.id, OperationKind::UpdateClient);
+    store
+        .begin_client_change(&op, Utc::now())
+        .await
+        .expect("intent");
+    let rotated = IdpClientState(serde_json::json!({"token": "rotated"}));
+    let journal = Journal {
+        client_id: "client-1".into(),
+        idp_state: rotated.clone(),
+        ..Journal::default()
+    };
+    store
+        .record_journal(op.id, 0, &journal)
+        .await
+        .expect("journal");
+    store
+        .begin_delete(
+            app.id,
+            &operation(&app, fx.provider.id, OperationKind::Delete),
+            Utc::now(),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.get_idp_state(app.id).await.expect("state"),
+        Some(rotated)
+    );
 }
 
 /// A stale operation is claimed once, by one claimant; failing it fails the app.
@@ -693,7 +867,12 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
         Err(StoreError::NotFound(_))
     ));
     assert!(matches!(
-        store.update_application(&again, None).await,
+        store
+            .begin_client_change(
+                &operation(&again, provider_id, OperationKind::UpdateClient),
+                Utc::now()
+            )
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
@@ -738,9 +917,10 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
     );
 
     // Times keep microseconds, whatever the backend stores them as.
+    let (active, _) = active_app(&store, &fx, "a3", "client-3").await;
     let expiring = Credential {
         id: Uuid::now_v7(),
-        application_id: again.id,
+        application_id: active.id,
         secret_hint: "wxyz".into(),
         idp_ref: "key-1".into(),
         create_time: Utc::now(),
@@ -748,18 +928,15 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
         revoke_time: None,
         fingerprint: None,
     };
-    store
-        .add_credential(&expiring, false, None, Utc::now())
-        .await
-        .expect("add");
-    let stored = store.list_credentials(again.id).await.expect("list");
+    add_credential(&store, &fx, &expiring, false).await;
+    let stored = store.list_credentials(active.id).await.expect("list");
     assert_eq!(
-        stored,
-        [Credential {
+        stored.iter().find(|c| c.id == expiring.id),
+        Some(&Credential {
             create_time: store_time(expiring.create_time),
             expire_time: expiring.expire_time.map(store_time),
             ..expiring.clone()
-        }]
+        })
     );
     assert!(matches!(
         store
@@ -1093,6 +1270,8 @@ on_both_backends!(
     registrations_are_unique_and_resolve,
     stale_operations_are_claimed_once,
     a_claimed_operation_fences_out_its_first_holder,
+    client_changes_run_one_at_a_time_and_commit_from_the_journal,
+    a_delete_takes_the_state_of_a_journaled_change,
     deletion_and_the_change_log,
     lookups_the_services_rely_on,
     audit_log,
