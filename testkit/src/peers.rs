@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use dcr_proto::registry::v1 as pb;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
@@ -171,5 +172,39 @@ impl Peer {
         )
         .await["valid"]
             == Value::Bool(true)
+    }
+}
+
+/// An `rfc7591` provider for an RFC 7591 IdP (the oidc-provider peer) at `issuer`.
+pub fn rfc7591_provider(name: &str, issuer: &str, token: &str) -> pb::Provider {
+    pb::Provider {
+        name: name.into(),
+        issuer: issuer.into(),
+        active: true,
+        config: Some(pb::provider::Config::Rfc7591(pb::Rfc7591Config {
+            registration_endpoint: String::new(),
+            initial_access_token: token.into(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// An `http_bridge` provider for the bridge peer at `base_url`; `flags` are
+/// (disable_event_hooks, disable_refresh_secret, allow_multiple_credentials).
+pub fn bridge_provider(name: &str, base_url: &str, flags: (bool, bool, bool)) -> pb::Provider {
+    let (disable_event_hooks, disable_refresh_secret, allow_multiple_credentials) = flags;
+    pb::Provider {
+        name: name.into(),
+        issuer: "https://idp.example.com".into(),
+        active: true,
+        config: Some(pb::provider::Config::HttpBridge(pb::HttpBridgeConfig {
+            dcr_base_url: base_url.into(),
+            api_key: BRIDGE_API_KEY.into(),
+            disable_event_hooks,
+            disable_refresh_secret,
+            allow_multiple_credentials,
+        })),
+        ..Default::default()
     }
 }

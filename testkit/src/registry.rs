@@ -99,7 +99,7 @@ pub struct TestApp {
     pub registry: Registry,
     pub clock: Arc<ShiftedClock>,
     pub database_url: String,
-    pub channel: Channel,
+    pub clients: RegistryClients,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -175,7 +175,7 @@ pub async fn spawn_app_on(
         registry,
         clock,
         database_url,
-        channel,
+        clients: RegistryClients::new(channel),
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -201,6 +201,27 @@ impl TestApp {
         sqlx::PgPool::connect(&self.database_url)
             .await
             .expect("connect")
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = RegistryClients;
+
+    fn deref(&self) -> &RegistryClients {
+        &self.clients
+    }
+}
+
+/// Typed registry clients for each caller role over one channel: the in-process
+/// registry's (`TestApp` derefs to them) or a registry-svc process's.
+#[derive(Clone)]
+pub struct RegistryClients {
+    pub channel: Channel,
+}
+
+impl RegistryClients {
+    pub fn new(channel: Channel) -> Self {
+        Self { channel }
     }
 
     fn with(&self, token: &str, developer: Option<&str>) -> InterceptedService<Channel, Metadata> {

@@ -7,22 +7,7 @@ use tonic::Code;
 use crate::helpers::spawn_app;
 use crate::peers::{self, BRIDGE_API_KEY};
 
-pub fn bridge_provider(name: &str, base_url: &str, flags: (bool, bool, bool)) -> pb::Provider {
-    let (disable_event_hooks, disable_refresh_secret, allow_multiple_credentials) = flags;
-    pb::Provider {
-        name: name.into(),
-        issuer: "https://idp.example.com".into(),
-        active: true,
-        config: Some(pb::provider::Config::HttpBridge(pb::HttpBridgeConfig {
-            dcr_base_url: base_url.into(),
-            api_key: BRIDGE_API_KEY.into(),
-            disable_event_hooks,
-            disable_refresh_secret,
-            allow_multiple_credentials,
-        })),
-        ..Default::default()
-    }
-}
+pub use dcr_testkit::peers::bridge_provider;
 
 fn calls(requests: &[Value]) -> Vec<String> {
     requests

@@ -6,19 +6,7 @@ use tonic::Code;
 use crate::helpers::spawn_app;
 use crate::peers::{self, INITIAL_ACCESS_TOKEN};
 
-pub fn rfc7591_provider(name: &str, issuer: &str, token: &str) -> pb::Provider {
-    pb::Provider {
-        name: name.into(),
-        issuer: issuer.into(),
-        active: true,
-        config: Some(pb::provider::Config::Rfc7591(pb::Rfc7591Config {
-            registration_endpoint: String::new(),
-            initial_access_token: token.into(),
-            ..Default::default()
-        })),
-        ..Default::default()
-    }
-}
+pub use dcr_testkit::peers::rfc7591_provider;
 
 #[tokio::test]
 async fn application_lifecycle_reaches_the_real_idp() {

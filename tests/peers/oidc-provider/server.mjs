@@ -104,9 +104,67 @@ function signingKey() {
   return { ...jwk, kid: crypto.randomUUID(), use: 'sig', alg: 'RS256' };
 }
 
+// In memory, like oidc-provider's default adapter, but listable: GET /__test/clients
+// answers with the registered clients, so a test can compare them with dcr's database.
+const stores = new Map();
+
+class ListableMemoryAdapter {
+  constructor(model) {
+    if (!stores.has(model)) stores.set(model, new Map());
+    this.store = stores.get(model);
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = expiresIn ? Date.now() + expiresIn * 1000 : undefined;
+    this.store.set(id, { payload: { ...payload }, expiresAt });
+  }
+
+  async find(id) {
+    const entry = this.store.get(id);
+    if (!entry) return undefined;
+    if (entry.expiresAt !== undefined && entry.expiresAt < Date.now()) {
+      this.store.delete(id);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  async findBy(field, value) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload[field] === value) return this.find(id);
+    }
+    return undefined;
+  }
+
+  async findByUserCode(userCode) { return this.findBy('userCode', userCode); }
+
+  async findByUid(uid) { return this.findBy('uid', uid); }
+
+  async consume(id) {
+    const entry = this.store.get(id);
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { this.store.delete(id); }
+
+  async revokeByGrantId(grantId) {
+    for (const [id, entry] of this.store) {
+      if (entry.payload.grantId === grantId) this.store.delete(id);
+    }
+  }
+}
+
+function registeredClients() {
+  const clients = stores.get('Client') ?? new Map();
+  return [...clients.values()].map(({ payload }) => ({
+    client_id: payload.client_id,
+    dcr_application_id: payload.dcr_application_id ?? null,
+  }));
+}
+
 function configuration() {
   return {
-    // In memory adapter (the default) is fine for a test peer.
+    adapter: ListableMemoryAdapter,
     jwks: { keys: [signingKey()] },
     cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
     scopes: SCOPES,
@@ -369,6 +427,9 @@ async function testControl(req, res, method, pathname) {
   switch (route) {
     case 'GET /__test/stats':
       sendJson(res, 200, stats);
+      return;
+    case 'GET /__test/clients':
+      sendJson(res, 200, registeredClients());
       return;
     case 'GET /__test/faults':
       sendJson(res, 200, faults);
