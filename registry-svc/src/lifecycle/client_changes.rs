@@ -24,8 +24,8 @@ impl Registry {
             .await
             .unwrap_or_else(|_| {
                 Err(IdpError::Ambiguous(format!(
-                    "no answer within dcr's workflow deadline of {} s",
-                    deadline.as_secs()
+                    "no answer within dcr's workflow deadline of {:.1} s",
+                    deadline.as_secs_f64()
                 )))
             })
     }

@@ -10,7 +10,7 @@ use dcr_testkit::emulator::{clear_faults, emulator, fault, provider};
 use serde_json::json;
 use tonic::Code;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 use crate::peers::{self, INITIAL_ACCESS_TOKEN};
 use crate::rfc7591::rfc7591_provider;
 
@@ -282,5 +282,58 @@ async fn a_delete_refused_with_401_is_not_taken_for_a_deletion() {
     assert_eq!(
         get(&app, &application.id).await.state,
         pb::ApplicationState::Deleting as i32
+    );
+}
+
+/// No IdP call outlives the request's lease: a create the IdP sits on is cut off at the
+/// workflow deadline (3/4 of the lease), answered as unclear, and left to the reconciler,
+/// which removes whatever the IdP made once the lease has run out.
+#[tokio::test]
+async fn an_idp_call_is_cut_off_before_the_lease_runs_out() {
+    let emu = emulator().await;
+    let app = spawn_app_with(|config| {
+        config.operation_lease = std::time::Duration::from_secs(2);
+    })
+    .await;
+    let (_, strategy, _) = app.setup(provider(&emu, "okta"), true).await;
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients", "method": "POST", "delay_ms": 4000, "times": 1}),
+    )
+    .await;
+    let error = app
+        .portal("dev-1")
+        .create_application(pb::CreateApplicationRequest {
+            name: "slow".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::Unavailable, "{}", error.message());
+    assert!(
+        error.message().contains("workflow deadline of 1.5 s"),
+        "{}",
+        error.message()
+    );
+    let pending = app.registry.store.pending_operations().await.expect("ops");
+    assert_eq!(
+        pending.len(),
+        1,
+        "the create stays pending for the reconciler"
+    );
+
+    app.clock.advance(PAST_THE_LEASE);
+    let pass = app.registry.reconcile_once().await.expect("pass");
+    assert_eq!(pass.undone_creates, 1, "{pass:?}");
+    let listed = app
+        .portal("dev-1")
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.applications[0].state,
+        pb::ApplicationState::Failed as i32
     );
 }
