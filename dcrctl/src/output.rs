@@ -46,6 +46,7 @@ proto_names! {
     reg::Provider => "dcr.registry.v1.Provider",
     reg::VerifyProviderResponse => "dcr.registry.v1.VerifyProviderResponse",
     reg::DriftReport => "dcr.registry.v1.DriftReport",
+    reg::ForgetApplicationResponse => "dcr.registry.v1.ForgetApplicationResponse",
     reg::AuthStrategy => "dcr.registry.v1.AuthStrategy",
     reg::ApiProduct => "dcr.registry.v1.ApiProduct",
     reg::Registration => "dcr.registry.v1.Registration",

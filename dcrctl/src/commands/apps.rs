@@ -22,6 +22,13 @@ pub enum Cmd {
     Update(UpdateArgs),
     /// Delete an app and its OAuth client.
     Delete { app: String },
+    /// Remove an app stuck in DELETING (the IdP refuses dcr's credentials for its
+    /// client, `apps get` says so under attention) from dcr, without another IdP call.
+    /// Admin token; check the IdP first: a client that still exists stays there.
+    Forget {
+        /// The app's id.
+        app: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -87,8 +94,28 @@ pub async fn run(ctx: &Ctx, cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .on(Role::Portal, format!("app {}", quote(&app)))?;
             output::deleted(ctx.output, "app", &id)?;
         }
+        Cmd::Forget { app } => forget(ctx, &app).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn forget(ctx: &Ctx, app: &str) -> anyhow::Result<()> {
+    refuse_env(ctx, "apps forget")?;
+    let forgotten = ctx
+        .connection
+        .providers()?
+        .forget_application(reg::ForgetApplicationRequest {
+            application_id: app.to_owned(),
+        })
+        .await
+        .on(Role::Admin, format!("forget app {}", quote(app)))?;
+    if ctx.output == Format::Json {
+        return output::print_json(&output::to_json(&forgotten)?);
+    }
+    output::print(&format!(
+        "forgot app {app}; dcr no longer manages IdP client {}: delete it at the IdP if it still exists",
+        forgotten.client_id
+    ))
 }
 
 async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {

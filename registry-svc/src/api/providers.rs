@@ -234,4 +234,28 @@ impl pb::provider_service_server::ProviderService for ProviderApi {
         let report = super::drift::get_drift_report(&self.0, &caller, request.get_ref()).await?;
         Ok(Response::new(report))
     }
+
+    async fn forget_application(
+        &self,
+        request: Request<pb::ForgetApplicationRequest>,
+    ) -> Result<Response<pb::ForgetApplicationResponse>, Status> {
+        let caller = caller(&request)?;
+        let id = request.get_ref().application_id.clone();
+        let result = async {
+            let uuid = super::convert::parse_id("application_id", &id)?;
+            let client_id = self.0.forget_application(uuid).await?;
+            Ok(pb::ForgetApplicationResponse { client_id })
+        }
+        .await;
+        audit(
+            &self.0,
+            &caller,
+            "ForgetApplication",
+            "application",
+            &id,
+            &result,
+        )
+        .await;
+        Ok(Response::new(result?))
+    }
 }

@@ -405,6 +405,7 @@ pub(crate) fn refused_delete(client_id: &str, error: &IdpError) -> String {
     format!(
         "deleting IdP client {client_id} was refused ({error}): either it was deleted outside \
          dcr, or dcr's credentials for it no longer work; dcr keeps retrying. Check the \
-         identity provider and delete the client there if it still exists"
+         identity provider and delete the client there if it still exists, then remove the \
+         application from dcr with `dcrctl apps forget` (ForgetApplication)"
     )
 }

@@ -7,14 +7,17 @@
 //! - Run one reconciler pass, which finishes or undoes the operations whose lease ran out.
 //!
 //! Everything else (a missing client, a possible orphan at an IdP that cannot list) needs
-//! a person and is only reported.
+//! a person and is only reported. What a person may then do: forget an application stuck
+//! in DELETING (`forget_application`).
 
 use dcr_common::error::ApiError;
+use uuid::Uuid;
 
 use super::drift::{DriftReport, RepairAction};
-use crate::domain::IdpClientState;
+use crate::domain::{AppState, IdpClientState};
 use crate::idp::{self, ClientRef};
 use crate::registry::Registry;
+use crate::store::{OperationKind, StoreError};
 
 impl Registry {
     /// Repairs what `report` found that is safe to repair; returns what it did.
@@ -87,5 +90,60 @@ impl Registry {
             });
         }
         Ok(actions)
+    }
+}
+
+impl Registry {
+    /// Removes an application stuck in DELETING, marked for attention (the IdP refused
+    /// dcr's credentials for its client), without another IdP call: a person has checked
+    /// the IdP. Returns the client id dcr no longer manages.
+    pub async fn forget_application(&self, id: Uuid) -> Result<String, ApiError> {
+        let app = self
+            .store
+            .get_application(id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("application {id} not found")))?;
+        if app.state != AppState::Deleting || app.attention.is_empty() {
+            return Err(ApiError::FailedPrecondition(format!(
+                "application {id} is {} and {}: only an application stuck in DELETING that \
+                 dcr marked for attention can be forgotten; delete it (DeleteApplication) \
+                 instead",
+                app.state.as_str(),
+                if app.attention.is_empty() {
+                    "needs no attention"
+                } else {
+                    "needs attention"
+                }
+            )));
+        }
+        let delete = self
+            .store
+            .pending_operations()
+            .await?
+            .into_iter()
+            .find(|op| op.application_id == id && op.kind == OperationKind::Delete)
+            .ok_or_else(|| {
+                ApiError::FailedPrecondition(format!(
+                    "application {id} has no pending delete; delete it (DeleteApplication)"
+                ))
+            })?;
+        match self
+            .store
+            .complete_delete(delete.id, delete.attempts, id, self.clock.now())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::FailedPrecondition(
+                    "the reconciler is retrying this delete right now; try again in a moment"
+                        .into(),
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        }
+        let client_id = app.client_id.unwrap_or_default();
+        tracing::warn!(application_id = %id, %client_id,
+            "application forgotten without deleting its IdP client");
+        Ok(client_id)
     }
 }

@@ -283,6 +283,57 @@ async fn a_delete_refused_with_401_is_not_taken_for_a_deletion() {
         get(&app, &application.id).await.state,
         pb::ApplicationState::Deleting as i32
     );
+
+    // A person checked the IdP: the admin forgets the application, audited. Only such an
+    // application can be forgotten.
+    let healthy = app
+        .create_app("dev-1", &strategy.id, "healthy")
+        .await
+        .application
+        .expect("app");
+    let refused = app
+        .providers()
+        .forget_application(pb::ForgetApplicationRequest {
+            application_id: healthy.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    let forgotten = app
+        .providers()
+        .forget_application(pb::ForgetApplicationRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("forget")
+        .into_inner();
+    assert_eq!(forgotten.client_id, application.client_id);
+    let gone = app
+        .portal("dev-1")
+        .get_application(pb::GetApplicationRequest {
+            id: application.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound);
+    let audited = app
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            action: "ForgetApplication".into(),
+            resource_id: application.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit")
+        .into_inner();
+    assert_eq!(
+        audited
+            .events
+            .iter()
+            .map(|e| (e.actor.as_str(), e.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        [("admin", "ok")]
+    );
 }
 
 /// No IdP call outlives the request's lease: a create the IdP sits on is cut off at the
