@@ -12,6 +12,40 @@ pub fn is_scope_token(scope: &str) -> bool {
             .all(|c| c == '!' || ('#'..='[').contains(&c) || (']'..='~').contains(&c))
 }
 
+/// How a client authenticates at a token endpoint with its secret (RFC 7591 section 2,
+/// `token_endpoint_auth_method`): HTTP Basic (RFC 6749 section 2.3.1) or `client_id` and
+/// `client_secret` in the form body. IdPs that enforce one per client (Auth0) refuse the
+/// other, so whoever sends a client's secret must know which one it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl ClientAuthMethod {
+    pub const ALL: [Self; 2] = [Self::ClientSecretBasic, Self::ClientSecretPost];
+
+    /// The RFC 7591 name, `client_secret_basic` or `client_secret_post`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+        }
+    }
+
+    /// A method by its RFC 7591 name; None for any other (`none`, `private_key_jwt`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ClientAuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A client id or secret as RFC 6749 section 2.3.1 asks clients to send it in Basic:
 /// form-urlencoded first (what `decode_basic` undoes).
 pub fn form_encode_credential(value: &str) -> String {

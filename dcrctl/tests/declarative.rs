@@ -397,6 +397,7 @@ async fn export_then_plan_is_empty() {
                     initial_client_secret: "auth0-secret-value".into(),
                     initial_client_audience: String::new(),
                     use_developer_managed_scopes: true,
+                    token_endpoint_auth_method: String::new(),
                 })),
                 ..Default::default()
             }),

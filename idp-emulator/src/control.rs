@@ -76,6 +76,9 @@ struct ClientSpec {
     /// Auth0: client grants for other APIs (each audience becomes an API of the tenant).
     #[serde(default)]
     grants: Vec<GrantSpec>,
+    /// Auth0: the only way the token endpoint accepts the secret, `client_secret_post`
+    /// (default, as Auth0's dashboard sets M2M apps) or `client_secret_basic`.
+    token_endpoint_auth_method: Option<String>,
 }
 
 /// `POST /__emulator/clients`: create a client directly at a vendor (management or
@@ -96,9 +99,17 @@ async fn create_client(State(st): State<EmulatorState>, body: Bytes) -> Response
                     .client_secret
                     .clone()
                     .unwrap_or_else(auth0::new_client_secret);
+                let mut client = auth0::Client::new(id.clone(), secret.clone(), name);
+                if let Some(method) = &spec.token_endpoint_auth_method {
+                    if !["client_secret_post", "client_secret_basic"].contains(&method.as_str()) {
+                        return bad(
+                            "token_endpoint_auth_method must be client_secret_post or client_secret_basic",
+                        );
+                    }
+                    client.token_endpoint_auth_method.clone_from(method);
+                }
                 w.auth0.clients.retain(|c| c.client_id != id);
                 w.auth0.grants.retain(|g| g.client_id != id);
-                let mut client = auth0::Client::new(id.clone(), secret.clone(), name);
                 client.app_type = Some("non_interactive".into());
                 client.grant_types = vec!["client_credentials".into()];
                 w.auth0.clients.push(client);
@@ -384,6 +395,7 @@ fn dump_auth0(w: &World) -> Value {
             json!({
                 "client_id": c.client_id, "name": c.name, "description": c.description,
                 "app_type": c.app_type, "grant_types": c.grant_types,
+                "token_endpoint_auth_method": c.token_endpoint_auth_method,
                 "client_metadata": c.client_metadata, "secret_last4": last4(&c.client_secret),
             })
         })

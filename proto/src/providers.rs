@@ -185,6 +185,8 @@ provider_types! {
         // Empty: "{issuer}api/v2/".
         initial_client_audience: Text, Optional;
         use_developer_managed_scopes: Flag, Optional;
+        // Empty: client_secret_post.
+        token_endpoint_auth_method: Text, Optional;
     }
     // Okta's access tokens carry the client as `cid`; `client_id` first keeps
     // docs/design.md's default, `cid` is what Okta JWTs actually have.

@@ -20,7 +20,8 @@ use crate::errors::TokenError;
 use crate::limits::{LimitConfig, Limits};
 use crate::upstream::{self, IssuedToken};
 use crate::vendor::{Vendor, token_form};
-use dcr_common::directory::{Directory, DirectoryError};
+use dcr_common::directory::{ClientEntry, Directory, DirectoryError};
+use dcr_common::oauth::ClientAuthMethod;
 
 /// A cached token is dropped this long before it expires, or 10% of its lifetime if less.
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
@@ -248,16 +249,7 @@ impl Broker {
             {
                 return Err(TokenError::InvalidClient);
             }
-            let vendor = Vendor::from_type(&client.provider_type);
-            this.fetch(
-                &client.issuer,
-                vendor,
-                &request.client_id,
-                &request.client_secret,
-                &request.scopes,
-                &request.audience,
-            )
-            .await
+            this.fetch(&client, request).await
         };
         let issued = self.cache.try_get_with(key, fetch).await.map_err(unshare);
         self.limits
@@ -266,26 +258,35 @@ impl Broker {
         issued
     }
 
+    /// The IdP's answer for `request`, from the token endpoint of `client`'s issuer.
     async fn fetch(
         &self,
-        issuer: &str,
-        vendor: Vendor,
-        client_id: &str,
-        secret: &SecretString,
-        scopes: &[String],
-        audience: &str,
+        client: &ClientEntry,
+        request: &TokenRequest,
     ) -> Result<Arc<CachedToken>, TokenError> {
+        let issuer = client.issuer.as_str();
+        let vendor = Vendor::from_type(&client.provider_type);
         let metadata = self.discovery.metadata(issuer).await?;
         let endpoint = metadata.token_endpoint.as_ref().ok_or_else(|| {
             TokenError::Unavailable(format!("{issuer} advertises no token_endpoint"))
         })?;
-        let form = token_form(vendor, endpoint, scopes, audience);
+        let form = token_form(vendor, endpoint, &request.scopes, &request.audience);
+        // Exactly the method the client was created with: an IdP that enforces one per
+        // client (Auth0) refuses the other. Clients the registry recorded none for (made
+        // before it kept them) get Basic unless the IdP supports only Post.
+        let auth_method = client
+            .token_endpoint_auth_method
+            .unwrap_or(if metadata.prefers_post {
+                ClientAuthMethod::ClientSecretPost
+            } else {
+                ClientAuthMethod::ClientSecretBasic
+            });
         let token = upstream::client_credentials(
             &self.http,
             endpoint,
-            client_id,
-            secret,
-            metadata.prefers_post,
+            &request.client_id,
+            &request.client_secret,
+            auth_method,
             form,
         )
         .await?;

@@ -8,7 +8,7 @@ use url::Url;
 
 use crate::discovery::{read_body, transport};
 use crate::errors::TokenError;
-use dcr_common::oauth::form_encode_credential;
+use dcr_common::oauth::{ClientAuthMethod, form_encode_credential};
 
 #[derive(Debug, Deserialize)]
 struct Success {
@@ -48,14 +48,14 @@ pub async fn client_credentials(
     endpoint: &Url,
     client_id: &str,
     client_secret: &SecretString,
-    use_post: bool,
+    auth_method: ClientAuthMethod,
     form: Vec<(&'static str, String)>,
 ) -> Result<IssuedToken, TokenError> {
     let mut form = form;
     let mut request = http
         .post(endpoint.clone())
         .header("accept", "application/json");
-    if use_post {
+    if auth_method == ClientAuthMethod::ClientSecretPost {
         form.push(("client_id", client_id.to_owned()));
         form.push(("client_secret", client_secret.expose_secret().to_owned()));
     } else {

@@ -4,6 +4,7 @@
 //! An answer missing what it must carry is an error here, and never cached.
 
 use crate::fingerprint::SecretFingerprint;
+use crate::oauth::ClientAuthMethod;
 use chrono::{DateTime, Utc};
 use dcr_proto::registry::v1 as pb;
 
@@ -122,6 +123,9 @@ pub struct ClientEntry {
     pub revoked_before: Option<DateTime<Utc>>,
     /// Fingerprints of revoked secrets: such a secret is refused before any IdP call.
     pub revoked_secrets: Vec<SecretFingerprint>,
+    /// How the client sends its secret to the IdP's token endpoint, as the IdP created
+    /// it; None when the registry did not record it (older clients).
+    pub token_endpoint_auth_method: Option<ClientAuthMethod>,
 }
 
 impl ClientEntry {
@@ -175,6 +179,7 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             pending_product_ids: answer.pending_product_ids,
             revoked_before,
             revoked_secrets,
+            token_endpoint_auth_method: ClientAuthMethod::parse(&answer.token_endpoint_auth_method),
         })
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
 
-use crate::http::{client_creds, json, parse_params, split_scopes};
+use crate::http::{basic_auth, client_creds, json, parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, Vendor};
 
@@ -22,7 +22,12 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
 
 /// Client credentials flow: `grant_type=client_credentials`, `audience` (required),
 /// optional `scope`; client authentication by `client_id`/`client_secret` in the body
-/// (JSON or form) or HTTP Basic.
+/// (JSON or form) or HTTP Basic, whichever the client's `token_endpoint_auth_method`
+/// ("Authentication Method" under the app's Credentials,
+/// <https://auth0.com/docs/get-started/applications/credentials>) names; the other is
+/// refused. Auth0 does not publish the body it answers a mismatch with, so it is
+/// answered like a wrong secret (401 `access_denied` "Unauthorized"): a client can only
+/// tell the two apart by knowing its method.
 /// Follows <https://auth0.com/docs/api/authentication/client-credentials-flow/get-token>
 /// and <https://auth0.com/docs/get-started/authentication-and-authorization-flow/client-credentials-flow/call-your-api-using-the-client-credentials-flow>.
 pub(super) async fn token(
@@ -47,13 +52,19 @@ pub(super) async fn token(
     let Some(creds) = client_creds(&headers, &params) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized");
     };
+    let used = auth_method_used(&headers, &params);
     let urls = st.urls().clone();
     st.with(|w| {
         let now = w.now_secs();
         let tenant = &w.auth0;
         // Unknown client and wrong secret answer alike.
         let client = match tenant.client(&creds.id) {
-            Some(c) if creds.secret.as_deref().is_some_and(|s| secret_eq(s, &c.client_secret)) => c,
+            Some(c)
+                if creds.secret.as_deref().is_some_and(|s| secret_eq(s, &c.client_secret))
+                    && used == Some(c.token_endpoint_auth_method.as_str()) =>
+            {
+                c
+            }
             _ => return oauth_error(StatusCode::UNAUTHORIZED, "access_denied", "Unauthorized"),
         };
         if grant_type != "client_credentials" {
@@ -128,4 +139,20 @@ pub(super) async fn token(
             Err(_) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "signing failed"),
         }
     })
+}
+
+/// The `token_endpoint_auth_method` a request used: Basic, or the secret in the body.
+/// None for both at once (RFC 6749 section 2.3 allows one method per request) or neither.
+fn auth_method_used(
+    headers: &HeaderMap,
+    params: &std::collections::BTreeMap<String, String>,
+) -> Option<&'static str> {
+    match (
+        basic_auth(headers).is_some(),
+        params.contains_key("client_secret"),
+    ) {
+        (true, false) => Some("client_secret_basic"),
+        (false, true) => Some("client_secret_post"),
+        _ => None,
+    }
 }

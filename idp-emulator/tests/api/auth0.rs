@@ -212,23 +212,67 @@ async fn management_api_client_and_grant_lifecycle() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    let resp = t
-        .http
-        .post(urls.auth0_token())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("audience", api),
-            ("scope", "read write"),
-        ])
-        .basic_auth(&id, Some(&secret))
-        .send()
-        .await
-        .unwrap();
-    let (status, tok) = body(resp).await;
+    let basic = || {
+        t.http
+            .post(urls.auth0_token())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("audience", api),
+                ("scope", "read write"),
+            ])
+            .basic_auth(&id, Some(&secret))
+            .send()
+    };
+    // The client authenticates by Post (Auth0's default): Basic is refused like a wrong
+    // secret, until the client's method says Basic.
+    let (status, refused) = body(basic().await.unwrap()).await;
+    assert_eq!(
+        (status, refused),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "access_denied", "error_description": "Unauthorized"})
+        )
+    );
+    let (status, _) = mgmt(
+        &t,
+        &mgmt_tok,
+        Method::PATCH,
+        &format!("/clients/{id}"),
+        Some(json!({ "token_endpoint_auth_method": "client_secret_basic" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, tok) = body(basic().await.unwrap()).await;
     assert_eq!(
         (status, tok["scope"].clone()),
         (StatusCode::OK, json!("read"))
     );
+    // Now the body is the wrong place for the secret; both at once is never accepted.
+    let (status, _) = token(&t, &id, &secret, api).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let both = t
+        .http
+        .post(urls.auth0_token())
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("audience", api),
+            ("client_id", id.as_str()),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = mgmt(
+        &t,
+        &mgmt_tok,
+        Method::PATCH,
+        &format!("/clients/{id}"),
+        Some(json!({ "token_endpoint_auth_method": "client_secret_post" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
 
     // Rotate: the old secret stops working.
     let (status, rotated) = mgmt(

@@ -18,6 +18,7 @@ use url::Url;
 use super::convert::timestamp;
 use crate::domain::validate::{self, UrlPolicy};
 use crate::domain::{Provider, ProviderConfig, ProviderSecrets};
+use dcr_common::oauth::ClientAuthMethod;
 
 /// The longest text field (the URL policy bounds URLs).
 const MAX_FIELD: usize = 4096;
@@ -82,6 +83,27 @@ fn optional_url(
     }
 }
 
+/// A management client's token endpoint auth method; empty is None (Auth0's default,
+/// Post), kept as given so the API returns what the admin set.
+fn auth_method(value: &str, field: &str, v: &mut Violations) -> Option<Option<ClientAuthMethod>> {
+    match non_empty(value) {
+        None => Some(None),
+        Some(name) => {
+            let method = ClientAuthMethod::parse(&name);
+            if method.is_none() {
+                v.add(
+                    field,
+                    format!(
+                        "must be client_secret_post or client_secret_basic, not \"{}\"",
+                        echo(&name)
+                    ),
+                );
+            }
+            method.map(Some)
+        }
+    }
+}
+
 /// Validates a complete config message into the domain's config and secrets.
 fn parse_config(
     config: &Config,
@@ -93,10 +115,16 @@ fn parse_config(
     let at = |field: &str| format!("{prefix}.{field}");
     match config {
         Config::Auth0(c) => (
-            Some(ProviderConfig::Auth0 {
+            auth_method(
+                &c.token_endpoint_auth_method,
+                &at("token_endpoint_auth_method"),
+                v,
+            )
+            .map(|token_endpoint_auth_method| ProviderConfig::Auth0 {
                 initial_client_id: c.initial_client_id.trim().to_owned(),
                 initial_client_audience: non_empty(&c.initial_client_audience),
                 use_developer_managed_scopes: c.use_developer_managed_scopes,
+                token_endpoint_auth_method,
             }),
             ProviderSecrets {
                 initial_client_secret: secret(&c.initial_client_secret),
@@ -184,11 +212,15 @@ fn config_to_proto(config: &ProviderConfig, secrets: Option<&ProviderSecrets>) -
             initial_client_id,
             initial_client_audience,
             use_developer_managed_scopes,
+            token_endpoint_auth_method,
         } => Config::Auth0(pb::Auth0Config {
             initial_client_id: initial_client_id.clone(),
             initial_client_secret: reveal(|s| &s.initial_client_secret),
             initial_client_audience: initial_client_audience.clone().unwrap_or_default(),
             use_developer_managed_scopes: *use_developer_managed_scopes,
+            token_endpoint_auth_method: token_endpoint_auth_method
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
         }),
         ProviderConfig::Okta {} => Config::Okta(pb::OktaConfig {
             dcr_token: reveal(|s| &s.dcr_token),
@@ -482,6 +514,10 @@ mod tests {
                 (FieldMut::Flag(flag), _) => *flag = true,
                 (FieldMut::Text(text), FieldKind::Url) => {
                     *text = format!("https://idp.example.com/{}", field.name);
+                }
+                // A choice of two: the one that is not the default.
+                (FieldMut::Text(text), _) if field.name == "token_endpoint_auth_method" => {
+                    *text = "client_secret_basic".into();
                 }
                 (FieldMut::Text(text), _) => *text = format!("{}-value", field.name),
             }

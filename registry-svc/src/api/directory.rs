@@ -60,6 +60,10 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
                     digest: print.digest.to_vec(),
                 })
                 .collect(),
+            token_endpoint_auth_method: resolved
+                .auth_method
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
         }))
     }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -20,6 +21,12 @@ pub enum ProviderConfig {
         initial_client_id: String,
         initial_client_audience: Option<String>,
         use_developer_managed_scopes: bool,
+        /// How the management client authenticates at `/oauth/token`; None: not set,
+        /// which is Post (`auth0_default_auth_method`). Rows written before the setting
+        /// existed lack the key and read as Basic, what dcr sent then, so a provider that
+        /// worked keeps working; new rows always write the key (`null` when not set).
+        #[serde(default = "auth0_stored_auth_method")]
+        token_endpoint_auth_method: Option<ClientAuthMethod>,
     },
     Okta {},
     Curity {
@@ -46,6 +53,17 @@ pub enum ProviderConfig {
         disable_refresh_secret: bool,
         allow_multiple_credentials: bool,
     },
+}
+
+/// Auth0's dashboard gives machine-to-machine apps "Client Secret (Post)", and its
+/// client credentials reference sends `client_id` and `client_secret` in the body
+/// (https://auth0.com/docs/api/authentication/client-credential-flow/get-token).
+pub fn auth0_default_auth_method() -> ClientAuthMethod {
+    ClientAuthMethod::ClientSecretPost
+}
+
+fn auth0_stored_auth_method() -> Option<ClientAuthMethod> {
+    Some(ClientAuthMethod::ClientSecretBasic)
 }
 
 impl ProviderConfig {
@@ -211,7 +229,8 @@ mod tests {
     #[test]
     fn the_stored_forms_are_unchanged() {
         for stored in [
-            r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true}"#,
+            r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true,"token_endpoint_auth_method":"client_secret_basic"}"#,
+            r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true,"token_endpoint_auth_method":null}"#,
             r#"{"type":"okta"}"#,
             r#"{"type":"curity","initial_client_id":"c","introspection_client_id":"i"}"#,
             r#"{"type":"azure_ad","initial_client_id":"c","graph_base_url":"https://graph.microsoft.us/"}"#,
@@ -221,6 +240,18 @@ mod tests {
             let config: ProviderConfig = serde_json::from_str(stored).unwrap();
             assert_eq!(serde_json::to_string(&config).unwrap(), stored);
         }
+        // An Auth0 row from before the auth method existed: Basic, what dcr sent then.
+        let auth0: ProviderConfig = serde_json::from_str(
+            r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":false}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            auth0,
+            ProviderConfig::Auth0 {
+                token_endpoint_auth_method: Some(ClientAuthMethod::ClientSecretBasic),
+                ..
+            }
+        ));
         let old: ProviderConfig =
             serde_json::from_str(r#"{"type":"curity","initial_client_id":"c"}"#).unwrap();
         assert_eq!(

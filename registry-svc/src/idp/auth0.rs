@@ -2,9 +2,16 @@
 //!
 //! - Token: client credentials of the provider's initial client at the tenant's
 //!   `/oauth/token` with `audience` = `initial_client_audience` (default
-//!   `{issuer}api/v2/`, which is also the API's base URL).
+//!   `{issuer}api/v2/`, which is also the API's base URL). Auth0's reference sends
+//!   `client_id` and `client_secret` in the body
+//!   (https://auth0.com/docs/api/authentication/client-credential-flow/get-token), and
+//!   each application accepts only its configured Authentication Method
+//!   (https://auth0.com/docs/get-started/applications/credentials: Client Secret (Post)
+//!   or (Basic)); the provider's `token_endpoint_auth_method` says which (default Post).
 //! - create: `POST /clients` (https://auth0.com/docs/api/management/v2/clients/post-clients):
-//!   a `non_interactive` app with the `client_credentials` grant and `client_metadata`
+//!   a `non_interactive` app with the `client_credentials` grant, an explicit
+//!   `token_endpoint_auth_method` (Post, as the dashboard gives M2M apps; recorded with
+//!   the application so token-svc sends the secret the same way) and `client_metadata`
 //!   carrying dcr's marker (`dcr_application_id`) and the developer.
 //! - registrations: a client grant per approved product audience
 //!   (https://auth0.com/docs/api/management/v2/client-grants/post-client-grants) with the
@@ -15,6 +22,7 @@
 //!   (`page`, `per_page`, `include_totals`; Auth0 cannot search clients by metadata),
 //!   reading `client_metadata.dcr_application_id`; whether one exists: `GET /clients/{id}`.
 
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -44,6 +52,14 @@ const NEEDED_SCOPES: &[&str] = &[
     "create:client_grants",
     "delete:client_grants",
 ];
+/// Said when Auth0 refuses the management client's authentication (401): a wrong secret
+/// and a secret sent by the other method look alike, so both places to look are named.
+const REFUSAL_HINT: &str = "check the secret, and that the method matches the application's \
+     in the Auth0 dashboard: Applications > <app> > Credentials > Authentication Method, or \
+     set the provider's token_endpoint_auth_method (client_secret_post or client_secret_basic)";
+/// How the clients dcr creates authenticate: Post, what Auth0's dashboard gives
+/// machine-to-machine apps and what its client credentials reference shows.
+const CREATED_AUTH_METHOD: ClientAuthMethod = ClientAuthMethod::ClientSecretPost;
 /// Clients read per page while searching for a marker (Auth0's maximum is 100).
 const PAGE: usize = 100;
 /// Auth0 limits `client_metadata` values to 255 characters.
@@ -53,6 +69,8 @@ pub(super) struct Auth0Adapter {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: SecretString,
+    /// How the management client sends its secret to `/oauth/token`.
+    pub auth_method: ClientAuthMethod,
     /// The Management API's identifier, also its base URL.
     pub audience: String,
     /// `use_developer_managed_scopes`: grants carry the registration's scopes.
@@ -67,6 +85,8 @@ struct Client {
     client_secret: Option<String>,
     #[serde(default)]
     client_metadata: serde_json::Map<String, Value>,
+    #[serde(default)]
+    token_endpoint_auth_method: Option<String>,
 }
 
 /// `GET /clients` with `include_totals=true`.
@@ -104,6 +124,7 @@ impl Auth0Adapter {
         client_secret: SecretString,
         audience: Option<String>,
         developer_scopes: bool,
+        auth_method: ClientAuthMethod,
         deps: IdpDeps,
     ) -> Self {
         let audience =
@@ -112,6 +133,7 @@ impl Auth0Adapter {
             issuer,
             client_id,
             client_secret,
+            auth_method,
             audience,
             developer_scopes,
             deps,
@@ -130,6 +152,8 @@ impl Auth0Adapter {
             issuer: &self.issuer,
             client_id: &self.client_id,
             client_secret: &self.client_secret,
+            auth_method: self.auth_method,
+            refusal_hint: REFUSAL_HINT,
         };
         management_token(&self.deps, &client, &[("audience", &self.audience)], false).await
     }
@@ -184,7 +208,7 @@ impl IdpAdapter for Auth0Adapter {
         let mut body = Self::client_body(client);
         body["app_type"] = json!("non_interactive");
         body["grant_types"] = json!(["client_credentials"]);
-        body["token_endpoint_auth_method"] = json!("client_secret_basic");
+        body["token_endpoint_auth_method"] = json!(CREATED_AUTH_METHOD.as_str());
         let answer = self
             .api(
                 reqwest::Method::POST,
@@ -205,6 +229,14 @@ impl IdpAdapter for Auth0Adapter {
                 state: None,
             },
             state: IdpClientState::default(),
+            // What Auth0 says the client has, else what was asked for.
+            auth_method: Some(
+                created
+                    .token_endpoint_auth_method
+                    .as_deref()
+                    .and_then(ClientAuthMethod::parse)
+                    .unwrap_or(CREATED_AUTH_METHOD),
+            ),
         })
     }
 

@@ -34,6 +34,9 @@ impl CurityAdapter {
             issuer: &self.issuer,
             client_id: &self.client_id,
             client_secret: &self.client_secret,
+            // What dcr has always sent here; not yet a provider setting (issue 14).
+            auth_method: dcr_common::oauth::ClientAuthMethod::ClientSecretBasic,
+            refusal_hint: "",
         };
         management_token(&self.deps, &client, &[("scope", "dcr")], true).await
     }

@@ -110,6 +110,9 @@ impl EntraAdapter {
             issuer: &self.issuer,
             client_id: &self.client_id,
             client_secret: &self.client_secret,
+            // What dcr has always sent here; not yet a provider setting (issue 14).
+            auth_method: dcr_common::oauth::ClientAuthMethod::ClientSecretBasic,
+            refusal_hint: "",
         };
         let scope = format!("{}/.default", self.graph);
         management_token(&self.deps, &client, &[("scope", &scope)], false).await
@@ -245,6 +248,7 @@ impl IdpAdapter for EntraAdapter {
                 client_id: app.app_id.clone(),
                 secret,
                 state: IdpClientState(json!({"object_id": app.id})),
+                auth_method: None,
             }),
             Err(error) => {
                 // Leave no half-made app behind; if even that fails, say the outcome is

@@ -147,6 +147,7 @@ impl IdpAdapter for HttpBridgeAdapter {
                 state: None,
             },
             state: IdpClientState(json!({})),
+            auth_method: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use dcr_common::oauth::form_encode_credential;
+use dcr_common::oauth::{ClientAuthMethod, form_encode_credential};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use url::Url;
@@ -22,6 +22,11 @@ pub struct ManagementGrant<'a> {
     pub token_endpoint: &'a Url,
     pub client_id: &'a str,
     pub client_secret: &'a SecretString,
+    /// How the secret is sent: the vendor may accept only the one the client is set to.
+    pub auth_method: ClientAuthMethod,
+    /// Said after a 401 (the IdP refused the client's authentication): where the vendor
+    /// sets the client's method, so the admin can make the two agree.
+    pub refusal_hint: &'a str,
     /// The vendor's extra form fields: `audience` (Auth0), `scope` (Curity's `dcr`,
     /// Entra's `{graph}/.default`).
     pub params: &'a [(&'a str, &'a str)],
@@ -69,6 +74,7 @@ impl DirectTokens {
             grant.token_endpoint.as_str(),
             grant.client_id,
             grant.client_secret.expose_secret(),
+            grant.auth_method.as_str(),
         ] {
             hasher.update(part.as_bytes()).update(&[0]);
         }
@@ -96,16 +102,27 @@ impl ManagementTokens for DirectTokens {
         }
         let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
         form.extend_from_slice(grant.params);
+        let post = grant.auth_method == ClientAuthMethod::ClientSecretPost;
+        if post {
+            form.push(("client_id", grant.client_id));
+            form.push(("client_secret", grant.client_secret.expose_secret()));
+        }
         let answer = send_retrying(
             || {
-                self.http
+                let request = self
+                    .http
                     .post(grant.token_endpoint.clone())
-                    .header("accept", "application/json")
-                    .basic_auth(
+                    .header("accept", "application/json");
+                // One method per request (RFC 6749 section 2.3): never Basic and body both.
+                let request = if post {
+                    request
+                } else {
+                    request.basic_auth(
                         form_encode_credential(grant.client_id),
                         Some(form_encode_credential(grant.client_secret.expose_secret())),
                     )
-                    .form(&form)
+                };
+                request.form(&form)
             },
             "management token",
             Repeat::Idempotent,
@@ -115,6 +132,24 @@ impl ManagementTokens for DirectTokens {
         if !answer.status.is_success() {
             let detail = describe_error(&answer);
             return Err(match answer.status.as_u16() {
+                // RFC 6749 section 5.2: 401 is the client's authentication failing (Auth0
+                // answers 401 `access_denied` to a wrong secret, and a secret sent by a
+                // method the client is not set to fails the same way).
+                401 => IdpError::Unauthorized(format!(
+                    "the management client {} could not authenticate with {} (secret {}): \
+                     {detail}{}",
+                    grant.client_id,
+                    grant.auth_method,
+                    match grant.auth_method {
+                        ClientAuthMethod::ClientSecretPost => "in the form body",
+                        ClientAuthMethod::ClientSecretBasic => "as HTTP Basic",
+                    },
+                    if grant.refusal_hint.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", grant.refusal_hint)
+                    }
+                )),
                 400..=403 => IdpError::Unauthorized(format!(
                     "the management client {} could not get a token: {detail}",
                     grant.client_id

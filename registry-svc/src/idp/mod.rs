@@ -61,6 +61,10 @@ pub struct CreatedClient {
     pub client_id: String,
     pub secret: IssuedSecret,
     pub state: IdpClientState,
+    /// How the client must send its secret to the token endpoint, where the IdP enforces
+    /// the one it was created with (Auth0): token-svc uses exactly this one. None: not
+    /// known, token-svc chooses from the IdP's discovery document.
+    pub auth_method: Option<dcr_common::oauth::ClientAuthMethod>,
 }
 
 /// A client dcr manages: its id and the adapter's state for it.
@@ -264,12 +268,15 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
             initial_client_id,
             initial_client_audience,
             use_developer_managed_scopes,
+            token_endpoint_auth_method,
         } => Arc::new(auth0::Auth0Adapter::new(
             provider.issuer.clone(),
             initial_client_id.clone(),
             secret(&provider.secrets.initial_client_secret),
             initial_client_audience.clone(),
             *use_developer_managed_scopes,
+            token_endpoint_auth_method
+                .unwrap_or_else(crate::domain::provider::auth0_default_auth_method),
             deps.clone(),
         )),
         ProviderConfig::Okta {} => Arc::new(okta::OktaAdapter {

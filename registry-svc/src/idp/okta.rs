@@ -230,6 +230,7 @@ impl IdpAdapter for OktaAdapter {
                 state: None,
             },
             state: IdpClientState::default(),
+            auth_method: None,
         })
     }
 

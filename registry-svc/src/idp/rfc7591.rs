@@ -267,6 +267,7 @@ impl IdpAdapter for Rfc7591Adapter {
                 state: None,
             },
             state: state_from(&body, None),
+            auth_method: None,
         })
     }
 

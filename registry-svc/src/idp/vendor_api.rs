@@ -2,6 +2,7 @@
 //! issuer's discovered token endpoint, and one JSON call to a management API (URL policy,
 //! retries, non-2xx answers as errors).
 
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
@@ -15,6 +16,9 @@ pub(super) struct ManagementClient<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
     pub client_secret: &'a SecretString,
+    pub auth_method: ClientAuthMethod,
+    /// Where the vendor sets the client's auth method (said after a 401); may be empty.
+    pub refusal_hint: &'a str,
 }
 
 /// A token for `client` with the vendor's `params` (`audience`, `scope`), from the token
@@ -36,6 +40,8 @@ pub(super) async fn management_token(
             token_endpoint: &endpoint,
             client_id: client.client_id,
             client_secret: client.client_secret,
+            auth_method: client.auth_method,
+            refusal_hint: client.refusal_hint,
             params,
             single_use,
         })

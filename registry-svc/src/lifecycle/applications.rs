@@ -213,6 +213,7 @@ impl Registry {
         let journal = Journal {
             client_id: created.client_id.clone(),
             idp_state: created.state.clone(),
+            auth_method: created.auth_method,
             ..Journal::default()
         };
         if let Err(error) = self

@@ -148,7 +148,7 @@ impl Registry {
             client_id,
             idp_state: idp_state.clone(),
             credential: Some(credential.clone()),
-            deleted: false,
+            ..Journal::default()
         };
         let change = ClientChange {
             credential: Some(credential.clone()),

@@ -363,8 +363,7 @@ impl Registry {
                 let journal = Journal {
                     client_id: client_id.to_owned(),
                     idp_state: state.clone(),
-                    credential: None,
-                    deleted: false,
+                    ..Journal::default()
                 };
                 let change = ClientChange {
                     credential: None,

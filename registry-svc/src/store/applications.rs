@@ -3,6 +3,7 @@
 //! Credentials and registrations are in their own files; this impl delegates to them.
 
 use chrono::{DateTime, Utc};
+use dcr_common::oauth::ClientAuthMethod;
 use dcr_common::text::echo;
 use uuid::Uuid;
 
@@ -204,13 +205,14 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         finish_operation(&mut tx, op_id, fence, now).await?;
         tx.execute(
             "UPDATE applications SET state = 'ACTIVE', client_id = $2, idp_state_sealed = $3,
-                    update_time = $4
+                    update_time = $4, token_endpoint_auth_method = $5
              WHERE id = $1",
             &[
                 app_id.into(),
                 (&journal.client_id).into(),
                 (&self.seal_state(app_id, &journal.idp_state)).into(),
                 now.into(),
+                journal.auth_method.map(ClientAuthMethod::as_str).into(),
             ],
         )
         .await

@@ -91,6 +91,11 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
             active_credential_ids: active,
             revoked_before,
             revoked_fingerprints: revoked.into_iter().map(|(_, print)| print).collect(),
+            // An unknown name (none is written) reads as not recorded.
+            auth_method: row
+                .opt_text("token_endpoint_auth_method")?
+                .as_deref()
+                .and_then(dcr_common::oauth::ClientAuthMethod::parse),
         }))
     }
 

@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use dcr_common::fingerprint::SecretFingerprint;
+use dcr_common::oauth::ClientAuthMethod;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -21,6 +22,8 @@ struct JournalDoc {
     credential: Option<CredentialDoc>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    auth_method: Option<ClientAuthMethod>,
 }
 
 /// A credential as journaled: what its row will hold, never the secret.
@@ -53,6 +56,7 @@ pub(super) fn to_json(journal: &Journal) -> Vec<u8> {
                 .map(|f| (B64.encode(f.salt), B64.encode(f.digest))),
         }),
         deleted: journal.deleted,
+        auth_method: journal.auth_method,
     };
     serde_json::to_vec(&doc).unwrap_or_default()
 }
@@ -87,5 +91,6 @@ pub(super) fn from_json(plain: &[u8]) -> Result<Journal, String> {
         idp_state: IdpClientState(doc.idp_state),
         credential,
         deleted: doc.deleted,
+        auth_method: doc.auth_method,
     })
 }

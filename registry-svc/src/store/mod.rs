@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
+use dcr_common::oauth::ClientAuthMethod;
 use uuid::Uuid;
 
 use crate::domain::{
@@ -127,6 +128,8 @@ pub struct Journal {
     pub credential: Option<Credential>,
     /// A delete the IdP confirmed: finishing it needs no second IdP call.
     pub deleted: bool,
+    /// A create: how the new client sends its secret to the token endpoint, where known.
+    pub auth_method: Option<ClientAuthMethod>,
 }
 
 /// A change to an application's IdP client the IdP confirmed, committed together with
@@ -176,6 +179,8 @@ pub struct ResolvedClient {
     pub revoked_before: Option<DateTime<Utc>>,
     /// The fingerprints of the newest revoked secrets (at most `REVOKED_SHOWN`).
     pub revoked_fingerprints: Vec<dcr_common::fingerprint::SecretFingerprint>,
+    /// How the client sends its secret to the token endpoint, as the IdP created it.
+    pub auth_method: Option<ClientAuthMethod>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

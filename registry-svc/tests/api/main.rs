@@ -8,6 +8,7 @@ use dcr_testkit::{peers, registry as helpers};
 
 mod applications;
 mod auth;
+mod auth0_auth;
 mod binary;
 mod directory;
 mod drift;

@@ -616,6 +616,7 @@ async fn client_changes_run_one_at_a_time_and_commit_from_the_journal(store: Arc
         idp_state: rotated.clone(),
         credential: Some(credential.clone()),
         deleted: false,
+        auth_method: None,
     };
     store
         .record_journal(op.id, 0, &journal)

@@ -4,6 +4,7 @@
 
 use dcr_testkit::token as harness;
 
+mod auth0;
 mod issue;
 mod keys;
 mod oauth_http;
