@@ -1,5 +1,6 @@
 //! dcr.authz.v1.AuthzService: the Check for gateways that speak dcr's own API.
 
+use dcr_common::error::Violations;
 use dcr_proto::authz::v1 as pb;
 use tonic::{Request, Response, Status};
 
@@ -10,6 +11,8 @@ use crate::decision::{CredentialType, Decision, Principal};
 pub struct AuthzApi(pub Checker);
 
 const MAX_HEADERS: usize = 200;
+/// Scopes one Check may require.
+const MAX_REQUIRED_SCOPES: usize = 64;
 
 /// A decision as the dcr API answers it.
 pub fn to_proto(decision: Decision) -> pb::CheckResponse {
@@ -62,18 +65,24 @@ impl pb::authz_service_server::AuthzService for AuthzApi {
         request: Request<pb::CheckRequest>,
     ) -> Result<Response<pb::CheckResponse>, Status> {
         let request = request.into_inner();
-        if request.headers.len() > MAX_HEADERS || request.required_scopes.len() > 64 {
-            return Err(Status::invalid_argument(
-                "too many headers or required scopes",
-            ));
+        let mut violations = Violations::new();
+        if request.headers.len() > MAX_HEADERS {
+            violations.add("headers", format!("at most {MAX_HEADERS} headers"));
+        }
+        if request.required_scopes.len() > MAX_REQUIRED_SCOPES {
+            violations.add(
+                "required_scopes",
+                format!("at most {MAX_REQUIRED_SCOPES} scopes"),
+            );
         }
         if request
             .headers
             .keys()
             .any(|k| k.bytes().any(|b| b.is_ascii_uppercase()))
         {
-            return Err(Status::invalid_argument("header names must be lower case"));
+            violations.add("headers", "header names must be lower case");
         }
+        violations.finish()?;
         let input = CheckInput {
             product_id: &request.product_id,
             product_name: "",

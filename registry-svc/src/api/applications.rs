@@ -31,9 +31,10 @@ fn developer<T>(request: &Request<T>) -> Result<(Caller, String), Status> {
 
 impl ApplicationApi {
     async fn app(&self, developer: &str, id: &str, field: &str) -> Result<Application, ApiError> {
-        self.0
+        Ok(self
+            .0
             .owned_application(developer, parse_id(field, id)?)
-            .await
+            .await?)
     }
 
     fn credential(

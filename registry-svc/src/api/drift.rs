@@ -17,7 +17,10 @@ pub(super) async fn get_drift_report(
     caller: &Caller,
     request: &pb::GetDriftReportRequest,
 ) -> Result<pb::DriftReport, ApiError> {
-    let result = registry.drift_report(request.repair).await;
+    let result = registry
+        .drift_report(request.repair)
+        .await
+        .map_err(ApiError::from);
     if request.repair {
         audit(registry, caller, "RepairDrift", "provider", "", &result).await;
     }

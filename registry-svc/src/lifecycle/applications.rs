@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use chrono::Duration as ChronoDuration;
-use dcr_common::error::ApiError;
 use dcr_common::fingerprint::SecretFingerprint;
 use secrecy::{ExposeSecret as _, SecretString};
 use url::Url;
 use uuid::Uuid;
 
+use super::errors::WorkflowError;
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
 use crate::idp::{self, ClientRef, CreatedClient, IdpAdapter, IdpError, NewClient};
@@ -63,18 +63,17 @@ impl Registry {
     pub(crate) async fn strategy_and_provider(
         &self,
         strategy_id: Uuid,
-    ) -> Result<(AuthStrategy, Provider), ApiError> {
-        let strategy = self
-            .store
-            .get_strategy(strategy_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("strategy {strategy_id} not found")))?;
+    ) -> Result<(AuthStrategy, Provider), WorkflowError> {
+        let strategy =
+            self.store.get_strategy(strategy_id).await?.ok_or_else(|| {
+                WorkflowError::NotFound(format!("strategy {strategy_id} not found"))
+            })?;
         let provider = self
             .store
             .get_provider(strategy.provider_id)
             .await?
             .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("strategy {strategy_id} has no provider"))
+                WorkflowError::internal(anyhow::anyhow!("strategy {strategy_id} has no provider"))
             })?;
         Ok((strategy, provider))
     }
@@ -82,7 +81,7 @@ impl Registry {
     pub(crate) async fn adapter_for_app(
         &self,
         app: &Application,
-    ) -> Result<(Arc<dyn IdpAdapter>, AuthStrategy), ApiError> {
+    ) -> Result<(Arc<dyn IdpAdapter>, AuthStrategy), WorkflowError> {
         let (strategy, provider) = self.strategy_and_provider(app.strategy_id).await?;
         Ok((idp::adapter_for(&provider, &self.idp), strategy))
     }
@@ -92,19 +91,21 @@ impl Registry {
         &self,
         developer_id: &str,
         id: Uuid,
-    ) -> Result<Application, ApiError> {
+    ) -> Result<Application, WorkflowError> {
         match self.store.get_application(id).await? {
             Some(app) if app.developer_id == developer_id => Ok(app),
-            _ => Err(ApiError::NotFound(format!("application {id} not found"))),
+            _ => Err(WorkflowError::NotFound(format!(
+                "application {id} not found"
+            ))),
         }
     }
 
     pub(crate) async fn client_state(
         &self,
         app: &Application,
-    ) -> Result<(String, IdpClientState), ApiError> {
+    ) -> Result<(String, IdpClientState), WorkflowError> {
         let client_id = app.client_id.clone().ok_or_else(|| {
-            ApiError::FailedPrecondition(format!("application {} has no IdP client", app.id))
+            WorkflowError::Refused(format!("application {} has no IdP client", app.id))
         })?;
         let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
         Ok((client_id, state))
@@ -114,7 +115,7 @@ impl Registry {
     pub async fn create_application(
         &self,
         request: NewApplication,
-    ) -> Result<CreatedApplication, ApiError> {
+    ) -> Result<CreatedApplication, WorkflowError> {
         if let Some(request_id) = &request.request_id
             && let Some(existing) = self
                 .store
@@ -128,7 +129,7 @@ impl Registry {
         }
         let (strategy, provider) = self.strategy_and_provider(request.strategy_id).await?;
         if !provider.active {
-            return Err(ApiError::FailedPrecondition(format!(
+            return Err(WorkflowError::Refused(format!(
                 "provider {} is not active; applications cannot be created on it",
                 provider.name
             )));
@@ -164,7 +165,7 @@ impl Registry {
         app: &Application,
         op: &Operation,
         strategy: &AuthStrategy,
-    ) -> Result<CreatedClient, ApiError> {
+    ) -> Result<CreatedClient, WorkflowError> {
         let new_client = NewClient {
             application_id: app.id,
             developer_id: app.developer_id.clone(),
@@ -190,7 +191,7 @@ impl Registry {
                 self.store
                     .record_operation_error(op.id, &error.to_string())
                     .await?;
-                Err(ApiError::Unavailable(format!(
+                Err(WorkflowError::Pending(format!(
                     "{error}; application {} stays PROVISIONING until dcr has checked the \
                      identity provider, then becomes FAILED (create it again then)",
                     app.id
@@ -209,7 +210,7 @@ impl Registry {
         app: Application,
         op: &Operation,
         created: CreatedClient,
-    ) -> Result<CreatedApplication, ApiError> {
+    ) -> Result<CreatedApplication, WorkflowError> {
         let journal = Journal {
             client_id: created.client_id.clone(),
             idp_state: created.state.clone(),
@@ -225,7 +226,7 @@ impl Registry {
             return Err(error.into());
         }
         if self.faults.crash_after_idp_create_now() {
-            return Err(ApiError::internal(anyhow::anyhow!(
+            return Err(WorkflowError::internal(anyhow::anyhow!(
                 "injected crash after the IdP create"
             )));
         }
@@ -249,7 +250,7 @@ impl Registry {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 // The reconciler took the operation over and will remove the client.
-                return Err(ApiError::Unavailable(
+                return Err(WorkflowError::Pending(
                     "creating the application took too long and was rolled back; try again".into(),
                 ));
             }
@@ -301,7 +302,7 @@ impl Registry {
     /// Pushes new metadata to the IdP, journaled like a secret: an RFC 7592 update may
     /// rotate the registration access token.
     #[tracing::instrument(skip_all, fields(application_id = %app.id))]
-    pub async fn update_application(&self, app: Application) -> Result<Application, ApiError> {
+    pub async fn update_application(&self, app: Application) -> Result<Application, WorkflowError> {
         let (adapter, strategy) = self.adapter_for_app(&app).await?;
         let (client_id, state) = self.client_state(&app).await?;
         let update = NewClient {
@@ -344,9 +345,9 @@ impl Registry {
     }
 
     #[tracing::instrument(skip_all, fields(application_id = %app.id))]
-    pub async fn delete_application(&self, app: Application) -> Result<(), ApiError> {
+    pub async fn delete_application(&self, app: Application) -> Result<(), WorkflowError> {
         if app.state == AppState::Provisioning {
-            return Err(ApiError::FailedPrecondition(format!(
+            return Err(WorkflowError::Refused(format!(
                 "application {} is still being provisioned; try again shortly",
                 app.id
             )));
@@ -372,7 +373,7 @@ impl Registry {
                         .set_attention(app.id, &refused_delete(client_id, &error), self.clock.now())
                         .await?;
                 }
-                return Err(ApiError::Unavailable(format!(
+                return Err(WorkflowError::Pending(format!(
                     "{error}; the application is DELETING and its IdP client will be removed when the IdP answers"
                 )));
             }
@@ -388,7 +389,7 @@ impl Registry {
                 .await?;
         }
         if self.faults.crash_after_idp_delete_now() {
-            return Err(ApiError::internal(anyhow::anyhow!(
+            return Err(WorkflowError::internal(anyhow::anyhow!(
                 "injected crash after the IdP delete"
             )));
         }

@@ -6,9 +6,9 @@
 
 use std::future::Future;
 
-use dcr_common::error::ApiError;
 use uuid::Uuid;
 
+use super::errors::WorkflowError;
 use crate::domain::Application;
 use crate::idp::{IdpError, IdpResult};
 use crate::registry::Registry;
@@ -37,15 +37,17 @@ impl Registry {
         kind: OperationKind,
         provider_id: Uuid,
         credential_id: Option<Uuid>,
-    ) -> Result<Operation, ApiError> {
+    ) -> Result<Operation, WorkflowError> {
         let op = Operation {
             credential_id,
             ..self.intent(kind, app.id, provider_id)
         };
-        self.store
-            .begin_client_change(&op, self.clock.now())
-            .await?;
-        Ok(op)
+        match self.store.begin_client_change(&op, self.clock.now()).await {
+            Ok(()) => Ok(op),
+            // Another change is under way, or the app is no longer ACTIVE.
+            Err(StoreError::Conflict(why)) => Err(WorkflowError::Refused(why)),
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Step 3 and 4: journal what the IdP confirmed, then commit it. Once journaled, the
@@ -56,11 +58,11 @@ impl Registry {
         op: &Operation,
         journal: &Journal,
         change: &ClientChange,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         match self.store.record_journal(op.id, op.attempts, journal).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::Unavailable(
+                return Err(WorkflowError::Pending(
                     "the identity provider answered after dcr's lease on this change ran out; \
                      dcr checks the application and marks it for attention if the change \
                      may have happened"
@@ -70,7 +72,7 @@ impl Registry {
             Err(other) => return Err(other.into()),
         }
         if self.faults.crash_after_idp_change_now() {
-            return Err(ApiError::internal(anyhow::anyhow!(
+            return Err(WorkflowError::internal(anyhow::anyhow!(
                 "injected crash after the IdP change"
             )));
         }
@@ -89,7 +91,7 @@ impl Registry {
             // The reconciler took the journaled change over and commits the same
             // credential and state, though not new metadata: say so for updates.
             Err(StoreError::Conflict(_)) if change.metadata.is_none() => Ok(()),
-            Err(StoreError::Conflict(_)) => Err(ApiError::Unavailable(
+            Err(StoreError::Conflict(_)) => Err(WorkflowError::Pending(
                 "the identity provider took the update, but dcr's lease on it ran out before \
                  it was saved; send the update again"
                     .into(),
@@ -101,7 +103,7 @@ impl Registry {
     /// Step 2 went wrong. A definite refusal ends the intent (nothing changed at the
     /// IdP); an unclear end leaves it to the reconciler, which marks the application for
     /// attention where the change may have happened.
-    pub(crate) async fn unconfirmed(&self, op: &Operation, error: IdpError) -> ApiError {
+    pub(crate) async fn unconfirmed(&self, op: &Operation, error: IdpError) -> WorkflowError {
         if error.is_definite() {
             if let Err(finish) = self.finish_operation(op).await {
                 return finish;
@@ -117,7 +119,7 @@ impl Registry {
         {
             return record.into();
         }
-        ApiError::Unavailable(format!(
+        WorkflowError::Pending(format!(
             "{error}; dcr checks with the identity provider once this change's lease runs \
              out, and marks application {} for attention if the change may have happened",
             op.application_id

@@ -3,22 +3,22 @@
 //! the secret within a second even while the IdP is down, and the reconciler pushes the
 //! revocation to the IdP until it confirms.
 
-use dcr_common::error::ApiError;
 use dcr_common::fingerprint::SecretFingerprint;
 use secrecy::{ExposeSecret as _, SecretString};
 use uuid::Uuid;
 
+use super::errors::WorkflowError;
 use crate::domain::application::secret_hint;
 use crate::domain::{AppState, Application, Credential};
 use crate::idp::{ClientRef, IdpAdapter, IdpError, IssuedSecret};
 use crate::registry::Registry;
 use crate::store::{ClientChange, Journal, Operation, OperationKind, StoreError};
 
-fn require_active(app: &Application) -> Result<(), ApiError> {
+fn require_active(app: &Application) -> Result<(), WorkflowError> {
     if app.state == AppState::Active {
         Ok(())
     } else {
-        Err(ApiError::FailedPrecondition(format!(
+        Err(WorkflowError::Refused(format!(
             "application {} is {}, not ACTIVE",
             app.id,
             app.state.as_str()
@@ -27,7 +27,10 @@ fn require_active(app: &Application) -> Result<(), ApiError> {
 }
 
 impl Registry {
-    async fn active_credentials(&self, app: &Application) -> Result<Vec<Credential>, ApiError> {
+    async fn active_credentials(
+        &self,
+        app: &Application,
+    ) -> Result<Vec<Credential>, WorkflowError> {
         let now = self.clock.now();
         Ok(self
             .store
@@ -59,10 +62,10 @@ impl Registry {
     pub async fn regenerate_secret(
         &self,
         app: &Application,
-    ) -> Result<(Credential, SecretString), ApiError> {
+    ) -> Result<(Credential, SecretString), WorkflowError> {
         require_active(app)?;
         if self.active_credentials(app).await?.len() > 1 {
-            return Err(ApiError::FailedPrecondition(
+            return Err(WorkflowError::Refused(
                 "more than one credential is active (a rotation in progress), and regenerating \
                  would revoke them all: revoke the ones no longer needed (RevokeCredential) \
                  and regenerate then, or add another (AddCredential)"
@@ -78,12 +81,15 @@ impl Registry {
         &self,
         app: &Application,
         expire_time: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(Credential, SecretString), ApiError> {
+    ) -> Result<(Credential, SecretString), WorkflowError> {
         require_active(app)?;
         if let Some(at) = expire_time
             && at <= self.clock.now()
         {
-            return Err(ApiError::invalid("expire_time", "must be in the future"));
+            return Err(WorkflowError::invalid(
+                "expire_time",
+                "must be in the future",
+            ));
         }
         self.issue_secret(app, OperationKind::AddSecret, expire_time)
             .await
@@ -96,10 +102,10 @@ impl Registry {
         app: &Application,
         kind: OperationKind,
         expire_time: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(Credential, SecretString), ApiError> {
+    ) -> Result<(Credential, SecretString), WorkflowError> {
         let (adapter, strategy) = self.adapter_for_app(app).await?;
         if expire_time.is_some() && !adapter.expires_secrets() {
-            return Err(ApiError::FailedPrecondition(
+            return Err(WorkflowError::Refused(
                 "this application's identity provider cannot expire secrets; add the \
                  credential without expire_time and revoke it when it should end"
                     .into(),
@@ -134,7 +140,7 @@ impl Registry {
                     ..ClientChange::default()
                 };
                 self.journal_and_commit(&op, &journal, &keep).await?;
-                return Err(ApiError::FailedPrecondition(
+                return Err(WorkflowError::Refused(
                     "this identity provider does not issue a new client_secret through RFC 7592; \
                      delete and recreate the application to get a new secret"
                         .into(),
@@ -165,7 +171,7 @@ impl Registry {
         &self,
         app: &Application,
         credential_id: Uuid,
-    ) -> Result<RevokedCredential, ApiError> {
+    ) -> Result<RevokedCredential, WorkflowError> {
         require_active(app)?;
         let active = self.active_credentials(app).await?;
         if !active.iter().any(|c| c.id == credential_id) {
@@ -182,13 +188,13 @@ impl Registry {
                     idp_pending: self.revocation_pending(revoked.id).await?,
                     credential: revoked,
                 }),
-                None => Err(ApiError::NotFound(format!(
+                None => Err(WorkflowError::NotFound(format!(
                     "credential {credential_id} not found"
                 ))),
             };
         }
         if active.len() == 1 {
-            return Err(ApiError::FailedPrecondition(
+            return Err(WorkflowError::Refused(
                 "this is the application's only active credential: use RegenerateSecret to replace it, \
                  or DeleteApplication"
                     .into(),
@@ -217,7 +223,7 @@ impl Registry {
         adapter: &dyn IdpAdapter,
         app: &Application,
         credential: &Credential,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let (client_id, state) = self.client_state(app).await?;
         self.at_idp(adapter.revoke_secret(
             ClientRef {
@@ -231,7 +237,7 @@ impl Registry {
     }
 
     /// Whether a revocation of this credential still waits for the IdP.
-    async fn revocation_pending(&self, credential_id: Uuid) -> Result<bool, ApiError> {
+    async fn revocation_pending(&self, credential_id: Uuid) -> Result<bool, WorkflowError> {
         Ok(self.store.pending_operations().await?.iter().any(|op| {
             op.kind == OperationKind::RevokeSecret && op.credential_id == Some(credential_id)
         }))
@@ -243,8 +249,8 @@ impl Registry {
     pub(crate) async fn settle(
         &self,
         intent: &Operation,
-        told: Result<(), ApiError>,
-    ) -> Result<bool, ApiError> {
+        told: Result<(), WorkflowError>,
+    ) -> Result<bool, WorkflowError> {
         match told {
             Ok(()) => {
                 self.finish_operation(intent).await?;
@@ -263,7 +269,7 @@ impl Registry {
 
     /// Marks an operation the request itself finished done; one the reconciler (or a
     /// delete) already took over is theirs to finish.
-    pub(crate) async fn finish_operation(&self, op: &Operation) -> Result<(), ApiError> {
+    pub(crate) async fn finish_operation(&self, op: &Operation) -> Result<(), WorkflowError> {
         match self
             .store
             .complete_operation(op.id, op.attempts, self.clock.now())

@@ -16,9 +16,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use dcr_common::error::ApiError;
 use uuid::Uuid;
 
+use super::errors::WorkflowError;
 use crate::domain::{AppState, Application, Provider, ProviderType};
 use crate::idp::{self, ClientRef, IdpAdapter, IdpError, IdpResult, MarkedClient, Presence};
 use crate::registry::Registry;
@@ -123,7 +123,7 @@ const UNRECORDED_CREATE: &str = "before the IdP's answer was recorded";
 impl Registry {
     /// The drift report; with `repair`, repairs first (see `drift_repair.rs`) and
     /// reports what is left, with what was done.
-    pub async fn drift_report(&self, repair: bool) -> Result<DriftReport, ApiError> {
+    pub async fn drift_report(&self, repair: bool) -> Result<DriftReport, WorkflowError> {
         if !repair {
             return self.survey().await;
         }
@@ -135,7 +135,7 @@ impl Registry {
     }
 
     /// Every provider's drift, as things are now.
-    pub(crate) async fn survey(&self) -> Result<DriftReport, ApiError> {
+    pub(crate) async fn survey(&self) -> Result<DriftReport, WorkflowError> {
         let pending = self.store.pending_operation_details().await?;
         let mut report = DriftReport::default();
         for provider in self.all_providers().await? {
@@ -151,7 +151,7 @@ impl Registry {
         Ok(report)
     }
 
-    async fn all_providers(&self) -> Result<Vec<Provider>, ApiError> {
+    async fn all_providers(&self) -> Result<Vec<Provider>, WorkflowError> {
         let mut all = Vec::new();
         let mut page = PageRequest {
             size: 500,
@@ -171,7 +171,7 @@ impl Registry {
         &self,
         provider: &Provider,
         pending: Vec<PendingOperation>,
-    ) -> Result<ProviderDrift, ApiError> {
+    ) -> Result<ProviderDrift, WorkflowError> {
         let adapter = idp::adapter_for(provider, &self.idp);
         let apps = self.store.applications_of_provider(provider.id).await?;
         let mut drift = ProviderDrift {
@@ -233,7 +233,7 @@ impl Registry {
         &self,
         listed: &[MarkedClient],
         apps: &[Application],
-    ) -> Result<Vec<OrphanClient>, ApiError> {
+    ) -> Result<Vec<OrphanClient>, WorkflowError> {
         let mine: HashMap<Uuid, &Application> = apps.iter().map(|a| (a.id, a)).collect();
         let mut found = Vec::new();
         for client in listed {
@@ -280,7 +280,7 @@ impl Registry {
         apps: &[Application],
         listed: Option<&[MarkedClient]>,
         drift: &mut ProviderDrift,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let seen: HashSet<&str> = listed
             .unwrap_or_default()
             .iter()
@@ -338,13 +338,13 @@ impl Registry {
         app: &Application,
         client_id: &str,
         provider_id: Uuid,
-    ) -> Result<IdpResult<Presence>, ApiError> {
+    ) -> Result<IdpResult<Presence>, WorkflowError> {
         let op = match self
             .begin_change(app, OperationKind::UpdateClient, provider_id, None)
             .await
         {
             Ok(op) => op,
-            Err(ApiError::FailedPrecondition(_)) => {
+            Err(WorkflowError::Refused(_)) => {
                 return Ok(Ok(Presence::CannotTell(
                     "a change of the client is under way; run the report again".into(),
                 )));

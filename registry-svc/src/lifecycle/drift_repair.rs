@@ -10,10 +10,10 @@
 //! a person and is only reported. What a person may then do: forget an application stuck
 //! in DELETING (`forget_application`).
 
-use dcr_common::error::ApiError;
 use uuid::Uuid;
 
 use super::drift::{DriftReport, RepairAction};
+use super::errors::WorkflowError;
 use crate::domain::{AppState, IdpClientState};
 use crate::idp::{self, ClientRef};
 use crate::registry::Registry;
@@ -24,7 +24,7 @@ impl Registry {
     pub(crate) async fn repair_drift(
         &self,
         report: &DriftReport,
-    ) -> Result<Vec<RepairAction>, ApiError> {
+    ) -> Result<Vec<RepairAction>, WorkflowError> {
         let mut actions = Vec::new();
         for drift in &report.providers {
             let repairable: Vec<_> = drift
@@ -97,14 +97,14 @@ impl Registry {
     /// Removes an application stuck in DELETING, marked for attention (the IdP refused
     /// dcr's credentials for its client), without another IdP call: a person has checked
     /// the IdP. Returns the client id dcr no longer manages.
-    pub async fn forget_application(&self, id: Uuid) -> Result<String, ApiError> {
+    pub async fn forget_application(&self, id: Uuid) -> Result<String, WorkflowError> {
         let app = self
             .store
             .get_application(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("application {id} not found")))?;
+            .ok_or_else(|| WorkflowError::NotFound(format!("application {id} not found")))?;
         if app.state != AppState::Deleting || app.attention.is_empty() {
-            return Err(ApiError::FailedPrecondition(format!(
+            return Err(WorkflowError::Refused(format!(
                 "application {id} is {} and {}: only an application stuck in DELETING that \
                  dcr marked for attention can be forgotten; delete it (DeleteApplication) \
                  instead",
@@ -123,7 +123,7 @@ impl Registry {
             .into_iter()
             .find(|op| op.application_id == id && op.kind == OperationKind::Delete)
             .ok_or_else(|| {
-                ApiError::FailedPrecondition(format!(
+                WorkflowError::Refused(format!(
                     "application {id} has no pending delete; delete it (DeleteApplication)"
                 ))
             })?;
@@ -134,7 +134,7 @@ impl Registry {
         {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::FailedPrecondition(
+                return Err(WorkflowError::Refused(
                     "the reconciler is retrying this delete right now; try again in a moment"
                         .into(),
                 ));

@@ -25,9 +25,8 @@
 
 use std::time::Duration;
 
-use dcr_common::error::ApiError;
-
 use super::applications::refused_delete;
+use super::errors::WorkflowError;
 use crate::idp::{self, ClientRef, IdpAdapter, IdpError};
 use crate::registry::Registry;
 use crate::store::{ClientChange, Operation, OperationKind};
@@ -56,7 +55,7 @@ pub struct Pass {
 
 impl Registry {
     /// Claims and works every stale operation once.
-    pub async fn reconcile_once(&self) -> Result<Pass, ApiError> {
+    pub async fn reconcile_once(&self) -> Result<Pass, WorkflowError> {
         let mut pass = Pass::default();
         loop {
             let ops = self
@@ -86,13 +85,13 @@ impl Registry {
         }
     }
 
-    async fn reconcile_operation(&self, op: &Operation) -> Result<Settled, ApiError> {
+    async fn reconcile_operation(&self, op: &Operation) -> Result<Settled, WorkflowError> {
         let provider = self
             .store
             .get_provider(op.provider_id)
             .await?
             .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("operation {} has no provider", op.id))
+                WorkflowError::internal(anyhow::anyhow!("operation {} has no provider", op.id))
             })?;
         let adapter = idp::adapter_for(&provider, &self.idp);
         Ok(match op.kind {
@@ -124,7 +123,7 @@ impl Registry {
         &self,
         adapter: &dyn IdpAdapter,
         op: &Operation,
-    ) -> Result<Settled, ApiError> {
+    ) -> Result<Settled, WorkflowError> {
         if let Some(journal) = &op.journal {
             let change = ClientChange {
                 credential: journal.credential.clone(),
@@ -182,7 +181,7 @@ impl Registry {
         &self,
         adapter: &dyn IdpAdapter,
         op: &Operation,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let journaled = op
             .journal
             .as_ref()
@@ -234,7 +233,7 @@ impl Registry {
         &self,
         adapter: &dyn IdpAdapter,
         op: &Operation,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let confirmed = op.journal.as_ref().is_some_and(|j| j.deleted);
         if !confirmed
             && let Some(app) = self.store.get_application(op.application_id).await?
@@ -266,7 +265,7 @@ impl Registry {
         &self,
         adapter: &dyn IdpAdapter,
         op: &Operation,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let app = self.store.get_application(op.application_id).await?;
         let credential = match (&app, op.credential_id) {
             (Some(app), Some(id)) => self

@@ -4,10 +4,10 @@
 //! committed first with the intent to tell the IdP (gateways refuse at once), and the
 //! reconciler retries the IdP until it confirms.
 
-use dcr_common::error::ApiError;
 use dcr_common::text::echo;
 use uuid::Uuid;
 
+use super::errors::WorkflowError;
 use crate::domain::{AppState, Application, Registration, RegistrationStatus};
 use crate::idp::{ClientRef, NewClient, RegistrationEvent};
 use crate::registry::Registry;
@@ -22,7 +22,7 @@ impl Registry {
         product_id: Uuid,
         chosen_scopes: &[String],
         added: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         let Some(client_id) = &app.client_id else {
             return Ok(());
         };
@@ -76,20 +76,19 @@ impl Registry {
         app: &Application,
         product_id: Uuid,
         scopes: Vec<String>,
-    ) -> Result<Registration, ApiError> {
+    ) -> Result<Registration, WorkflowError> {
         if app.state != AppState::Active {
-            return Err(ApiError::FailedPrecondition(format!(
+            return Err(WorkflowError::Refused(format!(
                 "application {} is not ACTIVE",
                 app.id
             )));
         }
-        let product = self
-            .store
-            .get_product(product_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("product {product_id} not found")))?;
+        let product =
+            self.store.get_product(product_id).await?.ok_or_else(|| {
+                WorkflowError::NotFound(format!("product {product_id} not found"))
+            })?;
         if product.strategy_id != app.strategy_id {
-            return Err(ApiError::FailedPrecondition(format!(
+            return Err(WorkflowError::Refused(format!(
                 "product \"{}\" uses auth strategy {}, but application \"{}\" uses {}: an \
                  application registers only for products of its own strategy",
                 echo(&product.name),
@@ -100,7 +99,7 @@ impl Registry {
         }
         let (strategy, _) = self.strategy_and_provider(app.strategy_id).await?;
         if let Some(unknown) = scopes.iter().find(|s| !strategy.scopes.contains(s)) {
-            return Err(ApiError::invalid(
+            return Err(WorkflowError::invalid(
                 "scopes",
                 format!(
                     "\"{}\" is not one of the strategy's scopes ({})",
@@ -144,7 +143,7 @@ impl Registry {
         &self,
         app: &Application,
         registration: &Registration,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, WorkflowError> {
         let ends = registration.status == RegistrationStatus::Approved;
         let intent = self.access_ends(app, registration, ends).await?;
         self.store
@@ -161,7 +160,7 @@ impl Registry {
         app: &Application,
         registration: &Registration,
         ends: bool,
-    ) -> Result<Option<Operation>, ApiError> {
+    ) -> Result<Option<Operation>, WorkflowError> {
         if !ends || app.state != AppState::Active || app.client_id.is_none() {
             return Ok(None);
         }
@@ -179,7 +178,7 @@ impl Registry {
         app: &Application,
         registration: &Registration,
         intent: Option<&Operation>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, WorkflowError> {
         let Some(intent) = intent else {
             return Ok(false);
         };
@@ -190,7 +189,7 @@ impl Registry {
     }
 
     /// Pushes an ended access to the IdP again (the reconciler), then marks it done.
-    pub(crate) async fn push_access_ended(&self, op: &Operation) -> Result<(), ApiError> {
+    pub(crate) async fn push_access_ended(&self, op: &Operation) -> Result<(), WorkflowError> {
         let app = self.store.get_application(op.application_id).await?;
         if let (Some(app), Some(product_id)) = (app, op.product_id)
             && app.state == AppState::Active
@@ -208,12 +207,12 @@ impl Registry {
         &self,
         id: Uuid,
         status: RegistrationStatus,
-    ) -> Result<(Registration, bool), ApiError> {
+    ) -> Result<(Registration, bool), WorkflowError> {
         let registration = self
             .store
             .get_registration(id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("registration {id} not found")))?;
+            .ok_or_else(|| WorkflowError::NotFound(format!("registration {id} not found")))?;
         if registration.status == status {
             return Ok((registration, false));
         }
@@ -221,7 +220,7 @@ impl Registry {
             .store
             .get_application(registration.application_id)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("registration {id} not found")))?;
+            .ok_or_else(|| WorkflowError::NotFound(format!("registration {id} not found")))?;
         let gains = registration.status != RegistrationStatus::Approved
             && status == RegistrationStatus::Approved;
         if gains && app.state == AppState::Active {
