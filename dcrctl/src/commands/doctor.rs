@@ -19,7 +19,8 @@ pub const DRIFT_FOUND: u8 = 3;
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
     /// Fix what is safe to fix first: delete orphan clients dcr made whose app is FAILED
-    /// or deleted, and run one reconciler pass. Everything else is only reported.
+    /// or deleted, revoke at the IdP secrets dcr never recorded or has revoked, and run
+    /// one reconciler pass. Everything else is only reported.
     #[arg(long)]
     repair: bool,
 }
@@ -117,8 +118,26 @@ fn provider_block(p: &reg::ProviderDrift) -> Vec<String> {
             a.application_name, a.application_id, a.developer_id, a.attention
         ));
     }
+    for s in &p.secrets_out_of_step {
+        lines.push(format!(
+            "  secret {} of client {} (app {}, {}, developer {}) {}: {}",
+            s.secret_ref,
+            s.client_id,
+            s.application_name,
+            s.application_id,
+            s.developer_id,
+            secret_kind(s),
+            s.hint
+        ));
+    }
     if !p.listing_supported {
         lines.push(format!("  cannot list clients: {}", p.cannot_list_reason));
+    }
+    if !p.cannot_list_secrets_reason.is_empty() {
+        lines.push(format!(
+            "  cannot list secrets: {}",
+            p.cannot_list_secrets_reason
+        ));
     }
     if counts.applications_unchecked > 0 {
         lines.push(format!(
@@ -143,6 +162,16 @@ fn is_clean(p: &reg::ProviderDrift) -> bool {
         && p.stuck_operations.is_empty()
         && p.possible_orphans.is_empty()
         && p.needs_attention.is_empty()
+        && p.secrets_out_of_step.is_empty()
+}
+
+fn secret_kind(s: &reg::SecretOutOfStep) -> &'static str {
+    match reg::SecretDriftKind::try_from(s.kind) {
+        Ok(reg::SecretDriftKind::UnknownToDcr) => "is active at the IdP, unknown to dcr",
+        Ok(reg::SecretDriftKind::RevokedByDcr) => "is active at the IdP, revoked in dcr",
+        Ok(reg::SecretDriftKind::NotActiveAtIdp) => "is active in dcr, not at the IdP",
+        _ => "is out of step",
+    }
 }
 
 fn orphan_reason(o: &reg::OrphanClient) -> &'static str {
@@ -182,13 +211,15 @@ fn summary(report: &reg::DriftReport) -> String {
     let errors: usize = report.providers.iter().map(|p| p.errors.len()).sum();
     let drifted = report.providers.iter().filter(|p| !is_clean(p)).count();
     format!(
-        "summary: drift in {drifted} of {}: {}, {}, {}, {}, {} needing attention, {}",
+        "summary: drift in {drifted} of {}: {}, {}, {}, {}, {} needing attention, {} out of \
+         step, {}",
         plural(providers, "provider"),
         plural(total(|c| c.orphan_clients), "orphan client"),
         plural(total(|c| c.missing_clients), "missing client"),
         plural(total(|c| c.stuck_operations), "stuck operation"),
         plural(total(|c| c.possible_orphans), "possible orphan"),
         plural(total(|c| c.needs_attention), "app"),
+        plural(total(|c| c.secrets_out_of_step), "secret"),
         plural(errors, "error"),
     )
 }

@@ -106,7 +106,8 @@ async fn doctor_reports_drift_exits_3_and_repairs_what_is_safe() {
     assert!(
         out.ends_with(
             "summary: drift in 1 of 1 provider: 1 orphan client, 1 missing client, \
-             0 stuck operations, 0 possible orphans, 0 apps needing attention, 0 errors\n"
+             0 stuck operations, 0 possible orphans, 0 apps needing attention, \
+             0 secrets out of step, 0 errors\n"
         ),
         "{out}"
     );

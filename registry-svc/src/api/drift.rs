@@ -7,11 +7,12 @@ use dcr_proto::registry::v1 as pb;
 use super::audit;
 use super::convert::timestamp;
 use crate::lifecycle::drift::{
-    DriftReport, OrphanClient, OrphanReason, ProviderDrift, RepairAction, StuckOperation,
+    DriftReport, OrphanClient, OrphanReason, ProviderDrift, RepairAction, SecretDrift,
+    SecretDriftKind, StuckOperation,
 };
 use crate::registry::Registry;
 
-/// The report; with repair, audited (it deletes clients at IdPs).
+/// The report; with repair, audited (it deletes clients and revokes secrets at IdPs).
 pub(super) async fn get_drift_report(
     registry: &Registry,
     caller: &Caller,
@@ -95,7 +96,30 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
             stuck_operations: count(d.stuck.len()),
             possible_orphans: count(d.possible_orphans.len()),
             needs_attention: count(d.needs_attention.len()),
+            secrets_out_of_step: count(d.secrets.len()),
+            applications_secrets_checked: count(d.secrets_checked),
         }),
+        secrets_out_of_step: d.secrets.iter().map(secret_to_proto).collect(),
+        cannot_list_secrets_reason: d.cannot_list_secrets.clone().unwrap_or_default(),
+    }
+}
+
+fn secret_to_proto(s: &SecretDrift) -> pb::SecretOutOfStep {
+    let kind = match s.kind {
+        SecretDriftKind::UnknownToDcr => pb::SecretDriftKind::UnknownToDcr,
+        SecretDriftKind::RevokedByDcr => pb::SecretDriftKind::RevokedByDcr,
+        SecretDriftKind::NotActiveAtIdp => pb::SecretDriftKind::NotActiveAtIdp,
+    };
+    pb::SecretOutOfStep {
+        application_id: s.application_id.to_string(),
+        application_name: s.application_name.clone(),
+        developer_id: s.developer_id.clone(),
+        client_id: s.client_id.clone(),
+        secret_ref: s.secret_ref.clone(),
+        credential_id: s.credential_id.map(|id| id.to_string()).unwrap_or_default(),
+        kind: kind as i32,
+        repairable: s.repairable,
+        hint: s.hint.clone(),
     }
 }
 

@@ -303,6 +303,14 @@ impl IdpAdapter for Auth0Adapter {
         ))
     }
 
+    fn cannot_list_secrets(&self) -> Option<String> {
+        Some(
+            "an Auth0 client holds exactly one client secret, replaced by rotation: there is \
+             no list of secrets to compare with dcr's credentials"
+                .into(),
+        )
+    }
+
     async fn revoke_secret(&self, _: ClientRef<'_>, _: &str) -> IdpResult<()> {
         Err(IdpError::Unsupported(
             "an Auth0 client holds exactly one client secret; it cannot be revoked on its own \

@@ -89,6 +89,14 @@ impl IdpAdapter for CurityAdapter {
         ))
     }
 
+    fn cannot_list_secrets(&self) -> Option<String> {
+        Some(
+            "a Curity dynamic client holds one secret, and reading it (RFC 7592) replaces it: \
+             there is no list of secrets to compare with dcr's credentials"
+                .into(),
+        )
+    }
+
     async fn revoke_secret(&self, _: ClientRef<'_>, _: &str) -> IdpResult<()> {
         Err(IdpError::Unsupported(
             "a Curity dynamic client holds one secret; it cannot be revoked on its own (use \

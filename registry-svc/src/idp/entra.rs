@@ -9,7 +9,9 @@
 //! - update: `PATCH /applications(appId='{client id}')`; delete: `DELETE` (its service
 //!   principal goes with it).
 //! - secrets: `addPassword` (optionally with `endDateTime`) and `removePassword` by
-//!   `keyId`, so several at once; regenerate adds one and removes the others.
+//!   `keyId`, so several at once; regenerate adds one and removes the others. The
+//!   application's `passwordCredentials` (`keyId`, `endDateTime`; Graph never returns a
+//!   secret's text again) list them for the drift report: one past its end no longer works.
 //! - find by marker: `GET /applications?$filter=tags/any(t:t eq '...')`; list marked
 //!   clients (drift report): the same filter on the tag `dcr`, page by page
 //!   (`@odata.nextLink`); whether one exists: `GET /applications(appId='...')`.
@@ -27,7 +29,7 @@ use super::vendor_api::{
 };
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    MarkedClient, NewClient, Presence, RegistrationEvent,
+    ListedSecret, MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -331,6 +333,24 @@ impl IdpAdapter for EntraAdapter {
             return Ok(()); // already gone
         }
         self.remove_password(&app.id, secret_ref).await
+    }
+
+    async fn list_secrets(&self, client: ClientRef<'_>) -> IdpResult<Vec<ListedSecret>> {
+        Ok(self
+            .application(client.client_id)
+            .await?
+            .password_credentials
+            .into_iter()
+            .map(|p| ListedSecret {
+                secret_ref: p.key_id,
+                enabled: true,
+                expire_time: p.end_date_time,
+            })
+            .collect())
+    }
+
+    fn cannot_list_secrets(&self) -> Option<String> {
+        None
     }
 
     async fn registration_changed(

@@ -214,6 +214,14 @@ impl IdpAdapter for HttpBridgeAdapter {
         self.new_secret(client).await
     }
 
+    fn cannot_list_secrets(&self) -> Option<String> {
+        Some(
+            "the bridge contract has no call that lists a client's secrets (dcr itself \
+             enforces which of them are revoked)"
+                .into(),
+        )
+    }
+
     async fn revoke_secret(&self, _: ClientRef<'_>, _: &str) -> IdpResult<()> {
         // The bridge contract has no call to revoke one secret: the revocation is
         // recorded and enforced by dcr (authz-svc, token-svc) only.

@@ -92,6 +92,24 @@ pub struct MarkedClient {
     pub application_id: Uuid,
 }
 
+/// A secret the IdP holds for a client, as listed there (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSecret {
+    /// The IdP's id for it (`Credential::idp_ref`).
+    pub secret_ref: String,
+    /// False when deactivated there (an Okta INACTIVE secret).
+    pub enabled: bool,
+    /// When the IdP stops accepting it, where it expires secrets (Entra's `endDateTime`).
+    pub expire_time: Option<DateTime<Utc>>,
+}
+
+impl ListedSecret {
+    /// True when it authenticates the client at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.enabled && self.expire_time.is_none_or(|t| t > now)
+    }
+}
+
 /// Whether a client dcr manages still exists at the IdP.
 #[derive(Debug, Clone)]
 pub enum Presence {
@@ -191,6 +209,18 @@ pub trait IdpAdapter: Send + Sync {
         Err(IdpError::Unsupported(
             "this provider type offers no way to list its clients".into(),
         ))
+    }
+    /// Every secret the IdP holds for the client, active or not, for the drift report.
+    /// `Unsupported` (the sentence of `cannot_list_secrets`) where the IdP cannot list.
+    async fn list_secrets(&self, _client: ClientRef<'_>) -> IdpResult<Vec<ListedSecret>> {
+        Err(IdpError::Unsupported(
+            self.cannot_list_secrets().unwrap_or_default(),
+        ))
+    }
+    /// None where `list_secrets` works; else why this IdP cannot list a client's
+    /// secrets, for the operator.
+    fn cannot_list_secrets(&self) -> Option<String> {
+        Some("this provider type offers no way to list a client's secrets".into())
     }
     /// Whether the client still exists, for the drift report. Must not change the client
     /// (no secret rotation); where only a changing read exists, `CannotTell`.

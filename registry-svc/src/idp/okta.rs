@@ -10,6 +10,8 @@
 //! - regenerate: `POST {org}/oauth2/v1/clients/{id}/lifecycle/newSecret`.
 //! - several secrets: `{org}/api/v1/apps/{id}/credentials/secrets` (create; deactivate,
 //!   then delete to revoke) — https://developer.okta.com/docs/api/openapi/okta-management/management/tag/ApplicationSSOCredentialOAuth2ClientAuth/
+//!   Listing them (`GET`, each with its `id` and `status` ACTIVE or INACTIVE) feeds the
+//!   drift report's comparison with dcr's credentials.
 //! - find by marker, list marked clients (drift report): `GET {org}/oauth2/v1/clients`
 //!   page by page (`Link: rel="next"`); whether one client exists: `GET` it.
 //!
@@ -26,7 +28,7 @@ use super::retry::Repeat;
 use super::vendor_api::{gone_is_done, issued_secret, json_call};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
-    MarkedClient, NewClient, Presence, RegistrationEvent,
+    ListedSecret, MarkedClient, NewClient, Presence, RegistrationEvent,
 };
 use crate::domain::IdpClientState;
 
@@ -374,6 +376,23 @@ impl IdpAdapter for OktaAdapter {
             )
             .await,
         )
+    }
+
+    async fn list_secrets(&self, client: ClientRef<'_>) -> IdpResult<Vec<ListedSecret>> {
+        Ok(self
+            .secrets(client.client_id)
+            .await?
+            .into_iter()
+            .map(|s| ListedSecret {
+                enabled: s.status == "ACTIVE",
+                secret_ref: s.id,
+                expire_time: None,
+            })
+            .collect())
+    }
+
+    fn cannot_list_secrets(&self) -> Option<String> {
+        None
     }
 
     async fn registration_changed(

@@ -289,6 +289,14 @@ impl IdpAdapter for Rfc7591Adapter {
         self.remove(&m).await
     }
 
+    fn cannot_list_secrets(&self) -> Option<String> {
+        Some(
+            "an RFC 7591/7592 client holds one client_secret in its metadata, with no id and \
+             no call that lists secrets"
+                .into(),
+        )
+    }
+
     async fn regenerate_secret(&self, client: ClientRef<'_>) -> IdpResult<IssuedSecret> {
         let m = management(client.state, self.deps.policy)?;
         let mut body = self.read(&m).await?;

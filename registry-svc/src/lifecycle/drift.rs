@@ -12,6 +12,9 @@
 //! - Possible orphans: FAILED applications whose interrupted create may have left a
 //!   client the IdP cannot list.
 //! - Applications needing attention: the reconciler could not tell what an IdP call did.
+//! - Secrets out of step (`drift_secrets.rs`): where the IdP lists a client's secrets
+//!   (`IdpAdapter::list_secrets`), secrets active there that dcr does not hold as active,
+//!   and credentials dcr holds as active that the IdP no longer has active.
 
 use std::collections::{HashMap, HashSet};
 
@@ -59,6 +62,37 @@ pub struct StuckOperation {
     pub hint: String,
 }
 
+/// How one secret is out of step between the IdP and dcr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretDriftKind {
+    /// Active at the IdP, never recorded by dcr (e.g. an added secret whose answer was
+    /// lost): dcr never returned it to anyone.
+    UnknownToDcr,
+    /// Active at the IdP, but dcr revoked it (or it expired in dcr): dcr refuses it
+    /// already, the IdP still accepts it.
+    RevokedByDcr,
+    /// dcr holds it as active; the IdP no longer has it active (deactivated, removed or
+    /// expired there): its holder's requests fail.
+    NotActiveAtIdp,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretDrift {
+    pub application_id: Uuid,
+    pub application_name: String,
+    pub developer_id: String,
+    pub client_id: String,
+    /// The IdP's id for the secret.
+    pub secret_ref: String,
+    /// dcr's credential with that id, where it has one.
+    pub credential_id: Option<Uuid>,
+    pub kind: SecretDriftKind,
+    /// Repair revokes it at the IdP.
+    pub repairable: bool,
+    /// What it means and what to do, for the operator.
+    pub hint: String,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ProviderDrift {
     pub provider_id: Uuid,
@@ -76,6 +110,12 @@ pub struct ProviderDrift {
     pub possible_orphans: Vec<Application>,
     /// Applications the reconciler marked for attention (an unclear IdP answer).
     pub needs_attention: Vec<Application>,
+    /// Secrets out of step between the IdP and dcr's credentials.
+    pub secrets: Vec<SecretDrift>,
+    /// None when the IdP can list a client's secrets; else why not.
+    pub cannot_list_secrets: Option<String>,
+    /// ACTIVE applications whose secrets were compared.
+    pub secrets_checked: usize,
     pub applications: usize,
     pub clients_listed: usize,
     pub checked: usize,
@@ -92,6 +132,7 @@ impl ProviderDrift {
             && self.stuck.is_empty()
             && self.possible_orphans.is_empty()
             && self.needs_attention.is_empty()
+            && self.secrets.is_empty()
     }
 }
 
@@ -187,6 +228,7 @@ impl Registry {
             ..Default::default()
         };
         let now = self.clock.now();
+        let busy: HashSet<Uuid> = pending.iter().map(|p| p.operation.application_id).collect();
         drift.stuck = pending
             .into_iter()
             .filter(|p| p.operation.lease_until <= now || !p.last_error.is_empty())
@@ -222,6 +264,8 @@ impl Registry {
                 .collect();
         }
         self.check_clients(&*adapter, &apps, listed.as_deref(), &mut drift)
+            .await?;
+        self.check_secrets(&*adapter, &apps, &busy, &mut drift)
             .await?;
         Ok(drift)
     }

@@ -1,9 +1,11 @@
-//! What the drift report may fix on its own. Only two things, both safe:
+//! What the drift report may fix on its own. Only three things, all safe:
 //!
 //! - Delete orphan clients dcr made whose application is FAILED or deleted: no developer
 //!   ever held (or still holds) their secret, and this registry's operation records
 //!   prove it made them. Clients it did not make, or that a live app duplicates, are
 //!   only reported: someone may be using them.
+//! - Revoke at the IdP a secret active there that dcr never recorded or has revoked
+//!   (`drift_secrets.rs`): no developer got it from dcr, or dcr refuses it already.
 //! - Run one reconciler pass, which finishes or undoes the operations whose lease ran out.
 //!
 //! Everything else (a missing client, a possible orphan at an IdP that cannot list) needs
@@ -73,6 +75,7 @@ impl Registry {
                 });
             }
         }
+        self.repair_secrets(report, &mut actions).await?;
         let pass = self.reconcile_once().await?;
         let worked = pass.undone_creates + pass.finished_deletes + pass.finished_revocations;
         if worked + pass.retry_later > 0 {

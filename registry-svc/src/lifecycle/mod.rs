@@ -8,6 +8,7 @@ mod client_changes;
 mod credentials;
 pub mod drift;
 mod drift_repair;
+mod drift_secrets;
 pub mod errors;
 pub mod reconcile;
 mod registrations;

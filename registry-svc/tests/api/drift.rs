@@ -406,3 +406,249 @@ async fn two_providers_on_one_tenant_do_not_take_each_others_clients_for_orphans
     }
     assert!(report.clean, "{report:?}");
 }
+
+/// A client's secrets at the emulated IdP, through the vendor's own API (as an admin
+/// would use it, behind dcr's back): Okta's Client Secrets API, Graph's
+/// `passwordCredentials`, `addPassword` and `removePassword`.
+struct IdpSecrets<'a> {
+    emu: &'a Emulator,
+    vendor: &'a str,
+    client_id: String,
+}
+
+impl IdpSecrets<'_> {
+    async fn graph_token(&self) -> String {
+        let answer: Value = reqwest::Client::new()
+            .post(self.emu.urls.entra_v2_token())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", seed::ENTRA_INITIAL_CLIENT_ID),
+                ("client_secret", seed::ENTRA_INITIAL_CLIENT_SECRET),
+                (
+                    "scope",
+                    &format!("{}/.default", self.emu.urls.graph_resource()),
+                ),
+            ])
+            .send()
+            .await
+            .expect("graph token")
+            .json()
+            .await
+            .expect("json");
+        answer["access_token"].as_str().expect("token").to_owned()
+    }
+
+    fn graph_app(&self) -> String {
+        format!(
+            "{}/applications(appId='{}')",
+            self.emu.urls.graph_v1(),
+            self.client_id
+        )
+    }
+
+    async fn call(&self, method: reqwest::Method, url: &str, body: Option<Value>) -> Value {
+        let request = reqwest::Client::new().request(method, url);
+        let request = if self.vendor == "okta" {
+            request.header("authorization", format!("SSWS {}", seed::OKTA_API_TOKEN))
+        } else {
+            request.bearer_auth(self.graph_token().await)
+        };
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        let response = request.send().await.expect("idp call");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or_default()
+    }
+
+    /// (id, active) of each secret the IdP holds for the client.
+    async fn list(&self) -> Vec<(String, bool)> {
+        if self.vendor == "okta" {
+            let url = self.emu.urls.okta_secrets(&self.client_id);
+            let listed = self.call(reqwest::Method::GET, &url, None).await;
+            listed
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|s| {
+                    (
+                        s["id"].as_str().expect("id").to_owned(),
+                        s["status"] == "ACTIVE",
+                    )
+                })
+                .collect()
+        } else {
+            let url = format!("{}?$select=id,appId,passwordCredentials", self.graph_app());
+            let app = self.call(reqwest::Method::GET, &url, None).await;
+            app["passwordCredentials"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|p| (p["keyId"].as_str().expect("keyId").to_owned(), true))
+                .collect()
+        }
+    }
+
+    /// A new active secret; its id.
+    async fn add(&self) -> String {
+        let added = if self.vendor == "okta" {
+            let url = self.emu.urls.okta_secrets(&self.client_id);
+            self.call(reqwest::Method::POST, &url, Some(json!({})))
+                .await["id"]
+                .clone()
+        } else {
+            let url = format!("{}/addPassword", self.graph_app());
+            let body = json!({"passwordCredential": {"displayName": "by hand"}});
+            self.call(reqwest::Method::POST, &url, Some(body)).await["keyId"].clone()
+        };
+        added.as_str().expect("id").to_owned()
+    }
+
+    /// Stops one secret working: Okta deactivates it, Graph removes it.
+    async fn revoke(&self, id: &str) {
+        if self.vendor == "okta" {
+            let url = format!(
+                "{}/{id}/lifecycle/deactivate",
+                self.emu.urls.okta_secrets(&self.client_id)
+            );
+            self.call(reqwest::Method::POST, &url, None).await;
+        } else {
+            let url = format!("{}/removePassword", self.graph_app());
+            self.call(reqwest::Method::POST, &url, Some(json!({"keyId": id})))
+                .await;
+        }
+    }
+}
+
+fn secrets_out_of_step(p: &pb::ProviderDrift) -> Vec<(String, pb::SecretDriftKind, bool)> {
+    let mut found: Vec<_> = p
+        .secrets_out_of_step
+        .iter()
+        .map(|s| (s.secret_ref.clone(), s.kind(), s.repairable))
+        .collect();
+    found.sort();
+    found
+}
+
+/// A secret added at the IdP behind dcr's back (as an AddCredential whose answer was
+/// lost leaves one) and dcr's own secret revoked there: both reported; repair revokes
+/// only the one dcr never returned to anyone.
+async fn secrets_out_of_step_are_reported_and_repair_revokes_only_the_unknown(vendor: &str) {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let (_, strategy, _) = app.setup(provider(&emu, vendor), true).await;
+    let shop = app.create_app("dev-1", &strategy.id, "shop").await;
+    let credential = shop.credential.expect("credential");
+    let shop = shop.application.expect("app");
+    let idp = IdpSecrets {
+        emu: &emu,
+        vendor,
+        client_id: shop.client_id.clone(),
+    };
+
+    let report = drift(&app, false).await;
+    let p = &report.providers[0];
+    assert_eq!(p.cannot_list_secrets_reason, "", "{vendor}");
+    assert_eq!(
+        p.counts.expect("counts").applications_secrets_checked,
+        1,
+        "{vendor}"
+    );
+    assert!(report.clean, "{vendor}: {report:?}");
+
+    let held = idp.list().await;
+    assert_eq!(held.len(), 1, "{vendor}: {held:?}");
+    let held = held[0].0.clone();
+    let stray = idp.add().await;
+    idp.revoke(&held).await;
+
+    let report = drift(&app, false).await;
+    assert!(!report.clean, "{vendor}");
+    assert!(report.actions.is_empty());
+    let p = &report.providers[0];
+    let mut expected = vec![
+        (stray.clone(), pb::SecretDriftKind::UnknownToDcr, true),
+        (held.clone(), pb::SecretDriftKind::NotActiveAtIdp, false),
+    ];
+    expected.sort();
+    assert_eq!(secrets_out_of_step(p), expected, "{vendor}");
+    let mine = p
+        .secrets_out_of_step
+        .iter()
+        .find(|s| s.secret_ref == held)
+        .expect("dcr's secret");
+    assert_eq!(mine.credential_id, credential.id, "{vendor}");
+    assert_eq!(mine.application_id, shop.id);
+    assert_eq!(p.counts.expect("counts").secrets_out_of_step, 2);
+    assert!(
+        idp.list().await.contains(&(stray.clone(), true)),
+        "{vendor}: no repair without repair"
+    );
+
+    let repaired = drift(&app, true).await;
+    let descriptions: Vec<&str> = repaired
+        .actions
+        .iter()
+        .map(|a| a.description.as_str())
+        .collect();
+    assert_eq!(
+        descriptions,
+        [format!(
+            "revoked secret {stray} of client {} (application {}) at the IdP: dcr never \
+             recorded it",
+            shop.client_id, shop.id
+        )],
+        "{vendor}"
+    );
+    assert!(repaired.actions[0].ok);
+    assert!(
+        !idp.list()
+            .await
+            .iter()
+            .any(|(id, active)| *id == stray && *active),
+        "{vendor}: the unknown secret no longer works"
+    );
+    // dcr's own credential, which the IdP dropped, needs a person.
+    assert_eq!(
+        secrets_out_of_step(&repaired.providers[0]),
+        [(held.clone(), pb::SecretDriftKind::NotActiveAtIdp, false)],
+        "{vendor}"
+    );
+    assert!(!repaired.clean);
+}
+
+#[tokio::test]
+async fn okta_secrets_out_of_step_are_reported_and_repair_revokes_only_the_unknown() {
+    secrets_out_of_step_are_reported_and_repair_revokes_only_the_unknown("okta").await;
+}
+
+#[tokio::test]
+async fn entra_secrets_out_of_step_are_reported_and_repair_revokes_only_the_unknown() {
+    secrets_out_of_step_are_reported_and_repair_revokes_only_the_unknown("azure_ad").await;
+}
+
+#[tokio::test]
+async fn vendors_that_cannot_list_secrets_say_so_and_stay_clean() {
+    let emu = emulator().await;
+    auth0_api(&emu, "https://api.example.com").await;
+    for (vendor, says) in [("auth0", "Auth0"), ("curity", "Curity")] {
+        let app = spawn_app().await;
+        let (_, strategy, _) = app.setup(provider(&emu, vendor), true).await;
+        app.create_app("dev-1", &strategy.id, "shop").await;
+        let report = drift(&app, false).await;
+        let p = &report.providers[0];
+        assert!(
+            p.cannot_list_secrets_reason.contains(says),
+            "{vendor}: {p:?}"
+        );
+        let counts = p.counts.expect("counts");
+        assert_eq!(counts.applications_secrets_checked, 0, "{vendor}");
+        assert!(p.secrets_out_of_step.is_empty(), "{vendor}");
+        assert!(report.clean, "{vendor}: {report:?}");
+    }
+}
