@@ -13,10 +13,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use dcr_common::error::ApiError;
 use uuid::Uuid;
 
 use super::drift::{DriftReport, ProviderDrift, RepairAction, SecretDrift, SecretDriftKind};
+use super::errors::WorkflowError;
 use crate::domain::{AppState, Application, Credential};
 use crate::idp::{self, ClientRef, IdpAdapter, IdpError, ListedSecret};
 use crate::registry::Registry;
@@ -131,7 +131,7 @@ impl Registry {
         apps: &[Application],
         busy: &HashSet<Uuid>,
         drift: &mut ProviderDrift,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         if let Some(why) = adapter.cannot_list_secrets() {
             drift.cannot_list_secrets = Some(why);
             return Ok(());
@@ -181,7 +181,7 @@ impl Registry {
         &self,
         report: &DriftReport,
         actions: &mut Vec<RepairAction>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), WorkflowError> {
         for drift in &report.providers {
             let repairable: Vec<&SecretDrift> =
                 drift.secrets.iter().filter(|s| s.repairable).collect();
@@ -224,7 +224,7 @@ impl Registry {
         app: &Application,
         secret: &SecretDrift,
         provider_id: Uuid,
-    ) -> Result<(String, bool), ApiError> {
+    ) -> Result<(String, bool), WorkflowError> {
         let what = format!(
             "secret {} of client {} (application {})",
             secret.secret_ref, secret.client_id, app.id
@@ -234,7 +234,7 @@ impl Registry {
             .await
         {
             Ok(op) => op,
-            Err(ApiError::FailedPrecondition(_)) => {
+            Err(WorkflowError::Refused(_)) => {
                 return Ok((
                     format!(
                         "left {what}: a change of the client is under way; run the report again"
