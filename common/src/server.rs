@@ -6,12 +6,15 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
@@ -97,57 +100,24 @@ pub async fn serve(
     } else {
         ServingStatus::Serving
     };
-    for name in &services.names {
-        health.set_service_status(*name, initial).await;
-    }
-    health.set_service_status("", initial).await;
-    let stopping = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let readiness = services.ready.map(|ready| {
-        let (health, names, stopping) = (health.clone(), services.names.clone(), stopping.clone());
-        tokio::spawn(async move {
-            ready.await;
-            if stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                return;
-            }
-            for name in names {
-                health
-                    .set_service_status(name, ServingStatus::Serving)
-                    .await;
-            }
-            health.set_service_status("", ServingStatus::Serving).await;
-            tracing::info!("ready: health reports SERVING");
-        })
-    });
+    set_status(&health, &services.names, initial).await;
+    let stopping = Arc::new(AtomicBool::new(false));
+    let readiness = services
+        .ready
+        .map(|ready| report_ready(ready, &health, &services.names, &stopping));
 
-    // Reflection advertises what this server serves, not every service in dcr's protos.
-    let reflection = || {
-        services.names.iter().fold(
-            tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(dcr_proto::FILE_DESCRIPTOR_SET)
-                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-                .with_service_name(HEALTH_SERVICE),
-            |builder, name| builder.with_service_name(*name),
-        )
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
+    let reflection_v1 = reflection(&services.names).build_v1()?;
+    let reflection_v1alpha = reflection(&services.names).build_v1alpha()?;
 
     let names = services.names.clone();
     let drain = async move {
         shutdown.await;
-        stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        stopping.store(true, Ordering::SeqCst);
         if let Some(readiness) = readiness {
             readiness.abort();
         }
         tracing::info!("shutting down: marking NOT_SERVING and draining in-flight calls");
-        for name in names {
-            health
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
-        }
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+        set_status(&health, &names, ServingStatus::NotServing).await;
     };
 
     let tls = services
@@ -184,6 +154,43 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// The status of each named service, then of the server as a whole (`""`).
+async fn set_status(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+    for name in names {
+        health.set_service_status(*name, status).await;
+    }
+    health.set_service_status("", status).await;
+}
+
+/// Health turns SERVING once `ready` resolves, unless shutdown began first.
+fn report_ready(
+    ready: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+    health: &HealthReporter,
+    names: &[&'static str],
+    stopping: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let (health, names, stopping) = (health.clone(), names.to_vec(), stopping.clone());
+    tokio::spawn(async move {
+        ready.await;
+        if stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        set_status(&health, &names, ServingStatus::Serving).await;
+        tracing::info!("ready: health reports SERVING");
+    })
+}
+
+/// Reflection advertises what this server serves, not every service in dcr's protos.
+fn reflection(names: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+    names.iter().fold(
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(dcr_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(HEALTH_SERVICE),
+        |builder, name| builder.with_service_name(*name),
+    )
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -15,6 +16,7 @@ use crate::faults::{Fault, MAX_FAULTS};
 use crate::http::{json, no_content, rfc3339};
 use crate::ids::last4;
 use crate::state::{EmulatorState, Vendor, World};
+use crate::urls::Urls;
 use crate::{auth0, curity, okta};
 
 pub(crate) fn routes() -> Router<EmulatorState> {
@@ -93,109 +95,124 @@ async fn create_client(State(st): State<EmulatorState>, body: Bytes) -> Response
         let now = w.now();
         let name = spec.name.clone().unwrap_or_else(|| "seeded client".into());
         match spec.vendor {
-            Vendor::Auth0 => {
-                let id = spec.client_id.clone().unwrap_or_else(auth0::new_client_id);
-                let secret = spec
-                    .client_secret
-                    .clone()
-                    .unwrap_or_else(auth0::new_client_secret);
-                let mut client = auth0::Client::new(id.clone(), secret.clone(), name);
-                if let Some(method) = &spec.token_endpoint_auth_method {
-                    if !["client_secret_post", "client_secret_basic"].contains(&method.as_str()) {
-                        return bad(
-                            "token_endpoint_auth_method must be client_secret_post or client_secret_basic",
-                        );
-                    }
-                    client.token_endpoint_auth_method.clone_from(method);
-                }
-                w.auth0.clients.retain(|c| c.client_id != id);
-                w.auth0.grants.retain(|g| g.client_id != id);
-                client.app_type = Some("non_interactive".into());
-                client.grant_types = vec!["client_credentials".into()];
-                w.auth0.clients.push(client);
-                if !spec.scopes.is_empty() {
-                    w.auth0.upsert_grant(
-                        &id,
-                        &urls.auth0_management_audience(),
-                        spec.scopes.clone(),
-                    );
-                }
-                for g in &spec.grants {
-                    w.auth0.upsert_grant(&id, &g.audience, g.scope.clone());
-                }
-                json(
-                    StatusCode::CREATED,
-                    json!({ "vendor": "auth0", "client_id": id, "client_secret": secret }),
-                )
-            }
-            Vendor::Okta => {
-                let id = spec.client_id.clone().unwrap_or_else(okta::new_client_id);
-                let secret = spec.client_secret.clone().unwrap_or_else(okta::new_secret);
-                w.okta.apps.retain(|a| a.client_id != id);
-                w.okta.apps.push(okta::App {
-                    client_id: id.clone(),
-                    issued_at: now.timestamp(),
-                    client_name: name,
-                    application_type: "service".into(),
-                    grant_types: vec!["client_credentials".into()],
-                    response_types: vec!["token".into()],
-                    redirect_uris: Vec::new(),
-                    token_endpoint_auth_method: "client_secret_basic".into(),
-                    optional: serde_json::Map::new(),
-                    secrets: vec![okta::Secret::new(
-                        secret.clone(),
-                        okta::SecretStatus::Active,
-                        now,
-                    )],
-                });
-                json(
-                    StatusCode::CREATED,
-                    json!({ "vendor": "okta", "client_id": id, "client_secret": secret }),
-                )
-            }
-            Vendor::Curity => {
-                let id = spec.client_id.clone().unwrap_or_else(crate::ids::guid);
-                let secret = spec
-                    .client_secret
-                    .clone()
-                    .unwrap_or_else(|| crate::ids::url_safe(48));
-                w.curity.clients.retain(|c| c.client_id != id);
-                w.curity.clients.push(curity::Client {
-                    client_id: id.clone(),
-                    secret: secret.clone(),
-                    scopes: spec.scopes.clone(),
-                    grant_types: vec!["client_credentials".into()],
-                    metadata: serde_json::Map::new(),
-                    issued_at: now.timestamp(),
-                    rat: None,
-                });
-                json(
-                    StatusCode::CREATED,
-                    json!({ "vendor": "curity", "client_id": id, "client_secret": secret }),
-                )
-            }
-            Vendor::AzureAd => {
-                let secret = spec
-                    .client_secret
-                    .clone()
-                    .unwrap_or_else(|| crate::ids::url_safe(40));
-                let app = w.entra.seed_app(
-                    spec.client_id.clone(),
-                    name,
-                    secret.clone(),
-                    spec.roles.clone(),
-                    now,
-                );
-                let (app_id, object_id) = (app.app_id.clone(), app.id.clone());
-                let sp_id = w.entra.sp_for(&app_id).map(|s| s.id.clone());
-                json(
-                    StatusCode::CREATED,
-                    json!({ "vendor": "azure_ad", "client_id": app_id, "client_secret": secret,
-                            "object_id": object_id, "service_principal_id": sp_id }),
-                )
-            }
+            Vendor::Auth0 => seed_auth0_client(w, &urls, &spec, name),
+            Vendor::Okta => seed_okta_client(w, &spec, name, now),
+            Vendor::Curity => seed_curity_client(w, &spec, now),
+            Vendor::AzureAd => seed_entra_app(w, &spec, name, now),
         }
     })
+}
+
+/// An M2M application (replacing one of the same id, with its grants), granted the
+/// Management API scopes and the other APIs the spec names.
+fn seed_auth0_client(w: &mut World, urls: &Urls, spec: &ClientSpec, name: String) -> Response {
+    let id = spec.client_id.clone().unwrap_or_else(auth0::new_client_id);
+    let secret = spec
+        .client_secret
+        .clone()
+        .unwrap_or_else(auth0::new_client_secret);
+    let mut client = auth0::Client::new(id.clone(), secret.clone(), name);
+    if let Some(method) = &spec.token_endpoint_auth_method {
+        if !["client_secret_post", "client_secret_basic"].contains(&method.as_str()) {
+            return bad(
+                "token_endpoint_auth_method must be client_secret_post or client_secret_basic",
+            );
+        }
+        client.token_endpoint_auth_method.clone_from(method);
+    }
+    w.auth0.clients.retain(|c| c.client_id != id);
+    w.auth0.grants.retain(|g| g.client_id != id);
+    client.app_type = Some("non_interactive".into());
+    client.grant_types = vec!["client_credentials".into()];
+    w.auth0.clients.push(client);
+    if !spec.scopes.is_empty() {
+        w.auth0
+            .upsert_grant(&id, &urls.auth0_management_audience(), spec.scopes.clone());
+    }
+    for g in &spec.grants {
+        w.auth0.upsert_grant(&id, &g.audience, g.scope.clone());
+    }
+    json(
+        StatusCode::CREATED,
+        json!({ "vendor": "auth0", "client_id": id, "client_secret": secret }),
+    )
+}
+
+/// A service app with one active secret, replacing one of the same id.
+fn seed_okta_client(
+    w: &mut World,
+    spec: &ClientSpec,
+    name: String,
+    now: DateTime<Utc>,
+) -> Response {
+    let id = spec.client_id.clone().unwrap_or_else(okta::new_client_id);
+    let secret = spec.client_secret.clone().unwrap_or_else(okta::new_secret);
+    w.okta.apps.retain(|a| a.client_id != id);
+    w.okta.apps.push(okta::App {
+        client_id: id.clone(),
+        issued_at: now.timestamp(),
+        client_name: name,
+        application_type: "service".into(),
+        grant_types: vec!["client_credentials".into()],
+        response_types: vec!["token".into()],
+        redirect_uris: Vec::new(),
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        optional: serde_json::Map::new(),
+        secrets: vec![okta::Secret::new(
+            secret.clone(),
+            okta::SecretStatus::Active,
+            now,
+        )],
+    });
+    json(
+        StatusCode::CREATED,
+        json!({ "vendor": "okta", "client_id": id, "client_secret": secret }),
+    )
+}
+
+/// A client credentials client allowed the spec's scopes, replacing one of the same id.
+fn seed_curity_client(w: &mut World, spec: &ClientSpec, now: DateTime<Utc>) -> Response {
+    let id = spec.client_id.clone().unwrap_or_else(crate::ids::guid);
+    let secret = spec
+        .client_secret
+        .clone()
+        .unwrap_or_else(|| crate::ids::url_safe(48));
+    w.curity.clients.retain(|c| c.client_id != id);
+    w.curity.clients.push(curity::Client {
+        client_id: id.clone(),
+        secret: secret.clone(),
+        scopes: spec.scopes.clone(),
+        grant_types: vec!["client_credentials".into()],
+        metadata: serde_json::Map::new(),
+        issued_at: now.timestamp(),
+        rat: None,
+    });
+    json(
+        StatusCode::CREATED,
+        json!({ "vendor": "curity", "client_id": id, "client_secret": secret }),
+    )
+}
+
+/// An app registration with its service principal, granted the spec's Graph roles.
+fn seed_entra_app(w: &mut World, spec: &ClientSpec, name: String, now: DateTime<Utc>) -> Response {
+    let secret = spec
+        .client_secret
+        .clone()
+        .unwrap_or_else(|| crate::ids::url_safe(40));
+    let app = w.entra.seed_app(
+        spec.client_id.clone(),
+        name,
+        secret.clone(),
+        spec.roles.clone(),
+        now,
+    );
+    let (app_id, object_id) = (app.app_id.clone(), app.id.clone());
+    let sp_id = w.entra.sp_for(&app_id).map(|s| s.id.clone());
+    json(
+        StatusCode::CREATED,
+        json!({ "vendor": "azure_ad", "client_id": app_id, "client_secret": secret,
+                "object_id": object_id, "service_principal_id": sp_id }),
+    )
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,10 @@ use dcr_proto::registry::v1 as pb;
 use super::diff::Op;
 use super::plan::Kind;
 use super::state::Current;
-use crate::connection::ConnectionArgs;
+use crate::connection::{Authed, ConnectionArgs};
+use pb::product_service_client::ProductServiceClient;
+use pb::provider_service_client::ProviderServiceClient;
+use pb::strategy_service_client::StrategyServiceClient;
 
 /// Why apply stopped, and what it had done before.
 #[derive(Debug, thiserror::Error)]
@@ -34,132 +37,186 @@ pub async fn run(
     current: &Current,
     ops: Vec<Op>,
 ) -> anyhow::Result<()> {
-    let mut providers = connection.providers()?;
-    let mut strategies = connection.strategies()?;
-    let mut products = connection.products()?;
-    let mut provider_ids: BTreeMap<String, String> = current
-        .providers
-        .iter()
-        .map(|p| (p.name.clone(), p.id.clone()))
-        .collect();
-    let mut strategy_ids: BTreeMap<String, String> = current
-        .strategies
-        .iter()
-        .map(|s| (s.name.clone(), s.id.clone()))
-        .collect();
+    let mut applier = Applier::new(connection, current)?;
     let mut done: Vec<String> = Vec::new();
     for op in ops {
         let what = op.describe();
-        let result: anyhow::Result<()> = async {
-            match op {
-                Op::CreateProvider { provider } => {
-                    let created = providers
-                        .create_provider(pb::CreateProviderRequest {
-                            provider: Some(provider),
-                        })
-                        .await?
-                        .into_inner();
-                    provider_ids.insert(created.name, created.id);
-                }
-                Op::UpdateProvider {
-                    provider,
-                    mask: paths,
-                } => {
-                    providers
-                        .update_provider(pb::UpdateProviderRequest {
-                            provider: Some(provider),
-                            update_mask: mask(paths),
-                        })
-                        .await?;
-                }
-                Op::CreateStrategy {
-                    provider,
-                    mut strategy,
-                } => {
-                    strategy.provider_id = lookup(&provider_ids, "provider", &provider)?;
-                    let created = strategies
-                        .create_strategy(pb::CreateStrategyRequest {
-                            strategy: Some(strategy),
-                        })
-                        .await?
-                        .into_inner();
-                    strategy_ids.insert(created.name, created.id);
-                }
-                Op::UpdateStrategy {
-                    strategy,
-                    mask: paths,
-                } => {
-                    strategies
-                        .update_strategy(pb::UpdateStrategyRequest {
-                            strategy: Some(strategy),
-                            update_mask: mask(paths),
-                        })
-                        .await?;
-                }
-                Op::CreateProduct {
-                    strategy,
-                    mut product,
-                } => {
-                    product.strategy_id = lookup(&strategy_ids, "strategy", &strategy)?;
-                    products
-                        .create_product(pb::CreateProductRequest {
-                            product: Some(product),
-                        })
-                        .await?;
-                }
-                Op::UpdateProduct {
-                    strategy,
-                    mut product,
-                    mask: paths,
-                } => {
-                    product.strategy_id = lookup(&strategy_ids, "strategy", &strategy)?;
-                    products
-                        .update_product(pb::UpdateProductRequest {
-                            product: Some(product),
-                            update_mask: mask(paths),
-                        })
-                        .await?;
-                }
-                Op::Delete { kind, id, .. } => match kind {
-                    Kind::Product => {
-                        products
-                            .delete_product(pb::DeleteProductRequest { id })
-                            .await?;
-                    }
-                    Kind::Strategy => {
-                        strategies
-                            .delete_strategy(pb::DeleteStrategyRequest { id })
-                            .await?;
-                    }
-                    Kind::Provider => {
-                        providers
-                            .delete_provider(pb::DeleteProviderRequest { id })
-                            .await?;
-                    }
-                },
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(error) = result {
-            let failed = what
-                .replacen("created", "creating", 1)
-                .replacen("updated", "updating", 1);
-            let done = if done.is_empty() {
-                "nothing had been changed".to_owned()
-            } else {
-                format!(
-                    "already applied: {} (apply the file again once fixed: it continues from there)",
-                    done.join(", ")
-                )
-            };
-            // The gRPC status stays in the chain, for the CLI to explain.
-            return Err(error.context(ApplyStopped {
-                failed: format!("{failed} failed"),
-                done,
-            }));
+        if let Err(error) = applier.apply(op).await {
+            return Err(stopped(error, &what, &done));
         }
         done.push(what);
     }
     Ok(())
+}
+
+/// The error that says which call failed and what had been applied before it.
+fn stopped(error: anyhow::Error, what: &str, done: &[String]) -> anyhow::Error {
+    let failed = what
+        .replacen("created", "creating", 1)
+        .replacen("updated", "updating", 1);
+    let done = if done.is_empty() {
+        "nothing had been changed".to_owned()
+    } else {
+        format!(
+            "already applied: {} (apply the file again once fixed: it continues from there)",
+            done.join(", ")
+        )
+    };
+    // The gRPC status stays in the chain, for the CLI to explain.
+    error.context(ApplyStopped {
+        failed: format!("{failed} failed"),
+        done,
+    })
+}
+
+/// The registry's clients, and the ids by name of the providers and strategies that exist
+/// so far: a strategy created in this run names a provider created earlier in it.
+struct Applier {
+    providers: ProviderServiceClient<Authed>,
+    strategies: StrategyServiceClient<Authed>,
+    products: ProductServiceClient<Authed>,
+    provider_ids: BTreeMap<String, String>,
+    strategy_ids: BTreeMap<String, String>,
+}
+
+impl Applier {
+    fn new(connection: &ConnectionArgs, current: &Current) -> anyhow::Result<Self> {
+        Ok(Self {
+            providers: connection.providers()?,
+            strategies: connection.strategies()?,
+            products: connection.products()?,
+            provider_ids: current
+                .providers
+                .iter()
+                .map(|p| (p.name.clone(), p.id.clone()))
+                .collect(),
+            strategy_ids: current
+                .strategies
+                .iter()
+                .map(|s| (s.name.clone(), s.id.clone()))
+                .collect(),
+        })
+    }
+
+    async fn apply(&mut self, op: Op) -> anyhow::Result<()> {
+        match op {
+            Op::CreateProvider { provider } => self.create_provider(provider).await,
+            Op::UpdateProvider {
+                provider,
+                mask: paths,
+            } => {
+                self.providers
+                    .update_provider(pb::UpdateProviderRequest {
+                        provider: Some(provider),
+                        update_mask: mask(paths),
+                    })
+                    .await?;
+                Ok(())
+            }
+            Op::CreateStrategy { provider, strategy } => {
+                self.create_strategy(&provider, strategy).await
+            }
+            Op::UpdateStrategy {
+                strategy,
+                mask: paths,
+            } => {
+                self.strategies
+                    .update_strategy(pb::UpdateStrategyRequest {
+                        strategy: Some(strategy),
+                        update_mask: mask(paths),
+                    })
+                    .await?;
+                Ok(())
+            }
+            Op::CreateProduct { strategy, product } => {
+                self.create_product(&strategy, product).await
+            }
+            Op::UpdateProduct {
+                strategy,
+                product,
+                mask: paths,
+            } => self.update_product(&strategy, product, paths).await,
+            Op::Delete { kind, id, .. } => self.delete(kind, id).await,
+        }
+    }
+
+    async fn create_provider(&mut self, provider: pb::Provider) -> anyhow::Result<()> {
+        let created = self
+            .providers
+            .create_provider(pb::CreateProviderRequest {
+                provider: Some(provider),
+            })
+            .await?
+            .into_inner();
+        self.provider_ids.insert(created.name, created.id);
+        Ok(())
+    }
+
+    async fn create_strategy(
+        &mut self,
+        provider: &str,
+        mut strategy: pb::AuthStrategy,
+    ) -> anyhow::Result<()> {
+        strategy.provider_id = lookup(&self.provider_ids, "provider", provider)?;
+        let created = self
+            .strategies
+            .create_strategy(pb::CreateStrategyRequest {
+                strategy: Some(strategy),
+            })
+            .await?
+            .into_inner();
+        self.strategy_ids.insert(created.name, created.id);
+        Ok(())
+    }
+
+    async fn create_product(
+        &mut self,
+        strategy: &str,
+        mut product: pb::ApiProduct,
+    ) -> anyhow::Result<()> {
+        product.strategy_id = lookup(&self.strategy_ids, "strategy", strategy)?;
+        self.products
+            .create_product(pb::CreateProductRequest {
+                product: Some(product),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn update_product(
+        &mut self,
+        strategy: &str,
+        mut product: pb::ApiProduct,
+        paths: Vec<String>,
+    ) -> anyhow::Result<()> {
+        product.strategy_id = lookup(&self.strategy_ids, "strategy", strategy)?;
+        self.products
+            .update_product(pb::UpdateProductRequest {
+                product: Some(product),
+                update_mask: mask(paths),
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn delete(&mut self, kind: Kind, id: String) -> anyhow::Result<()> {
+        match kind {
+            Kind::Product => {
+                self.products
+                    .delete_product(pb::DeleteProductRequest { id })
+                    .await?;
+            }
+            Kind::Strategy => {
+                self.strategies
+                    .delete_strategy(pb::DeleteStrategyRequest { id })
+                    .await?;
+            }
+            Kind::Provider => {
+                self.providers
+                    .delete_provider(pb::DeleteProviderRequest { id })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
 }

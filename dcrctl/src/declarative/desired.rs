@@ -10,7 +10,10 @@ use std::time::Duration;
 use dcr_proto::providers::{self, FieldKind, Presence};
 
 use super::convert::{self, DEFAULT_AUTH_METHODS, DEFAULT_SESSION_TTL};
-use super::file::{self, ConfigFile, FieldValue, Secret, Ttl};
+use super::file::{
+    self, AuthMethod, ConfigBlock, ConfigFile, FieldValue, ProductFile, ProviderFile, Secret,
+    StrategyFile, Ttl,
+};
 use super::interpolate::{self, Variables};
 
 pub const VERSION: u32 = 1;
@@ -107,69 +110,9 @@ fn unique<'a>(kind: &str, names: impl Iterator<Item = &'a str>, problems: &mut V
 }
 
 fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
-    match c.version {
-        Some(VERSION) => {}
-        Some(other) => problems.push(format!(
-            "version {other} is not one this dcrctl reads (it reads version {VERSION})"
-        )),
-        None => problems.push(format!("`version: {VERSION}` is required at the top")),
-    }
+    check_version(c.version, problems);
     for p in &mut c.providers {
-        p.name = p.name.trim().to_owned();
-        let at = format!("providers[{}]", p.name);
-        p.issuer = p.issuer.trim().to_owned();
-        let display = p.display_name.take().map(|d| d.trim().to_owned());
-        p.display_name = Some(
-            display
-                .filter(|d| !d.is_empty())
-                .unwrap_or_else(|| p.name.clone()),
-        );
-        if p.configs.len() != 1 {
-            let found: Vec<&str> = p.configs.iter().map(|b| b.schema.name).collect();
-            problems.push(format!(
-                "{at}: exactly one of {} is needed (found {})",
-                providers::type_names(),
-                if found.is_empty() {
-                    "none".to_owned()
-                } else {
-                    found.join(", ")
-                }
-            ));
-        }
-        for (kind, field, secret, required) in convert::secrets(p) {
-            match secret {
-                Some(Secret::Inline) => problems.push(format!(
-                    "{at}.{kind}.{field}: secrets are not written in the file; reference one instead: \
-                     `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
-                )),
-                None if required => problems.push(format!(
-                    "{at}.{kind}.{field} is required: `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
-                )),
-                _ => {}
-            }
-        }
-        for block in &mut p.configs {
-            // As the registry stores them: text trimmed, URLs parsed.
-            for field in block.schema.fields {
-                if let Some(FieldValue::Text(text)) = block.values.get_mut(field.name) {
-                    *text = match field.kind {
-                        FieldKind::Url => url_form(text),
-                        _ => text.trim().to_owned(),
-                    };
-                }
-            }
-            for field in block.schema.secrets() {
-                if let Presence::With(other) = field.presence
-                    && block.secret(field.name).is_some()
-                    && block.text(other).is_empty()
-                {
-                    problems.push(format!(
-                        "{at}.{}.{} needs {other} (both or neither)",
-                        block.schema.name, field.name
-                    ));
-                }
-            }
-        }
+        check_provider(p, problems);
     }
     unique(
         "providers",
@@ -177,51 +120,11 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
         problems,
     );
 
-    let mut ttls = Vec::new();
-    for s in &mut c.strategies {
-        s.name = s.name.trim().to_owned();
-        s.provider = s.provider.trim().to_owned();
-        s.audience = s.audience.trim().to_owned();
-        let at = format!("strategies[{}]", s.name);
-        // An empty list is the API's "use the default" too.
-        s.credential_claims = s
-            .credential_claims
-            .take()
-            .map(|claims| {
-                claims
-                    .iter()
-                    .map(|c| c.trim().to_owned())
-                    .collect::<Vec<_>>()
-            })
-            .filter(|claims| !claims.is_empty());
-        let mut methods = s
-            .auth_methods
-            .take()
-            .unwrap_or_else(|| DEFAULT_AUTH_METHODS.to_vec());
-        methods.sort();
-        methods.dedup();
-        if methods.is_empty() {
-            methods = DEFAULT_AUTH_METHODS.to_vec();
-        }
-        s.auth_methods = Some(methods);
-        // Empty is the API's "use the default" too: the registry's name for the strategy.
-        s.session_cookie_name = s.session_cookie_name.take().filter(|name| !name.is_empty());
-        let ttl = match &s.session_ttl {
-            None => DEFAULT_SESSION_TTL,
-            Some(Ttl(text)) => match crate::commands::parse_duration(text) {
-                Ok(ttl) => ttl,
-                Err(problem) => {
-                    problems.push(format!("{at}.session_ttl: {problem}"));
-                    DEFAULT_SESSION_TTL
-                }
-            },
-        };
-        s.session_ttl = Some(convert::format_ttl(ttl));
-        ttls.push(ttl);
-        if s.provider.is_empty() {
-            problems.push(format!("{at}.provider: name the strategy's provider"));
-        }
-    }
+    let ttls = c
+        .strategies
+        .iter_mut()
+        .map(|s| check_strategy(s, problems))
+        .collect();
     unique(
         "strategies",
         c.strategies.iter().map(|s| s.name.as_str()),
@@ -229,15 +132,7 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
     );
 
     for p in &mut c.products {
-        p.name = p.name.trim().to_owned();
-        p.strategy = p.strategy.trim().to_owned();
-        p.audience = p.audience.trim().to_owned();
-        if p.strategy.is_empty() {
-            problems.push(format!(
-                "products[{}].strategy: name the product's strategy",
-                p.name
-            ));
-        }
+        check_product(p, problems);
     }
     unique(
         "products",
@@ -245,6 +140,158 @@ fn check(c: &mut ConfigFile, problems: &mut Vec<String>) -> Vec<Duration> {
         problems,
     );
     ttls
+}
+
+fn check_version(version: Option<u32>, problems: &mut Vec<String>) {
+    match version {
+        Some(VERSION) => {}
+        Some(other) => problems.push(format!(
+            "version {other} is not one this dcrctl reads (it reads version {VERSION})"
+        )),
+        None => problems.push(format!("`version: {VERSION}` is required at the top")),
+    }
+}
+
+fn check_provider(p: &mut ProviderFile, problems: &mut Vec<String>) {
+    p.name = p.name.trim().to_owned();
+    let at = format!("providers[{}]", p.name);
+    p.issuer = p.issuer.trim().to_owned();
+    let display = p.display_name.take().map(|d| d.trim().to_owned());
+    p.display_name = Some(
+        display
+            .filter(|d| !d.is_empty())
+            .unwrap_or_else(|| p.name.clone()),
+    );
+    check_one_type(p, &at, problems);
+    check_secret_references(p, &at, problems);
+    for block in &mut p.configs {
+        normalize_block(block);
+        check_paired_secrets(block, &at, problems);
+    }
+}
+
+/// A provider is of one type: one config block, named by it.
+fn check_one_type(p: &ProviderFile, at: &str, problems: &mut Vec<String>) {
+    if p.configs.len() == 1 {
+        return;
+    }
+    let found: Vec<&str> = p.configs.iter().map(|b| b.schema.name).collect();
+    problems.push(format!(
+        "{at}: exactly one of {} is needed (found {})",
+        providers::type_names(),
+        if found.is_empty() {
+            "none".to_owned()
+        } else {
+            found.join(", ")
+        }
+    ));
+}
+
+/// The file is meant to be committed: a secret stands in it only as a reference.
+fn check_secret_references(p: &ProviderFile, at: &str, problems: &mut Vec<String>) {
+    for (kind, field, secret, required) in convert::secrets(p) {
+        match secret {
+            Some(Secret::Inline) => problems.push(format!(
+                "{at}.{kind}.{field}: secrets are not written in the file; reference one instead: \
+                 `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
+            )),
+            None if required => problems.push(format!(
+                "{at}.{kind}.{field} is required: `{field}: {{env: VARIABLE}}` or `{field}: {{file: /path/to/it}}`"
+            )),
+            _ => {}
+        }
+    }
+}
+
+/// As the registry stores them: text trimmed, URLs parsed.
+fn normalize_block(block: &mut ConfigBlock) {
+    for field in block.schema.fields {
+        if let Some(FieldValue::Text(text)) = block.values.get_mut(field.name) {
+            *text = match field.kind {
+                FieldKind::Url => url_form(text),
+                _ => text.trim().to_owned(),
+            };
+        }
+    }
+}
+
+fn check_paired_secrets(block: &ConfigBlock, at: &str, problems: &mut Vec<String>) {
+    for field in block.schema.secrets() {
+        if let Presence::With(other) = field.presence
+            && block.secret(field.name).is_some()
+            && block.text(other).is_empty()
+        {
+            problems.push(format!(
+                "{at}.{}.{} needs {other} (both or neither)",
+                block.schema.name, field.name
+            ));
+        }
+    }
+}
+
+/// Normalizes the strategy and returns its session TTL (the default where it does not
+/// parse, the problem recorded).
+fn check_strategy(s: &mut StrategyFile, problems: &mut Vec<String>) -> Duration {
+    s.name = s.name.trim().to_owned();
+    s.provider = s.provider.trim().to_owned();
+    s.audience = s.audience.trim().to_owned();
+    let at = format!("strategies[{}]", s.name);
+    // An empty list is the API's "use the default" too.
+    s.credential_claims = s
+        .credential_claims
+        .take()
+        .map(|claims| {
+            claims
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|claims| !claims.is_empty());
+    s.auth_methods = Some(auth_methods(s.auth_methods.take()));
+    // Empty is the API's "use the default" too: the registry's name for the strategy.
+    s.session_cookie_name = s.session_cookie_name.take().filter(|name| !name.is_empty());
+    let ttl = session_ttl(s.session_ttl.as_ref(), &at, problems);
+    s.session_ttl = Some(convert::format_ttl(ttl));
+    if s.provider.is_empty() {
+        problems.push(format!("{at}.provider: name the strategy's provider"));
+    }
+    ttl
+}
+
+/// Sorted and without repeats, as the registry keeps them; none is the default.
+fn auth_methods(given: Option<Vec<AuthMethod>>) -> Vec<AuthMethod> {
+    let mut methods = given.unwrap_or_else(|| DEFAULT_AUTH_METHODS.to_vec());
+    methods.sort();
+    methods.dedup();
+    if methods.is_empty() {
+        methods = DEFAULT_AUTH_METHODS.to_vec();
+    }
+    methods
+}
+
+fn session_ttl(given: Option<&Ttl>, at: &str, problems: &mut Vec<String>) -> Duration {
+    match given {
+        None => DEFAULT_SESSION_TTL,
+        Some(Ttl(text)) => match crate::commands::parse_duration(text) {
+            Ok(ttl) => ttl,
+            Err(problem) => {
+                problems.push(format!("{at}.session_ttl: {problem}"));
+                DEFAULT_SESSION_TTL
+            }
+        },
+    }
+}
+
+fn check_product(p: &mut ProductFile, problems: &mut Vec<String>) {
+    p.name = p.name.trim().to_owned();
+    p.strategy = p.strategy.trim().to_owned();
+    p.audience = p.audience.trim().to_owned();
+    if p.strategy.is_empty() {
+        problems.push(format!(
+            "products[{}].strategy: name the product's strategy",
+            p.name
+        ));
+    }
 }
 
 /// Reads the secrets of one provider, for sending. Missing or empty ones are problems

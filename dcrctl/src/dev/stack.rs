@@ -11,7 +11,7 @@ use authz_svc::config::defaults as authz_defaults;
 use dcr_common::auth::CallerTokens;
 use dcr_common::pki::SetFiles;
 use dcr_common::rate_limit::Rate;
-use dcr_common::tls::ClientTlsFiles;
+use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_common::url_policy::UrlPolicy;
 use registry_svc::RegistryConfig;
 use registry_svc::config::defaults as registry_defaults;
@@ -78,112 +78,181 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// stack counts as broken (they connect over loopback: normally milliseconds).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl Stack {
-    pub async fn start(
-        args: &DevArgs,
-        secrets: &DevSecrets,
-        data_dir: &Path,
-        tls: Option<SetFiles>,
-    ) -> anyhow::Result<Self> {
-        let emulator = dcr_idp_emulator::spawn_with_state_file(
-            args.emulator_listen,
-            &data_dir.join("emulator.json"),
-        )
+/// The four listeners, bound before anything is built so a taken port fails first, with
+/// the flag that picks another address.
+struct Listeners {
+    registry: TcpListener,
+    token: TcpListener,
+    token_http: TcpListener,
+    authz: TcpListener,
+}
+
+impl Listeners {
+    async fn bind(args: &DevArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            registry: bind(args.registry_listen, "registry-listen").await?,
+            token: bind(args.token_listen, "token-listen").await?,
+            token_http: bind(args.token_http_listen, "token-http-listen").await?,
+            authz: bind(args.authz_listen, "authz-listen").await?,
+        })
+    }
+
+    fn endpoints(&self, tls: Option<SetFiles>, emulator: String) -> anyhow::Result<Endpoints> {
+        Ok(Endpoints {
+            registry: self.registry.local_addr()?,
+            token: self.token.local_addr()?,
+            token_http: self.token_http.local_addr()?,
+            authz: self.authz.local_addr()?,
+            tls,
+            emulator,
+        })
+    }
+}
+
+/// What every service of the dev stack is configured with alike.
+struct Shared {
+    tokens: CallerTokens,
+    /// Dev runs TLS without client certificates: grpcurl and curl need only the CA.
+    server_tls: Option<ServerTlsFiles>,
+    url_policy: UrlPolicy,
+}
+
+impl Shared {
+    fn new(endpoints: &Endpoints, secrets: &DevSecrets) -> Self {
+        Self {
+            tokens: CallerTokens {
+                admin: Some(SecretString::from(secrets.admin_token.clone())),
+                portal: Some(SecretString::from(secrets.portal_token.clone())),
+                gateway: Some(SecretString::from(secrets.gateway_token.clone())),
+                service: Some(SecretString::from(secrets.service_token.clone())),
+            },
+            server_tls: endpoints.tls.as_ref().map(|t| t.server_tls(false)),
+            // Local issuers (the emulator) are plain http on loopback.
+            url_policy: UrlPolicy {
+                allow_http_loopback: true,
+                allow_http_hosts: &[],
+            },
+        }
+    }
+}
+
+async fn start_emulator(
+    args: &DevArgs,
+    data_dir: &Path,
+) -> anyhow::Result<dcr_idp_emulator::Emulator> {
+    dcr_idp_emulator::spawn_with_state_file(args.emulator_listen, &data_dir.join("emulator.json"))
         .await
         .with_context(|| {
             format!(
                 "cannot start the IdP emulator on {} (--emulator-listen)",
                 args.emulator_listen
             )
-        })?;
+        })
+}
 
-        let registry_listener = bind(args.registry_listen, "registry-listen").await?;
-        let token_listener = bind(args.token_listen, "token-listen").await?;
-        let token_http_listener = bind(args.token_http_listen, "token-http-listen").await?;
-        let authz_listener = bind(args.authz_listen, "authz-listen").await?;
-        let endpoints = Endpoints {
-            registry: registry_listener.local_addr()?,
-            token: token_listener.local_addr()?,
-            token_http: token_http_listener.local_addr()?,
-            authz: authz_listener.local_addr()?,
-            tls,
-            emulator: emulator.root.clone(),
-        };
-        let registry_url = endpoints.url(endpoints.registry);
-        // Dev runs TLS without client certificates: grpcurl and curl need only the CA.
-        let server_tls = endpoints.tls.as_ref().map(|t| t.server_tls(false));
-        // Local issuers (the emulator) are plain http on loopback.
-        let url_policy = UrlPolicy {
-            allow_http_loopback: true,
-            allow_http_hosts: &[],
-        };
-        let tokens = CallerTokens {
-            admin: Some(SecretString::from(secrets.admin_token.clone())),
-            portal: Some(SecretString::from(secrets.portal_token.clone())),
-            gateway: Some(SecretString::from(secrets.gateway_token.clone())),
-            service: Some(SecretString::from(secrets.service_token.clone())),
-        };
+/// The registry keeps its SQLite database in the data directory, so `dcrctl dev` resumes
+/// where it stopped.
+fn registry_config(
+    endpoints: &Endpoints,
+    shared: &Shared,
+    secrets: &DevSecrets,
+    data_dir: &Path,
+) -> anyhow::Result<RegistryConfig> {
+    Ok(RegistryConfig {
+        database_url: SecretString::from(format!("sqlite://{}", data_dir.join("dcr.db").display())),
+        master_key: decode_key(&secrets.master_key, "master_key")?,
+        previous_master_keys: Vec::new(),
+        tokens: shared.tokens.clone(),
+        listen: endpoints.registry,
+        url_policy: shared.url_policy,
+        idp_timeout: registry_defaults::IDP_TIMEOUT,
+        reconcile_interval: registry_defaults::RECONCILE_INTERVAL,
+        operation_lease: registry_defaults::OPERATION_LEASE,
+        tls: shared.server_tls.clone(),
+    })
+}
 
-        let registry_config = RegistryConfig {
-            database_url: SecretString::from(format!(
-                "sqlite://{}",
-                data_dir.join("dcr.db").display()
-            )),
-            master_key: decode_key(&secrets.master_key, "master_key")?,
-            previous_master_keys: Vec::new(),
-            tokens: tokens.clone(),
-            listen: endpoints.registry,
-            url_policy,
-            idp_timeout: registry_defaults::IDP_TIMEOUT,
-            reconcile_interval: registry_defaults::RECONCILE_INTERVAL,
-            operation_lease: registry_defaults::OPERATION_LEASE,
-            tls: server_tls.clone(),
-        };
+fn token_config(endpoints: &Endpoints, shared: &Shared) -> token_svc::TokenConfig {
+    token_svc::TokenConfig {
+        listen: endpoints.token,
+        http_listen: endpoints.token_http,
+        registry_url: endpoints.url(endpoints.registry),
+        tokens: shared.tokens.clone(),
+        limits: Default::default(),
+        tls: shared.server_tls.clone(),
+        client_tls: endpoints.client_tls(),
+        url_policy: shared.url_policy,
+        idp_timeout: token_defaults::IDP_TIMEOUT,
+        cache_capacity: token_defaults::CACHE_CAPACITY,
+        cache_max_age: token_defaults::CACHE_MAX_AGE,
+        keys_max_stale: token_defaults::KEYS_MAX_STALE,
+    }
+}
+
+fn authz_config(
+    endpoints: &Endpoints,
+    shared: &Shared,
+    secrets: &DevSecrets,
+) -> anyhow::Result<authz_svc::AuthzConfig> {
+    Ok(authz_svc::AuthzConfig {
+        listen: endpoints.authz,
+        registry_url: endpoints.url(endpoints.registry),
+        token_url: endpoints.url(endpoints.token),
+        tokens: shared.tokens.clone(),
+        tls: shared.server_tls.clone(),
+        client_tls: endpoints.client_tls(),
+        session_key: decode_key(&secrets.session_secret, "session_secret")?,
+        leeway: authz_defaults::LEEWAY,
+        introspection_rate: Rate::per_second(authz_defaults::INTROSPECTION_RATE),
+        source_rate: Rate::per_second(authz_defaults::SOURCE_RATE),
+        keys_max_stale: authz_defaults::KEYS_MAX_STALE,
+    })
+}
+
+/// The three services, built and not yet serving.
+struct Built {
+    registry: (registry_svc::Registry, RegistryConfig),
+    token: token_svc::TokenState,
+    authz: authz_svc::AuthzState,
+}
+
+impl Built {
+    async fn new(
+        endpoints: &Endpoints,
+        secrets: &DevSecrets,
+        data_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let shared = Shared::new(endpoints, secrets);
+        let registry_config = registry_config(endpoints, &shared, secrets, data_dir)?;
         let registry = registry_svc::build(&registry_config).await?;
+        let token = token_svc::build(&token_config(endpoints, &shared))?;
+        let authz = authz_svc::build(
+            &authz_config(endpoints, &shared, secrets)?,
+            dcr_common::clock::system(),
+        )?;
+        Ok(Self {
+            registry: (registry, registry_config),
+            token,
+            authz,
+        })
+    }
 
-        let token_config = token_svc::TokenConfig {
-            listen: endpoints.token,
-            http_listen: endpoints.token_http,
-            registry_url: registry_url.clone(),
-            tokens: tokens.clone(),
-            limits: Default::default(),
-            tls: server_tls.clone(),
-            client_tls: endpoints.client_tls(),
-            url_policy,
-            idp_timeout: token_defaults::IDP_TIMEOUT,
-            cache_capacity: token_defaults::CACHE_CAPACITY,
-            cache_max_age: token_defaults::CACHE_MAX_AGE,
-            keys_max_stale: token_defaults::KEYS_MAX_STALE,
-        };
-        let token = token_svc::build(&token_config)?;
-
-        let authz_config = authz_svc::AuthzConfig {
-            listen: endpoints.authz,
-            registry_url,
-            token_url: endpoints.url(endpoints.token),
-            tokens,
-            tls: server_tls,
-            client_tls: endpoints.client_tls(),
-            session_key: decode_key(&secrets.session_secret, "session_secret")?,
-            leeway: authz_defaults::LEEWAY,
-            introspection_rate: Rate::per_second(authz_defaults::INTROSPECTION_RATE),
-            source_rate: Rate::per_second(authz_defaults::SOURCE_RATE),
-            keys_max_stale: authz_defaults::KEYS_MAX_STALE,
-        };
-        let authz = authz_svc::build(&authz_config, dcr_common::clock::system())?;
-
-        let (stop, stop_rx) = watch::channel(false);
-        let token_directory = token.directory.clone();
-        let authz_directory = authz.directory.clone();
-        let registry_stop = stopped(stop_rx.clone());
-        let services = vec![
+    /// Each service serves on its listener until `stop` turns true.
+    fn spawn(
+        self,
+        listeners: Listeners,
+        stop: &watch::Receiver<bool>,
+    ) -> Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> {
+        let (registry, registry_config) = self.registry;
+        let registry_stop = stopped(stop.clone());
+        vec![
             (
                 "registry-svc",
                 tokio::spawn(async move {
                     registry_svc::serve(
                         registry,
                         &registry_config,
-                        registry_listener,
+                        listeners.registry,
                         registry_stop,
                     )
                     .await
@@ -192,17 +261,39 @@ impl Stack {
             (
                 "token-svc",
                 tokio::spawn(token_svc::serve(
-                    token,
-                    token_listener,
-                    token_http_listener,
-                    stopped(stop_rx.clone()),
+                    self.token,
+                    listeners.token,
+                    listeners.token_http,
+                    stopped(stop.clone()),
                 )),
             ),
             (
                 "authz-svc",
-                tokio::spawn(authz_svc::serve(authz, authz_listener, stopped(stop_rx))),
+                tokio::spawn(authz_svc::serve(
+                    self.authz,
+                    listeners.authz,
+                    stopped(stop.clone()),
+                )),
             ),
-        ];
+        ]
+    }
+}
+
+impl Stack {
+    pub async fn start(
+        args: &DevArgs,
+        secrets: &DevSecrets,
+        data_dir: &Path,
+        tls: Option<SetFiles>,
+    ) -> anyhow::Result<Self> {
+        let emulator = start_emulator(args, data_dir).await?;
+        let listeners = Listeners::bind(args).await?;
+        let endpoints = listeners.endpoints(tls, emulator.root.clone())?;
+        let built = Built::new(&endpoints, secrets, data_dir).await?;
+        let token_directory = built.token.directory.clone();
+        let authz_directory = built.authz.directory.clone();
+        let (stop, stop_rx) = watch::channel(false);
+        let services = built.spawn(listeners, &stop_rx);
         let stack = Self {
             endpoints,
             stop,

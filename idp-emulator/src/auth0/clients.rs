@@ -133,102 +133,111 @@ fn apply(c: &mut Client, body: &Map<String, Value>, creating: bool) -> Result<()
         return Err("Missing required property: name".into());
     }
     for (key, value) in body {
-        match key.as_str() {
-            "name" => {
-                expect_type(key, value, "string")?;
-                let name = value.as_str().unwrap_or_default();
-                if name.is_empty() || name.len() > 1024 || name.contains(['<', '>']) {
-                    return Err("String does not match pattern ^[^<>]+$' on property name '".into());
-                }
-                c.name = name.to_string();
-            }
-            "description" => {
-                expect_type(key, value, "string")?;
-                let d = value.as_str().unwrap_or_default();
-                if d.chars().count() > 140 {
-                    return Err(
-                        "String is too long (max 140 chars)' on property description '".into(),
-                    );
-                }
-                c.description = Some(d.to_string());
-            }
-            "app_type" => {
-                expect_type(key, value, "string")?;
-                let t = value.as_str().unwrap_or_default();
-                if !APP_TYPES.contains(&t) {
-                    return Err(format!(
-                        "No enum match for: \"{t}\"' on property app_type '"
-                    ));
-                }
-                c.app_type = Some(t.to_string());
-            }
-            "grant_types" => {
-                let list = crate::http::string_array(value).ok_or_else(|| {
-                    format!(
-                        "Expected type array but found type {}' on property grant_types '",
-                        type_name(value)
-                    )
-                })?;
-                c.grant_types = list;
-            }
-            "token_endpoint_auth_method" => {
-                expect_type(key, value, "string")?;
-                let m = value.as_str().unwrap_or_default();
-                if !["none", "client_secret_post", "client_secret_basic"].contains(&m) {
-                    return Err(format!(
-                        "No enum match for: \"{m}\"' on property token_endpoint_auth_method '"
-                    ));
-                }
-                c.token_endpoint_auth_method = m.to_string();
-            }
-            "client_metadata" => {
-                let Value::Object(meta) = value else {
-                    return Err(format!(
-                        "Expected type object but found type {}' on property client_metadata '",
-                        type_name(value)
-                    ));
-                };
-                if meta.len() > MAX_METADATA_KEYS {
-                    return Err(format!(
-                        "Too many properties defined ({}), maximum {MAX_METADATA_KEYS}' on property client_metadata '",
-                        meta.len()
-                    ));
-                }
-                for (k, v) in meta {
-                    let Value::String(s) = v else {
-                        return Err(format!(
-                            "Expected type string but found type {}' on property client_metadata.{k} '",
-                            type_name(v)
-                        ));
-                    };
-                    if k.len() > MAX_METADATA_LEN || s.len() > MAX_METADATA_LEN {
-                        return Err(format!(
-                            "String is too long (max {MAX_METADATA_LEN} chars)' on property client_metadata.{k} '"
-                        ));
-                    }
-                }
-                c.client_metadata = meta.clone();
-            }
-            "client_secret" if !creating => {
-                expect_type(key, value, "string")?;
-                let s = value.as_str().unwrap_or_default();
-                if s.len() < 16 {
-                    return Err(
-                        "String is too short (min 16 chars)' on property client_secret '".into(),
-                    );
-                }
-                c.client_secret = s.to_string();
-            }
-            other => match PASSTHROUGH.iter().find(|(k, _)| *k == other) {
-                Some((_, want)) => {
-                    expect_type(key, value, want)?;
-                    c.extra.insert(key.clone(), value.clone());
-                }
-                None => return Err(format!("Additional properties not allowed: {other}")),
-            },
-        }
+        apply_property(c, key, value, creating)?;
     }
     Ok(())
+}
+
+fn apply_property(c: &mut Client, key: &str, value: &Value, creating: bool) -> Result<(), String> {
+    match key {
+        "name" => c.name = name(value)?,
+        "description" => {
+            let d = string(key, value)?;
+            if d.chars().count() > 140 {
+                return Err("String is too long (max 140 chars)' on property description '".into());
+            }
+            c.description = Some(d.to_string());
+        }
+        "app_type" => {
+            let t = string(key, value)?;
+            if !APP_TYPES.contains(&t) {
+                return Err(format!(
+                    "No enum match for: \"{t}\"' on property app_type '"
+                ));
+            }
+            c.app_type = Some(t.to_string());
+        }
+        "grant_types" => {
+            let list = crate::http::string_array(value).ok_or_else(|| {
+                format!(
+                    "Expected type array but found type {}' on property grant_types '",
+                    type_name(value)
+                )
+            })?;
+            c.grant_types = list;
+        }
+        "token_endpoint_auth_method" => {
+            let m = string(key, value)?;
+            if !["none", "client_secret_post", "client_secret_basic"].contains(&m) {
+                return Err(format!(
+                    "No enum match for: \"{m}\"' on property token_endpoint_auth_method '"
+                ));
+            }
+            c.token_endpoint_auth_method = m.to_string();
+        }
+        "client_metadata" => c.client_metadata = client_metadata(value)?,
+        "client_secret" if !creating => {
+            let s = string(key, value)?;
+            if s.len() < 16 {
+                return Err(
+                    "String is too short (min 16 chars)' on property client_secret '".into(),
+                );
+            }
+            c.client_secret = s.to_string();
+        }
+        other => match PASSTHROUGH.iter().find(|(k, _)| *k == other) {
+            Some((_, want)) => {
+                expect_type(key, value, want)?;
+                c.extra.insert(key.to_owned(), value.clone());
+            }
+            None => return Err(format!("Additional properties not allowed: {other}")),
+        },
+    }
+    Ok(())
+}
+
+/// The value of a string property, or Auth0's type error.
+fn string<'a>(key: &str, value: &'a Value) -> Result<&'a str, String> {
+    expect_type(key, value, "string")?;
+    Ok(value.as_str().unwrap_or_default())
+}
+
+fn name(value: &Value) -> Result<String, String> {
+    let name = string("name", value)?;
+    if name.is_empty() || name.len() > 1024 || name.contains(['<', '>']) {
+        return Err("String does not match pattern ^[^<>]+$' on property name '".into());
+    }
+    Ok(name.to_string())
+}
+
+/// String values only, within Auth0's limits on their number and length.
+fn client_metadata(value: &Value) -> Result<Map<String, Value>, String> {
+    let Value::Object(meta) = value else {
+        return Err(format!(
+            "Expected type object but found type {}' on property client_metadata '",
+            type_name(value)
+        ));
+    };
+    if meta.len() > MAX_METADATA_KEYS {
+        return Err(format!(
+            "Too many properties defined ({}), maximum {MAX_METADATA_KEYS}' on property client_metadata '",
+            meta.len()
+        ));
+    }
+    for (k, v) in meta {
+        let Value::String(s) = v else {
+            return Err(format!(
+                "Expected type string but found type {}' on property client_metadata.{k} '",
+                type_name(v)
+            ));
+        };
+        if k.len() > MAX_METADATA_LEN || s.len() > MAX_METADATA_LEN {
+            return Err(format!(
+                "String is too long (max {MAX_METADATA_LEN} chars)' on property client_metadata.{k} '"
+            ));
+        }
+    }
+    Ok(meta.clone())
 }
 
 /// `fields` / `include_fields`: keep (or drop) the named properties.

@@ -217,105 +217,121 @@ fn apply(
     body: &Map<String, Value>,
     others: &[Application],
 ) -> Result<(), Response> {
-    let string = |k: &str, v: &Value, max: usize| -> Result<Option<String>, Response> {
-        match v {
-            Value::Null => Ok(None),
-            Value::String(s) if s.chars().count() <= max => Ok(Some(s.clone())),
-            _ => Err(bad_request(&format!(
-                "Invalid value specified for property '{k}' of resource 'Application'."
-            ))),
-        }
-    };
     for (k, v) in body {
-        match k.as_str() {
-            "displayName" => match string(k, v, 256)? {
-                Some(name) if !name.trim().is_empty() => app.display_name = name,
-                _ => {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'displayName' of resource 'Application'.",
-                    ));
-                }
-            },
-            "description" => app.description = string(k, v, 1024)?,
-            "notes" => app.notes = string(k, v, 1024)?,
-            "signInAudience" => match v.as_str() {
-                Some(
-                    s @ ("AzureADMyOrg"
-                    | "AzureADMultipleOrgs"
-                    | "AzureADandPersonalMicrosoftAccount"
-                    | "PersonalMicrosoftAccount"),
-                ) => app.sign_in_audience = s.to_string(),
-                _ => {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'signInAudience' of resource 'Application'.",
-                    ));
-                }
-            },
-            "tags" => match string_array(v) {
-                Some(tags) if tags.iter().all(|t| t.chars().count() <= 256) => app.tags = tags,
-                _ => {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'tags' of resource 'Application'.",
-                    ));
-                }
-            },
-            "identifierUris" => {
-                let Some(uris) = string_array(v) else {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'identifierUris' of resource 'Application'.",
-                    ));
-                };
-                if others
-                    .iter()
-                    .any(|o| o.id != app.id && o.identifier_uris.iter().any(|u| uris.contains(u)))
-                {
-                    return Err(bad_request(
-                        "Another object with the same value for property identifierUris already exists.",
-                    ));
-                }
-                app.identifier_uris = uris;
-            }
-            "api" => {
-                let Value::Object(api) = v else {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'api' of resource 'Application'.",
-                    ));
-                };
-                if let Some(ver) = api.get("requestedAccessTokenVersion")
-                    && !(ver.is_null() || ver.as_i64().is_some_and(|n| n == 1 || n == 2))
-                {
-                    return Err(bad_request(
-                        "Invalid value specified for property 'requestedAccessTokenVersion' of resource 'ApiApplication'.",
-                    ));
-                }
-                for (ak, av) in api {
-                    app.api.insert(ak.clone(), av.clone());
-                }
-            }
-            "web"
-            | "spa"
-            | "publicClient"
-            | "requiredResourceAccess"
-            | "info"
-            | "optionalClaims"
-            | "appRoles"
-            | "isFallbackPublicClient"
-            | "groupMembershipClaims" => {
-                app.extra.insert(k.clone(), v.clone());
-            }
-            "passwordCredentials" | "keyCredentials" => {
-                // Secrets are only made by addPassword; Graph ignores these on create.
-            }
-            other => {
-                return Err(graph_error(
-                    StatusCode::BAD_REQUEST,
-                    "Request_BadRequest",
-                    &format!(
-                        "Property '{other}' does not exist as a declared property or extension property."
-                    ),
-                ));
-            }
+        apply_property(app, k, v, others)?;
+    }
+    Ok(())
+}
+
+fn apply_property(
+    app: &mut Application,
+    k: &str,
+    v: &Value,
+    others: &[Application],
+) -> Result<(), Response> {
+    match k {
+        "displayName" => match limited_string(k, v, 256)? {
+            Some(name) if !name.trim().is_empty() => app.display_name = name,
+            _ => return Err(invalid(k)),
+        },
+        "description" => app.description = limited_string(k, v, 1024)?,
+        "notes" => app.notes = limited_string(k, v, 1024)?,
+        "signInAudience" => app.sign_in_audience = sign_in_audience(v)?,
+        "tags" => match string_array(v) {
+            Some(tags) if tags.iter().all(|t| t.chars().count() <= 256) => app.tags = tags,
+            _ => return Err(invalid(k)),
+        },
+        "identifierUris" => app.identifier_uris = identifier_uris(app, v, others)?,
+        "api" => apply_api(app, v)?,
+        "web"
+        | "spa"
+        | "publicClient"
+        | "requiredResourceAccess"
+        | "info"
+        | "optionalClaims"
+        | "appRoles"
+        | "isFallbackPublicClient"
+        | "groupMembershipClaims" => {
+            app.extra.insert(k.to_owned(), v.clone());
         }
+        "passwordCredentials" | "keyCredentials" => {
+            // Secrets are only made by addPassword; Graph ignores these on create.
+        }
+        other => {
+            return Err(graph_error(
+                StatusCode::BAD_REQUEST,
+                "Request_BadRequest",
+                &format!(
+                    "Property '{other}' does not exist as a declared property or extension property."
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn invalid(property: &str) -> Response {
+    bad_request(&format!(
+        "Invalid value specified for property '{property}' of resource 'Application'."
+    ))
+}
+
+/// A string of at most `max` characters, or null.
+fn limited_string(k: &str, v: &Value, max: usize) -> Result<Option<String>, Response> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) if s.chars().count() <= max => Ok(Some(s.clone())),
+        _ => Err(invalid(k)),
+    }
+}
+
+fn sign_in_audience(v: &Value) -> Result<String, Response> {
+    match v.as_str() {
+        Some(
+            s @ ("AzureADMyOrg"
+            | "AzureADMultipleOrgs"
+            | "AzureADandPersonalMicrosoftAccount"
+            | "PersonalMicrosoftAccount"),
+        ) => Ok(s.to_string()),
+        _ => Err(invalid("signInAudience")),
+    }
+}
+
+/// An identifier URI names one application in the tenant.
+fn identifier_uris(
+    app: &Application,
+    v: &Value,
+    others: &[Application],
+) -> Result<Vec<String>, Response> {
+    let Some(uris) = string_array(v) else {
+        return Err(invalid("identifierUris"));
+    };
+    if others
+        .iter()
+        .any(|o| o.id != app.id && o.identifier_uris.iter().any(|u| uris.contains(u)))
+    {
+        return Err(bad_request(
+            "Another object with the same value for property identifierUris already exists.",
+        ));
+    }
+    Ok(uris)
+}
+
+/// Merges the `api` object into the application's; only the token version is checked,
+/// since it decides the token format.
+fn apply_api(app: &mut Application, v: &Value) -> Result<(), Response> {
+    let Value::Object(api) = v else {
+        return Err(invalid("api"));
+    };
+    if let Some(ver) = api.get("requestedAccessTokenVersion")
+        && !(ver.is_null() || ver.as_i64().is_some_and(|n| n == 1 || n == 2))
+    {
+        return Err(bad_request(
+            "Invalid value specified for property 'requestedAccessTokenVersion' of resource 'ApiApplication'.",
+        ));
+    }
+    for (ak, av) in api {
+        app.api.insert(ak.clone(), av.clone());
     }
     Ok(())
 }

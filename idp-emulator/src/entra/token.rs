@@ -9,9 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{aadsts, tenant_not_found};
+use super::{Application, ServicePrincipal, aadsts, tenant_not_found};
 use crate::http::{client_creds, json, parse_params};
 use crate::ids::secret_eq;
 use crate::seed::{ENTRA_GRAPH_APP_ID, ENTRA_TENANT_ID};
@@ -80,6 +81,41 @@ fn issue(
     params: &BTreeMap<String, String>,
     endpoint: Endpoint,
 ) -> Result<Issued, Response> {
+    check_grant_type(params)?;
+    let creds = client_creds(headers, params).ok_or_else(|| missing("client_id"))?;
+    let requested = requested_resource(params, endpoint)?;
+    let client = w
+        .entra
+        .app_by_app_id(&creds.id)
+        .ok_or_else(|| client_not_found(&creds.id))?;
+    let now = w.now();
+    check_secret(client, creds.secret.as_deref(), now)?;
+    let sp = w
+        .entra
+        .sp_for(&client.app_id)
+        .ok_or_else(|| no_service_principal(&client.app_id))?;
+    let resource =
+        resolve_resource(w, urls, &requested).ok_or_else(|| resource_not_found(&requested))?;
+    let now = now.timestamp();
+    let claims = claims(w, urls, client, sp, &resource, now);
+    let keys = w.keys.get(Vendor::AzureAd);
+    let kid = keys.current_kid().to_string();
+    let access_token = keys.sign(&claims, &[("x5t", json!(kid))]).map_err(|_| {
+        aadsts(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            90033,
+            "A transient error has occurred. Please try again.",
+        )
+    })?;
+    Ok(Issued {
+        access_token,
+        resource: resource.v1_aud,
+        now,
+    })
+}
+
+fn check_grant_type(params: &BTreeMap<String, String>) -> Result<(), Response> {
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| missing("grant_type"))?;
@@ -91,44 +127,58 @@ fn issue(
             &format!("The app requested an unsupported grant type '{grant_type}'."),
         ));
     }
-    let creds = client_creds(headers, params).ok_or_else(|| missing("client_id"))?;
-    let requested = match endpoint {
+    Ok(())
+}
+
+/// The resource as the request names it: `scope={resource}/.default` on v2.0,
+/// `resource={resource}` on v1.0.
+fn requested_resource(
+    params: &BTreeMap<String, String>,
+    endpoint: Endpoint,
+) -> Result<String, Response> {
+    match endpoint {
         Endpoint::V2 => {
             let scope = params.get("scope").ok_or_else(|| missing("scope"))?;
             let parts: Vec<&str> = scope.split_whitespace().collect();
             match parts.as_slice() {
                 [one] if one.ends_with("/.default") => {
-                    one.trim_end_matches("/.default").to_string()
+                    Ok(one.trim_end_matches("/.default").to_string())
                 }
-                _ => {
-                    return Err(aadsts(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_scope",
-                        1002012,
-                        &format!(
-                            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-                        ),
-                    ));
-                }
+                _ => Err(aadsts(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    1002012,
+                    &format!(
+                        "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                    ),
+                )),
             }
         }
-        Endpoint::V1 => params
+        Endpoint::V1 => Ok(params
             .get("resource")
             .ok_or_else(|| missing("resource"))?
-            .clone(),
-    };
-    let Some(client) = w.entra.app_by_app_id(&creds.id) else {
-        return Err(aadsts(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{}' was not found in the directory '{ENTRA_TENANT_ID}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.",
-                creds.id
-            ),
-        ));
-    };
-    let Some(secret) = creds.secret else {
+            .clone()),
+    }
+}
+
+fn client_not_found(app_id: &str) -> Response {
+    aadsts(
+        StatusCode::BAD_REQUEST,
+        "unauthorized_client",
+        700016,
+        &format!(
+            "Application with identifier '{app_id}' was not found in the directory '{ENTRA_TENANT_ID}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// Entra tells a wrong secret from an expired one, so a rotation that came too late shows.
+fn check_secret(
+    client: &Application,
+    secret: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), Response> {
+    let Some(secret) = secret else {
         return Err(aadsts(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
@@ -136,11 +186,10 @@ fn issue(
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         ));
     };
-    let now = w.now();
     let matching: Vec<_> = client
         .passwords
         .iter()
-        .filter(|p| secret_eq(&p.secret, &secret))
+        .filter(|p| secret_eq(&p.secret, secret))
         .collect();
     if matching.is_empty() {
         return Err(aadsts(
@@ -164,28 +213,40 @@ fn issue(
             ),
         ));
     }
-    let Some(sp) = w.entra.sp_for(&client.app_id) else {
-        return Err(aadsts(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            7000229,
-            &format!(
-                "The client application {} is missing service principal in the tenant {ENTRA_TENANT_ID}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119",
-                client.app_id
-            ),
-        ));
-    };
-    let Some(resource) = resolve_resource(w, urls, &requested) else {
-        return Err(aadsts(
-            StatusCode::BAD_REQUEST,
-            "invalid_resource",
-            500011,
-            &format!(
-                "The resource principal named {requested} was not found in the tenant named {ENTRA_TENANT_ID}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
-            ),
-        ));
-    };
-    let now = now.timestamp();
+    Ok(())
+}
+
+fn no_service_principal(app_id: &str) -> Response {
+    aadsts(
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+        7000229,
+        &format!(
+            "The client application {app_id} is missing service principal in the tenant {ENTRA_TENANT_ID}. See instructions here: https://go.microsoft.com/fwlink/?linkid=2225119"
+        ),
+    )
+}
+
+fn resource_not_found(requested: &str) -> Response {
+    aadsts(
+        StatusCode::BAD_REQUEST,
+        "invalid_resource",
+        500011,
+        &format!(
+            "The resource principal named {requested} was not found in the tenant named {ENTRA_TENANT_ID}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// The access token's claims, in the v1.0 or v2.0 shape the resource asks for.
+fn claims(
+    w: &World,
+    urls: &Urls,
+    client: &Application,
+    sp: &ServicePrincipal,
+    resource: &Resource,
+    now: i64,
+) -> serde_json::Value {
     let roles = w.entra.roles(&client.app_id, &resource.app_id);
     let mut claims = json!({
         "iat": now,
@@ -216,21 +277,7 @@ fn issue(
     if !roles.is_empty() {
         claims["roles"] = json!(roles);
     }
-    let keys = w.keys.get(Vendor::AzureAd);
-    let kid = keys.current_kid().to_string();
-    let access_token = keys.sign(&claims, &[("x5t", json!(kid))]).map_err(|_| {
-        aadsts(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            90033,
-            "A transient error has occurred. Please try again.",
-        )
-    })?;
-    Ok(Issued {
-        access_token,
-        resource: resource.v1_aud,
-        now,
-    })
+    claims
 }
 
 fn form(headers: &HeaderMap, body: &[u8]) -> BTreeMap<String, String> {

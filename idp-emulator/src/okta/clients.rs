@@ -73,8 +73,37 @@ fn client_json(app: &App, secret: Option<&str>) -> Value {
 
 /// Parses a registration (or replacement) request into `app`; `Err` is the 400 answer.
 fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
-    let string = |k: &str| -> Result<Option<String>, Response> {
-        match body.get(k) {
+    let body = Metadata(body);
+    let name = client_name(&body)?;
+    let application_type = application_type(&body)?;
+    let service = application_type == "service";
+    let grant_types = grant_types(&body, service)?;
+    let redirect_uris = redirect_uris(&body, &grant_types)?;
+    let response_types = body.list("response_types")?.unwrap_or_else(|| {
+        if service {
+            vec!["token".into()]
+        } else {
+            vec!["code".into()]
+        }
+    });
+    let auth_method = auth_method(&body)?;
+    let optional = optional(&body)?;
+    app.client_name = name;
+    app.application_type = application_type;
+    app.grant_types = grant_types;
+    app.response_types = response_types;
+    app.redirect_uris = redirect_uris;
+    app.token_endpoint_auth_method = auth_method;
+    app.optional = optional;
+    Ok(())
+}
+
+/// The request body, read property by property with Okta's type errors.
+struct Metadata<'a>(&'a Map<String, Value>);
+
+impl Metadata<'_> {
+    fn string(&self, k: &str) -> Result<Option<String>, Response> {
+        match self.0.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(metadata_error(
@@ -82,9 +111,10 @@ fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
                 &format!("Invalid value for '{k}': Expected a string."),
             )),
         }
-    };
-    let list = |k: &str| -> Result<Option<Vec<String>>, Response> {
-        match body.get(k) {
+    }
+
+    fn list(&self, k: &str) -> Result<Option<Vec<String>>, Response> {
+        match self.0.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => string_array(v).map(Some).ok_or_else(|| {
                 metadata_error(
@@ -93,8 +123,11 @@ fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
                 )
             }),
         }
-    };
-    let Some(name) = string("client_name")?.filter(|n| !n.trim().is_empty()) else {
+    }
+}
+
+fn client_name(body: &Metadata) -> Result<String, Response> {
+    let Some(name) = body.string("client_name")?.filter(|n| !n.trim().is_empty()) else {
         return Err(metadata_error(
             "invalid_client_metadata",
             "The 'client_name' property is required.",
@@ -106,15 +139,25 @@ fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
             "'client_name' exceeds the maximum length of 100 characters.",
         ));
     }
-    let application_type = string("application_type")?.unwrap_or_else(|| "web".into());
+    Ok(name)
+}
+
+fn application_type(body: &Metadata) -> Result<String, Response> {
+    let application_type = body
+        .string("application_type")?
+        .unwrap_or_else(|| "web".into());
     if !APPLICATION_TYPES.contains(&application_type.as_str()) {
         return Err(metadata_error(
             "invalid_client_metadata",
             &format!("Invalid value for 'application_type': {application_type}."),
         ));
     }
-    let service = application_type == "service";
-    let grant_types = list("grant_types")?.unwrap_or_else(|| {
+    Ok(application_type)
+}
+
+/// Known grant types only, and a service application gets client credentials only.
+fn grant_types(body: &Metadata, service: bool) -> Result<Vec<String>, Response> {
+    let grant_types = body.list("grant_types")?.unwrap_or_else(|| {
         vec![
             if service {
                 "client_credentials"
@@ -139,7 +182,12 @@ fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
             "Service applications only support the 'client_credentials' grant type.",
         ));
     }
-    let redirect_uris = list("redirect_uris")?.unwrap_or_default();
+    Ok(grant_types)
+}
+
+/// Required by the grants that redirect the browser.
+fn redirect_uris(body: &Metadata, grant_types: &[String]) -> Result<Vec<String>, Response> {
+    let redirect_uris = body.list("redirect_uris")?.unwrap_or_default();
     if grant_types
         .iter()
         .any(|g| g == "authorization_code" || g == "implicit")
@@ -150,38 +198,34 @@ fn apply(app: &mut App, body: &Map<String, Value>) -> Result<(), Response> {
             "'redirect_uris' is required for the requested grant types.",
         ));
     }
-    let response_types = list("response_types")?.unwrap_or_else(|| {
-        if service {
-            vec!["token".into()]
-        } else {
-            vec!["code".into()]
-        }
-    });
-    let auth_method =
-        string("token_endpoint_auth_method")?.unwrap_or_else(|| "client_secret_basic".into());
+    Ok(redirect_uris)
+}
+
+fn auth_method(body: &Metadata) -> Result<String, Response> {
+    let auth_method = body
+        .string("token_endpoint_auth_method")?
+        .unwrap_or_else(|| "client_secret_basic".into());
     if !AUTH_METHODS.contains(&auth_method.as_str()) {
         return Err(metadata_error(
             "invalid_client_metadata",
             &format!("Invalid value for 'token_endpoint_auth_method': {auth_method}."),
         ));
     }
+    Ok(auth_method)
+}
+
+/// The optional properties the request set, kept as sent.
+fn optional(body: &Metadata) -> Result<Map<String, Value>, Response> {
     let mut optional = Map::new();
     for key in OPTIONAL {
-        if let Some(v) = string(key)? {
+        if let Some(v) = body.string(key)? {
             optional.insert((*key).to_string(), json!(v));
         }
     }
-    if let Some(v) = list("post_logout_redirect_uris")? {
+    if let Some(v) = body.list("post_logout_redirect_uris")? {
         optional.insert("post_logout_redirect_uris".into(), json!(v));
     }
-    app.client_name = name;
-    app.application_type = application_type;
-    app.grant_types = grant_types;
-    app.response_types = response_types;
-    app.redirect_uris = redirect_uris;
-    app.token_endpoint_auth_method = auth_method;
-    app.optional = optional;
-    Ok(())
+    Ok(optional)
 }
 
 /// Register a client. 201 with `client_id`, `client_secret` and the metadata.
