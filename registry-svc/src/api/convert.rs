@@ -124,26 +124,7 @@ fn apply_strategy_fields(
         target.name = name;
     }
     if wants(paths, "credential_claims") {
-        let claims: Vec<String> = s
-            .credential_claims
-            .iter()
-            .map(|c| c.trim().to_owned())
-            .collect();
-        // Claim names are names: one line, shown in tables.
-        if claims
-            .iter()
-            .any(|c| c.is_empty() || c.len() > 64 || c.chars().any(char::is_control))
-        {
-            v.add(
-                "strategy.credential_claims",
-                "each claim name must be 1-64 characters, without control characters",
-            );
-        }
-        target.credential_claims = if claims.is_empty() {
-            provider_type.default_credential_claims()
-        } else {
-            claims
-        };
+        target.credential_claims = credential_claims(s, provider_type, v);
     }
     if wants(paths, "scopes") {
         target.scopes = s
@@ -158,27 +139,7 @@ fn apply_strategy_fields(
         target.audience = audience;
     }
     if wants(paths, "auth_methods") {
-        let mut methods = Vec::new();
-        for raw in &s.auth_methods {
-            match pb::AuthMethod::try_from(*raw) {
-                Ok(pb::AuthMethod::ClientCredentials) => {
-                    methods.push(AuthMethod::ClientCredentials)
-                }
-                Ok(pb::AuthMethod::Bearer) => methods.push(AuthMethod::Bearer),
-                Ok(pb::AuthMethod::Session) => methods.push(AuthMethod::Session),
-                _ => v.add(
-                    "strategy.auth_methods",
-                    format!("{raw} is not an auth method"),
-                ),
-            }
-        }
-        methods.sort();
-        methods.dedup();
-        target.auth_methods = if methods.is_empty() {
-            vec![AuthMethod::ClientCredentials, AuthMethod::Bearer]
-        } else {
-            methods
-        };
+        target.auth_methods = auth_methods(s, v);
     }
     if wants(paths, "session_cookie_name") {
         // Set whether or not SESSION is on, so a later update that turns it on finds a
@@ -194,22 +155,78 @@ fn apply_strategy_fields(
         };
     }
     if wants(paths, "session_ttl") {
-        target.session_ttl = match &s.session_ttl {
-            None => DEFAULT_SESSION_TTL,
-            Some(d) if d.seconds >= 60 && d.seconds <= 30 * 86400 && d.nanos == 0 => {
-                Duration::from_secs(u64::try_from(d.seconds).unwrap_or(3600))
-            }
-            Some(_) => {
-                v.add(
-                    "strategy.session_ttl",
-                    "must be whole seconds between 60 s and 30 days",
-                );
-                DEFAULT_SESSION_TTL
-            }
-        };
+        target.session_ttl = session_ttl(s, v);
     }
     if wants(paths, "auto_approve") {
         target.auto_approve = s.auto_approve;
+    }
+}
+
+/// The claims that name the client in a token; the provider type's when none are given.
+fn credential_claims(
+    s: &pb::AuthStrategy,
+    provider_type: ProviderType,
+    v: &mut Violations,
+) -> Vec<String> {
+    let claims: Vec<String> = s
+        .credential_claims
+        .iter()
+        .map(|c| c.trim().to_owned())
+        .collect();
+    // Claim names are names: one line, shown in tables.
+    if claims
+        .iter()
+        .any(|c| c.is_empty() || c.len() > 64 || c.chars().any(char::is_control))
+    {
+        v.add(
+            "strategy.credential_claims",
+            "each claim name must be 1-64 characters, without control characters",
+        );
+    }
+    if claims.is_empty() {
+        provider_type.default_credential_claims()
+    } else {
+        claims
+    }
+}
+
+/// The auth methods, each once; client credentials and bearer when none are given.
+fn auth_methods(s: &pb::AuthStrategy, v: &mut Violations) -> Vec<AuthMethod> {
+    let mut methods = Vec::new();
+    for raw in &s.auth_methods {
+        match pb::AuthMethod::try_from(*raw) {
+            Ok(pb::AuthMethod::ClientCredentials) => methods.push(AuthMethod::ClientCredentials),
+            Ok(pb::AuthMethod::Bearer) => methods.push(AuthMethod::Bearer),
+            Ok(pb::AuthMethod::Session) => methods.push(AuthMethod::Session),
+            _ => v.add(
+                "strategy.auth_methods",
+                format!("{raw} is not an auth method"),
+            ),
+        }
+    }
+    methods.sort();
+    methods.dedup();
+    if methods.is_empty() {
+        vec![AuthMethod::ClientCredentials, AuthMethod::Bearer]
+    } else {
+        methods
+    }
+}
+
+/// Whole seconds between a minute and 30 days; the default when unset.
+fn session_ttl(s: &pb::AuthStrategy, v: &mut Violations) -> Duration {
+    match &s.session_ttl {
+        None => DEFAULT_SESSION_TTL,
+        Some(d) if d.seconds >= 60 && d.seconds <= 30 * 86400 && d.nanos == 0 => {
+            Duration::from_secs(u64::try_from(d.seconds).unwrap_or(3600))
+        }
+        Some(_) => {
+            v.add(
+                "strategy.session_ttl",
+                "must be whole seconds between 60 s and 30 days",
+            );
+            DEFAULT_SESSION_TTL
+        }
     }
 }
 

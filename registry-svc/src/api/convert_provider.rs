@@ -17,7 +17,7 @@ use url::Url;
 
 use super::convert::timestamp;
 use crate::domain::validate::{self, UrlPolicy};
-use crate::domain::{Provider, ProviderConfig, ProviderSecrets};
+use crate::domain::{Provider, ProviderConfig, ProviderSecrets, ProviderType};
 use dcr_common::oauth::ClientAuthMethod;
 
 /// The longest text field (the URL policy bounds URLs).
@@ -350,25 +350,7 @@ pub fn apply_provider_update(
     let kind = stored.provider_type();
     let origins_before = stored.secret_origins();
     let mut resent = HashSet::new();
-    let paths: Option<HashSet<String>> = mask
-        .filter(|m| !m.paths.is_empty())
-        .map(|m| m.paths.into_iter().collect());
-    if let Some(paths) = &paths {
-        for path in paths {
-            let config_path =
-                path == kind.as_str() || path.starts_with(&format!("{}.", kind.as_str()));
-            if !PLAIN_PATHS.contains(&path.as_str()) && !config_path {
-                v.add(
-                    "update_mask",
-                    format!(
-                        "unknown or immutable path \"{}\" (the type is {})",
-                        echo(path),
-                        kind.as_str()
-                    ),
-                );
-            }
-        }
-    }
+    let paths = update_paths(mask, kind, &mut v);
     let wants = |path: &str| paths.as_ref().is_none_or(|p| p.contains(path));
     if let Some(config) = &p.config
         && config.provider_type() != kind
@@ -413,31 +395,74 @@ pub fn apply_provider_update(
         stored.active = p.active;
     }
     if let Some(given) = p.config.as_ref().filter(|c| c.provider_type() == kind) {
-        let mut merged = config_to_proto(&stored.config, Some(&stored.secrets));
-        let whole = paths.as_ref().is_none_or(|p| p.contains(kind.as_str()));
-        for field in given.schema().fields {
-            let named = paths
-                .as_ref()
-                .is_some_and(|p| p.contains(&format!("{}.{}", kind.as_str(), field.name)));
-            let empty_secret =
-                field.is_secret() && given.field(field.name) == Some(FieldRef::Text(""));
-            if named || (whole && !empty_secret) {
-                if field.is_secret() && !empty_secret {
-                    resent.insert(field.name);
-                }
-                copy_field(given, &mut merged, field.name);
-            }
-        }
-        let (config, secrets) = parse_config(&merged, policy, &mut v);
-        if let Some(config) = config {
-            stored.config = config;
-            stored.secrets = secrets;
-        }
+        merge_config(
+            &mut stored,
+            given,
+            paths.as_ref(),
+            policy,
+            &mut resent,
+            &mut v,
+        );
     }
     secrets_follow_their_origins(&origins_before, &stored, &resent, &mut v);
     v.finish()?;
     stored.update_time = now;
     Ok(stored)
+}
+
+/// The update mask's paths (None: every field), each checked against what may change.
+fn update_paths(
+    mask: Option<prost_types::FieldMask>,
+    kind: ProviderType,
+    v: &mut Violations,
+) -> Option<HashSet<String>> {
+    let paths: Option<HashSet<String>> = mask
+        .filter(|m| !m.paths.is_empty())
+        .map(|m| m.paths.into_iter().collect());
+    for path in paths.iter().flatten() {
+        let config_path = path == kind.as_str() || path.starts_with(&format!("{}.", kind.as_str()));
+        if !PLAIN_PATHS.contains(&path.as_str()) && !config_path {
+            v.add(
+                "update_mask",
+                format!(
+                    "unknown or immutable path \"{}\" (the type is {})",
+                    echo(path),
+                    kind.as_str()
+                ),
+            );
+        }
+    }
+    paths
+}
+
+/// Merges the given config fields into the stored ones: those the mask names, or all but
+/// empty secrets when it names the whole config. Secrets sent again go into `resent`.
+fn merge_config<'a>(
+    stored: &mut Provider,
+    given: &'a pb::provider::Config,
+    paths: Option<&HashSet<String>>,
+    policy: UrlPolicy,
+    resent: &mut HashSet<&'a str>,
+    v: &mut Violations,
+) {
+    let kind = stored.provider_type();
+    let mut merged = config_to_proto(&stored.config, Some(&stored.secrets));
+    let whole = paths.is_none_or(|p| p.contains(kind.as_str()));
+    for field in given.schema().fields {
+        let named = paths.is_some_and(|p| p.contains(&format!("{}.{}", kind.as_str(), field.name)));
+        let empty_secret = field.is_secret() && given.field(field.name) == Some(FieldRef::Text(""));
+        if named || (whole && !empty_secret) {
+            if field.is_secret() && !empty_secret {
+                resent.insert(field.name);
+            }
+            copy_field(given, &mut merged, field.name);
+        }
+    }
+    let (config, secrets) = parse_config(&merged, policy, v);
+    if let Some(config) = config {
+        stored.config = config;
+        stored.secrets = secrets;
+    }
 }
 
 /// Stored secrets are kept across an update only while every URL they go to keeps an
