@@ -122,6 +122,17 @@ pub enum Presence {
     CannotTell(String),
 }
 
+impl Presence {
+    /// What a plain read of the client says: it is there, or a 404 says it is gone.
+    pub(super) fn of_read<T>(read: IdpResult<T>) -> IdpResult<Self> {
+        match read {
+            Ok(_) => Ok(Self::Present { state: None }),
+            Err(IdpError::NotFound) => Ok(Self::Gone),
+            Err(error) => Err(error),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IdpError {
     /// The IdP (or its configuration) cannot do this; the message says why.

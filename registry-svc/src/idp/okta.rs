@@ -445,11 +445,7 @@ impl IdpAdapter for OktaAdapter {
                 Repeat::Idempotent,
             )
             .await;
-        match read {
-            Ok(_) => Ok(Presence::Present { state: None }),
-            Err(IdpError::NotFound) => Ok(Presence::Gone),
-            Err(error) => Err(error),
-        }
+        Presence::of_read(read)
     }
 
     async fn verify(&self) -> IdpResult<String> {
