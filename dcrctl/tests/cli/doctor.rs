@@ -5,7 +5,7 @@
 
 use dcr_idp_emulator::seed::OKTA_API_TOKEN;
 use dcr_proto::registry::v1 as pb;
-use dcr_testkit::emulator::{Emulator, emulator, idp_client, provider};
+use dcr_testkit::emulator::{Emulator, emulator, fault, idp_client, provider};
 use dcr_testkit::registry::{ADMIN_TOKEN, spawn_app};
 use serde_json::json;
 
@@ -143,5 +143,73 @@ async fn doctor_reports_drift_exits_3_and_repairs_what_is_safe() {
         .expect("delete lost");
     let again = cli.run(&["doctor"]).await;
     assert!(again.ok().ends_with("no drift\n"), "{again:?}");
+    app.stop().await;
+}
+
+/// An app whose delete the IdP refuses with 401 stays DELETING, marked for attention,
+/// and the report says so; `dcrctl apps forget` (admin) then removes it from dcr, and
+/// refuses an app that is not stuck.
+#[tokio::test]
+async fn an_app_stuck_in_deleting_is_reported_and_forgotten() {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let (_, strategy, _) = app.setup(provider(&emu, "okta"), true).await;
+    let cli = Dcrctl::default()
+        .env("DCR_REGISTRY_URL", &app.url)
+        .env("DCR_ADMIN_TOKEN", ADMIN_TOKEN);
+    let healthy = app
+        .create_app("dev-1", &strategy.id, "healthy")
+        .await
+        .application
+        .expect("app");
+    let stuck = app
+        .create_app("dev-1", &strategy.id, "stuck")
+        .await
+        .application
+        .expect("app");
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients/", "method": "DELETE", "status": 401, "times": 10}),
+    )
+    .await;
+    let refused = app
+        .portal("dev-1")
+        .delete_application(pb::DeleteApplicationRequest {
+            id: stuck.id.clone(),
+            allow_missing: false,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unavailable);
+
+    let report = cli.run(&["doctor"]).await;
+    assert_eq!(report.code, 3, "{report:?}");
+    assert!(
+        report.stdout.contains(&stuck.id) && report.stdout.contains("apps forget"),
+        "{report:?}"
+    );
+
+    let not_stuck = cli.run(&["apps", "forget", &healthy.id]).await;
+    assert_eq!(not_stuck.code, 1, "{not_stuck:?}");
+    assert!(
+        not_stuck
+            .stderr
+            .contains("only an application stuck in DELETING"),
+        "{not_stuck:?}"
+    );
+    let forgotten = cli.run(&["apps", "forget", &stuck.id]).await;
+    assert_eq!(
+        forgotten.ok(),
+        format!(
+            "forgot app {}; dcr no longer manages IdP client {}: delete it at the IdP if it still exists\n",
+            stuck.id, stuck.client_id
+        )
+    );
+    let gone = app
+        .portal("dev-1")
+        .get_application(pb::GetApplicationRequest { id: stuck.id })
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
     app.stop().await;
 }
