@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use dcr_proto::registry::v1 as pb;
-use dcr_testkit::emulator::{clear_faults, emulator, fault, provider};
+use dcr_testkit::emulator::{clear_faults, emulator, fault, provider, token_status};
 use serde_json::json;
 use tonic::Code;
 
@@ -387,4 +387,37 @@ async fn an_idp_call_is_cut_off_before_the_lease_runs_out() {
         listed.applications[0].state,
         pb::ApplicationState::Failed as i32
     );
+}
+
+/// A rate-limited IdP during a regeneration: dcr waits as the 429's Retry-After asks and
+/// sends the call again, and the developer gets a secret that works, the old one refused.
+#[tokio::test]
+async fn a_regeneration_rate_limited_by_the_idp_waits_and_succeeds() {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let (_, strategy, _) = app.setup(provider(&emu, "okta"), true).await;
+    let created = app.create_app("dev-1", &strategy.id, "busy").await;
+    let application = created.application.expect("app");
+    let old = created.credential.expect("credential").client_secret;
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients/", "method": "POST", "status": 429,
+               "retry_after": 1, "times": 1}),
+    )
+    .await;
+    let fresh = app
+        .portal("dev-1")
+        .regenerate_secret(pb::RegenerateSecretRequest {
+            application_id: application.id.clone(),
+        })
+        .await
+        .expect("regenerated after the wait")
+        .into_inner();
+    let works = |secret: String| {
+        let (emu, client_id) = (&emu, application.client_id.clone());
+        async move { token_status(emu, "okta", &client_id, &secret, "").await }
+    };
+    assert_eq!(works(fresh.client_secret).await, 200);
+    assert_eq!(works(old).await, 401, "the old secret is gone");
+    assert_eq!(get(&app, &application.id).await.attention, "");
 }
