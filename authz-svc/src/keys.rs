@@ -1,8 +1,5 @@
 //! Issuer keys for JWT verification, fetched through token-svc's GetIssuerKeys and kept
-//! per issuer. The algorithms a key may verify come from the key's own type (RFC 8725
-//! section 3.1): RSA keys RS*/PS*, P-256 ES256, P-384 ES384, Ed25519 EdDSA; symmetric
-//! keys never (a public JWKS must not hold them, and HMAC with a public key is the
-//! classic confusion attack). When token-svc is down, cached keys keep working for at
+//! per issuer (`dcr_common::jwt` says which algorithms each key may verify). When token-svc is down, cached keys keep working for at
 //! most `max_stale` (invariant 4); an unknown `kid` asks again at most every 30 s.
 
 use std::collections::HashMap;
@@ -11,11 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use dcr_common::clock::SharedClock;
+use dcr_common::jwt::{JwkKeys, VerifyKey};
 use dcr_proto::token::v1 as pb;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
-};
-use jsonwebtoken::{Algorithm, DecodingKey};
 
 use crate::tokens::TokenClient;
 
@@ -25,15 +19,8 @@ const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 const FAILED_FETCH_BACKOFF: Duration = Duration::from_secs(5);
 const DEFAULT_FRESH: Duration = Duration::from_secs(300);
 
-pub struct VerifyKey {
-    pub key: DecodingKey,
-    pub algorithms: Vec<Algorithm>,
-}
-
 struct IssuerKeys {
-    by_kid: HashMap<String, Arc<VerifyKey>>,
-    /// Keys published without a kid (used only for tokens without one).
-    unnamed: Vec<Arc<VerifyKey>>,
+    keys: JwkKeys,
     fetched: DateTime<Utc>,
     fresh_until: DateTime<Utc>,
 }
@@ -46,68 +33,9 @@ pub enum KeyError {
     Unavailable,
 }
 
-fn algorithms(jwk: &Jwk) -> Vec<Algorithm> {
-    if jwk
-        .common
-        .public_key_use
-        .as_ref()
-        .is_some_and(|u| *u != PublicKeyUse::Signature)
-    {
-        return Vec::new();
-    }
-    let by_type = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => vec![
-            Algorithm::RS256,
-            Algorithm::RS384,
-            Algorithm::RS512,
-            Algorithm::PS256,
-            Algorithm::PS384,
-            Algorithm::PS512,
-        ],
-        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-            EllipticCurve::P256 => vec![Algorithm::ES256],
-            EllipticCurve::P384 => vec![Algorithm::ES384],
-            _ => Vec::new(),
-        },
-        AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
-            vec![Algorithm::EdDSA]
-        }
-        _ => Vec::new(),
-    };
-    match &jwk.common.key_algorithm {
-        // A key that names its algorithm verifies that one only.
-        Some(named) => by_type.into_iter().filter(|a| same(*a, *named)).collect(),
-        None => by_type,
-    }
-}
-
-fn same(a: Algorithm, k: KeyAlgorithm) -> bool {
-    format!("{a:?}") == format!("{k:?}")
-}
-
 fn parse(jwks_json: &str, now: DateTime<Utc>, fresh_until: DateTime<Utc>) -> Option<IssuerKeys> {
-    let set: JwkSet = serde_json::from_str(jwks_json).ok()?;
-    let mut by_kid = HashMap::new();
-    let mut unnamed = Vec::new();
-    for jwk in &set.keys {
-        let algorithms = algorithms(jwk);
-        if algorithms.is_empty() {
-            continue;
-        }
-        let Ok(key) = DecodingKey::from_jwk(jwk) else {
-            continue;
-        };
-        let key = Arc::new(VerifyKey { key, algorithms });
-        match &jwk.common.key_id {
-            Some(kid) => {
-                by_kid.insert(kid.clone(), key);
-            }
-            None => unnamed.push(key),
-        }
-    }
     Some(IssuerKeys {
-        by_kid,
-        unnamed,
+        keys: JwkKeys::parse(jwks_json)?,
         fetched: now,
         fresh_until,
     })
@@ -167,15 +95,7 @@ impl KeyRing {
     }
 
     fn pick(keys: &IssuerKeys, kid: Option<&str>) -> Option<Arc<VerifyKey>> {
-        match kid {
-            Some(kid) => keys.by_kid.get(kid).cloned(),
-            None if keys.unnamed.len() + keys.by_kid.len() == 1 => keys
-                .unnamed
-                .first()
-                .or_else(|| keys.by_kid.values().next())
-                .cloned(),
-            None => None,
-        }
+        keys.keys.pick(kid)
     }
 
     /// The key for a token of `issuer` with `kid`.
@@ -257,31 +177,5 @@ impl KeyRing {
             issuers.insert(issuer.to_owned(), Arc::new(keys));
         }
         key.ok_or(KeyError::UnknownKey)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    fn jwk(json: serde_json::Value) -> Jwk {
-        serde_json::from_value(json).unwrap()
-    }
-
-    #[test]
-    fn algorithms_follow_the_key_type() {
-        let rsa = jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB"}));
-        assert!(algorithms(&rsa).contains(&Algorithm::RS256));
-        assert!(!algorithms(&rsa).contains(&Algorithm::HS256));
-        let named =
-            jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB", "alg": "PS256"}));
-        assert_eq!(algorithms(&named), [Algorithm::PS256]);
-        let ec = jwk(serde_json::json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}));
-        assert_eq!(algorithms(&ec), [Algorithm::ES256]);
-        let hmac = jwk(serde_json::json!({"kty": "oct", "k": "c2VjcmV0"}));
-        assert!(algorithms(&hmac).is_empty(), "symmetric keys never verify");
-        let enc = jwk(serde_json::json!({"kty": "RSA", "n": "sXch", "e": "AQAB", "use": "enc"}));
-        assert!(algorithms(&enc).is_empty());
     }
 }

@@ -1,13 +1,12 @@
-//! JWT access token verification (RFC 9068 profile, RFC 8725 practices): the key comes
-//! from the issuer's JWKS by `kid`, the algorithm must be one the key's type allows (so no
-//! `none`, no HMAC), `iss` must match exactly, `exp`/`nbf` are checked against the
-//! injected clock with a small leeway, `typ` must be a JWT type. Audience, scopes and the
-//! client id are read here and judged per product by `check.rs`.
+//! JWT access token verification by dcr's shared rules (`dcr_common::jwt`: key by `kid`
+//! from the issuer's JWKS, algorithms the key's type allows, exact `iss`, `exp`/`nbf`
+//! against the injected clock, a JWT `typ`). Audience, scopes and the client id are read
+//! here and judged per product by `check.rs`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Validation, decode, decode_header};
+use dcr_common::jwt::{self, JwtError, string_or_list};
 use serde_json::{Map, Value};
 
 use crate::keys::{KeyError, KeyRing};
@@ -91,22 +90,6 @@ pub enum Rejected {
     Unavailable(&'static str),
 }
 
-fn string_or_list(value: Option<&Value>, separator: char) -> Vec<String> {
-    match value {
-        Some(Value::String(s)) => s
-            .split(separator)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 pub async fn verify(
     token: &str,
     issuer: &str,
@@ -114,17 +97,7 @@ pub async fn verify(
     now: DateTime<Utc>,
     leeway: Duration,
 ) -> Result<Verified, Rejected> {
-    let header = decode_header(token)
-        .map_err(|_| Rejected::Invalid("the token is not a well-formed JWT"))?;
-    if let Some(typ) = &header.typ {
-        let typ = typ.to_ascii_lowercase();
-        if !matches!(
-            typ.as_str(),
-            "jwt" | "at+jwt" | "application/at+jwt" | "application/jwt"
-        ) {
-            return Err(Rejected::Invalid("the token is not a JWT access token"));
-        }
-    }
+    let header = jwt::access_token_header(token).map_err(rejected)?;
     let key = keys
         .key(issuer, header.kid.as_deref())
         .await
@@ -132,38 +105,19 @@ pub async fn verify(
             KeyError::UnknownKey => Rejected::NotNow("the token's signing key is unknown"),
             KeyError::Unavailable => Rejected::Unavailable("the issuer's keys"),
         })?;
-    if !key.algorithms.contains(&header.alg) {
-        return Err(Rejected::Invalid(
-            "the token's algorithm is not allowed for its key",
-        ));
-    }
-    let mut validation = Validation::new(header.alg);
-    // Time and audience are judged below and per product, with dcr's clock.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let data = decode::<Map<String, Value>>(token, &key.key, &validation)
-        .map_err(|_| Rejected::Invalid("the token's signature does not verify"))?;
-    let claims = data.claims;
-    if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
-        return Err(Rejected::Invalid("the token was issued by another issuer"));
-    }
     let leeway = i64::try_from(leeway.as_secs()).unwrap_or(0);
-    let now = now.timestamp();
-    let expires = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or(Rejected::Invalid("the token has no expiry"))?;
-    if expires + leeway <= now {
-        return Err(Rejected::Invalid("the token has expired"));
-    }
-    if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
-        && nbf - leeway > now
-    {
-        return Err(Rejected::NotNow("the token is not valid yet"));
-    }
+    let (claims, expires) =
+        jwt::verify_with_key(token, &header, &key, issuer, now.timestamp(), leeway)
+            .map_err(rejected)?;
     Ok(Verified::from_claims(claims, expires))
+}
+
+/// The shared rules' refusal, remembered unless the token may pass later.
+fn rejected(error: JwtError) -> Rejected {
+    match error {
+        JwtError::NotYetValid => Rejected::NotNow(error.as_str()),
+        _ => Rejected::Invalid(error.as_str()),
+    }
 }
 
 #[cfg(test)]
