@@ -11,6 +11,7 @@ pub mod envoy;
 pub mod load;
 pub mod otlp;
 pub mod peers;
+pub mod people;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "registry")]

@@ -3,6 +3,7 @@
 // Usage:
 //   node server.mjs --port 0 --initial-access-token TOKEN [--secret-rotation on-omit|never]
 //                   [--extra-scopes "dcr other"] [--token-ttl SECONDS]
+//                   [--people JSON] [--login-client CLIENT_ID]
 //
 // Listens on 127.0.0.1 (plain http). When ready it prints exactly one line on
 // stdout, `LISTENING <port>`; everything else (oidc-provider notices, logs)
@@ -10,6 +11,10 @@
 //
 // Test-control endpoints under /__test/ (request counters, fault injection)
 // are answered by this wrapper before oidc-provider sees the request.
+//
+// With --people / --login-client it also signs people in (authorization code
+// flow + PKCE): a minimal login form under /interaction/<uid>, JWT access tokens
+// carrying the person's `groups`, refresh tokens for the login client.
 //
 // See README.md in this folder for the request/response contract.
 
@@ -30,6 +35,8 @@ function parseArgs(argv) {
     secretRotation: 'on-omit',
     extraScopes: [],
     tokenTtl: 3600,
+    people: undefined,
+    loginClient: undefined,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -50,6 +57,16 @@ function parseArgs(argv) {
       case '--token-ttl': {
         const v = value();
         opts.tokenTtl = /^[0-9]+$/.test(v) ? Number.parseInt(v, 10) : Number.NaN;
+        break;
+      }
+      case '--people': {
+        if (opts.people !== undefined) throw new Error('--people may be given only once');
+        opts.people = parsePeople(value());
+        break;
+      }
+      case '--login-client': {
+        if (opts.loginClient !== undefined) throw new Error('--login-client may be given only once');
+        opts.loginClient = value();
         break;
       }
       default: throw new Error(`unknown argument ${arg}`);
@@ -73,7 +90,51 @@ function parseArgs(argv) {
   if (!Number.isSafeInteger(opts.tokenTtl) || opts.tokenTtl < 1) {
     throw new Error('--token-ttl must be a positive integer (seconds)');
   }
+  if (opts.loginClient !== undefined && !/^[\x21-\x7E]+$/.test(opts.loginClient)) {
+    throw new Error('--login-client must be a non-empty printable ASCII client_id without spaces');
+  }
   return opts;
+}
+
+// --people '[{"sub":"alice","password":"pw","groups":["admins"],"name":"Alice","email":"a@x"}]'
+function parsePeople(text) {
+  let list;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw new Error('--people must be a JSON array');
+  }
+  if (!Array.isArray(list)) throw new Error('--people must be a JSON array');
+  const known = new Set(['sub', 'password', 'groups', 'name', 'email']);
+  const result = new Map();
+  for (const person of list) {
+    if (!person || typeof person !== 'object' || Array.isArray(person)) {
+      throw new Error('--people: every person must be a JSON object');
+    }
+    for (const key of Object.keys(person)) {
+      if (!known.has(key)) throw new Error(`--people: unknown member ${key}`);
+    }
+    const {
+      sub, password, groups = [], name, email,
+    } = person;
+    if (typeof sub !== 'string' || !sub) throw new Error('--people: sub must be a non-empty string');
+    if (result.has(sub)) throw new Error(`--people: duplicate sub ${JSON.stringify(sub)}`);
+    if (typeof password !== 'string') throw new Error(`--people: ${sub}: password must be a string`);
+    if (!isStringArray(groups)) throw new Error(`--people: ${sub}: groups must be an array of strings`);
+    for (const [key, v] of [['name', name], ['email', email]]) {
+      if (v !== undefined && v !== null && typeof v !== 'string') {
+        throw new Error(`--people: ${sub}: ${key} must be a string`);
+      }
+    }
+    result.set(sub, {
+      sub, password, groups: [...groups], name: name ?? undefined, email: email ?? undefined,
+    });
+  }
+  return result;
+}
+
+function isStringArray(value) {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
 
 let opts;
@@ -89,7 +150,14 @@ const TEST_RESOURCE = 'https://api.example.com';
 // A resource whose access tokens are opaque (RFC 7662 introspection, not JWT).
 const OPAQUE_RESOURCE = 'https://opaque.example.com';
 const BASE_SCOPES = ['openid', 'read', 'write'];
-const SCOPES = [...new Set([...BASE_SCOPES, ...opts.extraScopes])];
+// People sign-in (--people / --login-client) is off unless one of them is given;
+// without them the configuration is exactly what it was before these flags.
+const PEOPLE_MODE = opts.people !== undefined || opts.loginClient !== undefined;
+// People: sub -> { sub, password, groups, name?, email? }; groups change via /__test/people/<sub>.
+const people = opts.people ?? new Map();
+// OIDC scopes for people's claims (see `claims` in configuration()).
+const PEOPLE_SCOPES = PEOPLE_MODE ? ['groups', 'profile', 'email'] : [];
+const SCOPES = [...new Set([...BASE_SCOPES, ...PEOPLE_SCOPES, ...opts.extraScopes])];
 // Scopes a JWT (resource) access token may carry: read, write and the extras.
 const RESOURCE_SCOPES = [...new Set(['read', 'write', ...opts.extraScopes])].join(' ');
 
@@ -227,26 +295,105 @@ function configuration() {
           return false;
         },
         getResourceServerInfo(ctx, resourceIndicator) {
-          let url;
-          try {
-            url = new URL(resourceIndicator);
-          } catch {
-            throw new errors.InvalidTarget();
-          }
-          if (resourceIndicator !== TEST_RESOURCE && url.protocol !== 'https:') {
-            throw new errors.InvalidTarget();
-          }
-          return {
-            audience: resourceIndicator,
-            scope: RESOURCE_SCOPES,
-            accessTokenFormat: resourceIndicator === OPAQUE_RESOURCE ? 'opaque' : 'jwt',
-            accessTokenTTL: opts.tokenTtl,
-            jwt: { sign: { alg: 'RS256' } },
-          };
+          return resourceServerInfo(resourceIndicator);
         },
       },
     },
+    ...(PEOPLE_MODE ? peopleConfiguration() : {}),
   };
+}
+
+// The resource servers: TEST_RESOURCE and any https:// URL (JWT access tokens),
+// OPAQUE_RESOURCE (opaque ones). Anything else -> invalid_target.
+function resourceServerInfo(resourceIndicator) {
+  let url;
+  try {
+    url = new URL(resourceIndicator);
+  } catch {
+    throw new errors.InvalidTarget();
+  }
+  if (resourceIndicator !== TEST_RESOURCE && url.protocol !== 'https:') {
+    throw new errors.InvalidTarget();
+  }
+  return {
+    audience: resourceIndicator,
+    scope: RESOURCE_SCOPES,
+    accessTokenFormat: resourceIndicator === OPAQUE_RESOURCE ? 'opaque' : 'jwt',
+    accessTokenTTL: opts.tokenTtl,
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// People (--people, --login-client): accounts, claims, the login client.
+// ---------------------------------------------------------------------------
+
+// The person's claims as they are NOW (groups may have changed since sign-in).
+function personClaims(person) {
+  const claims = { sub: person.sub, groups: [...person.groups] };
+  if (person.name !== undefined) claims.name = person.name;
+  if (person.email !== undefined) claims.email = person.email;
+  return claims;
+}
+
+function peopleConfiguration() {
+  const config = {
+    // `groups` scope -> `groups` claim; profile -> name; email -> email. These
+    // keys also become supported scopes (discovery `scopes_supported`).
+    claims: {
+      acr: null,
+      sid: null,
+      auth_time: null,
+      iss: null,
+      openid: ['sub'],
+      groups: ['groups'],
+      profile: ['name'],
+      email: ['email'],
+    },
+    // The ID token from the token endpoint carries the claims of the granted
+    // scopes (stock v9 would only put them in userinfo, which a resource-bound
+    // JWT access token cannot call).
+    conformIdTokenClaims: false,
+    async findAccount(ctx, sub) {
+      const person = people.get(sub);
+      if (!person) return undefined;
+      return {
+        accountId: sub,
+        // Re-read on every call: /__test/people/<sub> may have changed the groups.
+        async claims() {
+          return personClaims(people.get(sub) ?? person);
+        },
+      };
+    },
+    // A person's access tokens (JWT for a resource) carry groups, name, email,
+    // read at every issue (authorization_code and refresh_token grants).
+    async extraTokenClaims(ctx, token) {
+      if (token.kind !== 'AccessToken' || !token.accountId) return undefined;
+      const person = people.get(token.accountId);
+      if (!person) return undefined;
+      const { sub, ...claims } = personClaims(person);
+      return claims;
+    },
+    // The login client gets a refresh token without `offline_access` (and so
+    // without prompt=consent); any other client keeps the stock rule.
+    async issueRefreshToken(ctx, client, code) {
+      return client.grantTypeAllowed('refresh_token')
+        && (code.scopes.has('offline_access') || client.clientId === opts.loginClient);
+    },
+  };
+  if (opts.loginClient !== undefined) {
+    config.clients = [{
+      client_id: opts.loginClient,
+      token_endpoint_auth_method: 'none',
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      // RFC 8252 section 7.3: for a native client oidc-provider accepts this
+      // loopback redirect URI with ANY port (http://127.0.0.1:<port>/callback).
+      redirect_uris: ['http://127.0.0.1/callback'],
+    }];
+  }
+  return config;
 }
 
 // RFC 7592 client secret regeneration.
@@ -422,8 +569,43 @@ function readJson(req) {
   });
 }
 
+// POST /__test/people/<sub> {"groups": [...]} -> 200 {"sub", "groups"}.
+async function setPersonGroups(req, res, encodedSub) {
+  let sub;
+  try {
+    sub = decodeURIComponent(encodedSub);
+  } catch {
+    sendJson(res, 400, { error: 'invalid_request', error_description: 'bad percent-encoding in sub' });
+    return;
+  }
+  const person = people.get(sub);
+  if (!person) {
+    sendJson(res, 404, { error: 'not_found', error_description: `no person ${JSON.stringify(sub)}` });
+    return;
+  }
+  let body;
+  try {
+    body = await readJson(req);
+  } catch (err) {
+    sendJson(res, 400, { error: 'invalid_request', error_description: err.message });
+    return;
+  }
+  if (!body || typeof body !== 'object' || Array.isArray(body) || !isStringArray(body.groups)
+      || Object.keys(body).some((key) => key !== 'groups')) {
+    sendJson(res, 400, { error: 'invalid_request', error_description: 'body must be {"groups": [strings]}' });
+    return;
+  }
+  person.groups = [...body.groups];
+  sendJson(res, 200, { sub, groups: person.groups });
+}
+
 async function testControl(req, res, method, pathname) {
   const route = `${method} ${pathname}`;
+  const personPath = /^\/__test\/people\/([^/]+)$/.exec(pathname);
+  if (personPath && method === 'POST') {
+    await setPersonGroups(req, res, personPath[1]);
+    return;
+  }
   switch (route) {
     case 'GET /__test/stats':
       sendJson(res, 200, stats);
@@ -457,6 +639,163 @@ async function testControl(req, res, method, pathname) {
     default:
       sendJson(res, 404, { error: 'not_found', error_description: `no test-control route ${route}` });
   }
+}
+
+// ---------------------------------------------------------------------------
+// Login interaction (people mode): GET /interaction/<uid> answers a login form,
+// POST /interaction/<uid>/login checks the password and finishes the
+// interaction with the login AND the consent (a Grant), so oidc-provider goes
+// straight on to the redirect_uri with the code. devInteractions stay off.
+// ---------------------------------------------------------------------------
+
+let provider;
+
+function escapeHtml(value) {
+  return String(value).replace(/[&<>"']/g, (c) => ({
+    '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+  })[c]);
+}
+
+function sendHtml(res, status, html) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Security-Policy', "default-src 'none'; form-action 'self'");
+  res.setHeader('Content-Length', Buffer.byteLength(html));
+  res.end(html);
+}
+
+function loginPage(uid, clientId, { login = '', message } = {}) {
+  const alert = message ? `\n<p role="alert">${escapeHtml(message)}</p>` : '';
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Sign in</title></head>
+<body>
+<h1>Sign in</h1>
+<p>to <code>${escapeHtml(clientId)}</code></p>${alert}
+<form method="post" action="/interaction/${encodeURIComponent(uid)}/login" autocomplete="off">
+<label for="login">Login</label>
+<input id="login" name="login" type="text" value="${escapeHtml(login)}" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" required>
+<button type="submit">Sign in</button>
+</form>
+</body>
+</html>
+`;
+}
+
+function errorPage(status, message) {
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Error</title></head>
+<body><h1>Error</h1><p role="alert">${escapeHtml(message)}</p></body>
+</html>
+`;
+}
+
+function readForm(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    req.on('data', (c) => {
+      size += c.length;
+      if (size > 64 * 1024) {
+        reject(new Error('form too large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => resolve(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+  });
+}
+
+function passwordMatches(given, expected) {
+  const a = crypto.createHash('sha256').update(given).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b);
+}
+
+// A Grant for everything the authorization request asked for: its OIDC scopes
+// and claims, and for each requested resource the scopes that resource offers.
+async function grantAll(details, accountId) {
+  const { params } = details;
+  const grant = new provider.Grant({ accountId, clientId: params.client_id });
+  const requested = (params.scope ?? '').split(' ').filter(Boolean);
+  const statics = new Set(SCOPES);
+  const oidcScopes = requested.filter((scope) => statics.has(scope));
+  if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  if (params.claims) {
+    const { userinfo = {}, id_token: idToken = {} } = JSON.parse(params.claims);
+    const claims = [...new Set([...Object.keys(userinfo ?? {}), ...Object.keys(idToken ?? {})])];
+    if (claims.length) grant.addOIDCClaims(claims);
+  }
+  const resources = params.resource === undefined ? [] : [].concat(params.resource);
+  for (const indicator of resources) {
+    const offered = new Set(resourceServerInfo(indicator).scope.split(' '));
+    const scopes = requested.filter((scope) => offered.has(scope));
+    if (scopes.length) grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+async function interaction(req, res, method, pathname) {
+  const match = /^\/interaction\/([^/]+)(\/login)?$/.exec(pathname);
+  const isForm = match && !match[2] && method === 'GET';
+  const isLogin = match && match[2] && method === 'POST';
+  if (!isForm && !isLogin) {
+    sendHtml(res, match ? 405 : 404, errorPage(404, `no route ${method} ${pathname}`));
+    return;
+  }
+  const uid = match[1];
+
+  let details;
+  try {
+    details = await provider.interactionDetails(req, res);
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) {
+      sendHtml(res, 400, errorPage(400, `interaction not found or expired: ${err.error_description ?? err.message}`));
+      return;
+    }
+    throw err;
+  }
+  if (details.uid !== uid) {
+    sendHtml(res, 400, errorPage(400, 'interaction cookie does not match this URL'));
+    return;
+  }
+  const clientId = details.params.client_id;
+
+  if (isForm) {
+    sendHtml(res, 200, loginPage(uid, clientId));
+    return;
+  }
+
+  let form;
+  try {
+    form = await readForm(req);
+  } catch (err) {
+    sendHtml(res, 400, errorPage(400, err.message));
+    return;
+  }
+  const login = form.get('login') ?? '';
+  const password = form.get('password') ?? '';
+  const person = people.get(login);
+  // Compare even for an unknown login (no user enumeration through timing).
+  const ok = passwordMatches(password, person ? person.password : '\u0000no such person');
+  if (!person || !ok) {
+    sendHtml(res, 401, loginPage(uid, clientId, { login, message: 'Invalid login or password.' }));
+    return;
+  }
+
+  const grantId = await grantAll(details, person.sub);
+  // 303 to the authorization endpoint's resume URL; from there oidc-provider
+  // redirects to redirect_uri?code=...&state=...&iss=...
+  await provider.interactionFinished(req, res, {
+    login: { accountId: person.sub },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
 }
 
 // Requests are only expected after `LISTENING` is printed; anything earlier
@@ -497,6 +836,11 @@ async function dispatch(req, res) {
     }
   }
 
+  if (PEOPLE_MODE && provider && pathname.startsWith('/interaction/')) {
+    await interaction(req, res, method, pathname);
+    return;
+  }
+
   handler(req, res);
 }
 
@@ -517,7 +861,7 @@ server.listen(opts.port, '127.0.0.1', () => {
   const { port } = server.address();
   // The issuer must carry the real (possibly ephemeral) port, so the Provider
   // is only built once the socket is bound.
-  const provider = new Provider(`http://127.0.0.1:${port}`, configuration());
+  provider = new Provider(`http://127.0.0.1:${port}`, configuration());
   provider.use(secretRotation(provider));
   provider.on('server_error', (ctx, err) => console.error('server_error', err));
   handler = provider.callback();
