@@ -17,27 +17,55 @@ use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
 use crate::config::{self, ConfigError};
+use crate::person::{Person, PersonRole};
 
 pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
 const MAX_DEVELOPER_ID_LEN: usize = 128;
 
-/// Who is calling, as proven by the interceptor.
+/// Who is calling, as proven by the interceptor (or registry-svc's access layer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
+    /// The admin token.
     Admin,
+    /// The portal token, acting for the developer it names.
     Developer(String),
     Gateway,
     Service,
+    /// A person signed in through the identity provider, and the role this call uses.
+    Person(Person, PersonRole),
 }
 
 impl Caller {
-    /// The name recorded in the audit log.
+    /// Who the audit log says acted: `token:admin`, `developer:<id>` (named by the portal
+    /// token), `person:<issuer>#<subject>`.
     pub fn audit_name(&self) -> String {
         match self {
-            Self::Admin => "admin".to_owned(),
+            Self::Admin => "token:admin".to_owned(),
             Self::Developer(id) => format!("developer:{id}"),
-            Self::Gateway => "gateway".to_owned(),
-            Self::Service => "service".to_owned(),
+            Self::Gateway => "token:gateway".to_owned(),
+            Self::Service => "token:service".to_owned(),
+            Self::Person(person, _) => person.audit_name(),
+        }
+    }
+
+    /// The role the call was made with, for the audit log: a person's role, or the
+    /// machine token (`token:portal`).
+    pub fn audit_role(&self) -> String {
+        match self {
+            Self::Admin => "token:admin".to_owned(),
+            Self::Developer(_) => "token:portal".to_owned(),
+            Self::Gateway => "token:gateway".to_owned(),
+            Self::Service => "token:service".to_owned(),
+            Self::Person(_, role) => role.name().to_owned(),
+        }
+    }
+
+    /// The developer whose applications this call may touch.
+    pub fn developer_id(&self) -> Option<&str> {
+        match self {
+            Self::Developer(id) => Some(id),
+            Self::Person(person, PersonRole::Developer) => Some(&person.developer_id),
+            _ => None,
         }
     }
 }
@@ -209,7 +237,8 @@ impl Authenticator {
         }
     }
 
-    fn identify(&self, presented: &str) -> Option<Role> {
+    /// The role whose static token `presented` is, if any.
+    pub fn identify(&self, presented: &str) -> Option<Role> {
         let presented = digest(presented.as_bytes());
         let mut found = None;
         for (role, expected) in self.known.iter() {
@@ -253,22 +282,24 @@ impl Guard {
             Role::Admin => Ok(Caller::Admin),
             Role::Gateway => Ok(Caller::Gateway),
             Role::Service => Ok(Caller::Service),
-            Role::Portal => {
-                let developer = request
-                    .metadata()
-                    .get(DEVELOPER_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .unwrap_or_default();
-                if developer.is_empty() || developer.len() > MAX_DEVELOPER_ID_LEN {
-                    return Err(Status::invalid_argument(format!(
-                        "portal calls need the {DEVELOPER_HEADER} metadata (1 to {MAX_DEVELOPER_ID_LEN} characters)"
-                    )));
-                }
-                Ok(Caller::Developer(developer.to_owned()))
-            }
+            Role::Portal => Ok(Caller::Developer(portal_developer(request.metadata())?)),
         }
     }
+}
+
+/// The developer a portal call names in `x-dcr-developer-id`.
+pub fn portal_developer(metadata: &tonic::metadata::MetadataMap) -> Result<String, Status> {
+    let developer = metadata
+        .get(DEVELOPER_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if developer.is_empty() || developer.len() > MAX_DEVELOPER_ID_LEN {
+        return Err(Status::invalid_argument(format!(
+            "portal calls need the {DEVELOPER_HEADER} metadata (1 to {MAX_DEVELOPER_ID_LEN} characters)"
+        )));
+    }
+    Ok(developer.to_owned())
 }
 
 impl Interceptor for Guard {

@@ -9,6 +9,7 @@ use dcr_common::tls::ServerTlsFiles;
 use secrecy::SecretString;
 
 use crate::domain::validate::UrlPolicy;
+use crate::identity::IdentityConfig;
 
 /// The defaults of registry-svc's settings, in one place: `from_env` applies them when a
 /// variable is unset, and `dcrctl dev` and the tests start from them.
@@ -38,6 +39,9 @@ pub struct RegistryConfig {
     pub operation_lease: Duration,
     /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE, DCR_TLS_CLIENT_CA_FILE: TLS (and mTLS).
     pub tls: Option<ServerTlsFiles>,
+    /// DCR_IDENTITY_*: people sign in through this identity provider. None: only the
+    /// static machine tokens.
+    pub identity: Option<IdentityConfig>,
 }
 
 impl RegistryConfig {
@@ -56,6 +60,15 @@ impl RegistryConfig {
                 "must be longer than DCR_IDP_TIMEOUT_SECONDS, or the reconciler could undo a request still waiting on the IdP",
             ));
         }
+        let url_policy = UrlPolicy::from_env()?;
+        let identity = IdentityConfig::from_env(url_policy)?;
+        // With people signing in, the portal token (which may act as any developer) is
+        // optional: unset, developers are only ever who their tokens say.
+        let required: &[Role] = if identity.is_some() {
+            &[Role::Admin, Role::Service]
+        } else {
+            &[Role::Admin, Role::Portal, Role::Service]
+        };
         Ok(Self {
             database_url: database_url(config::required("DATABASE_URL")?)?,
             master_key: config::key32("DCR_MASTER_KEY", &master)?,
@@ -65,9 +78,9 @@ impl RegistryConfig {
                 .map(|k| config::key32("DCR_MASTER_KEY_PREVIOUS", k))
                 .collect::<Result<_, _>>()?,
             // The gateway token is optional here: known, its holders get PERMISSION_DENIED.
-            tokens: CallerTokens::from_env(&[Role::Admin, Role::Portal, Role::Service])?,
+            tokens: CallerTokens::from_env(required)?,
             listen: config::listen_addr("DCR_REGISTRY_LISTEN", defaults::LISTEN)?,
-            url_policy: UrlPolicy::from_env()?,
+            url_policy,
             idp_timeout,
             reconcile_interval: config::seconds(
                 "DCR_RECONCILE_INTERVAL_SECONDS",
@@ -75,6 +88,7 @@ impl RegistryConfig {
             )?,
             operation_lease,
             tls: ServerTlsFiles::from_env()?,
+            identity,
         })
     }
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod domain;
+pub mod identity;
 pub mod idp;
 pub mod lifecycle;
 pub mod registry;
@@ -74,7 +75,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let reconciler = tokio::spawn(registry.clone().run_reconciler(config.reconcile_interval));
-    let mut services = api::services(&registry, &config.tokens);
+    let identity = config
+        .identity
+        .clone()
+        .map(|c| Arc::new(identity::Identity::new(c)));
+    let mut services = api::services(&registry, &config.tokens, identity);
     services.tls = config.tls.clone();
     tracing::info!(addr = %listener.local_addr()?, "registry-svc serving");
     let served = dcr_common::server::serve(listener, services, shutdown).await;

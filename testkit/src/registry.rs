@@ -120,6 +120,7 @@ pub fn test_config(database_url: &str) -> RegistryConfig {
         // Tests drive the reconciler themselves (reconcile_once), with the manual clock.
         reconcile_interval: Duration::from_secs(3600),
         operation_lease: registry_svc::config::defaults::OPERATION_LEASE,
+        identity: None,
     }
 }
 
@@ -279,6 +280,13 @@ impl RegistryClients {
         pb::directory_service_client::DirectoryServiceClient::new(self.with(SERVICE_TOKEN, None))
     }
 
+    /// Every service's client as one person, with their access token (SSO).
+    pub fn person(&self, token: &str) -> PersonClients {
+        PersonClients {
+            channel: self.with(token, None),
+        }
+    }
+
     /// A client with any token and developer header, for authentication tests.
     pub fn raw(
         &self,
@@ -351,6 +359,40 @@ impl RegistryClients {
 }
 
 /// Adds the caller's metadata to every request.
+#[derive(Clone)]
+/// The registry's clients as a person signed in through the identity provider.
+pub struct PersonClients {
+    channel: InterceptedService<Channel, Metadata>,
+}
+
+type Signed = InterceptedService<Channel, Metadata>;
+
+impl PersonClients {
+    pub fn providers(&self) -> pb::provider_service_client::ProviderServiceClient<Signed> {
+        pb::provider_service_client::ProviderServiceClient::new(self.channel.clone())
+    }
+
+    pub fn strategies(&self) -> pb::strategy_service_client::StrategyServiceClient<Signed> {
+        pb::strategy_service_client::StrategyServiceClient::new(self.channel.clone())
+    }
+
+    pub fn products(&self) -> pb::product_service_client::ProductServiceClient<Signed> {
+        pb::product_service_client::ProductServiceClient::new(self.channel.clone())
+    }
+
+    pub fn audit(&self) -> pb::audit_service_client::AuditServiceClient<Signed> {
+        pb::audit_service_client::AuditServiceClient::new(self.channel.clone())
+    }
+
+    pub fn applications(&self) -> pb::application_service_client::ApplicationServiceClient<Signed> {
+        pb::application_service_client::ApplicationServiceClient::new(self.channel.clone())
+    }
+
+    pub fn directory(&self) -> pb::directory_service_client::DirectoryServiceClient<Signed> {
+        pb::directory_service_client::DirectoryServiceClient::new(self.channel.clone())
+    }
+}
+
 #[derive(Clone)]
 pub struct Metadata {
     token: String,

@@ -18,9 +18,14 @@ pub enum Cmd {
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {
-    /// Only events by this caller ("admin" or "developer:<id>").
+    /// Only events by this caller: "token:admin", "developer:<id>" (named by the portal
+    /// token) or "person:<issuer>#<subject>" (a person signed in through SSO).
     #[arg(long, default_value = "")]
     actor: String,
+    /// Only events made with this role: a person's (admin, provider-admin, approver,
+    /// viewer, developer) or a machine token's (token:admin, token:portal).
+    #[arg(long, default_value = "")]
+    role: String,
     /// Only this action (e.g. CreateProvider, RevokeCredential).
     #[arg(long, default_value = "")]
     action: String,
@@ -46,6 +51,7 @@ pub async fn run(ctx: &Ctx, Cmd::List(args): Cmd) -> anyhow::Result<ExitCode> {
         let page = client
             .list_audit_events(reg::ListAuditEventsRequest {
                 actor: args.actor.clone(),
+                role: args.role.clone(),
                 action: args.action.clone(),
                 resource_type: args.resource_type.clone(),
                 resource_id: args.resource_id.clone(),
@@ -65,11 +71,20 @@ pub async fn run(ctx: &Ctx, Cmd::List(args): Cmd) -> anyhow::Result<ExitCode> {
         output::print_json(&output::list_json(&events)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["TIME", "ACTOR", "ACTION", "RESOURCE", "ID", "OUTCOME"]);
+    let mut table = Table::new(&[
+        "TIME", "ACTOR", "ROLE", "ACTION", "RESOURCE", "ID", "OUTCOME",
+    ]);
     for e in &events {
+        // A person is shown by name (or email) when their token carried one.
+        let actor = match (e.actor_name.as_str(), e.actor_email.as_str()) {
+            ("", "") => e.actor.clone(),
+            ("", email) => format!("{} ({email})", e.actor),
+            (name, _) => format!("{name} ({})", e.actor),
+        };
         table.row(vec![
             output::time(e.time.as_ref()),
-            e.actor.clone(),
+            actor,
+            e.role.clone(),
             e.action.clone(),
             e.resource_type.clone(),
             e.resource_id.clone(),

@@ -169,6 +169,7 @@ fn registry_config(
         reconcile_interval: registry_defaults::RECONCILE_INTERVAL,
         operation_lease: registry_defaults::OPERATION_LEASE,
         tls: shared.server_tls.clone(),
+        identity: None,
     })
 }
 

@@ -1,4 +1,5 @@
-//! dcr.registry.v1.ApplicationService (portal), on behalf of the developer named in
+//! dcr.registry.v1.ApplicationService (portal), on behalf of one developer: a signed-in
+//! person (their verified developer claim) or the one a portal token names in
 //! `x-dcr-developer-id`. Another developer's application answers NOT_FOUND, exactly like
 //! one that does not exist.
 
@@ -21,9 +22,13 @@ use crate::registry::Registry;
 pub struct ApplicationApi(pub Registry);
 
 fn developer<T>(request: &Request<T>) -> Result<(Caller, String), Status> {
-    match caller(request)? {
-        Caller::Developer(id) => Ok((Caller::Developer(id.clone()), id)),
-        _ => Err(Status::permission_denied(
+    let caller = caller(request)?;
+    match caller.developer_id() {
+        Some(id) => {
+            let id = id.to_owned();
+            Ok((caller, id))
+        }
+        None => Err(Status::permission_denied(
             "portal calls act for a developer",
         )),
     }

@@ -1,4 +1,4 @@
-//! dcr.registry.v1.AuditService (admin).
+//! dcr.registry.v1.AuditService (admin; people with the admin, approver or viewer role).
 
 use dcr_common::error::ApiError;
 use dcr_proto::registry::v1 as pb;
@@ -25,6 +25,7 @@ impl pb::audit_service_server::AuditService for AuditApi {
         let r = request.get_ref();
         let f = AuditFilter {
             actor: filter(&r.actor),
+            role: filter(&r.role),
             action: filter(&r.action),
             resource_type: filter(&r.resource_type),
             resource_id: filter(&r.resource_id),

@@ -555,5 +555,8 @@ pub fn audit_to_proto(e: &AuditEvent) -> pb::AuditEvent {
         resource_type: e.resource_type.clone(),
         resource_id: e.resource_id.clone(),
         outcome: e.outcome.clone(),
+        role: e.role.clone(),
+        actor_name: e.actor_name.clone().unwrap_or_default(),
+        actor_email: e.actor_email.clone().unwrap_or_default(),
     }
 }

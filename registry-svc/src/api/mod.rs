@@ -2,6 +2,7 @@
 //! records the audit event, and converts the result back. Errors become `Status` in one
 //! place (`dcr_common::error`).
 
+mod access;
 mod applications;
 mod audit;
 pub mod convert;
@@ -13,6 +14,8 @@ mod providers;
 mod strategies;
 
 use base64::Engine as _;
+use std::sync::Arc;
+
 use dcr_common::auth::{Authenticator, Caller, CallerTokens, Role};
 use dcr_common::error::ApiError;
 use dcr_common::server::ServiceSet;
@@ -20,9 +23,11 @@ use dcr_proto::registry::v1 as pb;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+use crate::identity::Identity;
 use crate::registry::Registry;
 use crate::store::{AuditEvent, PageRequest};
 
+pub use access::people_allowed;
 pub use applications::ApplicationApi;
 pub use audit::AuditApi;
 pub use directory::DirectoryApi;
@@ -33,8 +38,13 @@ pub use strategies::StrategyApi;
 const DEFAULT_PAGE_SIZE: i32 = 50;
 const MAX_PAGE_SIZE: i32 = 500;
 
-/// Every registry service, each behind its caller's authentication.
-pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
+/// Every registry service, each behind its callers' authentication: the static machine
+/// tokens, and people's tokens when an identity provider is configured.
+pub fn services(
+    registry: &Registry,
+    tokens: &CallerTokens,
+    identity: Option<Arc<Identity>>,
+) -> ServiceSet {
     use pb::application_service_server::ApplicationServiceServer;
     use pb::audit_service_server::AuditServiceServer;
     use pb::directory_service_server::DirectoryServiceServer;
@@ -42,33 +52,32 @@ pub fn services(registry: &Registry, tokens: &CallerTokens) -> ServiceSet {
     use pb::provider_service_server::ProviderServiceServer;
     use pb::strategy_service_server::StrategyServiceServer;
 
-    let callers = Authenticator::new(tokens);
-    let admin = callers.guard(&[Role::Admin]);
-    let portal = callers.guard(&[Role::Portal]);
-    let service = callers.guard(&[Role::Service]);
-    let routes = Routes::new(ProviderServiceServer::with_interceptor(
-        ProviderApi(registry.clone()),
-        admin.clone(),
+    let access = Arc::new(access::Access::new(
+        Authenticator::new(tokens),
+        identity,
+        registry.clock.clone(),
+    ));
+    const ADMIN: &[Role] = &[Role::Admin];
+    let routes = Routes::new(access.guard(
+        ADMIN,
+        ProviderServiceServer::new(ProviderApi(registry.clone())),
     ))
-    .add_service(StrategyServiceServer::with_interceptor(
-        StrategyApi(registry.clone()),
-        admin.clone(),
+    .add_service(access.guard(
+        ADMIN,
+        StrategyServiceServer::new(StrategyApi(registry.clone())),
     ))
-    .add_service(ProductServiceServer::with_interceptor(
-        ProductApi(registry.clone()),
-        admin.clone(),
+    .add_service(access.guard(
+        ADMIN,
+        ProductServiceServer::new(ProductApi(registry.clone())),
     ))
-    .add_service(AuditServiceServer::with_interceptor(
-        AuditApi(registry.clone()),
-        admin,
+    .add_service(access.guard(ADMIN, AuditServiceServer::new(AuditApi(registry.clone()))))
+    .add_service(access.guard(
+        &[Role::Portal],
+        ApplicationServiceServer::new(ApplicationApi(registry.clone())),
     ))
-    .add_service(ApplicationServiceServer::with_interceptor(
-        ApplicationApi(registry.clone()),
-        portal,
-    ))
-    .add_service(DirectoryServiceServer::with_interceptor(
-        DirectoryApi(registry.clone()),
-        service,
+    .add_service(access.guard(
+        &[Role::Service],
+        DirectoryServiceServer::new(DirectoryApi(registry.clone())),
     ));
     ServiceSet {
         routes,
@@ -133,6 +142,15 @@ pub(crate) async fn audit<T>(
         id: 0,
         time: registry.clock.now(),
         actor: caller.audit_name(),
+        role: caller.audit_role(),
+        actor_name: match caller {
+            Caller::Person(person, _) => person.name.clone(),
+            _ => None,
+        },
+        actor_email: match caller {
+            Caller::Person(person, _) => person.email.clone(),
+            _ => None,
+        },
         action: action.to_owned(),
         resource_type: resource_type.to_owned(),
         resource_id: resource_id.to_owned(),

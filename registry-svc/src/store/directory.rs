@@ -132,8 +132,10 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     async fn record_audit(&self, e: &AuditEvent) -> StoreResult<()> {
         self.db
             .execute(
-                "INSERT INTO audit_events (time, actor, action, resource_type, resource_id, outcome)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO audit_events
+                     (time, actor, action, resource_type, resource_id, outcome, role,
+                      actor_name, actor_email)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
                     e.time.into(),
                     (&e.actor).into(),
@@ -141,6 +143,9 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                     (&e.resource_type).into(),
                     (&e.resource_id).into(),
                     (&e.outcome).into(),
+                    (&e.role).into(),
+                    e.actor_name.as_deref().into(),
+                    e.actor_email.as_deref().into(),
                 ],
             )
             .await?;
@@ -168,6 +173,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                    AND ($3 IS NULL OR action = $3)
                    AND ($4 IS NULL OR resource_type = $4)
                    AND ($5 IS NULL OR resource_id = $5)
+                   AND ($7 IS NULL OR role = $7)
                  ORDER BY id DESC LIMIT $6",
                 &[
                     before.into(),
@@ -176,6 +182,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
                     f.resource_type.as_deref().into(),
                     f.resource_id.as_deref().into(),
                     page_limit(page.size).into(),
+                    f.role.as_deref().into(),
                 ],
             )
             .await?;

@@ -199,6 +199,10 @@ pub struct AuditEvent {
     pub id: i64,
     pub time: DateTime<Utc>,
     pub actor: String,
+    /// The role the call used: a person's role, or `token:<role>` for a machine token.
+    pub role: String,
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
     pub action: String,
     pub resource_type: String,
     pub resource_id: String,
@@ -208,6 +212,7 @@ pub struct AuditEvent {
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub actor: Option<String>,
+    pub role: Option<String>,
     pub action: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,

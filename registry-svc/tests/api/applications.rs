@@ -136,9 +136,9 @@ async fn every_change_is_audited_and_filterable() {
         [
             ("developer:dev-7", "CreateApplication", "AlreadyExists"),
             ("developer:dev-7", "CreateApplication", "ok"),
-            ("admin", "CreateProduct", "ok"),
-            ("admin", "CreateStrategy", "ok"),
-            ("admin", "CreateProvider", "ok"),
+            ("token:admin", "CreateProduct", "ok"),
+            ("token:admin", "CreateStrategy", "ok"),
+            ("token:admin", "CreateProvider", "ok"),
         ],
         "newest first, failures included"
     );

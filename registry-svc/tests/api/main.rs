@@ -14,6 +14,7 @@ mod directory;
 mod drift;
 mod http_bridge;
 mod input_rules;
+mod people;
 mod provider_secrets;
 mod python_client;
 mod reconcile;

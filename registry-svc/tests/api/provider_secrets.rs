@@ -90,11 +90,11 @@ async fn only_introspection_credentials_leave_and_each_hand_out_is_audited() {
     let mut events = audit_actions(&app, &provider.id).await;
     events.sort();
     let expected = [
-        ("admin", "CreateProvider", "ok"),
-        ("admin", "VerifyProvider", "ok"),
-        ("service", "GetProviderCredentials", "InvalidArgument"),
-        ("service", "GetProviderCredentials", "InvalidArgument"),
-        ("service", "GetProviderCredentials", "ok"),
+        ("token:admin", "CreateProvider", "ok"),
+        ("token:admin", "VerifyProvider", "ok"),
+        ("token:service", "GetProviderCredentials", "InvalidArgument"),
+        ("token:service", "GetProviderCredentials", "InvalidArgument"),
+        ("token:service", "GetProviderCredentials", "ok"),
     ]
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
     assert_eq!(events, expected);

@@ -332,7 +332,7 @@ async fn a_delete_refused_with_401_is_not_taken_for_a_deletion() {
             .iter()
             .map(|e| (e.actor.as_str(), e.outcome.as_str()))
             .collect::<Vec<_>>(),
-        [("admin", "ok")]
+        [("token:admin", "ok")]
     );
 }
 

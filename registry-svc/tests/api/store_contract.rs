@@ -998,16 +998,20 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
 
 /// Newest first, filtered, paged by id.
 async fn audit_log(store: Arc<dyn Store>) {
-    for (actor, action) in [
-        ("admin", "create"),
-        ("dev-1", "create"),
-        ("admin", "delete"),
+    for (actor, role, action) in [
+        ("admin", "token:admin", "create"),
+        ("person:https://idp#dev-1", "developer", "create"),
+        ("admin", "token:admin", "delete"),
     ] {
+        let person = actor.starts_with("person:");
         store
             .record_audit(&AuditEvent {
                 id: 0,
                 time: Utc::now(),
                 actor: actor.into(),
+                role: role.into(),
+                actor_name: person.then(|| "Dev One".into()),
+                actor_email: person.then(|| "dev-1@example.com".into()),
                 action: action.into(),
                 resource_type: "provider".into(),
                 resource_id: "p".into(),
@@ -1048,6 +1052,39 @@ async fn audit_log(store: Arc<dyn Store>) {
         .collect();
     assert_eq!(actions, ["delete", "create"]);
     assert!(second.next.is_none());
+    // By role, and the person's name and email come back as written.
+    let developers = store
+        .list_audit(
+            &AuditFilter {
+                role: Some("developer".into()),
+                ..Default::default()
+            },
+            &PageRequest {
+                size: 10,
+                after: None,
+            },
+        )
+        .await
+        .expect("by role");
+    let found: Vec<_> = developers
+        .items
+        .iter()
+        .map(|e| {
+            (
+                e.actor.as_str(),
+                e.actor_name.as_deref(),
+                e.actor_email.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "person:https://idp#dev-1",
+            Some("Dev One"),
+            Some("dev-1@example.com")
+        )]
+    );
 }
 
 /// Writers racing each other: a reader following the change log meets every committed

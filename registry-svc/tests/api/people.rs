@@ -1,0 +1,490 @@
+//! People sign in through the identity provider (node oidc-provider, the real
+//! authorization code flow with its login form): registry-svc accepts their access tokens,
+//! gives each role exactly its methods, makes every person a developer of their own apps
+//! by the verified `sub` (never a header), refuses forged, expired, foreign and unsigned
+//! tokens, sees a group removed at the IdP at the next refresh, and names the person in
+//! the audit log.
+
+use dcr_common::person::PersonRole;
+use dcr_proto::registry::v1 as pb;
+use dcr_testkit::peers::{INITIAL_ACCESS_TOKEN, Peer, rfc7591_provider};
+use dcr_testkit::people::{SignedIn, oidc_provider_with_people, refresh, set_groups, sign_in};
+use dcr_testkit::registry::{TestApp, spawn_app_with};
+use registry_svc::domain::validate::UrlPolicy;
+use registry_svc::identity::IdentityConfig;
+use serde_json::json;
+use tonic::Code;
+
+const LOGIN_CLIENT: &str = "dcrctl";
+const AUDIENCE: &str = "https://registry.dcr.test";
+const SCOPE: &str = "openid groups profile email";
+
+struct Sso {
+    peer: Peer,
+    app: TestApp,
+}
+
+async fn sso() -> Sso {
+    let peer = oidc_provider_with_people(
+        json!([
+            {"sub": "alice", "password": "pw-alice", "groups": ["dcr-admins"],
+             "name": "Alice Admin", "email": "alice@example.com"},
+            {"sub": "paula", "password": "pw-paula", "groups": ["dcr-provider-admins"]},
+            {"sub": "avery", "password": "pw-avery", "groups": ["dcr-approvers"]},
+            {"sub": "vic", "password": "pw-vic", "groups": ["dcr-viewers"]},
+            {"sub": "dev-1", "password": "pw-dev-1", "groups": []},
+            {"sub": "dev-2", "password": "pw-dev-2", "groups": ["unrelated"]},
+        ]),
+        LOGIN_CLIENT,
+    )
+    .await;
+    let policy = UrlPolicy {
+        allow_http_loopback: true,
+        allow_http_hosts: &[],
+    };
+    let identity = IdentityConfig::with_defaults(peer.base_url.clone(), AUDIENCE.into(), policy)
+        .expect("identity settings");
+    let app = spawn_app_with(|config| config.identity = Some(identity)).await;
+    Sso { peer, app }
+}
+
+impl Sso {
+    async fn sign_in(&self, who: &str) -> SignedIn {
+        sign_in(
+            &self.peer.base_url,
+            LOGIN_CLIENT,
+            who,
+            &format!("pw-{who}"),
+            SCOPE,
+            AUDIENCE,
+        )
+        .await
+        .expect("sign in")
+    }
+
+    async fn token(&self, who: &str) -> String {
+        self.sign_in(who).await.access_token
+    }
+}
+
+/// The identity provider is also the IdP apps are registered at (RFC 7591).
+fn idp_provider(peer: &Peer) -> pb::Provider {
+    rfc7591_provider("idp", &peer.base_url, INITIAL_ACCESS_TOKEN)
+}
+
+/// Refused for lack of a role (PERMISSION_DENIED) or let through (any other answer).
+async fn allowed<T: std::fmt::Debug>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<(), String> {
+    match answer {
+        Err(status) if status.code() == Code::PermissionDenied => Err(status.message().to_owned()),
+        Err(status) if status.code() == Code::Unauthenticated => {
+            panic!(
+                "a signed-in person was not recognised: {}",
+                status.message()
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What each role may do, as the README's roles table says, checked call by call. A
+/// method's answer beyond authorization (NOT_FOUND for an unknown id) does not matter.
+#[tokio::test]
+async fn each_role_is_allowed_exactly_its_methods() {
+    use PersonRole::*;
+    let s = sso().await;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let people = [
+        ("alice", Admin),
+        ("paula", ProviderAdmin),
+        ("avery", Approver),
+        ("vic", Viewer),
+        ("dev-1", Developer),
+    ];
+    // (call, the roles that may make it)
+    let expected: [(&str, &[PersonRole]); 11] = [
+        ("CreateProvider", &[Admin, ProviderAdmin]),
+        ("ListProviders", &[Admin, ProviderAdmin, Viewer]),
+        ("ForgetApplication", &[Admin]),
+        ("UpdateStrategy", &[Admin, ProviderAdmin]),
+        ("CreateProduct", &[Admin]),
+        ("ListProducts", &[Admin, ProviderAdmin, Approver, Viewer]),
+        ("ApproveRegistration", &[Admin, Approver]),
+        ("ListAuditEvents", &[Admin, Approver, Viewer]),
+        (
+            "CreateApplication",
+            &[Admin, ProviderAdmin, Approver, Viewer, Developer],
+        ),
+        (
+            "ListApplications",
+            &[Admin, ProviderAdmin, Approver, Viewer, Developer],
+        ),
+        ("ResolveClient", &[]),
+    ];
+    let mut wrong = Vec::new();
+    for (who, role) in people {
+        let c = s.app.person(&s.token(who).await);
+        for (call, roles) in expected {
+            let answer = match call {
+                "CreateProvider" => {
+                    allowed(
+                        c.providers()
+                            .create_provider(pb::CreateProviderRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ListProviders" => {
+                    allowed(
+                        c.providers()
+                            .list_providers(pb::ListProvidersRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ForgetApplication" => {
+                    allowed(
+                        c.providers()
+                            .forget_application(pb::ForgetApplicationRequest {
+                                application_id: unknown.clone(),
+                            })
+                            .await,
+                    )
+                    .await
+                }
+                "UpdateStrategy" => {
+                    allowed(
+                        c.strategies()
+                            .update_strategy(pb::UpdateStrategyRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "CreateProduct" => {
+                    allowed(
+                        c.products()
+                            .create_product(pb::CreateProductRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ListProducts" => {
+                    allowed(
+                        c.products()
+                            .list_products(pb::ListProductsRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ApproveRegistration" => {
+                    allowed(
+                        c.products()
+                            .approve_registration(pb::ApproveRegistrationRequest {
+                                id: unknown.clone(),
+                            })
+                            .await,
+                    )
+                    .await
+                }
+                "ListAuditEvents" => {
+                    allowed(
+                        c.audit()
+                            .list_audit_events(pb::ListAuditEventsRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "CreateApplication" => {
+                    allowed(
+                        c.applications()
+                            .create_application(pb::CreateApplicationRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ListApplications" => {
+                    allowed(
+                        c.applications()
+                            .list_applications(pb::ListApplicationsRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                "ResolveClient" => {
+                    allowed(
+                        c.directory()
+                            .resolve_client(pb::ResolveClientRequest::default())
+                            .await,
+                    )
+                    .await
+                }
+                _ => unreachable!(),
+            };
+            let should = roles.contains(&role);
+            match (&answer, should) {
+                (Ok(()), true) => {}
+                (Err(message), false) => {
+                    // The refusal says what is needed and what the person has.
+                    if !message.contains("needs the") && !message.contains("not for people") {
+                        wrong.push(format!("{who} {call}: unclear refusal {message:?}"));
+                    }
+                    if !message.contains(role.name()) && !roles.is_empty() {
+                        wrong.push(format!(
+                            "{who} {call}: refusal does not name {role}: {message:?}"
+                        ));
+                    }
+                }
+                _ => wrong.push(format!(
+                    "{who} ({role}) {call}: got {answer:?}, should pass: {should}"
+                )),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn a_person_owns_apps_by_their_verified_subject_never_by_a_header() {
+    let s = sso().await;
+    let (_, strategy, _) = s.app.setup(idp_provider(&s.peer), true).await;
+    let dev1 = s.app.person(&s.token("dev-1").await);
+    let created = dev1
+        .applications()
+        .create_application(pb::CreateApplicationRequest {
+            name: "mine".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("dev-1 creates an app")
+        .into_inner();
+    let id = created.application.expect("app").id;
+
+    // dev-2 cannot see it, even naming dev-1 in the portal header.
+    let mut dev2 = s.app.person(&s.token("dev-2").await).applications();
+    let mut request = tonic::Request::new(pb::GetApplicationRequest { id: id.clone() });
+    request
+        .metadata_mut()
+        .insert("x-dcr-developer-id", "dev-1".parse().expect("header"));
+    let refused = dev2
+        .get_application(request)
+        .await
+        .expect_err("not dev-2's");
+    assert_eq!(refused.code(), Code::NotFound, "{refused:?}");
+    let listed = dev2
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.applications.is_empty(), "{listed:?}");
+
+    // An admin person's apps are their own too: alice's list does not show dev-1's.
+    let alice = s.app.person(&s.token("alice").await).applications();
+    let listed = alice
+        .clone()
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.applications.is_empty(), "{listed:?}");
+
+    // The portal token path still works for dev-1's apps, by the same developer id.
+    let seen = s
+        .app
+        .portal("dev-1")
+        .get_application(pb::GetApplicationRequest { id })
+        .await
+        .expect("the same developer through the portal token");
+    assert_eq!(seen.into_inner().name, "mine");
+}
+
+/// A valid token with one part changed, re-encoded.
+fn tampered(token: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&engine.decode(parts[1]).expect("payload")).expect("json");
+    change(&mut payload);
+    let payload = engine.encode(payload.to_string());
+    format!("{}.{payload}.{}", parts[0], parts[2])
+}
+
+#[tokio::test]
+async fn forged_expired_foreign_and_unsigned_tokens_are_refused() {
+    use base64::Engine as _;
+    let s = sso().await;
+    let token = s.token("dev-1").await;
+    let list = |token: String| {
+        let mut providers = s.app.person(&token).providers();
+        async move {
+            providers
+                .list_providers(pb::ListProvidersRequest::default())
+                .await
+        }
+    };
+    // dev-1 promotes themself by editing the groups: the signature no longer verifies.
+    let forged = tampered(&token, |p| p["groups"] = json!(["dcr-admins"]));
+    let refused = list(forged).await.expect_err("forged");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.message().contains("signature"),
+        "{}",
+        refused.message()
+    );
+
+    // alg none: no signature at all.
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = engine.encode(r#"{"alg":"none","typ":"JWT"}"#);
+    let payload = token.split('.').nth(1).expect("payload");
+    let refused = list(format!("{header}.{payload}."))
+        .await
+        .expect_err("alg none");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    // Signed by the IdP, but for another audience.
+    let other = sign_in(
+        &s.peer.base_url,
+        LOGIN_CLIENT,
+        "alice",
+        "pw-alice",
+        SCOPE,
+        "https://another-api.example.com",
+    )
+    .await
+    .expect("sign in for another API")
+    .access_token;
+    let refused = list(other).await.expect_err("foreign audience");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.message().contains("audience"),
+        "{}",
+        refused.message()
+    );
+
+    // The same admin token works now and not once it has expired.
+    let alice = s.token("alice").await;
+    list(alice.clone()).await.expect("alice lists providers");
+    s.app.clock.advance(chrono::Duration::hours(2));
+    let refused = list(alice).await.expect_err("expired");
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    assert!(
+        refused.message().contains("expired"),
+        "{}",
+        refused.message()
+    );
+}
+
+#[tokio::test]
+async fn a_group_removed_at_the_idp_takes_effect_at_the_next_refresh() {
+    let s = sso().await;
+    let signed_in = s.sign_in("paula").await;
+    let mut providers = s.app.person(&signed_in.access_token).providers();
+    providers
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect("a provider admin lists providers");
+
+    set_groups(&s.peer, "paula", &[]).await;
+    let refreshed = refresh(
+        &s.peer.base_url,
+        LOGIN_CLIENT,
+        signed_in.refresh_token.as_deref().expect("a refresh token"),
+        AUDIENCE,
+    )
+    .await
+    .expect("refresh");
+    let refused = s
+        .app
+        .person(&refreshed.access_token)
+        .providers()
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect_err("no longer a provider admin");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(
+        refused.message().contains("you have developer"),
+        "{}",
+        refused.message()
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_names_the_person_and_the_role_they_used() {
+    let s = sso().await;
+    let (_, strategy, _) = s.app.setup(idp_provider(&s.peer), true).await;
+    let alice = s.app.person(&s.token("alice").await);
+    alice
+        .products()
+        .create_product(pb::CreateProductRequest {
+            product: Some(pb::ApiProduct {
+                name: "by-alice".into(),
+                strategy_id: strategy.id.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("alice creates a product");
+    s.app
+        .products()
+        .create_product(pb::CreateProductRequest {
+            product: Some(pb::ApiProduct {
+                name: "by-automation".into(),
+                strategy_id: strategy.id.clone(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("the admin token creates a product");
+
+    let person = format!("person:{}#alice", s.peer.base_url);
+    let events = s
+        .app
+        .person(&s.token("avery").await)
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            actor: person.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("an approver reads the audit log")
+        .into_inner()
+        .events;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(
+        (
+            event.action.as_str(),
+            event.role.as_str(),
+            event.actor_name.as_str(),
+            event.actor_email.as_str(),
+            event.outcome.as_str()
+        ),
+        (
+            "CreateProduct",
+            "admin",
+            "Alice Admin",
+            "alice@example.com",
+            "ok"
+        )
+    );
+    let machine = s
+        .app
+        .audit()
+        .list_audit_events(pb::ListAuditEventsRequest {
+            role: "token:admin".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit by role")
+        .into_inner()
+        .events;
+    assert!(
+        machine
+            .iter()
+            .any(|e| e.actor == "token:admin" && e.action == "CreateProduct"),
+        "{machine:?}"
+    );
+    assert!(machine.iter().all(|e| e.actor != person), "{machine:?}");
+}
