@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "dcr/registry/v1/applications.proto",
     "dcr/registry/v1/directory.proto",
     "dcr/registry/v1/audit.proto",
+    "dcr/registry/v1/identity.proto",
     "dcr/token/v1/token.proto",
     "dcr/authz/v1/authz.proto",
 ];

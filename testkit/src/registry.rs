@@ -391,6 +391,10 @@ impl PersonClients {
     pub fn directory(&self) -> pb::directory_service_client::DirectoryServiceClient<Signed> {
         pb::directory_service_client::DirectoryServiceClient::new(self.channel.clone())
     }
+
+    pub fn identity(&self) -> pb::identity_service_client::IdentityServiceClient<Signed> {
+        pb::identity_service_client::IdentityServiceClient::new(self.channel.clone())
+    }
 }
 
 #[derive(Clone)]

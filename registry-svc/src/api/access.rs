@@ -46,6 +46,8 @@ pub fn people_allowed(service: &str, method: &str) -> &'static [PersonRole] {
             _ => &[Admin],
         },
         "dcr.registry.v1.AuditService" => &[Admin, Approver, Viewer],
+        // Who am I: anyone signed in.
+        "dcr.registry.v1.IdentityService" => &[Admin, ProviderAdmin, Approver, Viewer, Developer],
         // Every signed-in person is a developer of their own applications (and acts as
         // one there, whatever else they may be).
         "dcr.registry.v1.ApplicationService" => &[Developer],

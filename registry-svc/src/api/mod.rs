@@ -9,6 +9,7 @@ pub mod convert;
 pub mod convert_provider;
 mod directory;
 mod drift;
+mod identity;
 mod products;
 mod providers;
 mod strategies;
@@ -31,6 +32,7 @@ pub use access::people_allowed;
 pub use applications::ApplicationApi;
 pub use audit::AuditApi;
 pub use directory::DirectoryApi;
+pub use identity::IdentityApi;
 pub use products::ProductApi;
 pub use providers::ProviderApi;
 pub use strategies::StrategyApi;
@@ -48,6 +50,7 @@ pub fn services(
     use pb::application_service_server::ApplicationServiceServer;
     use pb::audit_service_server::AuditServiceServer;
     use pb::directory_service_server::DirectoryServiceServer;
+    use pb::identity_service_server::IdentityServiceServer;
     use pb::product_service_server::ProductServiceServer;
     use pb::provider_service_server::ProviderServiceServer;
     use pb::strategy_service_server::StrategyServiceServer;
@@ -78,7 +81,8 @@ pub fn services(
     .add_service(access.guard(
         &[Role::Service],
         DirectoryServiceServer::new(DirectoryApi(registry.clone())),
-    ));
+    ))
+    .add_service(access.guard(&Role::ALL, IdentityServiceServer::new(IdentityApi)));
     ServiceSet {
         routes,
         names: vec![
@@ -88,6 +92,7 @@ pub fn services(
             AuditServiceServer::<AuditApi>::NAME,
             ApplicationServiceServer::<ApplicationApi>::NAME,
             DirectoryServiceServer::<DirectoryApi>::NAME,
+            IdentityServiceServer::<IdentityApi>::NAME,
         ],
         // Migrations ran before serving: ready at once.
         ready: None,

@@ -488,3 +488,38 @@ async fn the_audit_log_names_the_person_and_the_role_they_used() {
     );
     assert!(machine.iter().all(|e| e.actor != person), "{machine:?}");
 }
+
+#[tokio::test]
+async fn who_am_i_says_the_person_their_roles_and_developer_id() {
+    let s = sso().await;
+    let me = s
+        .app
+        .person(&s.token("alice").await)
+        .identity()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect("who am i")
+        .into_inner();
+    assert_eq!(me.actor, format!("person:{}#alice", s.peer.base_url));
+    assert_eq!(me.roles, ["admin", "developer"]);
+    assert_eq!(
+        (
+            me.developer_id.as_str(),
+            me.name.as_str(),
+            me.email.as_str()
+        ),
+        ("alice", "Alice Admin", "alice@example.com")
+    );
+    let machine = s
+        .app
+        .person(dcr_testkit::registry::ADMIN_TOKEN)
+        .identity()
+        .who_am_i(pb::WhoAmIRequest {})
+        .await
+        .expect("the admin token")
+        .into_inner();
+    assert_eq!(
+        (machine.actor.as_str(), machine.roles.as_slice()),
+        ("token:admin", ["token:admin".to_owned()].as_slice())
+    );
+}
