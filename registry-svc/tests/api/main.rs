@@ -16,6 +16,7 @@ mod drift;
 mod entra_replication;
 mod http_bridge;
 mod input_rules;
+mod paging;
 mod provider_secrets;
 mod python_client;
 mod rate_limits;
