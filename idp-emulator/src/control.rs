@@ -88,6 +88,9 @@ struct ClientSpec {
     /// Entra: the application's `tags`.
     #[serde(default)]
     tags: Vec<String>,
+    /// Entra: the client id (appId) of an app whose service principal owns this one, as
+    /// it owns what it creates (so `Application.ReadWrite.OwnedBy` reaches it).
+    owner: Option<String>,
     /// How many such clients to make (1 by default, at most [`MAX_SEEDED`]), each named
     /// `"{name} {n}"`: a crowded tenant for paging tests, in one call. Several cannot share
     /// a `client_id` or `client_secret`.
@@ -264,8 +267,17 @@ fn seed_entra_app(w: &mut World, spec: &ClientSpec, name: String, now: DateTime<
         now,
     );
     let (app_id, object_id) = (app.app_id.clone(), app.id.clone());
+    let owner = spec
+        .owner
+        .as_deref()
+        .and_then(|app_id| w.entra.sp_for(app_id))
+        .map(|sp| sp.id.clone());
+    if spec.owner.is_some() && owner.is_none() {
+        return bad("owner names no application with a service principal");
+    }
     if let Some(made) = w.entra.apps.last_mut() {
         made.tags.clone_from(&spec.tags);
+        made.owners.extend(owner);
     }
     let sp_id = w.entra.sp_for(&app_id).map(|s| s.id.clone());
     json(

@@ -1,13 +1,14 @@
 //! Listing a crowded tenant (issue 14): more clients than one page of each vendor's list,
 //! dcr's own at the end. The drift report and the reconciler's search by marker read every
-//! page: Auth0 `page`/`per_page` (dcr asks 100, Auth0's maximum), Okta's `Link: rel="next"`
+//! page (it looks for a marker when a create's answer was lost): Auth0 `page`/`per_page` (dcr asks 100, Auth0's maximum), Okta's `Link: rel="next"`
 //! (`limit` 200, its maximum), Graph's `@odata.nextLink` (`$top` 999, its maximum, on the
 //! applications tagged `dcr`).
 
-use std::sync::atomic::Ordering;
-
+use dcr_idp_emulator::seed;
 use dcr_proto::registry::v1 as pb;
-use dcr_testkit::emulator::{Emulator, control, emulator, idp_clients, provider};
+use dcr_testkit::emulator::{
+    Emulator, control, emulator, fault, idp_client, idp_clients, provider,
+};
 use serde_json::{Value, json};
 use tonic::Code;
 use uuid::Uuid;
@@ -105,54 +106,83 @@ async fn azure_ad_drift_report_reads_every_page() {
     drift_finds_dcrs_clients_and_orphans_on_the_last_page("azure_ad").await;
 }
 
-/// A crash right after the IdP made the client, in a crowded tenant: the reconciler finds
-/// it by dcr's marker past the first page and deletes it.
-async fn reconciler_finds_a_crash_orphan_on_a_later_page(vendor: &str) {
+/// The path of each vendor's create call.
+fn create_path(vendor: &str) -> &'static str {
+    match vendor {
+        "auth0" => "/auth0/api/v2/clients",
+        "okta" => "/okta/oauth2/v1/clients",
+        _ => "/graph/v1.0/applications",
+    }
+}
+
+/// A create whose answer dcr never got, in a crowded tenant: the IdP made the client (at
+/// the end of its list) but dcr has no journal of it, so the reconciler looks for dcr's
+/// marker, past the first page, and deletes what it finds.
+async fn reconciler_finds_a_lost_create_on_a_later_page(vendor: &str) {
     let (emu, app, strategy) = crowded(vendor).await;
-    app.registry
-        .faults
-        .crash_after_idp_create
-        .store(1, Ordering::SeqCst);
+    fault(
+        &emu,
+        json!({"vendor": vendor, "method": "POST", "path_prefix": create_path(vendor),
+               "status": 503}),
+    )
+    .await;
     let error = app
         .portal("dev-1")
         .create_application(pb::CreateApplicationRequest {
-            name: "doomed".into(),
+            name: "lost".into(),
             strategy_id: strategy.id.clone(),
             ..Default::default()
         })
         .await
-        .expect_err("crash");
-    assert_eq!(error.code(), Code::Internal, "{vendor}");
-    let before = idp_clients(&emu, vendor).await.len();
+        .expect_err("the answer is lost");
+    assert_eq!(error.code(), Code::Unavailable, "{vendor}");
+    let application_id = app
+        .portal("dev-1")
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .applications[0]
+        .id
+        .clone();
+    // What the IdP made for that request after all, marked as dcr marks its clients.
+    let made = match vendor {
+        "auth0" => json!({"vendor": "auth0", "name": "lost",
+                          "client_metadata": {"dcr_application_id": application_id}}),
+        "okta" => json!({"vendor": "okta", "name": format!("lost [dcr:{application_id}]")}),
+        _ => json!({"vendor": "azure_ad", "name": "lost",
+                     "tags": ["dcr", format!("dcr:application:{application_id}")],
+                     "owner": seed::ENTRA_INITIAL_CLIENT_ID}),
+    };
+    let made = control(&emu, "clients", made).await["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_owned();
 
     app.clock.advance(chrono::Duration::minutes(5));
     let pass = app.registry.reconcile_once().await.expect("reconcile");
     assert_eq!(pass.undone_creates, 1, "{vendor}");
-    let after = idp_clients(&emu, vendor).await;
-    assert_eq!(
-        after.len(),
-        before - 1,
-        "{vendor}: the crash's client is deleted"
+    assert!(
+        idp_client(&emu, vendor, &made).await.is_none(),
+        "{vendor}: the lost create's client is deleted"
     );
-    let named = |c: &Value| {
-        ["name", "client_name", "displayName"]
-            .iter()
-            .any(|f| c[*f].as_str().is_some_and(|n| n.starts_with("doomed")))
-    };
-    assert!(!after.iter().any(named), "{vendor}");
+    assert!(
+        idp_clients(&emu, vendor).await.len() >= 250,
+        "{vendor}: the others stay"
+    );
 }
 
 #[tokio::test]
 async fn auth0_reconciler_reads_every_page() {
-    reconciler_finds_a_crash_orphan_on_a_later_page("auth0").await;
+    reconciler_finds_a_lost_create_on_a_later_page("auth0").await;
 }
 
 #[tokio::test]
 async fn okta_reconciler_reads_every_page() {
-    reconciler_finds_a_crash_orphan_on_a_later_page("okta").await;
+    reconciler_finds_a_lost_create_on_a_later_page("okta").await;
 }
 
 #[tokio::test]
 async fn azure_ad_reconciler_reads_every_page() {
-    reconciler_finds_a_crash_orphan_on_a_later_page("azure_ad").await;
+    reconciler_finds_a_lost_create_on_a_later_page("azure_ad").await;
 }
