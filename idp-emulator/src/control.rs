@@ -78,29 +78,90 @@ struct ClientSpec {
     /// Auth0: client grants for other APIs (each audience becomes an API of the tenant).
     #[serde(default)]
     grants: Vec<GrantSpec>,
-    /// Auth0: the only way the token endpoint accepts the secret, `client_secret_post`
-    /// (default, as Auth0's dashboard sets M2M apps) or `client_secret_basic`.
+    /// Auth0 and Okta: the only way the token endpoint accepts the secret,
+    /// `client_secret_post` or `client_secret_basic` (default: Post at Auth0, as its
+    /// dashboard sets M2M apps; Basic at Okta, its default for registered clients).
     token_endpoint_auth_method: Option<String>,
+    /// Auth0: the client's `client_metadata` (string values).
+    #[serde(default)]
+    client_metadata: serde_json::Map<String, Value>,
+    /// Entra: the application's `tags`.
+    #[serde(default)]
+    tags: Vec<String>,
+    /// Entra: the client id (appId) of an app whose service principal owns this one, as
+    /// it owns what it creates (so `Application.ReadWrite.OwnedBy` reaches it).
+    owner: Option<String>,
+    /// How many such clients to make (1 by default, at most [`MAX_SEEDED`]), each named
+    /// `"{name} {n}"`: a crowded tenant for paging tests, in one call. Several cannot share
+    /// a `client_id` or `client_secret`.
+    count: Option<usize>,
 }
 
+/// Clients one `POST /__emulator/clients` makes at most.
+const MAX_SEEDED: usize = 2_000;
+
 /// `POST /__emulator/clients`: create a client directly at a vendor (management or
-/// initial clients). 201 `{vendor, client_id, client_secret, ...}`.
+/// initial clients). 201 `{vendor, client_id, client_secret, ...}`; with `count`, 201
+/// `{vendor, client_ids}`.
 async fn create_client(State(st): State<EmulatorState>, body: Bytes) -> Response {
     let spec: ClientSpec = match parse(&body) {
         Ok(s) => s,
         Err(resp) => return resp,
     };
-    let urls = st.urls().clone();
-    st.with_mut(|w| {
-        let now = w.now();
+    if let Some(method) = &spec.token_endpoint_auth_method
+        && !["client_secret_post", "client_secret_basic"].contains(&method.as_str())
+    {
+        return bad("token_endpoint_auth_method must be client_secret_post or client_secret_basic");
+    }
+    let Some(count) = spec.count else {
         let name = spec.name.clone().unwrap_or_else(|| "seeded client".into());
-        match spec.vendor {
-            Vendor::Auth0 => seed_auth0_client(w, &urls, &spec, name),
-            Vendor::Okta => seed_okta_client(w, &spec, name, now),
-            Vendor::Curity => seed_curity_client(w, &spec, now),
-            Vendor::AzureAd => seed_entra_app(w, &spec, name, now),
-        }
-    })
+        return st.with_mut(|w| seed_one(w, st.urls(), &spec, name));
+    };
+    if !(1..=MAX_SEEDED).contains(&count) {
+        return bad(&format!("count must be 1..{MAX_SEEDED}"));
+    }
+    if spec.client_id.is_some() || spec.client_secret.is_some() {
+        return bad("several clients cannot share a client_id or client_secret");
+    }
+    let base = spec.name.clone().unwrap_or_else(|| "seeded client".into());
+    let made: Result<Vec<Value>, Response> = st.with_mut(|w| {
+        (1..=count)
+            .map(|n| {
+                let answer = seed_one(w, st.urls(), &spec, format!("{base} {n}"));
+                match answer.status() {
+                    StatusCode::CREATED => Ok(json!(last_seeded(w, spec.vendor))),
+                    _ => Err(answer),
+                }
+            })
+            .collect()
+    });
+    match made {
+        Ok(ids) => json(
+            StatusCode::CREATED,
+            json!({ "vendor": spec.vendor, "client_ids": ids }),
+        ),
+        Err(resp) => resp,
+    }
+}
+
+/// The id of the client a vendor's seeding just added (each pushes it last).
+fn last_seeded(w: &World, vendor: Vendor) -> Option<&str> {
+    match vendor {
+        Vendor::Auth0 => w.auth0.clients.last().map(|c| c.client_id.as_str()),
+        Vendor::Okta => w.okta.apps.last().map(|a| a.client_id.as_str()),
+        Vendor::Curity => w.curity.clients.last().map(|c| c.client_id.as_str()),
+        Vendor::AzureAd => w.entra.apps.last().map(|a| a.app_id.as_str()),
+    }
+}
+
+fn seed_one(w: &mut World, urls: &Urls, spec: &ClientSpec, name: String) -> Response {
+    let now = w.now();
+    match spec.vendor {
+        Vendor::Auth0 => seed_auth0_client(w, urls, spec, name),
+        Vendor::Okta => seed_okta_client(w, spec, name, now),
+        Vendor::Curity => seed_curity_client(w, spec, now),
+        Vendor::AzureAd => seed_entra_app(w, spec, name, now),
+    }
 }
 
 /// An M2M application (replacing one of the same id, with its grants), granted the
@@ -113,13 +174,9 @@ fn seed_auth0_client(w: &mut World, urls: &Urls, spec: &ClientSpec, name: String
         .unwrap_or_else(auth0::new_client_secret);
     let mut client = auth0::Client::new(id.clone(), secret.clone(), name);
     if let Some(method) = &spec.token_endpoint_auth_method {
-        if !["client_secret_post", "client_secret_basic"].contains(&method.as_str()) {
-            return bad(
-                "token_endpoint_auth_method must be client_secret_post or client_secret_basic",
-            );
-        }
         client.token_endpoint_auth_method.clone_from(method);
     }
+    client.client_metadata.clone_from(&spec.client_metadata);
     w.auth0.clients.retain(|c| c.client_id != id);
     w.auth0.grants.retain(|g| g.client_id != id);
     client.app_type = Some("non_interactive".into());
@@ -156,7 +213,10 @@ fn seed_okta_client(
         grant_types: vec!["client_credentials".into()],
         response_types: vec!["token".into()],
         redirect_uris: Vec::new(),
-        token_endpoint_auth_method: "client_secret_basic".into(),
+        token_endpoint_auth_method: spec
+            .token_endpoint_auth_method
+            .clone()
+            .unwrap_or_else(|| "client_secret_basic".into()),
         optional: serde_json::Map::new(),
         secrets: vec![okta::Secret::new(
             secret.clone(),
@@ -207,6 +267,18 @@ fn seed_entra_app(w: &mut World, spec: &ClientSpec, name: String, now: DateTime<
         now,
     );
     let (app_id, object_id) = (app.app_id.clone(), app.id.clone());
+    let owner = spec
+        .owner
+        .as_deref()
+        .and_then(|app_id| w.entra.sp_for(app_id))
+        .map(|sp| sp.id.clone());
+    if spec.owner.is_some() && owner.is_none() {
+        return bad("owner names no application with a service principal");
+    }
+    if let Some(made) = w.entra.apps.last_mut() {
+        made.tags.clone_from(&spec.tags);
+        made.owners.extend(owner);
+    }
     let sp_id = w.entra.sp_for(&app_id).map(|s| s.id.clone());
     json(
         StatusCode::CREATED,
@@ -296,8 +368,15 @@ async fn add_fault(State(st): State<EmulatorState>, body: Bytes) -> Response {
     if fault.status.is_some_and(|s| !(100..=599).contains(&s)) {
         return bad("status must be 100..599");
     }
-    if fault.status.is_none() && fault.delay_ms.is_none() && !fault.drop {
-        return bad("a fault needs status, delay_ms or drop");
+    if fault.status.is_none()
+        && fault.delay_ms.is_none()
+        && !fault.drop
+        && fault.lag_requests.is_none()
+    {
+        return bad("a fault needs status, delay_ms, drop or lag_requests");
+    }
+    if fault.lag_requests == Some(0) {
+        return bad("lag_requests must be at least 1");
     }
     if fault.times == 0 {
         return bad("times must be at least 1");
@@ -323,7 +402,10 @@ async fn list_faults(State(st): State<EmulatorState>) -> Response {
 }
 
 async fn clear_faults(State(st): State<EmulatorState>) -> Response {
-    st.with_instruments(|i| i.faults.list.clear());
+    st.with_instruments(|i| {
+        i.faults.list.clear();
+        i.lagging.clear();
+    });
     no_content()
 }
 
@@ -440,7 +522,7 @@ fn dump_okta(w: &World) -> Value {
             json!({
                 "client_id": a.client_id, "client_name": a.client_name,
                 "application_type": a.application_type, "grant_types": a.grant_types,
-                "secrets": secrets,
+                "token_endpoint_auth_method": a.token_endpoint_auth_method, "secrets": secrets,
             })
         })
         .collect();

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use crate::http::json_with;
 use crate::state::{EmulatorState, Vendor};
-use crate::{entra, ids};
+use crate::{entra, ids, replication};
 
 /// Fault injection rules; at most this many are kept.
 pub(crate) const MAX_FAULTS: usize = 100;
@@ -33,13 +33,20 @@ pub(crate) struct Fault {
     pub path_prefix: String,
     /// Answer with this status (in the vendor's error shape) instead of calling the handler.
     pub status: Option<u16>,
-    /// `Retry-After` seconds on the faulted answer.
+    /// Seconds the faulted answer asks to wait, said the vendor's way: `Retry-After` at
+    /// Graph (on a 429 always, 1 s when not given), Curity and Entra's login endpoints;
+    /// on a 429 of Auth0 and Okta, which send no `Retry-After`, the rate-limit reset time
+    /// (`x-ratelimit-reset`, `x-rate-limit-reset`: epoch seconds, now + this, default 1).
     pub retry_after: Option<u64>,
     /// Wait this long before answering (or before calling the handler, when no status).
     pub delay_ms: Option<u64>,
     /// Close the connection without answering.
     #[serde(default)]
     pub drop: bool,
+    /// Graph's replication lag (see [`crate::replication`]): the matching request (an
+    /// application create) runs, then this many requests naming the application it made
+    /// are answered as a replica that has not seen it yet.
+    pub lag_requests: Option<u32>,
     /// How many matching requests this fault applies to.
     #[serde(default = "one")]
     pub times: u32,
@@ -124,7 +131,7 @@ pub(crate) async fn middleware(
         i.faults.take(vendor, req.method(), &path)
     });
     let mut resp = match fault {
-        None => next.run(req).await,
+        None => replication::pass(&state, req, next).await,
         Some(fault) => {
             if let Some(ms) = fault.delay_ms {
                 tokio::time::sleep(Duration::from_millis(ms.min(60_000))).await;
@@ -140,7 +147,11 @@ pub(crate) async fn middleware(
             } else if let Some(status) = fault.status {
                 fault_response(vendor, &path, status, fault.retry_after)
             } else {
-                next.run(req).await
+                let resp = replication::pass(&state, req, next).await;
+                match fault.lag_requests {
+                    Some(requests) => replication::remember_created(&state, resp, requests).await,
+                    None => resp,
+                }
             }
         }
     };
@@ -190,20 +201,9 @@ fn fault_response(
     retry_after: Option<u64>,
 ) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let now = chrono::Utc::now().timestamp();
-    let mut headers: Vec<(&'static str, String)> = Vec::new();
-    if let Some(secs) = retry_after {
-        headers.push(("retry-after", secs.to_string()));
-    }
-    let wait = i64::try_from(retry_after.unwrap_or(1)).unwrap_or(i64::MAX);
-    let reset = now.saturating_add(wait).to_string();
+    let headers = wait_headers(vendor, path, code, retry_after);
     let body = match vendor {
         Some(Vendor::Auth0) => {
-            if code == StatusCode::TOO_MANY_REQUESTS {
-                headers.push(("x-ratelimit-limit", "50".into()));
-                headers.push(("x-ratelimit-remaining", "0".into()));
-                headers.push(("x-ratelimit-reset", reset));
-            }
             if path.starts_with("/auth0/oauth/") {
                 let error = if code == StatusCode::TOO_MANY_REQUESTS {
                     "too_many_requests"
@@ -220,9 +220,6 @@ fn fault_response(
         }
         Some(Vendor::Okta) => {
             if code == StatusCode::TOO_MANY_REQUESTS {
-                headers.push(("x-rate-limit-limit", "600".into()));
-                headers.push(("x-rate-limit-remaining", "0".into()));
-                headers.push(("x-rate-limit-reset", reset));
                 crate::okta::error_body(
                     "E0000047",
                     "API call exceeded rate limit due to too many requests.",
@@ -261,6 +258,47 @@ fn fault_response(
         None => json!({ "error": reason(code) }),
     };
     json_with(code, body, &headers)
+}
+
+/// How a faulted answer asks the caller to wait, as the vendor says it. Auth0 and Okta
+/// answer a 429 with their rate-limit headers, the reset as UTC epoch seconds, and no
+/// `Retry-After`
+/// (<https://auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy>,
+/// <https://developer.okta.com/docs/reference/rl-best-practices/>); Graph answers a 429
+/// with `Retry-After` in seconds (<https://learn.microsoft.com/en-us/graph/throttling>).
+fn wait_headers(
+    vendor: Option<Vendor>,
+    path: &str,
+    code: StatusCode,
+    retry_after: Option<u64>,
+) -> Vec<(&'static str, String)> {
+    let limited = code == StatusCode::TOO_MANY_REQUESTS;
+    let reset = || {
+        let wait = i64::try_from(retry_after.unwrap_or(1)).unwrap_or(i64::MAX);
+        chrono::Utc::now()
+            .timestamp()
+            .saturating_add(wait)
+            .to_string()
+    };
+    match vendor {
+        Some(Vendor::Auth0) if limited => vec![
+            ("x-ratelimit-limit", "50".into()),
+            ("x-ratelimit-remaining", "0".into()),
+            ("x-ratelimit-reset", reset()),
+        ],
+        Some(Vendor::Okta) if limited => vec![
+            ("x-rate-limit-limit", "600".into()),
+            ("x-rate-limit-remaining", "0".into()),
+            ("x-rate-limit-reset", reset()),
+        ],
+        Some(Vendor::Auth0 | Vendor::Okta) => Vec::new(),
+        Some(Vendor::AzureAd) if limited && path.starts_with("/graph") => {
+            vec![("retry-after", retry_after.unwrap_or(1).to_string())]
+        }
+        _ => retry_after
+            .map(|secs| vec![("retry-after", secs.to_string())])
+            .unwrap_or_default(),
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +340,7 @@ mod tests {
             retry_after: None,
             delay_ms: None,
             drop: false,
+            lag_requests: None,
             times: 2,
         });
         assert!(

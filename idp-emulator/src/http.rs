@@ -122,6 +122,22 @@ pub(crate) fn client_creds(
     })
 }
 
+/// The `token_endpoint_auth_method` a request used: Basic, or the secret in the body.
+/// None for both at once (RFC 6749 section 2.3 allows one method per request) or neither.
+pub(crate) fn auth_method_used(
+    headers: &HeaderMap,
+    params: &BTreeMap<String, String>,
+) -> Option<&'static str> {
+    match (
+        basic_auth(headers).is_some(),
+        params.contains_key("client_secret"),
+    ) {
+        (true, false) => Some("client_secret_basic"),
+        (false, true) => Some("client_secret_post"),
+        _ => None,
+    }
+}
+
 /// The token of an `Authorization: <scheme> <token>` header, scheme compared case-blind.
 pub(crate) fn auth_token<'a>(headers: &'a HeaderMap, scheme: &str) -> Option<&'a str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -28,6 +28,7 @@ mod ids;
 mod keys;
 mod okta;
 mod persist;
+mod replication;
 pub mod seed;
 mod server;
 mod state;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{CryptoError, KeySet};
 use crate::persist::{self, Persister};
 use crate::urls::Urls;
-use crate::{auth0, curity, entra, faults, okta};
+use crate::{auth0, curity, entra, faults, okta, replication};
 
 /// The four emulated vendors. `azure_ad` is dcr's provider type name for Entra ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -93,6 +93,8 @@ pub(crate) struct World {
 #[derive(Default)]
 pub(crate) struct Instruments {
     pub faults: faults::Faults,
+    /// Graph applications not yet on every replica ([`crate::replication`]).
+    pub lagging: Vec<replication::Lagging>,
     pub stats: BTreeMap<String, u64>,
 }
 

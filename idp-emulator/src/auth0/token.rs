@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::{Client, Grant, Tenant};
-use crate::http::{ClientCreds, basic_auth, client_creds, json, parse_params, split_scopes};
+use crate::http::{ClientCreds, auth_method_used, client_creds, json, parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, Vendor, World};
 use crate::urls::Urls;
@@ -203,21 +203,5 @@ fn answer<E>(signed: Result<String, E>, scope: &str) -> Response {
             "server_error",
             "signing failed",
         ),
-    }
-}
-
-/// The `token_endpoint_auth_method` a request used: Basic, or the secret in the body.
-/// None for both at once (RFC 6749 section 2.3 allows one method per request) or neither.
-fn auth_method_used(
-    headers: &HeaderMap,
-    params: &std::collections::BTreeMap<String, String>,
-) -> Option<&'static str> {
-    match (
-        basic_auth(headers).is_some(),
-        params.contains_key("client_secret"),
-    ) {
-        (true, false) => Some("client_secret_basic"),
-        (false, true) => Some("client_secret_post"),
-        _ => None,
     }
 }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::{App, SecretStatus};
-use crate::http::{client_creds, json, parse_params, split_scopes};
+use crate::http::{auth_method_used, client_creds, json, parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, Vendor, World};
 
@@ -35,8 +35,14 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     )
 }
 
-/// Authenticates the calling client by Basic or `client_id`/`client_secret` in the body;
-/// any ACTIVE secret of the app works.
+/// Authenticates the calling client by the one method its `token_endpoint_auth_method`
+/// names: Basic for `client_secret_basic` (Okta's default for clients registered without
+/// one), `client_id`/`client_secret` in the body for `client_secret_post`
+/// (<https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth>). Any
+/// ACTIVE secret of the app works. A secret sent the other way, or both ways at once, is
+/// refused with the `invalid_client` answer Okta's support article lists for "an
+/// incorrect client authentication method"
+/// (<https://support.okta.com/help/s/article/invalid-client-error-returned-during-client-authentication-failure>).
 fn authenticate<'a>(
     w: &'a World,
     headers: &HeaderMap,
@@ -56,6 +62,13 @@ fn authenticate<'a>(
             "Invalid value for 'client_id' parameter.",
         ));
     };
+    if auth_method_used(headers, params) != Some(app.token_endpoint_auth_method.as_str()) {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed. Either the client or the client credentials are invalid.",
+        ));
+    }
     let presented = creds.secret.unwrap_or_default();
     let ok = app
         .secrets

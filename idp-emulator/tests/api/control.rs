@@ -20,19 +20,18 @@ async fn okta_client(t: &TestEmu, urls: &Urls) -> (String, String) {
     )
 }
 
+/// A token for an Okta client set to `client_secret_basic` (Okta's default).
 async fn okta_token(t: &TestEmu, urls: &Urls, id: &str, secret: &str) -> String {
-    let (status, b) = t
-        .form_token(
-            &urls.okta_token(),
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", "s"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ],
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let resp = t
+        .http
+        .post(urls.okta_token())
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "s")])
+        .send()
+        .await
+        .unwrap();
+    let (status, b) = crate::helpers::body(resp).await;
+    assert_eq!(status, StatusCode::OK, "{b}");
     b["access_token"].as_str().unwrap().to_string()
 }
 

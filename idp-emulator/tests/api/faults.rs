@@ -6,6 +6,16 @@ use serde_json::json;
 
 use crate::helpers::{body, spawn};
 
+/// The rate-limit reset header is `seconds` from now, in UTC epoch seconds.
+fn assert_reset_in(headers: &reqwest::header::HeaderMap, name: &str, seconds: i64) {
+    let reset: i64 = headers[name].to_str().unwrap().parse().unwrap();
+    let ahead = reset - chrono::Utc::now().timestamp();
+    assert!(
+        (seconds - 1..=seconds).contains(&ahead),
+        "{name} is {ahead} s ahead"
+    );
+}
+
 #[tokio::test]
 async fn injected_429_503_drop_and_delay() {
     let t = spawn().await;
@@ -17,7 +27,8 @@ async fn injected_429_503_drop_and_delay() {
             .send()
     };
 
-    // 429 with Retry-After and Okta's rate-limit headers, twice, then normal again.
+    // 429 with Okta's rate-limit headers (the reset 7 s ahead, no Retry-After), twice,
+    // then normal again.
     t.control(
         Method::POST,
         "/__emulator/faults",
@@ -27,8 +38,9 @@ async fn injected_429_503_drop_and_delay() {
     for _ in 0..2 {
         let resp = list_clients(OKTA_API_TOKEN).await.unwrap();
         assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(resp.headers()["retry-after"], "7");
+        assert!(!resp.headers().contains_key("retry-after"));
         assert_eq!(resp.headers()["x-rate-limit-remaining"], "0");
+        assert_reset_in(resp.headers(), "x-rate-limit-reset", 7);
         let (_, b) = body(resp).await;
         assert_eq!(b["errorCode"], "E0000047");
     }
@@ -69,6 +81,8 @@ async fn injected_429_503_drop_and_delay() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["x-ratelimit-remaining"], "0");
+    assert!(!resp.headers().contains_key("retry-after"));
+    assert_reset_in(resp.headers(), "x-ratelimit-reset", 1);
     let (status, b) = body(resp).await;
     assert_eq!(
         (status, b["errorCode"].clone()),

@@ -8,6 +8,7 @@ mod control;
 mod curity;
 mod entra;
 mod faults;
+mod fidelity;
 mod helpers;
 mod okta;
 mod persist;

@@ -311,16 +311,16 @@ async fn errors_api_tokens_and_introspection() {
         (status, b["error"].clone()),
         (StatusCode::BAD_REQUEST, json!("invalid_scope"))
     );
-    let (status, b) = t
-        .form_token(
-            &urls.okta_token(),
-            &[
-                ("grant_type", "client_credentials"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ],
-        )
-        .await;
+    let (status, b) = body(
+        t.http
+            .post(urls.okta_token())
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(
         (status, b["error"].clone()),
         (StatusCode::BAD_REQUEST, json!("invalid_scope"))
@@ -336,7 +336,22 @@ async fn errors_api_tokens_and_introspection() {
 
     let (_, tok) = cc_token(&t, id, secret, "a b").await;
     let access = tok["access_token"].as_str().unwrap();
-    let (status, intro) = t
+    // Introspection authenticates the client the same way (its method: Basic).
+    let introspect = |token: &str| {
+        t.http
+            .post(urls.okta_introspect())
+            .basic_auth(id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+    };
+    let (status, intro) = body(introspect(access).await.unwrap()).await;
+    assert_eq!(
+        (status, intro["active"].clone(), intro["scope"].clone()),
+        (StatusCode::OK, json!(true), json!("a b"))
+    );
+    let (_, intro) = body(introspect("junk").await.unwrap()).await;
+    assert_eq!(intro, json!({ "active": false }));
+    let (status, _) = t
         .form_token(
             &urls.okta_introspect(),
             &[
@@ -346,19 +361,5 @@ async fn errors_api_tokens_and_introspection() {
             ],
         )
         .await;
-    assert_eq!(
-        (status, intro["active"].clone(), intro["scope"].clone()),
-        (StatusCode::OK, json!(true), json!("a b"))
-    );
-    let (_, intro) = t
-        .form_token(
-            &urls.okta_introspect(),
-            &[
-                ("token", "junk"),
-                ("client_id", id),
-                ("client_secret", secret),
-            ],
-        )
-        .await;
-    assert_eq!(intro, json!({ "active": false }));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "not by Post");
 }

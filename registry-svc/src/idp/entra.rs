@@ -5,7 +5,9 @@
 //! - create: `POST /applications` (https://learn.microsoft.com/en-us/graph/api/application-post-applications)
 //!   with dcr's marker as a tag (`dcr:application:{id}`), then a service principal
 //!   (`POST /servicePrincipals`: without one the app cannot get tokens in the tenant),
-//!   then a password (`addPassword`). A failure after the app exists deletes it again.
+//!   then a password (`addPassword`). These two may find the new app not yet replicated
+//!   and wait for it, a few seconds at most (see `replication`). A failure after the app
+//!   exists deletes it again.
 //! - update: `PATCH /applications(appId='{client id}')`; delete: `DELETE` (its service
 //!   principal goes with it).
 //! - secrets: `addPassword` (optionally with `endDateTime`) and `removePassword` by
@@ -16,6 +18,7 @@
 //!   clients (drift report): the same filter on the tag `dcr`, page by page
 //!   (`@odata.nextLink`); whether one exists: `GET /applications(appId='...')`.
 
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::json;
@@ -23,6 +26,7 @@ use uuid::Uuid;
 
 use super::http::{Answer, json};
 use super::jwt_claims::{listed, unverified_claims};
+use super::replication;
 use super::retry::Repeat;
 use super::vendor_api::{
     ManagementClient, bearer, gone_is_done, issued_secret, json_call, management_token,
@@ -205,22 +209,49 @@ impl EntraAdapter {
         .map(|_| ())
     }
 
-    /// The app's service principal and first password, after the app was created.
+    /// The app's service principal and first password, after the app was created: both
+    /// may find the app not yet replicated, and wait for it (bounded).
     async fn finish_create(&self, app: &Application) -> IdpResult<IssuedSecret> {
-        match self
-            .graph(
-                reqwest::Method::POST,
-                "servicePrincipals",
-                Some(&json!({"appId": app.app_id})),
-                "Graph create service principal",
-                Repeat::Once,
+        let what = "Graph create service principal";
+        let service_principal = || async {
+            match self
+                .graph(
+                    reqwest::Method::POST,
+                    "servicePrincipals",
+                    Some(&json!({"appId": app.app_id})),
+                    what,
+                    Repeat::Once,
+                )
+                .await
+            {
+                Ok(_) | Err(IdpError::Conflict(_)) => Ok(()),
+                Err(error) => Err(error),
+            }
+        };
+        replication::after_create(&app.app_id, what, service_principal).await?;
+        replication::after_create(&app.app_id, "Graph addPassword", || {
+            self.add_password(&app.app_id, None)
+        })
+        .await
+    }
+
+    /// Deletes the application just created after the rest of the create failed. A 404
+    /// here is the application not replicated yet, not gone: waited for like the create's
+    /// other calls; still 404 then, the outcome is unclear.
+    async fn undo_create(&self, app_id: &str) -> IdpResult<()> {
+        let path = Self::app_path(app_id);
+        let delete = || {
+            self.graph(
+                reqwest::Method::DELETE,
+                &path,
+                None,
+                "Graph delete application",
+                Repeat::Idempotent,
             )
+        };
+        replication::after_create(app_id, "Graph delete application", delete)
             .await
-        {
-            Ok(_) | Err(IdpError::Conflict(_)) => {}
-            Err(error) => return Err(error),
-        }
-        self.add_password(&app.app_id, None).await
+            .map(|_| ())
     }
 }
 
@@ -250,18 +281,15 @@ impl IdpAdapter for EntraAdapter {
                 client_id: app.app_id.clone(),
                 secret,
                 state: IdpClientState(json!({"object_id": app.id})),
-                auth_method: None,
+                // Microsoft documents the secret in the form body
+                // (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow);
+                // it accepts Basic as well, so either works, and token-svc uses this one.
+                auth_method: Some(ClientAuthMethod::ClientSecretPost),
             }),
             Err(error) => {
                 // Leave no half-made app behind; if even that fails, say the outcome is
                 // unclear so the reconciler finds it by its tag.
-                let undo = self
-                    .delete_client(ClientRef {
-                        client_id: &app.app_id,
-                        state: &IdpClientState::default(),
-                    })
-                    .await;
-                match undo {
+                match self.undo_create(&app.app_id).await {
                     Ok(()) => Err(error),
                     Err(_) => Err(IdpError::Ambiguous(format!(
                         "{error}; and the half-created application {} could not be deleted",

@@ -75,7 +75,13 @@ pub(super) fn describe_error(answer: &Answer) -> String {
     let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
     let text = |value: &serde_json::Value| field_text(value);
     let (code, message) = if let Some(graph) = body.get("error").filter(|e| e.is_object()) {
-        (text(&graph["code"]), text(&graph["message"]))
+        // Graph names the precise cause of a general code in `details`
+        // (`Request_BadRequest` for `NoBackingApplicationObject`).
+        let code = match text(&graph["details"][0]["code"]) {
+            detail if detail.is_empty() => text(&graph["code"]),
+            detail => format!("{} ({detail})", text(&graph["code"])),
+        };
+        (code, text(&graph["message"]))
     } else if body.get("errorSummary").is_some() {
         let mut summary = text(&body["errorSummary"]);
         if let Some(causes) = body["errorCauses"].as_array() {
@@ -177,6 +183,13 @@ mod tests {
                 r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation."}}"#
             ),
             "Authorization_RequestDenied: Insufficient privileges to complete the operation."
+        );
+        assert_eq!(
+            described(
+                400,
+                r#"{"error":{"code":"Request_BadRequest","message":"The appId 'a' of the service principal does not reference a valid application object.","details":[{"code":"NoBackingApplicationObject","target":"appId"}]}}"#
+            ),
+            "Request_BadRequest (NoBackingApplicationObject): The appId 'a' of the service principal does not reference a valid application object."
         );
         assert_eq!(described(502, "<html>bad gateway</html>"), "HTTP 502");
     }

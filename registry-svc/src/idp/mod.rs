@@ -10,6 +10,7 @@ mod http_bridge;
 mod jwt_claims;
 mod management_token;
 mod okta;
+mod replication;
 mod retry;
 mod rfc7591;
 mod vendor_api;
@@ -158,6 +159,10 @@ pub enum IdpError {
     /// Nothing reached the IdP (connection refused, DNS): safe to retry.
     #[error("the identity provider is unreachable: {0}")]
     Unreachable(String),
+    /// The IdP refused the request for now (HTTP 429: before acting on it) and asks to
+    /// wait longer than dcr keeps a request open; the message says until when.
+    #[error("the identity provider is rate limiting dcr: {0}")]
+    RateLimited(String),
     /// The request may or may not have taken effect (timeout, 5xx, dropped connection,
     /// unreadable answer).
     #[error("the identity provider did not answer clearly: {0}")]

@@ -3,6 +3,10 @@
 //!
 //! - create: `POST {org}/oauth2/v1/clients` (RFC 7591 shape; a `service` app with the
 //!   `client_credentials` grant) — https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/Client/#tag/Client/operation/createClient
+//!   with `token_endpoint_auth_method` `client_secret_basic` (Okta's default, said
+//!   explicitly); Okta's token endpoints accept a client's secret only by its method
+//!   (https://developer.okta.com/docs/api/openapi/okta-oauth/guides/client-auth), so the
+//!   method Okta answers with is recorded for token-svc.
 //!   Okta keeps no custom metadata, so dcr's marker is the end of the client name:
 //!   `"{name} [dcr:{application id}]"`.
 //! - update: `GET` then `PUT {org}/oauth2/v1/clients/{id}` (PUT replaces the metadata).
@@ -18,6 +22,7 @@
 //! The org is the issuer without its authorization server path
 //! (`https://acme.okta.com/oauth2/default` -> `https://acme.okta.com`).
 
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -32,6 +37,9 @@ use super::{
 };
 use crate::domain::IdpClientState;
 
+/// How the clients dcr creates send their secret: Basic, Okta's default.
+const CREATED_AUTH_METHOD: ClientAuthMethod = ClientAuthMethod::ClientSecretBasic;
+/// Clients per page (Okta's maximum `limit` for listing clients; its default is 20).
 const PAGE: usize = 200;
 /// Pages read at most while searching for a marker or listing marked clients.
 const MAX_PAGES: usize = 100;
@@ -161,7 +169,7 @@ impl OktaAdapter {
         body.insert("response_types".into(), json!(["token"]));
         body.insert(
             "token_endpoint_auth_method".into(),
-            json!("client_secret_basic"),
+            json!(CREATED_AUTH_METHOD.as_str()),
         );
         body
     }
@@ -232,7 +240,14 @@ impl IdpAdapter for OktaAdapter {
                 state: None,
             },
             state: IdpClientState::default(),
-            auth_method: None,
+            // What Okta says the client has, else what was asked for.
+            auth_method: Some(
+                created
+                    .get("token_endpoint_auth_method")
+                    .and_then(Value::as_str)
+                    .and_then(ClientAuthMethod::parse)
+                    .unwrap_or(CREATED_AUTH_METHOD),
+            ),
         })
     }
 

@@ -112,12 +112,10 @@ pub(super) async fn send_retrying(
         record(what, started, &sent);
         let wait = match sent {
             Ok(answer) if !last && retryable_status(answer.status, repeat) => {
-                match requested_wait(answer.status, &answer.headers, chrono::Utc::now()) {
+                let now = chrono::Utc::now();
+                match requested_wait(answer.status, &answer.headers, now) {
                     Some(wait) if wait > policy.max_retry_after => {
-                        return Err(IdpError::Ambiguous(format!(
-                            "{what}: rate limited by the identity provider; it asks to wait {} s",
-                            wait.as_secs()
-                        )));
+                        return Err(too_long(what, answer.status, wait, now, policy));
                     }
                     Some(wait) => wait + policy.backoff(0) / 4,
                     None => policy.backoff(attempt),
@@ -137,6 +135,33 @@ pub(super) async fn send_retrying(
             "retrying an identity provider call"
         );
         tokio::time::sleep(wait).await;
+    }
+}
+
+/// A wait longer than dcr keeps a request open for: the call fails saying until when. A
+/// 429 was refused before any processing, so that failure is certain (`RateLimited`); a
+/// 5xx asking to come back later may have done something (`Ambiguous`).
+fn too_long(
+    what: &str,
+    status: StatusCode,
+    wait: Duration,
+    now: chrono::DateTime<chrono::Utc>,
+    policy: RetryPolicy,
+) -> IdpError {
+    let until = chrono::TimeDelta::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| "much later".into());
+    let detail = format!(
+        "{what}: the identity provider asks to wait {} s, until {until}; dcr waits at most {} s,          so try again after that time",
+        wait.as_secs(),
+        policy.max_retry_after.as_secs()
+    );
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        IdpError::RateLimited(detail)
+    } else {
+        IdpError::Ambiguous(detail)
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! - create: `POST registration_endpoint` (Bearer initial access token when configured),
 //!   a client-credentials client carrying `dcr_application_id` as dcr's marker (servers
-//!   ignore metadata they don't know, RFC 7591 section 2).
+//!   ignore metadata they don't know, RFC 7591 section 2), asking for
+//!   `client_secret_basic`; the `token_endpoint_auth_method` the server answers with (it
+//!   may register another) is recorded, so token-svc sends the secret that way.
 //! - update: RFC 7592 `GET` the current metadata, then `PUT` it back changed. The `PUT`
 //!   echoes the current `client_secret` from the read, because RFC 7592 section 2.2 lets a
 //!   server treat an omitted secret as a request for a new one; dcr never stores it.
@@ -15,6 +17,7 @@
 //!
 //! Every `PUT` may rotate the registration access token; the new one is returned as state.
 
+use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::{Map, Value, json};
 use url::Url;
@@ -35,6 +38,8 @@ pub(super) struct Rfc7591Adapter {
     deps: IdpDeps,
 }
 
+/// The client authentication dcr asks for (RFC 7591 section 2's default).
+const REQUESTED_AUTH_METHOD: ClientAuthMethod = ClientAuthMethod::ClientSecretBasic;
 /// Fields a client must not send back in an RFC 7592 PUT (section 2.2).
 const SERVER_ONLY: &[&str] = &[
     "registration_access_token",
@@ -118,7 +123,7 @@ fn metadata(client: &NewClient) -> Map<String, Value> {
     body.insert("response_types".into(), json!([]));
     body.insert(
         "token_endpoint_auth_method".into(),
-        json!("client_secret_basic"),
+        json!(REQUESTED_AUTH_METHOD.as_str()),
     );
     if !client.scopes.is_empty() {
         body.insert("scope".into(), json!(client.scopes.join(" ")));
@@ -267,7 +272,14 @@ impl IdpAdapter for Rfc7591Adapter {
                 state: None,
             },
             state: state_from(&body, None),
-            auth_method: None,
+            // RFC 7591 section 3.2.1: the answer carries the metadata the server registered,
+            // which may differ from what was asked for; token-svc must use that method.
+            auth_method: Some(
+                body.get("token_endpoint_auth_method")
+                    .and_then(Value::as_str)
+                    .and_then(ClientAuthMethod::parse)
+                    .unwrap_or(REQUESTED_AUTH_METHOD),
+            ),
         })
     }
 

@@ -81,7 +81,9 @@ impl From<IdpError> for ApiError {
     fn from(error: IdpError) -> Self {
         let message = error.to_string();
         match error {
-            IdpError::Unreachable(_) | IdpError::Ambiguous(_) => ApiError::Unavailable(message),
+            IdpError::Unreachable(_) | IdpError::Ambiguous(_) | IdpError::RateLimited(_) => {
+                ApiError::Unavailable(message)
+            }
             IdpError::Unsupported(_)
             | IdpError::Rejected(_)
             | IdpError::Unauthorized(_)

@@ -8,3 +8,4 @@ mod auth0;
 mod issue;
 mod keys;
 mod oauth_http;
+mod vendors;
