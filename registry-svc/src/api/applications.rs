@@ -15,7 +15,7 @@ use super::convert::{
     parse_new_application, registration_to_proto,
 };
 use super::{audit, next_page_token, page_request};
-use crate::domain::{Application, Credential};
+use crate::domain::{Application, Credential, Owner};
 use crate::registry::Registry;
 
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ impl ApplicationApi {
         developer: String,
         request: pb::CreateApplicationRequest,
     ) -> Result<pb::CreateApplicationResponse, ApiError> {
-        let new = parse_new_application(request, developer)?;
+        let new = parse_new_application(request, Owner::Developer(developer))?;
         let created = self.0.create_application(new).await?;
         let credential = created.credential.as_ref().map(|(credential, secret)| {
             Self::credential(

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::domain::strategy::{DEFAULT_SESSION_TTL, default_session_cookie};
 use crate::domain::validate;
 use crate::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, ProviderType,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, Owner, ProviderType,
     Registration, RegistrationStatus,
 };
 use crate::lifecycle::NewApplication;
@@ -405,7 +405,7 @@ fn redirect_uris(uris: &[String], v: &mut Violations) -> Vec<url::Url> {
 
 pub fn parse_new_application(
     r: pb::CreateApplicationRequest,
-    developer_id: String,
+    owner: Owner,
 ) -> Result<NewApplication, ApiError> {
     let mut v = Violations::new();
     let name = v.check("name", validate::name(&r.name));
@@ -424,7 +424,7 @@ pub fn parse_new_application(
     }
     v.finish()?;
     Ok(NewApplication {
-        developer_id,
+        owner,
         name: name.unwrap_or_default(),
         description: description.unwrap_or_default(),
         strategy_id: strategy_id.unwrap_or_default(),
@@ -473,7 +473,8 @@ pub fn application_to_proto(a: &Application) -> pb::Application {
     };
     pb::Application {
         id: a.id.to_string(),
-        developer_id: a.developer_id.clone(),
+        developer_id: a.owner.developer().unwrap_or_default().to_owned(),
+        owner: a.owner.to_string(),
         name: a.name.clone(),
         description: a.description.clone(),
         strategy_id: a.strategy_id.to_string(),

@@ -56,7 +56,7 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
             .map(|a| pb::MissingClient {
                 application_id: a.id.to_string(),
                 application_name: a.name.clone(),
-                developer_id: a.developer_id.clone(),
+                developer_id: a.owner.id().to_owned(),
                 client_id: a.client_id.clone().unwrap_or_default(),
             })
             .collect(),
@@ -67,7 +67,7 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
             .map(|a| pb::PossibleOrphan {
                 application_id: a.id.to_string(),
                 application_name: a.name.clone(),
-                developer_id: a.developer_id.clone(),
+                developer_id: a.owner.id().to_owned(),
                 hint: format!(
                     "its create was cut off before dcr recorded the IdP's answer and this IdP \
                      cannot list clients: look there for a client with dcr_application_id {} \
@@ -82,7 +82,7 @@ fn provider_to_proto(d: &ProviderDrift) -> pb::ProviderDrift {
             .map(|a| pb::AttentionApp {
                 application_id: a.id.to_string(),
                 application_name: a.name.clone(),
-                developer_id: a.developer_id.clone(),
+                developer_id: a.owner.id().to_owned(),
                 attention: a.attention.clone(),
             })
             .collect(),

@@ -38,7 +38,7 @@ impl AppState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Application {
     pub id: Uuid,
-    pub developer_id: String,
+    pub owner: super::Owner,
     pub name: String,
     pub description: String,
     pub strategy_id: Uuid,

@@ -2,6 +2,7 @@
 //! `crate::api::convert`), so code that holds one knows it is valid.
 
 pub mod application;
+pub mod owner;
 pub mod provider;
 pub mod strategy;
 pub mod validate;
@@ -9,5 +10,6 @@ pub mod validate;
 pub use application::{
     AppState, Application, Credential, IdpClientState, Registration, RegistrationStatus,
 };
+pub use owner::Owner;
 pub use provider::{Provider, ProviderConfig, ProviderSecrets, ProviderType};
 pub use strategy::{ApiProduct, AuthMethod, AuthStrategy};

@@ -10,7 +10,9 @@ use uuid::Uuid;
 
 use super::errors::WorkflowError;
 use crate::domain::application::secret_hint;
-use crate::domain::{AppState, Application, AuthStrategy, Credential, IdpClientState, Provider};
+use crate::domain::{
+    AppState, Application, AuthStrategy, Credential, IdpClientState, Owner, Provider,
+};
 use crate::idp::{self, ClientRef, CreatedClient, IdpAdapter, IdpError, NewClient};
 use crate::registry::Registry;
 use crate::store::{ClientChange, Journal, Operation, OperationKind, StoreError};
@@ -18,7 +20,7 @@ use crate::store::{ClientChange, Journal, Operation, OperationKind, StoreError};
 /// A parsed CreateApplication request.
 #[derive(Debug, Clone)]
 pub struct NewApplication {
-    pub developer_id: String,
+    pub owner: Owner,
     pub name: String,
     pub description: String,
     pub strategy_id: Uuid,
@@ -93,7 +95,7 @@ impl Registry {
         id: Uuid,
     ) -> Result<Application, WorkflowError> {
         match self.store.get_application(id).await? {
-            Some(app) if app.developer_id == developer_id => Ok(app),
+            Some(app) if app.owner.is_developer(developer_id) => Ok(app),
             _ => Err(WorkflowError::NotFound(format!(
                 "application {id} not found"
             ))),
@@ -111,7 +113,7 @@ impl Registry {
         Ok((client_id, state))
     }
 
-    #[tracing::instrument(skip_all, fields(developer = %request.developer_id, strategy = %request.strategy_id))]
+    #[tracing::instrument(skip_all, fields(owner = %request.owner, strategy = %request.strategy_id))]
     pub async fn create_application(
         &self,
         request: NewApplication,
@@ -119,7 +121,7 @@ impl Registry {
         if let Some(request_id) = &request.request_id
             && let Some(existing) = self
                 .store
-                .find_application_by_request(&request.developer_id, request_id)
+                .find_application_by_request(&request.owner, request_id)
                 .await?
         {
             return Ok(CreatedApplication {
@@ -138,7 +140,7 @@ impl Registry {
         let now = self.clock.now();
         let app = Application {
             id: Uuid::now_v7(),
-            developer_id: request.developer_id,
+            owner: request.owner,
             name: request.name,
             description: request.description,
             strategy_id: strategy.id,
@@ -168,7 +170,7 @@ impl Registry {
     ) -> Result<CreatedClient, WorkflowError> {
         let new_client = NewClient {
             application_id: app.id,
-            developer_id: app.developer_id.clone(),
+            developer_id: app.owner.id().to_owned(),
             strategy_id: strategy.id,
             name: app.name.clone(),
             description: app.description.clone(),
@@ -307,7 +309,7 @@ impl Registry {
         let (client_id, state) = self.client_state(&app).await?;
         let update = NewClient {
             application_id: app.id,
-            developer_id: app.developer_id.clone(),
+            developer_id: app.owner.id().to_owned(),
             strategy_id: app.strategy_id,
             name: app.name.clone(),
             description: app.description.clone(),

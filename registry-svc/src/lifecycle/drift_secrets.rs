@@ -39,7 +39,7 @@ fn compare(
         |secret_ref: &str, credential: Option<&Credential>, kind, repairable, hint| SecretDrift {
             application_id: app.id,
             application_name: app.name.clone(),
-            developer_id: app.developer_id.clone(),
+            developer_id: app.owner.id().to_owned(),
             client_id: client_id.to_owned(),
             secret_ref: secret_ref.to_owned(),
             credential_id: credential.map(|c| c.id),
@@ -315,7 +315,7 @@ mod tests {
     fn app() -> Application {
         Application {
             id: Uuid::new_v4(),
-            developer_id: "dev-1".into(),
+            owner: crate::domain::Owner::Developer("dev-1".into()),
             name: "shop".into(),
             description: String::new(),
             strategy_id: Uuid::nil(),

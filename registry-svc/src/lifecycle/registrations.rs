@@ -40,7 +40,7 @@ impl Registry {
         let state = self.store.get_idp_state(app.id).await?.unwrap_or_default();
         let current = NewClient {
             application_id: app.id,
-            developer_id: app.developer_id.clone(),
+            developer_id: app.owner.id().to_owned(),
             strategy_id: app.strategy_id,
             name: app.name.clone(),
             description: app.description.clone(),

@@ -15,7 +15,9 @@ use super::sql::{
 use super::{
     ApplicationStore, ClientChange, Journal, Operation, Page, PageRequest, StoreError, StoreResult,
 };
-use crate::domain::{Application, Credential, IdpClientState, Registration, RegistrationStatus};
+use crate::domain::{
+    Application, Credential, IdpClientState, Owner, Registration, RegistrationStatus,
+};
 
 fn uris(app: &Application) -> Vec<String> {
     app.redirect_uris.iter().map(|u| u.to_string()).collect()
@@ -82,11 +84,12 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         let mut tx = self.db.begin().await?;
         tx.execute(
             "INSERT INTO applications (id, developer_id, name, description, strategy_id,
-                 client_id, redirect_uris, state, request_id, create_time, update_time)
-             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $9)",
+                 client_id, redirect_uris, state, request_id, create_time, update_time,
+                 owner_kind)
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $9, $10)",
             &[
                 app.id.into(),
-                (&app.developer_id).into(),
+                app.owner.id().into(),
                 (&app.name).into(),
                 (&app.description).into(),
                 app.strategy_id.into(),
@@ -94,6 +97,7 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
                 app.state.as_str().into(),
                 app.request_id.as_deref().into(),
                 app.create_time.into(),
+                app.owner.kind().into(),
             ],
         )
         .await
@@ -113,13 +117,14 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
 
     async fn find_application_by_request(
         &self,
-        developer_id: &str,
+        owner: &Owner,
         request_id: &str,
     ) -> StoreResult<Option<Application>> {
         self.db
             .fetch_optional(
-                "SELECT * FROM applications WHERE developer_id = $1 AND request_id = $2",
-                &[developer_id.into(), request_id.into()],
+                "SELECT * FROM applications
+                 WHERE owner_kind = $1 AND developer_id = $2 AND request_id = $3",
+                &[owner.kind().into(), owner.id().into(), request_id.into()],
             )
             .await?
             .as_ref()
@@ -135,7 +140,8 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
         let rows = self
             .db
             .fetch_all(
-                "SELECT * FROM applications WHERE developer_id = $1 AND id > $2
+                "SELECT * FROM applications
+                 WHERE owner_kind = 'developer' AND developer_id = $1 AND id > $2
                  ORDER BY id LIMIT $3",
                 &[
                     developer_id.into(),
@@ -459,7 +465,7 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
     async fn application_ids_of(&self, developer_id: &str) -> StoreResult<Vec<Uuid>> {
         self.db
             .fetch_all(
-                "SELECT id FROM applications WHERE developer_id = $1",
+                "SELECT id FROM applications WHERE owner_kind = 'developer' AND developer_id = $1",
                 &[developer_id.into()],
             )
             .await?

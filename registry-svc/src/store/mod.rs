@@ -25,8 +25,8 @@ use dcr_common::oauth::ClientAuthMethod;
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiProduct, Application, AuthStrategy, Credential, IdpClientState, Provider, Registration,
-    RegistrationStatus,
+    ApiProduct, Application, AuthStrategy, Credential, IdpClientState, Owner, Provider,
+    Registration, RegistrationStatus,
 };
 
 pub use drift::{DriftStore, PendingOperation};
@@ -253,7 +253,7 @@ pub trait ApplicationStore: Send + Sync {
     async fn get_application(&self, id: Uuid) -> StoreResult<Option<Application>>;
     async fn find_application_by_request(
         &self,
-        developer_id: &str,
+        owner: &Owner,
         request_id: &str,
     ) -> StoreResult<Option<Application>>;
     async fn list_applications(

@@ -11,7 +11,7 @@ use super::dialect::{Dialect, SqlRow};
 use super::sql::SqlStore;
 use super::{AuditEvent, Change, Journal, Operation, OperationKind, StoreError, StoreResult};
 use crate::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState, Owner,
     Provider, ProviderSecrets, Registration, RegistrationStatus,
 };
 
@@ -136,7 +136,12 @@ pub(super) fn application(row: &impl SqlRow) -> StoreResult<Application> {
     let state = row.text("state")?;
     Ok(Application {
         id,
-        developer_id: row.text("developer_id")?,
+        owner: {
+            let kind = row.text("owner_kind")?;
+            Owner::parse(&kind, row.text("developer_id")?).ok_or_else(|| {
+                StoreError::Corrupt(format!("application {id} has an owner of kind {kind:?}"))
+            })?
+        },
         name: row.text("name")?,
         description: row.text("description")?,
         strategy_id: row.id("strategy_id")?,

@@ -10,7 +10,7 @@ use chrono::Utc;
 use dcr_common::fingerprint::SecretFingerprint;
 use dcr_common::seal::Sealer;
 use registry_svc::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState, Owner,
     Provider, ProviderConfig, ProviderSecrets, Registration, RegistrationStatus,
 };
 use registry_svc::store::{
@@ -63,7 +63,7 @@ pub(crate) fn strategy(provider_id: Uuid, name: &str) -> AuthStrategy {
 pub(crate) fn application(strategy_id: Uuid, developer: &str, name: &str) -> Application {
     Application {
         id: Uuid::now_v7(),
-        developer_id: developer.into(),
+        owner: Owner::Developer(developer.into()),
         name: name.into(),
         description: String::new(),
         strategy_id,
@@ -903,7 +903,7 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
     ));
     assert_eq!(
         store
-            .find_application_by_request("dev", "req-1")
+            .find_application_by_request(&Owner::Developer("dev".into()), "req-1")
             .await
             .expect("find")
             .map(|a| a.id),
@@ -911,10 +911,51 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .find_application_by_request("someone-else", "req-1")
+            .find_application_by_request(&Owner::Developer("someone-else".into()), "req-1")
             .await
             .expect("find")
             .is_none()
+    );
+    // A team's application (no API makes one yet) keeps its owner, and is not the apps
+    // of a developer whose id happens to be the team's.
+    let team_app = Application {
+        owner: Owner::Team("dev".into()),
+        request_id: Some("req-1".into()),
+        ..application(strategy_id, "unused", "team-app")
+    };
+    store
+        .insert_application_intent(
+            &team_app,
+            &operation(&team_app, provider_id, OperationKind::Create),
+        )
+        .await
+        .expect("a team's app");
+    assert_eq!(
+        store
+            .get_application(team_app.id)
+            .await
+            .expect("get")
+            .map(|a| a.owner),
+        Some(Owner::Team("dev".into()))
+    );
+    let devs = store
+        .list_applications(
+            "dev",
+            &PageRequest {
+                size: 50,
+                after: None,
+            },
+        )
+        .await
+        .expect("list");
+    assert!(devs.items.iter().all(|a| a.id != team_app.id));
+    assert_eq!(
+        store
+            .find_application_by_request(&Owner::Team("dev".into()), "req-1")
+            .await
+            .expect("find")
+            .map(|a| a.id),
+        Some(team_app.id)
     );
 
     // Times keep microseconds, whatever the backend stores them as.
