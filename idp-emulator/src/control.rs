@@ -33,6 +33,10 @@ pub(crate) fn routes() -> Router<EmulatorState> {
             delete(revoke_api_token),
         )
         .route(
+            "/__emulator/okta/service-apps",
+            post(okta::service_apps::create),
+        )
+        .route(
             "/__emulator/faults",
             post(add_fault).get(list_faults).delete(clear_faults),
         )
@@ -526,7 +530,8 @@ fn dump_okta(w: &World) -> Value {
             })
         })
         .collect();
-    json!({ "clients": clients, "api_tokens": w.okta.api_tokens.len() })
+    json!({ "clients": clients, "api_tokens": w.okta.api_tokens.len(),
+            "service_apps": okta::service_apps::dump(w) })
 }
 
 fn dump_curity(w: &World) -> Value {

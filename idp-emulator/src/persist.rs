@@ -102,6 +102,7 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
         curity: file.curity,
         entra: file.azure_ad,
     };
+    world.okta.org_url = urls.okta_org();
     let saved = Urls::new(&file.root);
     if saved.root != urls.root {
         tracing::warn!(

@@ -130,7 +130,7 @@ impl World {
             skew_secs: 0,
             keys,
             auth0: auth0::Tenant::seeded(urls),
-            okta: okta::Org::seeded(now),
+            okta: okta::Org::seeded(urls.okta_org(), now),
             curity: curity::Server::seeded(),
             entra: entra::Directory::seeded(now),
         })

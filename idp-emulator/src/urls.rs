@@ -56,6 +56,11 @@ impl Urls {
     pub fn okta_jwks(&self) -> String {
         format!("{}/okta/oauth2/default/v1/keys", self.root)
     }
+    /// The org authorization server's token endpoint, where service apps get tokens with
+    /// Okta API scopes (and the `aud` their client assertions must name).
+    pub fn okta_org_token(&self) -> String {
+        format!("{}/okta/oauth2/v1/token", self.root)
+    }
     /// The org-level Dynamic Client Registration endpoint.
     pub fn okta_clients(&self) -> String {
         format!("{}/okta/oauth2/v1/clients", self.root)

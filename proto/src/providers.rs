@@ -35,6 +35,11 @@ pub enum Presence {
     Optional,
     /// Both or neither: given exactly when the named field of the same config is.
     With(&'static str),
+    /// One or the other: given exactly when the named field of the same config is not
+    /// (Okta's `dcr_token` or a service app's `management_client_id`). The named field
+    /// is never a secret, so whoever reads a provider back (secrets are never returned)
+    /// can tell which of the two it holds.
+    Instead(&'static str),
 }
 
 /// One field of a provider type's config message.
@@ -176,7 +181,7 @@ macro_rules! provider_types {
     };
 }
 
-use Presence::{Optional, Required, With};
+use Presence::{Instead, Optional, Required, With};
 
 provider_types! {
     Auth0 = "auth0" (Auth0Config), claims ["azp"] {
@@ -191,7 +196,12 @@ provider_types! {
     // Okta's access tokens carry the client as `cid`; `client_id` first keeps
     // docs/design.md's default, `cid` is what Okta JWTs actually have.
     Okta = "okta" (OktaConfig), claims ["client_id", "cid"] {
-        dcr_token: Secret, Required;
+        // An API token (SSWS), or a service app (OAuth 2.0, private_key_jwt).
+        dcr_token: Secret, Instead("management_client_id");
+        management_client_id: Text, With("management_private_key");
+        management_private_key: Secret, With("management_client_id");
+        // Empty: no `kid` in the client assertion's header.
+        management_key_id: Text, Optional;
     }
     Curity = "curity" (CurityConfig), claims ["sub"] {
         initial_client_id: Text, Required;
@@ -346,6 +356,10 @@ mod tests {
                     let partner = schema.field(other).expect("the partner exists");
                     assert_eq!(partner.presence, Presence::With(entry.name));
                 }
+                if let Presence::Instead(other) = entry.presence {
+                    let other = schema.field(other).expect("the alternative exists");
+                    assert!(!other.is_secret(), "{} is read back", other.name);
+                }
             }
             let value = format!("PROVIDER_TYPE_{}", schema.name.to_uppercase());
             assert_eq!(schema.provider_type.as_str_name(), value);
@@ -423,10 +437,12 @@ mod tests {
             "initial_access_token",
             "api_key",
             "introspection_client_secret",
+            "management_private_key",
         ] {
             assert!(is_secret(secret), "{secret}");
         }
         assert!(!is_secret("initial_client_id"));
+        assert!(!is_secret("management_client_id"));
         assert_eq!(
             ProviderType::Okta.default_credential_claims(),
             ["client_id", "cid"]

@@ -33,6 +33,7 @@ pub fn provider(emu: &Emulator, vendor: &str) -> pb::Provider {
             urls.okta_issuer(),
             Config::Okta(pb::OktaConfig {
                 dcr_token: seed::OKTA_API_TOKEN.into(),
+                ..Default::default()
             }),
         ),
         "curity" => (
@@ -188,4 +189,50 @@ pub async fn auth0_api(emu: &Emulator, audience: &str) {
         json!({"identifier": audience}),
     )
     .await;
+}
+
+/// The Okta API scopes dcr asks a service app's tokens for (every one its calls need).
+pub const OKTA_DCR_SCOPES: &[&str] = &[
+    "okta.clients.read",
+    "okta.clients.register",
+    "okta.clients.manage",
+    "okta.apps.read",
+    "okta.apps.manage",
+];
+
+/// An Okta service app made at the emulator, as an admin copies it from the Admin
+/// Console: client id, private key (PKCS#8 PEM, as "Generate new key" gives it) and KID.
+#[derive(Debug, Clone)]
+pub struct OktaServiceApp {
+    pub client_id: String,
+    pub private_key_pem: String,
+    pub kid: String,
+}
+
+/// `POST /__emulator/okta/service-apps` with `spec` (`scopes`, `dpop_required`,
+/// `admin_roles`, `key_type`, ...; see the emulator's README).
+pub async fn okta_service_app(emu: &Emulator, spec: Value) -> OktaServiceApp {
+    let made = control(emu, "okta/service-apps", spec).await;
+    let text = |name: &str| made[name].as_str().unwrap_or_default().to_owned();
+    OktaServiceApp {
+        client_id: text("client_id"),
+        private_key_pem: text("private_key_pem"),
+        kid: text("kid"),
+    }
+}
+
+/// An Okta provider at the emulator that manages clients as `app` (no API token).
+pub fn okta_service_app_provider(emu: &Emulator, name: &str, app: &OktaServiceApp) -> pb::Provider {
+    pb::Provider {
+        name: name.into(),
+        issuer: emu.urls.okta_issuer(),
+        active: true,
+        config: Some(pb::provider::Config::Okta(pb::OktaConfig {
+            management_client_id: app.client_id.clone(),
+            management_private_key: app.private_key_pem.clone(),
+            management_key_id: app.kid.clone(),
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
 }

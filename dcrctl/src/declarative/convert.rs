@@ -18,7 +18,8 @@ pub const DEFAULT_AUTH_METHODS: &[AuthMethod] =
 pub use dcr_proto::strategies::DEFAULT_SESSION_TTL;
 
 /// The secret references of a provider's config blocks: (type, field, reference,
-/// required). A secret paired with another field is required when that one is set.
+/// required). A secret paired with another field is required when that one is set; one
+/// that is an alternative to another field, when that one is not.
 pub fn secrets(p: &ProviderFile) -> Vec<(&'static str, &'static str, Option<&Secret>, bool)> {
     let mut out = Vec::new();
     for block in &p.configs {
@@ -27,6 +28,7 @@ pub fn secrets(p: &ProviderFile) -> Vec<(&'static str, &'static str, Option<&Sec
                 Presence::Required => true,
                 Presence::Optional => false,
                 Presence::With(other) => !block.text(other).is_empty(),
+                Presence::Instead(other) => block.text(other).is_empty(),
             };
             out.push((
                 block.schema.name,
@@ -55,11 +57,13 @@ pub fn provider_to_file(p: &pb::Provider, secret: &dyn Fn(&str) -> Option<Secret
         for field in block.schema.fields {
             let value = match (field.kind, config.field(field.name)) {
                 (FieldKind::Secret, _) => {
-                    // A paired secret exists exactly with its partner (both or neither).
+                    // A paired secret exists exactly with its partner (both or neither),
+                    // an alternative exactly without the other.
+                    let other_set =
+                        |other| config.field(other).is_some_and(|v| v != FieldRef::Text(""));
                     let held = match field.presence {
-                        Presence::With(other) => {
-                            config.field(other).is_some_and(|v| v != FieldRef::Text(""))
-                        }
+                        Presence::With(other) => other_set(other),
+                        Presence::Instead(other) => !other_set(other),
                         _ => true,
                     };
                     match held.then(|| secret(field.name)).flatten() {

@@ -217,14 +217,21 @@ fn normalize_block(block: &mut ConfigBlock) {
 
 fn check_paired_secrets(block: &ConfigBlock, at: &str, problems: &mut Vec<String>) {
     for field in block.schema.secrets() {
-        if let Presence::With(other) = field.presence
-            && block.secret(field.name).is_some()
-            && block.text(other).is_empty()
-        {
-            problems.push(format!(
-                "{at}.{}.{} needs {other} (both or neither)",
-                block.schema.name, field.name
-            ));
+        let given = block.secret(field.name).is_some();
+        match field.presence {
+            Presence::With(other) if given && block.text(other).is_empty() => {
+                problems.push(format!(
+                    "{at}.{}.{} needs {other} (both or neither)",
+                    block.schema.name, field.name
+                ));
+            }
+            Presence::Instead(other) if given && !block.text(other).is_empty() => {
+                problems.push(format!(
+                    "{at}.{}: give {} or {other}, not both",
+                    block.schema.name, field.name
+                ));
+            }
+            _ => {}
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod doctor;
 mod errors;
+mod okta_service_app;
 mod polish;
 mod story;
 mod warnings;

@@ -270,6 +270,7 @@ async fn every_method_answers_each_caller_role_as_its_role_allows() {
                 active: true,
                 config: Some(reg::provider::Config::Okta(reg::OktaConfig {
                     dcr_token: OKTA_ADMIN_SECRET.into(),
+                    ..Default::default()
                 })),
                 ..Default::default()
             }),

@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
-use super::{App, Secret, SecretStatus, app_not_found, authorize, new_client_id, new_secret};
+use super::{
+    Access, App, Secret, SecretStatus, app_not_found, authorize, new_client_id, new_secret,
+};
 use crate::http::{json, json_object, json_with, no_content, query_map, string_array};
 use crate::state::EmulatorState;
 
@@ -236,7 +238,7 @@ pub(super) async fn create(
     body: Bytes,
 ) -> Response {
     st.with_mut(|w| {
-        if let Err(resp) = authorize(w, &headers, true) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsRegister) {
             return resp;
         }
         let Some(body) = json_object(&body) else {
@@ -281,7 +283,7 @@ pub(super) async fn list(
     let q = query_map(raw.as_deref());
     let base = st.urls().okta_clients();
     st.with(|w| {
-        if let Err(resp) = authorize(w, &headers, false) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsRead) {
             return resp;
         }
         let limit = q
@@ -340,7 +342,7 @@ pub(super) async fn get_one(
     headers: HeaderMap,
 ) -> Response {
     st.with(|w| {
-        if let Err(resp) = authorize(w, &headers, false) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsRead) {
             return resp;
         }
         match w.okta.app(&id) {
@@ -359,7 +361,7 @@ pub(super) async fn replace(
     body: Bytes,
 ) -> Response {
     st.with_mut(|w| {
-        if let Err(resp) = authorize(w, &headers, true) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsManage) {
             return resp;
         }
         let Some(app) = w.okta.app_mut(&id) else {
@@ -388,7 +390,7 @@ pub(super) async fn remove(
     headers: HeaderMap,
 ) -> Response {
     st.with_mut(|w| {
-        if let Err(resp) = authorize(w, &headers, true) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsManage) {
             return resp;
         }
         let before = w.okta.apps.len();
@@ -411,7 +413,7 @@ pub(super) async fn generate_secret(
     headers: HeaderMap,
 ) -> Response {
     st.with_mut(|w| {
-        if let Err(resp) = authorize(w, &headers, true) {
+        if let Err(resp) = authorize(w, &headers, Access::ClientsManage) {
             return resp;
         }
         let now = w.now();

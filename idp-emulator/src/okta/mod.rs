@@ -1,9 +1,13 @@
 //! Okta: an org at `{root}/okta` with the `default` custom authorization server
-//! (`/oauth2/default`), the org-level Dynamic Client Registration API
+//! (`/oauth2/default`), the org authorization server's token endpoint for service apps
+//! (`/oauth2/v1/token`), the org-level Dynamic Client Registration API
 //! (`/oauth2/v1/clients`) and the Client Secrets API (`/api/v1/apps/{id}/credentials/secrets`).
 
+mod client_keys;
 mod clients;
+mod org_token;
 mod secrets;
+pub(crate) mod service_apps;
 mod token;
 
 use axum::Router;
@@ -18,6 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::http::{auth_token, json};
 use crate::seed::OKTA_API_TOKEN;
 use crate::state::{EmulatorState, Vendor, World};
+pub(crate) use service_apps::Access;
 
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum SecretStatus {
@@ -81,17 +86,34 @@ pub(crate) struct ApiToken {
 pub(crate) struct Org {
     pub apps: Vec<App>,
     pub api_tokens: Vec<ApiToken>,
+    /// OAuth 2.0 service apps (Okta API scopes, `private_key_jwt`).
+    #[serde(default)]
+    pub service_apps: Vec<service_apps::ServiceApp>,
+    /// Client assertion `jti`s already used (`"{client_id} {jti}"`), until their `exp`.
+    #[serde(default)]
+    pub assertion_jtis: std::collections::BTreeMap<String, i64>,
+    /// The org's URL (`{root}/okta`), its authorization server's issuer; set from the
+    /// root the emulator serves at, never stored.
+    #[serde(skip)]
+    pub org_url: String,
 }
 
 impl Org {
-    pub fn seeded(_now: DateTime<Utc>) -> Self {
+    pub fn seeded(org_url: String, _now: DateTime<Utc>) -> Self {
         Self {
             apps: Vec::new(),
             api_tokens: vec![ApiToken {
                 token: OKTA_API_TOKEN.into(),
                 read_only: false,
             }],
+            service_apps: Vec::new(),
+            assertion_jtis: Default::default(),
+            org_url,
         }
+    }
+
+    pub fn service_app(&self, client_id: &str) -> Option<&service_apps::ServiceApp> {
+        self.service_apps.iter().find(|a| a.client_id == client_id)
     }
 
     pub fn app(&self, id: &str) -> Option<&App> {
@@ -148,10 +170,16 @@ pub(crate) fn app_not_found(id: &str) -> Response {
     )
 }
 
-/// `Authorization: SSWS <api token>`; `write` requests need a token that is not read-only.
+/// `Authorization: SSWS <api token>`, where writes need a token that is not read-only,
+/// or `Authorization: Bearer <a service app's token>` holding the endpoint's scope
+/// ([`service_apps::authorize_bearer`]).
 /// Follows <https://developer.okta.com/docs/guides/create-an-api-token/main/> and
 /// <https://developer.okta.com/docs/reference/error-codes/>.
-pub(crate) fn authorize(w: &World, headers: &HeaderMap, write: bool) -> Result<(), Response> {
+pub(crate) fn authorize(w: &World, headers: &HeaderMap, access: Access) -> Result<(), Response> {
+    if let Some(token) = auth_token(headers, "Bearer") {
+        return service_apps::authorize_bearer(w, token, access);
+    }
+    let write = access.write();
     let token = auth_token(headers, "SSWS");
     match token.and_then(|t| {
         w.okta
@@ -187,6 +215,7 @@ pub(crate) fn routes() -> Router<EmulatorState> {
         )
         .route("/okta/oauth2/default/v1/keys", get(keys))
         .route("/okta/oauth2/default/v1/token", post(token::token))
+        .route("/okta/oauth2/v1/token", post(org_token::token))
         .route(
             "/okta/oauth2/default/v1/introspect",
             post(token::introspect),

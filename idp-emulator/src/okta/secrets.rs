@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Secret, SecretStatus, app_not_found, authorize, new_secret, okta_error};
+use super::{Access, Secret, SecretStatus, app_not_found, authorize, new_secret, okta_error};
 use crate::http::{json, json_object, no_content, rfc3339};
 use crate::state::{EmulatorState, World};
 
@@ -59,17 +59,18 @@ fn validation(cause: &str) -> Response {
     )
 }
 
-/// Runs `f` on one app after checking the API token; 404 for an unknown app.
+/// Runs `f` on one app after checking the caller (API token or service app token);
+/// 404 for an unknown app.
 fn with_app(
     st: &EmulatorState,
     headers: &HeaderMap,
     app_id: &str,
-    write: bool,
+    access: Access,
     f: impl FnOnce(&mut World, &str) -> Response,
 ) -> Response {
     let base = st.urls().okta_org();
     st.with_mut(|w| {
-        if let Err(resp) = authorize(w, headers, write) {
+        if let Err(resp) = authorize(w, headers, access) {
             return resp;
         }
         if w.okta.app(app_id).is_none() {
@@ -86,7 +87,7 @@ pub(super) async fn list(
     Path(app): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    with_app(&st, &headers, &app, false, |w, base| {
+    with_app(&st, &headers, &app, Access::AppsRead, |w, base| {
         let items: Vec<Value> = w
             .okta
             .app(&app)
@@ -108,7 +109,7 @@ pub(super) async fn get_one(
     Path((app, secret)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    with_app(&st, &headers, &app, false, |w, base| {
+    with_app(&st, &headers, &app, Access::AppsRead, |w, base| {
         match w
             .okta
             .app(&app)
@@ -129,7 +130,7 @@ pub(super) async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    with_app(&st, &headers, &app, true, |w, base| {
+    with_app(&st, &headers, &app, Access::AppsManage, |w, base| {
         let body = if body.iter().all(u8::is_ascii_whitespace) {
             Some(serde_json::Map::new())
         } else {
@@ -180,7 +181,7 @@ fn set_status(
     secret: &str,
     status: SecretStatus,
 ) -> Response {
-    with_app(st, headers, app, true, |w, base| {
+    with_app(st, headers, app, Access::AppsManage, |w, base| {
         let now = w.now();
         let Some(s) = w
             .okta
@@ -224,7 +225,7 @@ pub(super) async fn remove(
     Path((app, secret)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    with_app(&st, &headers, &app, true, |w, _| {
+    with_app(&st, &headers, &app, Access::AppsManage, |w, _| {
         let Some(a) = w.okta.app_mut(&app) else {
             return app_not_found(&app);
         };

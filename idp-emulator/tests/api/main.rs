@@ -11,4 +11,5 @@ mod faults;
 mod fidelity;
 mod helpers;
 mod okta;
+mod okta_service_apps;
 mod persist;

@@ -196,6 +196,15 @@ async fn state_file_keeps_clients_secrets_and_keys_across_a_restart() {
     assert_eq!(status, StatusCode::OK, "{okta_tok}");
     let okta_tok = okta_tok["access_token"].as_str().unwrap().to_string();
 
+    // Okta: a service app (public keys and grants only).
+    let service_app = first
+        .control(
+            Method::POST,
+            "/__emulator/okta/service-apps",
+            json!({ "key_type": "EC", "scopes": ["okta.clients.read"], "dpop_required": true }),
+        )
+        .await;
+
     // Auth0: a client through the Management API, a grant, and a token for it.
     let api = "https://orders.example.com";
     let (auth0_id, auth0_secret) = auth0_client(&first, api).await;
@@ -228,6 +237,14 @@ async fn state_file_keeps_clients_secrets_and_keys_across_a_restart() {
     .await;
     assert_eq!(status, StatusCode::OK, "{got}");
     assert_eq!(got["client_name"], "dcr-alice");
+    let kept = second
+        .control(Method::GET, "/__emulator/state", json!({}))
+        .await;
+    let kept = &kept["okta"]["service_apps"][0];
+    assert_eq!(kept["client_id"], service_app["client_id"]);
+    assert_eq!(kept["kids"][0], service_app["kid"]);
+    assert_eq!(kept["scopes"], json!(["okta.clients.read"]));
+    assert_eq!(kept["dpop_required"], true);
     let (status, tok) = okta_token(&second, &okta_id, &okta_secret).await;
     assert_eq!(
         status,

@@ -30,8 +30,16 @@ fn text(config: &Config, name: &str) -> String {
     }
 }
 
-/// Required fields, the both-or-neither pairs and lengths, as the schema says. URLs are
-/// the URL policy's to check.
+/// `other`, and its both-or-neither partner if it has one: "a" or "a with b".
+fn with_partner(config: &Config, other: &str) -> String {
+    match config.schema().field(other).map(|f| f.presence) {
+        Some(Presence::With(partner)) => format!("{other} with {partner}"),
+        _ => other.to_owned(),
+    }
+}
+
+/// Required fields, the both-or-neither pairs, the one-or-the-other alternatives and
+/// lengths, as the schema says. URLs are the URL policy's to check.
 fn check_presence(config: &Config, prefix: &str, v: &mut Violations) {
     for field in config.schema().fields {
         if matches!(field.kind, FieldKind::Flag | FieldKind::Url) {
@@ -47,9 +55,29 @@ fn check_presence(config: &Config, prefix: &str, v: &mut Violations) {
             Presence::With(other) if value.is_empty() && !text(config, other).is_empty() => {
                 v.add(
                     format!("{prefix}.{}", field.name),
-                    "is required with the other introspection field (give both or neither)",
+                    format!("is required with {other} (give both or neither)"),
                 );
             }
+            Presence::Instead(other) => match (value.is_empty(), text(config, other).is_empty()) {
+                (true, true) => v.add(
+                    format!("{prefix}.{}", field.name),
+                    format!(
+                        "one of {} or {} is required",
+                        field.name,
+                        with_partner(config, other)
+                    ),
+                ),
+                (false, false) => v.add(
+                    format!("{prefix}.{}", field.name),
+                    format!(
+                        "give {} or {}, not both (to change from one to the other in an \
+                         update, name this field in update_mask with an empty value)",
+                        field.name,
+                        with_partner(config, other)
+                    ),
+                ),
+                _ => {}
+            },
             _ => {}
         }
         if value.len() > MAX_FIELD {
@@ -104,6 +132,30 @@ fn auth_method(value: &str, field: &str, v: &mut Violations) -> Option<Option<Cl
     }
 }
 
+/// An Okta service app's client id and key id, its private key checked (it must sign as
+/// RS256 or ES256). Which of API token and service app is given is `check_presence`'s.
+fn okta_service_app(
+    c: &pb::OktaConfig,
+    at: &dyn Fn(&str) -> String,
+    v: &mut Violations,
+) -> Option<(Option<String>, Option<String>)> {
+    let client_id = non_empty(&c.management_client_id);
+    let key_id = non_empty(&c.management_key_id);
+    if key_id.is_some() && client_id.is_none() {
+        v.add(
+            at("management_key_id"),
+            "is the KID of the service app's key: set it only with management_client_id",
+        );
+    }
+    if let Some(key) = non_empty(&c.management_private_key)
+        && let Err(why) = crate::idp::AssertionKey::from_pem(&key)
+    {
+        v.add(at("management_private_key"), why);
+        return None;
+    }
+    Some((client_id, key_id))
+}
+
 /// Validates a complete config message into the domain's config and secrets.
 fn parse_config(
     config: &Config,
@@ -132,9 +184,15 @@ fn parse_config(
             },
         ),
         Config::Okta(c) => (
-            Some(ProviderConfig::Okta {}),
+            okta_service_app(c, &at, v).map(|(management_client_id, management_key_id)| {
+                ProviderConfig::Okta {
+                    management_client_id,
+                    management_key_id,
+                }
+            }),
             ProviderSecrets {
                 dcr_token: secret(&c.dcr_token),
+                management_private_key: secret(&c.management_private_key),
                 ..ProviderSecrets::default()
             },
         ),
@@ -222,8 +280,14 @@ fn config_to_proto(config: &ProviderConfig, secrets: Option<&ProviderSecrets>) -
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_default(),
         }),
-        ProviderConfig::Okta {} => Config::Okta(pb::OktaConfig {
+        ProviderConfig::Okta {
+            management_client_id,
+            management_key_id,
+        } => Config::Okta(pb::OktaConfig {
             dcr_token: reveal(|s| &s.dcr_token),
+            management_client_id: management_client_id.clone().unwrap_or_default(),
+            management_private_key: reveal(|s| &s.management_private_key),
+            management_key_id: management_key_id.clone().unwrap_or_default(),
         }),
         ProviderConfig::Curity {
             initial_client_id,
@@ -530,11 +594,15 @@ mod tests {
         }
     }
 
-    /// A config of the type with every field set: text `<field>-value`, URLs under
-    /// https://idp.example.com, flags true.
+    /// A config of the type with every field set that may be set together: text
+    /// `<field>-value`, URLs under https://idp.example.com, flags true, keys real keys;
+    /// of two alternatives (`Presence::Instead`), the one the other names.
     fn full(schema: &dcr_proto::providers::TypeSchema) -> Config {
         let mut config = Config::empty(schema.provider_type).unwrap();
         for field in schema.fields {
+            if let Presence::Instead(_) = field.presence {
+                continue;
+            }
             match (config.field_mut(field.name).unwrap(), field.kind) {
                 (FieldMut::Flag(flag), _) => *flag = true,
                 (FieldMut::Text(text), FieldKind::Url) => {
@@ -544,10 +612,21 @@ mod tests {
                 (FieldMut::Text(text), _) if field.name == "token_endpoint_auth_method" => {
                     *text = "client_secret_basic".into();
                 }
+                (FieldMut::Text(text), _) if field.name == "management_private_key" => {
+                    *text = crate::idp::test_keys::p256_pkcs8();
+                }
                 (FieldMut::Text(text), _) => *text = format!("{}-value", field.name),
             }
         }
         config
+    }
+
+    /// The text `config` holds in `field`, None when empty.
+    fn given<'a>(config: &'a Config, field: &str) -> Option<&'a str> {
+        match config.field(field) {
+            Some(FieldRef::Text(text)) if !text.is_empty() => Some(text),
+            _ => None,
+        }
     }
 
     fn provider(config: Config) -> pb::Provider {
@@ -576,7 +655,7 @@ mod tests {
                 if field.is_secret() {
                     assert_eq!(got, FieldRef::Text(""), "{}.{}", schema.name, field.name);
                     let kept = parsed.secrets.get(field.name);
-                    assert_eq!(kept, Some(format!("{}-value", field.name).as_str()));
+                    assert_eq!(kept, given(&sent, field.name).map(str::trim));
                 } else {
                     assert_eq!(
                         Some(got),
@@ -589,14 +668,18 @@ mod tests {
             }
             assert_eq!(
                 parsed.secrets.names().count(),
-                schema.secrets().count(),
+                schema
+                    .secrets()
+                    .filter(|f| given(&sent, f.name).is_some())
+                    .count(),
                 "{}: only the type's own secrets",
                 schema.name
             );
         }
     }
 
-    /// Per type: an empty config names each required field, and nothing else.
+    /// Per type: an empty config names each required field (and each field that is
+    /// required unless its alternative is given), and nothing else.
     #[test]
     fn required_fields_come_from_the_schema() {
         for schema in TYPES {
@@ -604,7 +687,7 @@ mod tests {
             let mut want: Vec<String> = schema
                 .fields
                 .iter()
-                .filter(|f| f.presence == Presence::Required)
+                .filter(|f| matches!(f.presence, Presence::Required | Presence::Instead(_)))
                 .map(|f| format!("provider.{}.{}", schema.name, f.name))
                 .collect();
             want.sort();

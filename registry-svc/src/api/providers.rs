@@ -118,10 +118,17 @@ fn verified_urls(provider: &Provider) -> Vec<String> {
             ..
         } => vec![endpoint.to_string()],
         // The org's management API, as the Okta adapter derives it from the issuer.
-        ProviderConfig::Okta {} => {
+        ProviderConfig::Okta {
+            management_client_id,
+            ..
+        } => {
             let issuer = provider.issuer.trim_end_matches('/');
             let org = issuer.find("/oauth2/").map_or(issuer, |at| &issuer[..at]);
-            vec![org.to_owned()]
+            match management_client_id {
+                // A service app gets its tokens at the org authorization server first.
+                Some(_) => vec![format!("{org}/oauth2/v1/token"), org.to_owned()],
+                None => vec![org.to_owned()],
+            }
         }
         ProviderConfig::AzureAd { graph_base_url, .. } => vec![
             provider.issuer.clone(),

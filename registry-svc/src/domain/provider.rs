@@ -28,7 +28,17 @@ pub enum ProviderConfig {
         #[serde(default = "auth0_stored_auth_method")]
         token_endpoint_auth_method: Option<ClientAuthMethod>,
     },
-    Okta {},
+    /// With `management_client_id`, dcr calls Okta's management APIs as that OAuth 2.0
+    /// service app (the secret `management_private_key` signs its client assertions);
+    /// without, with the API token `dcr_token`. Rows written before service apps
+    /// existed read as API-token providers, and those are still written the same way.
+    Okta {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        management_client_id: Option<String>,
+        /// The `kid` of the service app's public key in Okta.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        management_key_id: Option<String>,
+    },
     Curity {
         initial_client_id: String,
         /// The client that may call Curity's RFC 7662 introspection endpoint.
@@ -70,7 +80,7 @@ impl ProviderConfig {
     pub fn provider_type(&self) -> ProviderType {
         match self {
             Self::Auth0 { .. } => ProviderType::Auth0,
-            Self::Okta {} => ProviderType::Okta,
+            Self::Okta { .. } => ProviderType::Okta,
             Self::Curity { .. } => ProviderType::Curity,
             Self::AzureAd { .. } => ProviderType::AzureAd,
             Self::Rfc7591 { .. } => ProviderType::Rfc7591,
@@ -88,6 +98,8 @@ pub struct ProviderSecrets {
     pub initial_client_secret: Option<SecretString>,
     /// okta: the API token.
     pub dcr_token: Option<SecretString>,
+    /// okta: the service app's private key (PEM), which signs its client assertions.
+    pub management_private_key: Option<SecretString>,
     /// rfc7591: the optional RFC 7591 initial access token.
     pub initial_access_token: Option<SecretString>,
     /// http_bridge: sent as `x-api-key`.
@@ -104,7 +116,7 @@ impl std::fmt::Debug for ProviderSecrets {
 
 impl ProviderSecrets {
     /// Every field, by name, in the order of the names (the sealed JSON's order).
-    fn fields(&self) -> [(&'static str, &Option<SecretString>); 5] {
+    fn fields(&self) -> [(&'static str, &Option<SecretString>); 6] {
         [
             ("api_key", &self.api_key),
             ("dcr_token", &self.dcr_token),
@@ -114,6 +126,7 @@ impl ProviderSecrets {
                 "introspection_client_secret",
                 &self.introspection_client_secret,
             ),
+            ("management_private_key", &self.management_private_key),
         ]
     }
 
@@ -124,6 +137,7 @@ impl ProviderSecrets {
             "initial_access_token" => &mut self.initial_access_token,
             "initial_client_secret" => &mut self.initial_client_secret,
             "introspection_client_secret" => &mut self.introspection_client_secret,
+            "management_private_key" => &mut self.management_private_key,
             _ => return None,
         })
     }
@@ -209,7 +223,7 @@ impl Provider {
                 urls.push(Some(dcr_base_url.clone()))
             }
             ProviderConfig::Auth0 { .. }
-            | ProviderConfig::Okta {}
+            | ProviderConfig::Okta { .. }
             | ProviderConfig::Curity { .. } => {}
         }
         urls.into_iter()
@@ -232,6 +246,8 @@ mod tests {
             r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true,"token_endpoint_auth_method":"client_secret_basic"}"#,
             r#"{"type":"auth0","initial_client_id":"c","initial_client_audience":null,"use_developer_managed_scopes":true,"token_endpoint_auth_method":null}"#,
             r#"{"type":"okta"}"#,
+            r#"{"type":"okta","management_client_id":"0oa1"}"#,
+            r#"{"type":"okta","management_client_id":"0oa1","management_key_id":"k1"}"#,
             r#"{"type":"curity","initial_client_id":"c","introspection_client_id":"i"}"#,
             r#"{"type":"azure_ad","initial_client_id":"c","graph_base_url":"https://graph.microsoft.us/"}"#,
             r#"{"type":"rfc7591","registration_endpoint":null,"introspection_client_id":null}"#,

@@ -118,9 +118,45 @@ fn field_text(value: &serde_json::Value) -> String {
     }
 }
 
+/// A quoted parameter of a `WWW-Authenticate` challenge (RFC 9110 section 11.6.1), e.g.
+/// `scope` of `Bearer error="insufficient_scope", scope="okta.apps.manage"`.
+fn challenge_param(answer: &Answer, name: &str) -> Option<String> {
+    let header = answer.headers.get("www-authenticate")?.to_str().ok()?;
+    let key = format!("{name}=\"");
+    let mut from = 0;
+    while let Some(at) = header[from..].find(&key).map(|i| i + from) {
+        let starts_a_param = header[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c == ' ' || c == ',');
+        let value_at = at + key.len();
+        if starts_a_param {
+            let end = header[value_at..].find('"')?;
+            return Some(header[value_at..value_at + end].to_owned());
+        }
+        from = value_at;
+    }
+    None
+}
+
+/// The scope a 403 names as missing (RFC 6750 section 3.1 `insufficient_scope`, as
+/// Okta answers it: https://support.okta.com/help/s/article/insufficient-scope-error-when-making-a-request-to-an-oauth-or-management-endpoint).
+fn missing_scope(answer: &Answer) -> Option<String> {
+    (challenge_param(answer, "error").as_deref() == Some("insufficient_scope"))
+        .then(|| challenge_param(answer, "scope").unwrap_or_default())
+}
+
 /// Maps a non-success answer to an error. 401/403 are about dcr's own credentials.
 pub(super) fn error_for(answer: &Answer, what: &str) -> IdpError {
     let detail = describe_error(answer);
+    if answer.status == StatusCode::FORBIDDEN
+        && let Some(scope) = missing_scope(answer)
+    {
+        return IdpError::Unauthorized(format!(
+            "{what}: the access token lacks the scope {} (insufficient_scope; {detail})",
+            if scope.is_empty() { "it needs" } else { &scope }
+        ));
+    }
     match answer.status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             IdpError::Unauthorized(format!("{what}: {detail}"))
@@ -192,5 +228,31 @@ mod tests {
             "Request_BadRequest (NoBackingApplicationObject): The appId 'a' of the service principal does not reference a valid application object."
         );
         assert_eq!(described(502, "<html>bad gateway</html>"), "HTTP 502");
+    }
+
+    /// Okta's 403 for a token without the endpoint's scope names it in the challenge.
+    #[test]
+    fn a_missing_scope_is_named() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            "www-authenticate",
+            reqwest::header::HeaderValue::from_static(
+                r#"Bearer authorization_uri="https://o/oauth2/v1/authorize", realm="https://o", scope="okta.apps.manage", error="insufficient_scope", error_description="The access token provided does not contain the required scopes.", resource="/api/v1/apps/0oa1/credentials/secrets""#,
+            ),
+        );
+        let answer = Answer {
+            status: StatusCode::FORBIDDEN,
+            headers,
+            body: br#"{"errorCode":"E0000006","errorSummary":"You do not have permission to perform the requested action","errorCauses":[]}"#.to_vec(),
+        };
+        let error = error_for(&answer, "Okta add client secret");
+        assert!(matches!(error, IdpError::Unauthorized(_)), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "the identity provider refused dcr's credentials (Okta add client secret: the \
+             access token lacks the scope okta.apps.manage (insufficient_scope; E0000006: \
+             You do not have permission to perform the requested action)); check the \
+             provider's configuration"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! only ever talks to `IdpAdapter`; each adapter speaks its vendor's management API.
 
 mod auth0;
+mod client_assertion;
 mod curity;
 mod discovery;
 mod entra;
@@ -13,6 +14,8 @@ mod okta;
 mod replication;
 mod retry;
 mod rfc7591;
+#[cfg(test)]
+pub(crate) mod test_keys;
 mod vendor_api;
 
 use std::sync::Arc;
@@ -25,6 +28,7 @@ use uuid::Uuid;
 use crate::domain::validate::UrlPolicy;
 use crate::domain::{IdpClientState, Provider, ProviderConfig};
 
+pub use client_assertion::AssertionKey;
 pub use discovery::{Discovery, ProbeFailure};
 
 /// Microsoft Graph, where azure_ad providers name no other.
@@ -325,9 +329,19 @@ pub fn adapter_for(provider: &Provider, deps: &IdpDeps) -> Arc<dyn IdpAdapter> {
                 .unwrap_or_else(crate::domain::provider::auth0_default_auth_method),
             deps.clone(),
         )),
-        ProviderConfig::Okta {} => Arc::new(okta::OktaAdapter {
+        ProviderConfig::Okta {
+            management_client_id,
+            management_key_id,
+        } => Arc::new(okta::OktaAdapter {
             issuer: provider.issuer.clone(),
-            api_token: secret(&provider.secrets.dcr_token),
+            auth: match management_client_id {
+                Some(client_id) => okta::OktaAuth::ServiceApp {
+                    client_id: client_id.clone(),
+                    private_key: secret(&provider.secrets.management_private_key),
+                    key_id: management_key_id.clone(),
+                },
+                None => okta::OktaAuth::ApiToken(secret(&provider.secrets.dcr_token)),
+            },
             deps: deps.clone(),
         }),
         ProviderConfig::Curity {

@@ -1,5 +1,7 @@
-//! Okta, through its Dynamic Client Registration API and Client Secrets API, with an
-//! API token (`Authorization: SSWS {dcr_token}`).
+//! Okta, through its Dynamic Client Registration API and Client Secrets API, as an API
+//! token (`Authorization: SSWS {dcr_token}`) or as an OAuth 2.0 service app (`Bearer`
+//! tokens of the org authorization server, client authentication `private_key_jwt`;
+//! what Okta recommends: https://developer.okta.com/docs/guides/implement-oauth-for-okta-serviceapp/main/).
 //!
 //! - create: `POST {org}/oauth2/v1/clients` (RFC 7591 shape; a `service` app with the
 //!   `client_credentials` grant) — https://developer.okta.com/docs/api/openapi/okta-oauth/oauth/tag/Client/#tag/Client/operation/createClient
@@ -21,16 +23,25 @@
 //!
 //! The org is the issuer without its authorization server path
 //! (`https://acme.okta.com/oauth2/default` -> `https://acme.okta.com`).
+//!
+//! A service app gets its tokens by client credentials at the org authorization server,
+//! `{org}/oauth2/v1/token` (only it mints tokens with Okta API scopes), authenticating
+//! with a client assertion signed by `management_private_key` (`client_assertion`),
+//! for exactly [`SCOPES`]; they are cached like every management token and dropped when a
+//! management call refuses one.
 
 use dcr_common::oauth::ClientAuthMethod;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use url::Url;
 use uuid::Uuid;
 
 use super::http::{Answer, json};
+use super::jwt_claims::{listed, unverified_claims};
+use super::management_token::{ClientAuth, ManagementGrant};
 use super::retry::Repeat;
-use super::vendor_api::{gone_is_done, issued_secret, json_call};
+use super::vendor_api::{bearer, gone_is_done, issued_secret, json_call};
 use super::{
     ClientRef, ClientUpdate, CreatedClient, IdpAdapter, IdpDeps, IdpError, IdpResult, IssuedSecret,
     ListedSecret, MarkedClient, NewClient, Presence, RegistrationEvent,
@@ -44,9 +55,81 @@ const PAGE: usize = 200;
 /// Pages read at most while searching for a marker or listing marked clients.
 const MAX_PAGES: usize = 100;
 
+/// The Okta API scopes a service app's tokens are asked for: for each endpoint dcr
+/// calls, the scope its reference names (https://developer.okta.com/docs/api/oauth2/,
+/// and per endpoint in the Client and ApplicationSSOCredentialOAuth2ClientAuth
+/// references linked above): list and read clients `okta.clients.read`; register
+/// `okta.clients.register`; replace, delete and newSecret `okta.clients.manage`; list
+/// secrets `okta.apps.read`; add, deactivate and delete secrets `okta.apps.manage`.
+macro_rules! scopes {
+    () => {
+        "okta.clients.read okta.clients.register okta.clients.manage okta.apps.read okta.apps.manage"
+    };
+}
+pub(super) const SCOPES: &str = scopes!();
+
+/// Where the service app's settings are, in the Okta Admin Console.
+const APP: &str = "Okta Admin Console: Applications > Applications > <the service app>";
+
+/// What to check when Okta refuses the service app's client assertion (401
+/// `invalid_client`: "The client_assertion signature is invalid.",
+/// https://support.okta.com/help/s/article/error-occurs-during-authentication-due-to-invalid-client-assertion-signature;
+/// "The client_assertion JWT kid is invalid.",
+/// https://support.okta.com/help/s/article/okta-client-assertion-error-invalid-key-id).
+const KEY_HINT: &str = "check the service app in the Okta Admin Console (Applications > \
+     Applications > <the service app> > General): its Client ID must be \
+     management_client_id, Client authentication must be Public key / Private key, and the \
+     public key of management_private_key must be one of its Public keys; when that key has \
+     a KID there, set management_key_id to it";
+
+/// A service app with "Require Demonstrating Proof of Possession (DPoP) header in token
+/// requests" on answers a token request without a DPoP proof with 400
+/// `invalid_dpop_proof`, "The DPoP proof JWT header is missing."
+/// (https://support.okta.com/help/s/article/the-dpop-proof-jwt-header-is-missing), and
+/// one without its nonce with `use_dpop_nonce`. dcr sends no DPoP proofs.
+const DPOP_HINT: &str = "the service app requires DPoP-bound tokens, which dcr does not \
+     use: turn off \"Require Demonstrating Proof of Possession (DPoP) header in token \
+     requests\" (Okta Admin Console: Applications > Applications > <the service app> > \
+     General > General Settings > Edit)";
+
+/// Okta's token endpoint errors that an admin fixes in the Admin Console, with how.
+const TOKEN_HINTS: &[(&str, &str)] = &[
+    ("invalid_client", KEY_HINT),
+    ("invalid_dpop_proof", DPOP_HINT),
+    ("use_dpop_nonce", DPOP_HINT),
+    (
+        "invalid_scope",
+        concat!(
+            "dcr asks for ",
+            scopes!(),
+            ": grant each of them to the service app on its Okta API Scopes tab (Okta Admin \
+             Console: Applications > Applications > <the service app> > Okta API Scopes > \
+             Grant)"
+        ),
+    ),
+    (
+        "unauthorized_client",
+        "the app must be an API Services app (a service app) allowed the Client \
+         Credentials grant",
+    ),
+];
+
+/// How dcr authenticates to Okta's management APIs.
+pub(super) enum OktaAuth {
+    /// An API token: `Authorization: SSWS {token}`.
+    ApiToken(SecretString),
+    /// An OAuth 2.0 service app: `Authorization: Bearer {token}`, its tokens obtained
+    /// with client assertions signed by `private_key` (PEM).
+    ServiceApp {
+        client_id: String,
+        private_key: SecretString,
+        key_id: Option<String>,
+    },
+}
+
 pub(super) struct OktaAdapter {
     pub issuer: String,
-    pub api_token: SecretString,
+    pub auth: OktaAuth,
     pub deps: IdpDeps,
 }
 
@@ -134,6 +217,82 @@ impl OktaAdapter {
         }
     }
 
+    /// The org authorization server's token endpoint, where a service app gets tokens.
+    fn token_endpoint(&self) -> IdpResult<Url> {
+        let url = format!("{}/oauth2/v1/token", self.org());
+        crate::domain::validate::idp_url(&url, self.deps.policy)
+            .map_err(|e| IdpError::Rejected(format!("Okta token endpoint {url} {e}")))
+    }
+
+    /// The service app's token request at `endpoint`, for [`SCOPES`]; None for an API
+    /// token provider.
+    fn service_grant<'a>(&'a self, endpoint: &'a Url) -> Option<ManagementGrant<'a>> {
+        let OktaAuth::ServiceApp {
+            client_id,
+            private_key,
+            key_id,
+        } = &self.auth
+        else {
+            return None;
+        };
+        Some(ManagementGrant {
+            token_endpoint: endpoint,
+            client_id,
+            client_noun: "service app",
+            auth: ClientAuth::PrivateKeyJwt {
+                private_key,
+                key_id: key_id.as_deref(),
+            },
+            refusal_hint: KEY_HINT,
+            error_hints: TOKEN_HINTS,
+            params: &[("scope", SCOPES)],
+            single_use: false,
+        })
+    }
+
+    /// The service app's token (cached unless `fresh`).
+    async fn service_token(&self, fresh: bool) -> IdpResult<SecretString> {
+        let endpoint = self.token_endpoint()?;
+        let grant = self.service_grant(&endpoint).ok_or_else(|| {
+            IdpError::Unsupported("this Okta provider has an API token, no service app".into())
+        })?;
+        if fresh {
+            self.deps.tokens.forget(&grant);
+        }
+        self.deps.tokens.token(&grant).await
+    }
+
+    /// After Okta refused a service app's token: the cached token is dropped (the next
+    /// call gets a new one, with the scopes and roles granted by then) and the error
+    /// says where to grant what is missing.
+    fn refused_service_token(&self, error: IdpError) -> IdpError {
+        let (IdpError::Unauthorized(detail), OktaAuth::ServiceApp { client_id, .. }) =
+            (&error, &self.auth)
+        else {
+            return error;
+        };
+        if let Ok(endpoint) = self.token_endpoint()
+            && let Some(grant) = self.service_grant(&endpoint)
+        {
+            self.deps.tokens.forget(&grant);
+        }
+        let hint = if detail.contains("insufficient_scope") {
+            format!(
+                "grant that scope to the service app {client_id} on its Okta API Scopes tab \
+                 ({APP} > Okta API Scopes > Grant); dcr needs {SCOPES}"
+            )
+        } else {
+            // Okta names a missing scope in its challenge; a 403 without one is the
+            // admin role (https://support.okta.com/help/s/article/how-to-assign-the-correct-admin-role-to-a-service-application).
+            format!(
+                "the service app {client_id} needs an admin role that may manage OAuth \
+                 apps, such as Application Administrator or API Access Management \
+                 Administrator ({APP} > Admin roles)"
+            )
+        };
+        IdpError::Unauthorized(format!("{detail}; {hint}"))
+    }
+
     async fn api(
         &self,
         method: reqwest::Method,
@@ -142,8 +301,15 @@ impl OktaAdapter {
         what: &str,
         repeat: Repeat,
     ) -> IdpResult<Answer> {
-        let authorization = SecretString::from(format!("SSWS {}", self.api_token.expose_secret()));
-        json_call(&self.deps, method, url, &authorization, body, what, repeat).await
+        let authorization = match &self.auth {
+            OktaAuth::ApiToken(token) => {
+                SecretString::from(format!("SSWS {}", token.expose_secret()))
+            }
+            OktaAuth::ServiceApp { .. } => bearer(&self.service_token(false).await?),
+        };
+        json_call(&self.deps, method, url, &authorization, body, what, repeat)
+            .await
+            .map_err(|error| self.refused_service_token(error))
     }
 
     fn client_url(&self, client_id: &str) -> String {
@@ -464,8 +630,25 @@ impl IdpAdapter for OktaAdapter {
     }
 
     async fn verify(&self) -> IdpResult<String> {
+        if let OktaAuth::ServiceApp { client_id, .. } = &self.auth {
+            // A fresh token: scopes granted since the cached one was issued count.
+            let token = self.service_token(true).await?;
+            let granted = listed(&unverified_claims(token.expose_secret()), "scp");
+            let missing: Vec<&str> = SCOPES
+                .split(' ')
+                .filter(|s| !granted.iter().any(|g| g == s))
+                .collect();
+            if !missing.is_empty() {
+                return Err(IdpError::Unauthorized(format!(
+                    "Okta gave the service app {client_id} a token without {}: grant {} on \
+                     its Okta API Scopes tab ({APP} > Okta API Scopes > Grant)",
+                    missing.join(", "),
+                    if missing.len() == 1 { "it" } else { "them" }
+                )));
+            }
+        }
         let url = format!("{}/oauth2/v1/clients?limit=1", self.org());
-        match self
+        let listed = self
             .api(
                 reqwest::Method::GET,
                 &url,
@@ -473,17 +656,25 @@ impl IdpAdapter for OktaAdapter {
                 "Okta list clients",
                 Repeat::Idempotent,
             )
-            .await
-        {
-            Ok(_) => Ok(format!(
+            .await;
+        match (&self.auth, listed) {
+            (OktaAuth::ApiToken(_), Ok(_)) => Ok(format!(
                 "the API token lists OAuth clients at {}",
                 self.org()
             )),
-            Err(IdpError::Unauthorized(detail)) => Err(IdpError::Unauthorized(format!(
-                "Okta refused the API token (dcr_token): {detail}; it may be revoked or \
-                 expired, or its admin may lack the Application Administrator role"
-            ))),
-            Err(error) => Err(error),
+            (OktaAuth::ServiceApp { client_id, .. }, Ok(_)) => Ok(format!(
+                "the service app {client_id} got a token at {}/oauth2/v1/token with {SCOPES} \
+                 and lists OAuth clients at {}",
+                self.org(),
+                self.org()
+            )),
+            (OktaAuth::ApiToken(_), Err(IdpError::Unauthorized(detail))) => {
+                Err(IdpError::Unauthorized(format!(
+                    "Okta refused the API token (dcr_token): {detail}; it may be revoked or \
+                     expired, or its admin may lack the Application Administrator role"
+                )))
+            }
+            (_, Err(error)) => Err(error),
         }
     }
 }

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
 use super::http::Answer;
-use super::management_token::ManagementGrant;
+use super::management_token::{ClientAuth, ManagementGrant};
 use super::retry::{Repeat, call};
 use super::{IdpDeps, IdpError, IdpResult};
 
@@ -39,9 +39,13 @@ pub(super) async fn management_token(
         .token(&ManagementGrant {
             token_endpoint: &endpoint,
             client_id: client.client_id,
-            client_secret: client.client_secret,
-            auth_method: client.auth_method,
+            client_noun: "management client",
+            auth: ClientAuth::Secret {
+                secret: client.client_secret,
+                method: client.auth_method,
+            },
             refusal_hint: client.refusal_hint,
+            error_hints: &[],
             params,
             single_use,
         })

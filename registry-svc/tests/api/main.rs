@@ -16,6 +16,7 @@ mod drift;
 mod entra_replication;
 mod http_bridge;
 mod input_rules;
+mod okta_service_app;
 mod paging;
 mod people;
 mod provider_secrets;

@@ -427,6 +427,7 @@ async fn verify_says_what_the_management_credentials_lack() {
     // Okta: a revoked (unknown) API token.
     let config = Config::Okta(pb::OktaConfig {
         dcr_token: "00RevokedToken000000000000000000000000000".into(),
+        ..Default::default()
     });
     let verified = verify_with(&emu, "okta", config).await;
     assert!(!verified.ok);
