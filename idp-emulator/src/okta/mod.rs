@@ -290,3 +290,22 @@ async fn keys(State(st): State<EmulatorState>) -> Response {
     let body = st.with(|w| w.keys.get(Vendor::Okta).jwks(&Map::new()));
     json(StatusCode::OK, body)
 }
+
+/// OpenID Connect scopes: a client-credentials request may not ask for them.
+pub(super) const OIDC_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "groups",
+    "device_sso",
+];
+
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    json(
+        status,
+        json!({ "error": error, "error_description": description }),
+    )
+}

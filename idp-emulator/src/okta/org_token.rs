@@ -22,6 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::service_apps::{OKTA_SCOPES, ServiceApp};
+use super::{OIDC_SCOPES, oauth_error};
 use crate::http::{json, parse_params, split_scopes};
 use crate::state::{EmulatorState, Vendor, World};
 
@@ -32,25 +33,6 @@ const TOKEN_TTL: i64 = 3600;
 /// only an hour in the future.").
 const MAX_ASSERTION_AHEAD: i64 = 3600;
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// OpenID Connect scopes, which a client credentials request may not ask for.
-const OIDC_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "address",
-    "phone",
-    "offline_access",
-    "groups",
-    "device_sso",
-];
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json(
-        status,
-        json!({ "error": error, "error_description": description }),
-    )
-}
 
 fn invalid_client(description: &str) -> Response {
     oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description)

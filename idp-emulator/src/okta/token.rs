@@ -9,31 +9,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{App, SecretStatus};
+use super::{App, OIDC_SCOPES, SecretStatus, oauth_error};
 use crate::http::{auth_method_used, client_creds, json, parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, Vendor, World};
 
 const TOKEN_TTL: i64 = 3600;
-
-/// OpenID Connect scopes: a client-credentials request may not ask for them.
-const OIDC_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "address",
-    "phone",
-    "offline_access",
-    "groups",
-    "device_sso",
-];
-
-fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    json(
-        status,
-        json!({ "error": error, "error_description": description }),
-    )
-}
 
 /// Authenticates the calling client by the one method its `token_endpoint_auth_method`
 /// names: Basic for `client_secret_basic` (Okta's default for clients registered without

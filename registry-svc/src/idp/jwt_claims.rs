@@ -20,15 +20,7 @@ pub(super) fn unverified_claims(token: &str) -> Map<String, Value> {
 
 /// The `scope` (space-separated), `scp` or `roles` (lists) claim as a list.
 pub(super) fn listed(claims: &Map<String, Value>, name: &str) -> Vec<String> {
-    match claims.get(name) {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect(),
-        _ => Vec::new(),
-    }
+    dcr_common::jwt::string_or_list(claims.get(name), ' ')
 }
 
 #[cfg(test)]
