@@ -375,9 +375,13 @@ async fn add_fault(State(st): State<EmulatorState>, body: Bytes) -> Response {
     if fault.status.is_none()
         && fault.delay_ms.is_none()
         && !fault.drop
+        && !fault.garble
         && fault.lag_requests.is_none()
     {
-        return bad("a fault needs status, delay_ms, drop or lag_requests");
+        return bad("a fault needs status, delay_ms, drop, garble or lag_requests");
+    }
+    if fault.garble && (fault.status.is_some() || fault.drop) {
+        return bad("garble changes the handler's answer: not with status or drop");
     }
     if fault.lag_requests == Some(0) {
         return bad("lag_requests must be at least 1");

@@ -43,6 +43,10 @@ pub(crate) struct Fault {
     /// Close the connection without answering.
     #[serde(default)]
     pub drop: bool,
+    /// The handler runs (the vendor acts), then its answer's body is replaced by a page
+    /// that is not JSON, as a proxy in front of the vendor may send: the status stays.
+    #[serde(default)]
+    pub garble: bool,
     /// Graph's replication lag (see [`crate::replication`]): the matching request (an
     /// application create) runs, then this many requests naming the application it made
     /// are answered as a replica that has not seen it yet.
@@ -111,6 +115,20 @@ fn normalize(method: &Method, matched: Option<&str>, path: &str) -> String {
     format!("{method} {route}")
 }
 
+/// `resp` with its status kept and its body replaced by an HTML page.
+fn garbled(resp: Response) -> Response {
+    let (mut parts, _) = resp.into_parts();
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/html"),
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        axum::body::Body::from("<html><body><h1>Bad Gateway</h1>upstream reset</body></html>"),
+    )
+}
+
 pub(crate) async fn middleware(
     State(state): State<EmulatorState>,
     req: Request,
@@ -148,10 +166,11 @@ pub(crate) async fn middleware(
                 fault_response(vendor, &path, status, fault.retry_after)
             } else {
                 let resp = replication::pass(&state, req, next).await;
-                match fault.lag_requests {
+                let resp = match fault.lag_requests {
                     Some(requests) => replication::remember_created(&state, resp, requests).await,
                     None => resp,
-                }
+                };
+                if fault.garble { garbled(resp) } else { resp }
             }
         }
     };
@@ -340,6 +359,7 @@ mod tests {
             retry_after: None,
             delay_ms: None,
             drop: false,
+            garble: false,
             lag_requests: None,
             times: 2,
         });

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use dcr_proto::registry::v1 as pb;
-use dcr_testkit::emulator::{clear_faults, emulator, fault, provider, token_status};
+use dcr_testkit::emulator::{clear_faults, emulator, fault, idp_clients, provider, token_status};
 use serde_json::json;
 use tonic::Code;
 
@@ -420,4 +420,109 @@ async fn a_regeneration_rate_limited_by_the_idp_waits_and_succeeds() {
     assert_eq!(works(fresh.client_secret).await, 200);
     assert_eq!(works(old).await, 401, "the old secret is gone");
     assert_eq!(get(&app, &application.id).await.attention, "");
+}
+
+/// An IdP (or a proxy before it) that answers garbage: the IdP may have acted, so dcr
+/// takes the answer for neither success nor refusal. A regeneration whose answer cannot
+/// be read marks the app for attention (the IdP's secret may have changed) and a later
+/// regeneration recovers; a create whose answer cannot be read is settled by the
+/// reconciler, which finds dcr's client by its marker and deletes it: no orphan.
+#[tokio::test]
+async fn garbage_from_the_idp_is_neither_success_nor_refusal() {
+    let emu = emulator().await;
+    let app = spawn_app().await;
+    let (_, strategy, _) = app.setup(provider(&emu, "okta"), true).await;
+    let created = app.create_app("dev-1", &strategy.id, "garbled").await;
+    let application = created.application.expect("app");
+    let first_secret = created.credential.expect("credential").client_secret;
+
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients/", "method": "POST", "garble": true}),
+    )
+    .await;
+    let regenerate = || async {
+        app.portal("dev-1")
+            .regenerate_secret(pb::RegenerateSecretRequest {
+                application_id: application.id.clone(),
+            })
+            .await
+    };
+    let error = regenerate()
+        .await
+        .expect_err("an answer that cannot be read");
+    assert_eq!(error.code(), Code::Unavailable, "{}", error.message());
+    assert!(error.message().contains("attention"), "{}", error.message());
+    // The secret the developer holds is still the one dcr lists (nothing was guessed).
+    let listed = active_credentials(&app, &application.id).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    app.clock.advance(PAST_THE_LEASE);
+    let pass = app.registry.reconcile_once().await.expect("pass");
+    assert_eq!(pass.unclear_changes, 1, "{pass:?}");
+    assert!(
+        get(&app, &application.id)
+            .await
+            .attention
+            .contains("secret there may have changed")
+    );
+    // The IdP did rotate: the developer's secret no longer works there.
+    assert_ne!(
+        token_status(&emu, "okta", &application.client_id, &first_secret, "").await,
+        200
+    );
+    let fresh = regenerate().await.expect("regenerate").into_inner();
+    assert_eq!(
+        token_status(
+            &emu,
+            "okta",
+            &application.client_id,
+            &fresh.client_secret,
+            ""
+        )
+        .await,
+        200
+    );
+    assert_eq!(get(&app, &application.id).await.attention, "");
+
+    // A create answered with garbage: PROVISIONING, then the reconciler deletes the
+    // client the IdP made (found by dcr's marker) and fails the app.
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/oauth2/v1/clients", "method": "POST", "garble": true}),
+    )
+    .await;
+    let error = app
+        .portal("dev-1")
+        .create_application(pb::CreateApplicationRequest {
+            name: "garbled-create".into(),
+            strategy_id: strategy.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("an answer that cannot be read");
+    assert_eq!(error.code(), Code::Unavailable, "{}", error.message());
+    assert!(
+        error.message().contains("PROVISIONING"),
+        "{}",
+        error.message()
+    );
+    let marked = |clients: Vec<serde_json::Value>| {
+        clients
+            .iter()
+            .filter(|c| c.to_string().contains("garbled-create"))
+            .count()
+    };
+    assert_eq!(
+        marked(idp_clients(&emu, "okta").await),
+        1,
+        "the IdP made it"
+    );
+    app.clock.advance(PAST_THE_LEASE);
+    let pass = app.registry.reconcile_once().await.expect("pass");
+    assert_eq!(pass.undone_creates, 1, "{pass:?}");
+    assert_eq!(
+        marked(idp_clients(&emu, "okta").await),
+        0,
+        "the orphan was deleted"
+    );
 }
