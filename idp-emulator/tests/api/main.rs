@@ -12,3 +12,5 @@ mod fidelity;
 mod helpers;
 mod okta;
 mod persist;
+mod sso;
+mod sso_strict;
