@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::commands::{
-    self, Ctx, apps, audit, certs, check, credentials, doctor, plan, products, providers,
-    registrations, strategies, token,
+    self, Ctx, apps, audit, certs, check, credentials, doctor, login, plan, products, providers,
+    registrations, strategies, token, whoami,
 };
 use crate::connection::ConnectionArgs;
 use crate::output::Format;
@@ -71,6 +71,14 @@ pub enum Command {
     Apply(plan::FileArgs),
     /// Print the registry's providers, strategies and products as a configuration file.
     Export(plan::ExportArgs),
+    /// Sign in as a person at the identity provider (--issuer) through your browser;
+    /// registry calls without a static token then go as you.
+    Login(login::LoginArgs),
+    /// Delete the stored sign-in (and revoke it where the identity provider can).
+    Logout(login::LogoutArgs),
+    /// Who the registry takes you to be: the person signed in, their roles and developer
+    /// id, or the static token in use.
+    Whoami,
     /// Run the whole stack in one process for trying dcr out.
     Dev(crate::dev::DevArgs),
     /// Make a private CA and TLS certificates for a deployment (services and clients).
@@ -103,6 +111,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => plan::apply(&ctx, args).await,
         Command::Export(args) => plan::export(&ctx, args).await,
         Command::Certs(args) => certs::run(&ctx, args),
+        Command::Login(args) => login::login(&ctx, args).await,
+        Command::Logout(args) => login::logout(&ctx, args).await,
+        Command::Whoami => whoami::run(&ctx).await,
         Command::Completion { shell } => {
             commands::refuse_env(&ctx, "completion")?;
             completion(shell)
@@ -113,6 +124,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Reads the signed-in person (refreshing their token if due) for a command that calls
+/// the registry without a static token for some role. A sign-in that cannot be used is
+/// kept as its reason, said only if the command needs it.
+pub async fn attach_person(cli: &mut Cli) {
+    let registry = !matches!(
+        cli.command,
+        Command::Login(_)
+            | Command::Logout(_)
+            | Command::Dev(_)
+            | Command::Certs(_)
+            | Command::Completion { .. }
+            | Command::Token(_)
+    );
+    let connection = &mut cli.connection;
+    if !registry || (connection.admin_token.is_some() && connection.portal_token.is_some()) {
+        return;
+    }
+    let issuer = connection.identity_issuer.clone().filter(|i| !i.is_empty());
+    connection.person =
+        match crate::login::session::current(issuer.as_deref(), crate::login::now_secs).await {
+            Ok(person) => person.map(Ok),
+            Err(e) => Some(Err(e.to_string())),
+        };
 }
 
 /// The completion script for `shell`, generated from this command tree, on stdout.

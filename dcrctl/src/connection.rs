@@ -1,6 +1,8 @@
 //! Where the services are and who dcrctl is to them: the flags every command shares
 //! (each with an environment default), and gRPC clients that carry the right credentials.
-//! Channels connect lazily, so a command only needs the services it calls.
+//! Channels connect lazily, so a command only needs the services it calls. A registry
+//! call whose role has no static token carries the signed-in person's access token
+//! (`dcrctl login`), when there is one.
 
 use clap::Args;
 use dcr_proto::authz::v1::authz_service_client::AuthzServiceClient;
@@ -12,6 +14,8 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 pub use dcr_common::auth::DEVELOPER_HEADER;
+
+use crate::login::PersonLogin;
 
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
@@ -56,9 +60,17 @@ pub struct ConnectionArgs {
     /// admin token).
     #[arg(long, global = true, env = "DCR_SERVICE_TOKEN", hide_env_values = true)]
     pub service_token: Option<SecretString>,
+    /// The identity provider whose sign-in (`dcrctl login`) registry calls without a
+    /// static token use (default: the last one signed in at).
+    #[arg(long, global = true, env = "DCR_IDENTITY_ISSUER")]
+    pub identity_issuer: Option<String>,
     /// TLS settings for https:// URLs; None: from DCR_TLS_CA_FILE and friends.
     #[arg(skip)]
     pub tls: Option<dcr_common::tls::ClientTlsFiles>,
+    /// The signed-in person, read (and refreshed) before the command runs when a role
+    /// lacks its static token; the error says why a stored sign-in cannot be used.
+    #[arg(skip)]
+    pub person: Option<Result<PersonLogin, String>>,
 }
 
 /// Adds the caller's metadata to every request.
@@ -106,27 +118,36 @@ pub struct CredentialFlag {
     pub what: &'static str,
     pub flag: &'static str,
     pub env: &'static str,
+    /// What else works instead: a person's sign-in, for the registry's roles.
+    pub instead: &'static str,
 }
+
+/// The way round a missing admin or portal token.
+const SIGN_IN: &str = ", or sign in as a person with `dcrctl login`";
 
 const ADMIN: CredentialFlag = CredentialFlag {
     what: "the admin token",
     flag: "admin-token",
     env: "DCR_ADMIN_TOKEN",
+    instead: SIGN_IN,
 };
 const PORTAL: CredentialFlag = CredentialFlag {
     what: "the portal token",
     flag: "portal-token",
     env: "DCR_PORTAL_TOKEN",
+    instead: SIGN_IN,
 };
 const GATEWAY: CredentialFlag = CredentialFlag {
     what: "the gateway token",
     flag: "gateway-token",
     env: "DCR_GATEWAY_TOKEN",
+    instead: "",
 };
 const SERVICE: CredentialFlag = CredentialFlag {
     what: "the service token",
     flag: "service-token",
     env: "DCR_SERVICE_TOKEN",
+    instead: "",
 };
 
 impl Role {
@@ -169,12 +190,16 @@ impl Role {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
-    #[error("{what} is not set: pass --{flag} or set {env}")]
+    #[error("{what} is not set: pass --{flag} or set {env}{instead}")]
     Missing {
         what: &'static str,
         flag: &'static str,
         env: &'static str,
+        instead: &'static str,
     },
+    /// A stored sign-in that cannot be used (expired for good, the IdP unreachable).
+    #[error("{0}")]
+    Login(String),
     #[error("--{flag} is not a valid value: {reason}")]
     Invalid { flag: &'static str, reason: String },
     #[error("{0}")]
@@ -187,6 +212,7 @@ impl ConnectionError {
             what: credential.what,
             flag: credential.flag,
             env: credential.env,
+            instead: credential.instead,
         }
     }
 }
@@ -252,9 +278,38 @@ impl ConnectionArgs {
         }
     }
 
+    /// The signed-in person a call of `role` goes as: one without its static token.
+    pub fn uses_login(&self, role: Role) -> Option<&PersonLogin> {
+        let static_token = match role {
+            Role::Admin => self.admin_token.is_some(),
+            Role::Portal => self.portal_token.is_some(),
+            Role::Gateway | Role::Directory | Role::Client => return None,
+        };
+        match &self.person {
+            Some(Ok(person)) if !static_token => Some(person),
+            _ => None,
+        }
+    }
+
+    /// The person's bearer for a role without its static token, or why there is none.
+    fn person_bearer(
+        &self,
+        credential: CredentialFlag,
+    ) -> Result<AsciiMetadataValue, ConnectionError> {
+        match &self.person {
+            Some(Ok(person)) => bearer(Some(person.token()), credential),
+            Some(Err(problem)) => Err(ConnectionError::Login(problem.clone())),
+            None => Err(ConnectionError::missing(credential)),
+        }
+    }
+
     fn admin(&self) -> Result<Authed, ConnectionError> {
+        let bearer = match &self.admin_token {
+            Some(token) => bearer(Some(token), ADMIN)?,
+            None => self.person_bearer(ADMIN)?,
+        };
         let credentials = Credentials {
-            bearer: bearer(self.admin_token.as_ref(), ADMIN)?,
+            bearer,
             developer: None,
         };
         Ok(InterceptedService::new(
@@ -264,10 +319,22 @@ impl ConnectionArgs {
     }
 
     fn portal(&self) -> Result<Authed, ConnectionError> {
+        // A person is the developer their token names: no header, no portal token.
+        if self.portal_token.is_none() && self.person.is_some() {
+            let credentials = Credentials {
+                bearer: self.person_bearer(PORTAL)?,
+                developer: None,
+            };
+            return Ok(InterceptedService::new(
+                channel(&self.registry_url, "registry-url", self.tls.as_ref())?,
+                credentials,
+            ));
+        }
         let developer = self.developer.as_deref().ok_or(ConnectionError::Missing {
             what: "the developer id",
             flag: "developer",
             env: "DCR_DEVELOPER_ID",
+            instead: " (with the portal token), or sign in as a person with `dcrctl login`",
         })?;
         let credentials = Credentials {
             bearer: bearer(self.portal_token.as_ref(), PORTAL)?,
@@ -284,9 +351,38 @@ impl ConnectionArgs {
         ))
     }
 
-    /// Whether admin calls can be made (name resolution for portal commands needs them).
+    /// Whether admin calls can be made (name resolution for portal commands needs them):
+    /// with the admin token, or as a signed-in person (whose roles may still refuse).
     pub fn has_admin_token(&self) -> bool {
-        self.admin_token.is_some()
+        self.admin_token.is_some() || matches!(self.person, Some(Ok(_)))
+    }
+
+    /// Whether portal calls can be made: the portal token for a developer, or a person.
+    pub fn has_portal(&self) -> bool {
+        (self.portal_token.is_some() && self.developer.is_some())
+            || matches!(self.person, Some(Ok(_)))
+    }
+
+    /// `IdentityService` with the credentials a command would use, in this order: the
+    /// admin token, the portal token, the person's sign-in; and the role that names them.
+    pub fn identity(
+        &self,
+    ) -> Result<
+        (
+            reg::identity_service_client::IdentityServiceClient<Authed>,
+            Role,
+        ),
+        ConnectionError,
+    > {
+        let (service, role) = if self.admin_token.is_some() || self.portal_token.is_none() {
+            (self.admin()?, Role::Admin)
+        } else {
+            (self.portal()?, Role::Portal)
+        };
+        Ok((
+            reg::identity_service_client::IdentityServiceClient::new(service),
+            role,
+        ))
     }
 
     pub fn has_service_token(&self) -> bool {

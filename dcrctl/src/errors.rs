@@ -67,6 +67,7 @@ const VERBS: &[(&str, &str)] = &[
     ("ListCredentials", "dcrctl credentials list"),
     ("ListAuditEvents", "dcrctl audit list"),
     ("IssueToken", "dcrctl token"),
+    ("WhoAmI", "dcrctl whoami"),
 ];
 
 /// `message` with each gRPC method name that has a dcrctl command replaced by that
@@ -228,12 +229,48 @@ fn saying(outcome: &str, message: &str) -> String {
     }
 }
 
+/// A call made as a signed-in person was refused: for lack of a role (their groups decide),
+/// or because the registry does not accept their token.
+fn refused_person(
+    what: &str,
+    service: &str,
+    url: &str,
+    message: &str,
+    person: &crate::login::PersonLogin,
+    code: Code,
+) -> String {
+    let who = &person.who;
+    let issuer = &person.issuer;
+    if code == Code::PermissionDenied {
+        format!(
+            "error: {what}: {service} at {url} refused {who} ({message}). Roles come from your \
+             groups at {issuer}: ask for the group that grants the role, or use a token made \
+             for this (--admin-token, DCR_ADMIN_TOKEN)"
+        )
+    } else {
+        format!(
+            "error: {what}: {service} at {url} did not accept the sign-in of {who} at {issuer} \
+             ({message}): run `dcrctl login` again; if that does not help, {service} trusts \
+             another identity provider or audience (its DCR_IDENTITY_ISSUER and \
+             DCR_IDENTITY_AUDIENCE)"
+        )
+    }
+}
+
 fn explain(failed: &CallFailed, connection: &ConnectionArgs) -> String {
     let CallFailed { role, what, status } = failed;
     let what = &dcr_common::text::excerpt(what, MAX_WHAT);
     let service = role.service();
     let url = connection.url_for(*role);
     let message = &server_message(status);
+    if let Some(person) = connection.uses_login(*role)
+        && matches!(
+            status.code(),
+            Code::Unauthenticated | Code::PermissionDenied
+        )
+    {
+        return refused_person(what, service, url, message, person, status.code());
+    }
     match status.code() {
         Code::Unauthenticated | Code::PermissionDenied => match role.credential() {
             Some(credential) => format!(

@@ -6,6 +6,7 @@
 //!   shared name resolution in `commands::resolve`;
 //! - `output`: tables for people, `--output json` for scripts, `--output env` for `eval`;
 //! - `errors`: failures as messages that say what to do, and exit codes;
+//! - `login`: people signing in (`dcrctl login`) and their tokens on registry calls;
 //! - `declarative/`: `apply`, `plan` and `export` of a dcr.yaml;
 //! - `dev`: the whole stack in one process on SQLite and the IdP emulator.
 
@@ -15,6 +16,7 @@ pub mod connection;
 pub mod declarative;
 pub mod dev;
 pub mod errors;
+pub mod login;
 pub mod output;
 
 use std::process::ExitCode;
@@ -26,10 +28,11 @@ use clap::error::ErrorKind;
 /// code: 0 ok, 1 a failed call or a denied check, 2 usage.
 pub async fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2 (0 for --help and --version).
-    let cli = match cli::Cli::try_parse() {
+    let mut cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => return clap_error(&error),
     };
+    cli::attach_person(&mut cli).await;
     let connection = cli.connection.clone();
     match cli::run(cli).await {
         Ok(code) => code,

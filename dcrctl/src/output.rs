@@ -54,6 +54,7 @@ proto_names! {
     reg::CreateApplicationResponse => "dcr.registry.v1.CreateApplicationResponse",
     reg::Credential => "dcr.registry.v1.Credential",
     reg::AuditEvent => "dcr.registry.v1.AuditEvent",
+    reg::WhoAmIResponse => "dcr.registry.v1.WhoAmIResponse",
     token::IssueTokenResponse => "dcr.token.v1.IssueTokenResponse",
     authz::CheckResponse => "dcr.authz.v1.CheckResponse",
 }

@@ -25,6 +25,8 @@ fn connection(app: &TestApp) -> ConnectionArgs {
         gateway_token: None,
         service_token: None,
         tls: None,
+        identity_issuer: None,
+        person: None,
     }
 }
 

@@ -97,7 +97,8 @@ fn initial_key(index: usize) -> Result<SigningKey, CryptoError> {
     type Initial = Result<Vec<(String, Vec<u8>)>, CryptoError>;
     static INITIAL: OnceLock<Initial> = OnceLock::new();
     let keys = INITIAL.get_or_init(|| {
-        (0..crate::state::Vendor::ALL.len())
+        // One set per vendor, then the SSO issuer's.
+        (0..=crate::state::SSO_KEY_INDEX)
             .map(|_| {
                 let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| CryptoError)?;
                 let der = pair.as_der().map_err(|_| CryptoError)?;

@@ -1,7 +1,8 @@
 //! An in-memory emulator of the identity-provider APIs dcr's provider adapters call:
 //! Auth0 (Authentication + Management API v2), Okta (custom authorization server, DCR
 //! API, Client Secrets API), Curity (token service, DCR + RFC 7592 management) and
-//! Microsoft Entra ID (v1/v2 token endpoints, Microsoft Graph applications). Each vendor
+//! Microsoft Entra ID (v1/v2 token endpoints, Microsoft Graph applications); and an OpenID
+//! provider of its own at `/sso` where people sign in (`dcrctl login`). Each vendor
 //! lives under its own first path segment of one plain-HTTP listener, with its own
 //! issuer and RS256 keys; `/__emulator/` is the test control API. See `README.md` for
 //! every endpoint, the reference page it follows, and the seeded credentials.
@@ -31,6 +32,7 @@ mod persist;
 mod replication;
 pub mod seed;
 mod server;
+mod sso;
 mod state;
 mod urls;
 
@@ -52,6 +54,7 @@ pub fn router(state: EmulatorState) -> Router {
         .merge(okta::routes())
         .merge(curity::routes())
         .merge(entra::routes())
+        .merge(sso::routes())
         .merge(control::routes());
     if state.inner.persist.is_some() {
         // Innermost: it runs right after the handler, before the answer leaves.

@@ -18,9 +18,9 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::state::{EmulatorState, VendorKeys, World};
+use crate::state::{EmulatorState, SSO_KEY_INDEX, VendorKeys, World};
 use crate::urls::Urls;
-use crate::{auth0, curity, entra, okta};
+use crate::{auth0, curity, entra, okta, sso};
 
 /// The format this emulator writes and reads; any other is refused rather than guessed at.
 pub(crate) const VERSION: u64 = 1;
@@ -38,6 +38,7 @@ struct FileRef<'a> {
     okta: &'a okta::Org,
     curity: &'a curity::Server,
     azure_ad: &'a entra::Directory,
+    sso: &'a sso::Directory,
 }
 
 /// What is read back.
@@ -53,6 +54,10 @@ struct FileOwned {
     okta: okta::Org,
     curity: curity::Server,
     azure_ad: entra::Directory,
+    /// Absent from files written before the SSO issuer existed: those get its seeded
+    /// people and a key.
+    #[serde(default)]
+    sso: Option<sso::Directory>,
 }
 
 /// The persisted part of `world`, as the file's bytes.
@@ -66,6 +71,7 @@ pub(crate) fn snapshot(world: &World, root: &str) -> io::Result<Vec<u8>> {
         okta: &world.okta,
         curity: &world.curity,
         azure_ad: &world.entra,
+        sso: &world.sso,
     };
     serde_json::to_vec_pretty(&file).map_err(io::Error::other)
 }
@@ -94,6 +100,11 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
     }
     let file: FileOwned = serde_json::from_value(doc)
         .map_err(|e| invalid(format!("not valid emulator state ({e})")))?;
+    let sso = match file.sso {
+        Some(sso) => sso,
+        None => sso::Directory::seeded(SSO_KEY_INDEX)
+            .map_err(|_| io::Error::other("RSA key generation failed"))?,
+    };
     let mut world = World {
         skew_secs: file.skew_secs,
         keys: file.keys,
@@ -101,6 +112,7 @@ pub(crate) fn load(path: &Path, bytes: &[u8], urls: &Urls) -> io::Result<World> 
         okta: file.okta,
         curity: file.curity,
         entra: file.azure_ad,
+        sso,
     };
     world.okta.org_url = urls.okta_org();
     let saved = Urls::new(&file.root);

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::keys::{CryptoError, KeySet};
 use crate::persist::{self, Persister};
 use crate::urls::Urls;
-use crate::{auth0, curity, entra, faults, okta, replication};
+use crate::{auth0, curity, entra, faults, okta, replication, sso};
 
 /// The four emulated vendors. `azure_ad` is dcr's provider type name for Entra ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -76,6 +76,9 @@ impl VendorKeys {
     }
 }
 
+/// The SSO issuer's place among the process's initial key sets (after the vendors').
+pub(crate) const SSO_KEY_INDEX: usize = Vendor::ALL.len();
+
 /// The vendors' state: what a state file keeps.
 pub(crate) struct World {
     /// Seconds added to the wall clock (`POST /__emulator/clock`), so tests can expire
@@ -86,6 +89,8 @@ pub(crate) struct World {
     pub okta: okta::Org,
     pub curity: curity::Server,
     pub entra: entra::Directory,
+    /// People and their sign-ins at the emulator's own OpenID provider (`/sso`).
+    pub sso: sso::Directory,
 }
 
 /// Test instrumentation, transient (never in a state file) and behind a lock of its own,
@@ -126,6 +131,7 @@ impl World {
             entra: KeySet::initial(3).map_err(gen_err)?,
         };
         let now = Utc::now();
+        let sso = sso::Directory::seeded(SSO_KEY_INDEX).map_err(gen_err)?;
         Ok(World {
             skew_secs: 0,
             keys,
@@ -133,6 +139,7 @@ impl World {
             okta: okta::Org::seeded(urls.okta_org(), now),
             curity: curity::Server::seeded(),
             entra: entra::Directory::seeded(now),
+            sso,
         })
     }
 }

@@ -122,4 +122,26 @@ impl Urls {
     pub fn graph_v1(&self) -> String {
         format!("{}/graph/v1.0", self.root)
     }
+
+    // --- SSO: people sign in (the emulator's own OpenID provider) ----------------------
+
+    /// `{root}/sso`: the issuer people sign in at (`dcrctl login`, `dcrctl dev`).
+    pub fn sso_issuer(&self) -> String {
+        format!("{}/sso", self.root)
+    }
+    pub fn sso_authorize(&self) -> String {
+        format!("{}/sso/authorize", self.root)
+    }
+    pub fn sso_token(&self) -> String {
+        format!("{}/sso/token", self.root)
+    }
+    pub fn sso_jwks(&self) -> String {
+        format!("{}/sso/jwks", self.root)
+    }
+    pub fn sso_userinfo(&self) -> String {
+        format!("{}/sso/userinfo", self.root)
+    }
+    pub fn sso_revoke(&self) -> String {
+        format!("{}/sso/revoke", self.root)
+    }
 }

@@ -7,6 +7,7 @@ pub mod certs;
 pub mod check;
 pub mod credentials;
 pub mod doctor;
+pub mod login;
 pub mod plan;
 pub mod products;
 pub mod providers;
@@ -14,6 +15,7 @@ pub mod registrations;
 pub mod resolve;
 pub mod strategies;
 pub mod token;
+pub mod whoami;
 
 use std::time::Duration;
 

@@ -270,9 +270,10 @@ pub fn header(column: &'static str, id_column: &'static str, wide: bool) -> Vec<
     }
 }
 
-/// Whether portal calls can be made: the portal token and a developer to act for.
+/// Whether portal calls can be made: the portal token and a developer to act for, or a
+/// signed-in person.
 pub fn has_portal(ctx: &Ctx) -> bool {
-    ctx.connection.portal_token.is_some() && ctx.connection.developer.is_some()
+    ctx.connection.has_portal()
 }
 
 // Names only decorate a table: a lookup the caller's role may not make, or that fails,

@@ -102,6 +102,8 @@ pub async fn seed(
         developer: None,
         gateway_token: None,
         service_token: None,
+        identity_issuer: None,
+        person: None,
     };
     let options = crate::declarative::Options {
         variables: variables(endpoints),

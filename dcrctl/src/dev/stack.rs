@@ -47,6 +47,11 @@ impl Endpoints {
         }
     }
 
+    /// Where people sign in: the emulator's OpenID provider, `{emulator}/sso`.
+    pub fn sso_issuer(&self) -> String {
+        dcr_idp_emulator::Urls::new(&self.emulator).sso_issuer()
+    }
+
     /// What dcr's own channels (and dcrctl) trust and present.
     pub fn client_tls(&self) -> ClientTlsFiles {
         self.tls
@@ -169,8 +174,21 @@ fn registry_config(
         reconcile_interval: registry_defaults::RECONCILE_INTERVAL,
         operation_lease: registry_defaults::OPERATION_LEASE,
         tls: shared.server_tls.clone(),
-        identity: None,
+        identity: Some(identity_config(endpoints, shared)?),
     })
+}
+
+/// People sign in at the emulator's own OpenID provider (`dcrctl login`), with dcr's
+/// default group names: its seeded people are an admin, an approver and developers.
+fn identity_config(
+    endpoints: &Endpoints,
+    shared: &Shared,
+) -> anyhow::Result<registry_svc::identity::IdentityConfig> {
+    Ok(registry_svc::identity::IdentityConfig::with_defaults(
+        endpoints.sso_issuer(),
+        dcr_idp_emulator::SSO_DEFAULT_AUDIENCE.to_owned(),
+        shared.url_policy,
+    )?)
 }
 
 fn token_config(endpoints: &Endpoints, shared: &Shared) -> token_svc::TokenConfig {

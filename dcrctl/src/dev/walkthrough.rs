@@ -60,6 +60,17 @@ pub fn environment(
             secrets.gateway_token.clone(),
         ),
         ("DCR_DEVELOPER_ID".to_owned(), "dev-1".to_owned()),
+        // `dcrctl login` signs people in at the emulator; `whoami` and calls made
+        // without the tokens above then go as them.
+        ("DCR_IDENTITY_ISSUER".to_owned(), endpoints.sso_issuer()),
+        (
+            "DCR_LOGIN_CLIENT_ID".to_owned(),
+            dcr_idp_emulator::SSO_LOGIN_CLIENT_ID.to_owned(),
+        ),
+        (
+            "DCR_IDENTITY_AUDIENCE".to_owned(),
+            dcr_idp_emulator::SSO_DEFAULT_AUDIENCE.to_owned(),
+        ),
     ]);
     vars.extend(file_variables.iter().map(|(k, v)| (k.clone(), v.clone())));
     let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -72,6 +83,23 @@ pub fn environment(
         )
     });
     format!("# Written by dcrctl dev: source it to use the dev stack.\n{path}{exports}\n")
+}
+
+/// The emulator's people, for `dcrctl login` (their passwords are published test values).
+fn people() -> String {
+    let mut table = crate::output::Table::new(&["  LOGIN", "PASSWORD", "ROLE", "NAME"]);
+    for person in dcr_idp_emulator::SSO_PEOPLE {
+        table.row(vec![
+            format!("  {}", person.login),
+            person.password.to_owned(),
+            person.role.to_owned(),
+            person.name.to_owned(),
+        ]);
+    }
+    format!(
+        "\nPeople who can sign in (dcrctl login, then this login and password in the browser):\n{}\n",
+        table.render()
+    )
 }
 
 pub fn render(endpoints: &Endpoints, data_dir: &Path, seeded: &Seeded) -> String {
@@ -106,9 +134,11 @@ pub fn render(endpoints: &Endpoints, data_dir: &Path, seeded: &Seeded) -> String
     }
     let _ = writeln!(
         out,
-        "  IdP emulator   {}   (Auth0, Okta, Curity, Entra ID)",
-        endpoints.emulator
+        "  IdP emulator   {}   (Auth0, Okta, Curity, Entra ID; people sign in at {})",
+        endpoints.emulator,
+        endpoints.sso_issuer()
     );
+    out.push_str(&people());
     let _ = writeln!(out, "\n{}", seeded.summary());
     let _ = writeln!(
         out,

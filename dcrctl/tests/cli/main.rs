@@ -1,10 +1,12 @@
 //! dcrctl end to end: the built binary against in-process services (registry-svc,
-//! token-svc, authz-svc) on a real Postgres and the real node oidc-provider. A few tests,
+//! token-svc, authz-svc) on a real Postgres, the real node oidc-provider and the IdP
+//! emulator (also as the identity provider people sign in at). A few tests,
 //! each a whole story, because each stack costs seconds on a 2-core CI machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod doctor;
 mod errors;
+mod login;
 mod okta_service_app;
 mod polish;
 mod story;
@@ -56,14 +58,15 @@ impl Dcrctl {
         self.env.get(name).map_or("", String::as_str)
     }
 
+    /// The command, not started: for a run that needs its pipes while it runs.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dcrctl"));
+        command.args(args).env_clear().envs(&self.env);
+        command
+    }
+
     pub async fn run(&self, args: &[&str]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_dcrctl"))
-            .args(args)
-            .env_clear()
-            .envs(&self.env)
-            .output()
-            .await
-            .expect("run dcrctl");
+        let output = self.command(args).output().await.expect("run dcrctl");
         Run {
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             code: output.status.code().unwrap_or(-1),

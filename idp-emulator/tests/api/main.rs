@@ -13,3 +13,5 @@ mod helpers;
 mod okta;
 mod okta_service_apps;
 mod persist;
+mod sso;
+mod sso_strict;

@@ -374,3 +374,46 @@ async fn unusable_state_files_are_refused_by_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn state_file_keeps_people_and_sign_ins_and_older_files_get_the_seeded_people() {
+    let dir = TempDir::new("sso");
+    let path = dir.file("idp.json");
+    let first = start(SocketAddr::from(([127, 0, 0, 1], 0)), &path).await;
+    let addr = first.emu.addr;
+    first
+        .control(
+            Method::POST,
+            "/__emulator/sso/people/aaron",
+            json!({ "groups": ["dcr-viewers"] }),
+        )
+        .await;
+    let signed_in = crate::sso::signed_in(&first, "aaron", &[]).await;
+    first.emu.shutdown().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(signed_in["refresh_token"].as_str().unwrap()),
+        "refresh tokens are kept as hashes"
+    );
+
+    // Restarted on the same file and address: the sign-in refreshes, groups as changed.
+    let second = start(addr, &path).await;
+    let (status, refreshed) =
+        crate::sso::refresh(&second, signed_in["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let person = second
+        .control(Method::GET, "/__emulator/sso/people/aaron", json!(null))
+        .await;
+    assert_eq!(person["groups"], json!(["dcr-viewers"]));
+    second.emu.shutdown().await;
+
+    // A file from before the SSO issuer: loaded, with the seeded people.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc.as_object_mut().unwrap().remove("sso");
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let third = start(addr, &path).await;
+    let person = third
+        .control(Method::GET, "/__emulator/sso/people/aaron", json!(null))
+        .await;
+    assert_eq!(person["groups"], json!(["dcr-approvers"]));
+}
