@@ -12,6 +12,7 @@ pub mod load;
 pub mod otlp;
 pub mod peers;
 pub mod people;
+pub mod reflection;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "registry")]
