@@ -27,12 +27,15 @@ pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
 
 /// A resource id from a request field.
 pub fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
+    id(value).map_err(|reason| ApiError::invalid(field, reason))
+}
+
+/// An id, or why it is not one (for `Violations`, which names the field itself).
+fn id(value: &str) -> Result<Uuid, String> {
     if value.is_empty() {
-        return Err(ApiError::invalid(field, "is required"));
+        return Err("is required".into());
     }
-    value
-        .parse()
-        .map_err(|_| ApiError::invalid(field, "is not a valid id"))
+    value.parse().map_err(|_| "is not a valid id".into())
 }
 
 /// Update mask paths, checked against what may change. None: the mask was empty.
@@ -236,10 +239,7 @@ pub fn parse_new_strategy(
     now: DateTime<Utc>,
 ) -> Result<AuthStrategy, ApiError> {
     let mut v = Violations::new();
-    let provider_id = v.check(
-        "strategy.provider_id",
-        parse_id("strategy.provider_id", &s.provider_id).map_err(|e| e.to_string()),
-    );
+    let provider_id = v.check("strategy.provider_id", id(&s.provider_id));
     let mut strategy = AuthStrategy {
         id: Uuid::now_v7(),
         name: String::new(),
@@ -332,10 +332,7 @@ fn apply_product_fields(
         target.description = description;
     }
     if wants(paths, "strategy_id")
-        && let Some(id) = v.check(
-            "product.strategy_id",
-            parse_id("product.strategy_id", &p.strategy_id).map_err(|e| e.to_string()),
-        )
+        && let Some(id) = v.check("product.strategy_id", id(&p.strategy_id))
     {
         target.strategy_id = id;
     }
@@ -413,10 +410,7 @@ pub fn parse_new_application(
         "description",
         validate::text(&r.description, validate::MAX_DESCRIPTION),
     );
-    let strategy_id = v.check(
-        "strategy_id",
-        parse_id("strategy_id", &r.strategy_id).map_err(|e| e.to_string()),
-    );
+    let strategy_id = v.check("strategy_id", id(&r.strategy_id));
     let redirect_uris = redirect_uris(&r.redirect_uris, &mut v);
     let request_id = r.request_id.trim().to_owned();
     if request_id.len() > 128 {

@@ -267,3 +267,29 @@ async fn names_ids_types_and_references_are_checked() {
     app.create_app("dev-2", &strategy.id, "same").await;
     let _ = product;
 }
+
+/// A missing or malformed id in a body is said once, with its field: the message a
+/// person reads is "invalid argument: product.strategy_id: is required", not the field
+/// and the reason twice over.
+#[tokio::test]
+async fn a_missing_or_bad_id_is_named_once() {
+    let app = spawn_app().await;
+    for (strategy_id, reason) in [("", "is required"), ("nope", "is not a valid id")] {
+        let error = app
+            .products()
+            .create_product(pb::CreateProductRequest {
+                product: Some(pb::ApiProduct {
+                    name: "p".into(),
+                    strategy_id: strategy_id.into(),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Code::InvalidArgument);
+        assert_eq!(
+            error.message(),
+            format!("invalid argument: product.strategy_id: {reason}")
+        );
+    }
+}
