@@ -3,7 +3,7 @@
 //! same run with the same load generator, and p50/p99 at half the echo server's rate. The
 //! gRPC health Check (empty messages) is shown too: the gap between it and the echo is
 //! what carrying a 1 KB token over gRPC costs, whatever the server does with it.
-//! docs/design.md's targets: ratio >= 0.8, p99 < 2 ms at half load. Run with `scripts/bench`.
+//! docs/design.md's targets: ratio >= 0.8, p99 < 2 ms at half load. Run with `scripts/bench inprocess`.
 //! `DCR_BENCH_TLS=1` runs everything (the services' hops, the baselines, the load) over
 //! TLS: the ratio then shows what TLS costs dcr beyond what it costs any tonic server.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]

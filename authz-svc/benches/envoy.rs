@@ -3,7 +3,7 @@
 //! same upstream with the same bearer JWT and the same load generator, in the same run.
 //! A plain Envoy proxy (no auth filter) is the reference for what any filter costs.
 //! Everything shares this machine's cores: Envoy (one worker each), authz-svc, the
-//! upstream and the generator. Run with `scripts/bench envoy`.
+//! upstream and the generator. Run with `scripts/bench inprocess envoy`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 /// The allocator the service binary uses (see its main.rs), for baseline and service alike.

@@ -2,7 +2,7 @@
 //! registry-svc (Postgres intent, the Auth0 Management API call at the IdP emulator,
 //! journal, commit), then the same IdP call made directly, in the same run. dcr's own
 //! time is the difference of the medians. docs/design.md's target: under 5 ms at p50.
-//! Run with `scripts/bench create_application`.
+//! Run with `scripts/bench inprocess create_application`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};

@@ -359,6 +359,69 @@ async fn echo_server() -> String {
     url
 }
 
+/// The message of the external benchmarks' echo server (`scripts/bench`): the service's
+/// request bytes wrapped in one `bytes` field, decoded and encoded again by prost, as a
+/// bare tonic server with a real message type would.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct EchoMessage {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub payload: Bytes,
+}
+
+/// `/dcr.bench.Echo/Echo` answering its `EchoMessage` unchanged.
+#[derive(Clone, Copy)]
+struct BytesEcho;
+
+impl tonic::server::NamedService for BytesEcho {
+    const NAME: &'static str = "dcr.bench.Echo";
+}
+
+struct BytesEchoHandler;
+
+impl tonic::server::UnaryService<EchoMessage> for BytesEchoHandler {
+    type Response = EchoMessage;
+    type Future = std::future::Ready<Result<tonic::Response<EchoMessage>, tonic::Status>>;
+    fn call(&mut self, request: tonic::Request<EchoMessage>) -> Self::Future {
+        std::future::ready(Ok(tonic::Response::new(request.into_inner())))
+    }
+}
+
+impl tower_service::Service<tonic::codegen::http::Request<tonic::body::Body>> for BytesEcho {
+    type Response = tonic::codegen::http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = tonic::codegen::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: tonic::codegen::http::Request<tonic::body::Body>) -> Self::Future {
+        Box::pin(async move {
+            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::<
+                EchoMessage,
+                EchoMessage,
+            >::new());
+            Ok(grpc.unary(BytesEchoHandler, request).await)
+        })
+    }
+}
+
+/// Serves the bare echo of `EchoMessage`s on `listener` (plaintext h2c, TCP_NODELAY like
+/// dcr's servers) until the process ends: the baseline of the external benchmarks.
+pub async fn serve_bytes_echo(
+    listener: tokio::net::TcpListener,
+) -> Result<(), tonic::transport::Error> {
+    tonic::transport::Server::builder()
+        .add_service(BytesEcho)
+        .serve_with_incoming(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        )
+        .await
+}
+
 /// The echo server, sent `message` (the same bytes as the service under test gets, echoed
 /// back) over `connections` connections.
 async fn echo_call(message: &impl prost::Message, connections: usize) -> RawCall {

@@ -2,7 +2,7 @@
 //! same request bytes (and, for reference, the gRPC health Check with empty messages),
 //! measured in the same run with the same load generator, plus p50/p99 at half the echo
 //! server's rate. docs/design.md's target: ratio >= 0.8.
-//! Run with `scripts/bench` (it starts Postgres and the IdP peer).
+//! Run with `scripts/bench inprocess` (it starts Postgres and the IdP peer).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 /// The allocator the service binary uses (see its main.rs), for baseline and service alike.
