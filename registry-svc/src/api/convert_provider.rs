@@ -47,7 +47,8 @@ fn check_presence(config: &Config, prefix: &str, v: &mut Violations) {
         }
         let value = text(config, field.name);
         match field.presence {
-            Presence::Optional => continue,
+            // Optional: nothing to require, but its length is bounded like the rest.
+            Presence::Optional => {}
             Presence::Required if value.is_empty() => {
                 v.add(format!("{prefix}.{}", field.name), "is required");
             }

@@ -293,3 +293,40 @@ async fn a_missing_or_bad_id_is_named_once() {
         );
     }
 }
+
+/// Optional provider fields are bounded like required ones: a 5,000-character audience
+/// is refused, naming the field, and nothing is stored.
+#[tokio::test]
+async fn an_optional_provider_field_is_bounded_too() {
+    let app = spawn_app().await;
+    let error = app
+        .providers()
+        .create_provider(pb::CreateProviderRequest {
+            provider: Some(pb::Provider {
+                name: "long".into(),
+                issuer: "https://tenant.auth0.example.com/".into(),
+                active: true,
+                config: Some(pb::provider::Config::Auth0(pb::Auth0Config {
+                    initial_client_id: "mgmt".into(),
+                    initial_client_secret: "mgmt-secret".into(),
+                    initial_client_audience: "a".repeat(5000),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(
+        violations(&error),
+        ["provider.auth0.initial_client_audience"]
+    );
+    let listed = app
+        .providers()
+        .list_providers(pb::ListProvidersRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.providers.is_empty());
+}
