@@ -19,16 +19,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::service_apps::{OKTA_SCOPES, ServiceApp};
-use super::{OIDC_SCOPES, oauth_error};
-use crate::http::{json, parse_params, split_scopes};
-use crate::state::{EmulatorState, Vendor, World};
+use super::{OIDC_SCOPES, access_token_answer, oauth_error};
+use crate::http::{parse_params, split_scopes};
+use crate::state::{EmulatorState, World};
 
-/// Okta's org authorization server tokens live one hour ("The lifetime for this token is
-/// fixed at one hour.").
-const TOKEN_TTL: i64 = 3600;
 /// An assertion's `exp` may be at most an hour ahead ("This value must be a maximum of
 /// only an hour in the future.").
 const MAX_ASSERTION_AHEAD: i64 = 3600;
@@ -256,34 +253,7 @@ fn mint(
         Ok(scopes) => scopes,
         Err(resp) => return resp,
     };
-    let now = w.now_secs();
-    let claims = json!({
-        "ver": 1,
-        "jti": format!("AT.{}", crate::ids::url_safe(43)),
-        "iss": org,
-        "aud": org,
-        "iat": now,
-        "exp": now + TOKEN_TTL,
-        "cid": app.client_id,
-        "scp": scopes,
-        "sub": app.client_id,
-    });
-    match w.keys.get(Vendor::Okta).sign(&claims, &[]) {
-        Ok(access_token) => json(
-            StatusCode::OK,
-            json!({
-                "token_type": "Bearer",
-                "expires_in": TOKEN_TTL,
-                "access_token": access_token,
-                "scope": scopes.join(" "),
-            }),
-        ),
-        Err(_) => oauth_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "signing failed",
-        ),
-    }
+    access_token_answer(w, org, org, &app.client_id, &scopes)
 }
 
 /// `POST {org}/oauth2/v1/token`: form only; `grant_type=client_credentials`, `scope`,

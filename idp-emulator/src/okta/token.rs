@@ -9,12 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{App, OIDC_SCOPES, SecretStatus, oauth_error};
+use super::{App, OIDC_SCOPES, SecretStatus, access_token_answer, oauth_error};
 use crate::http::{auth_method_used, client_creds, json, parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, Vendor, World};
-
-const TOKEN_TTL: i64 = 3600;
 
 /// Authenticates the calling client by the one method its `token_endpoint_auth_method`
 /// names: Basic for `client_secret_basic` (Okta's default for clients registered without
@@ -117,30 +115,7 @@ pub(super) async fn token(
                 &format!("Cannot request '{oidc}' scopes using client credentials"),
             );
         }
-        let now = w.now_secs();
-        let claims = json!({
-            "ver": 1,
-            "jti": format!("AT.{}", crate::ids::url_safe(43)),
-            "iss": issuer,
-            "aud": "api://default",
-            "iat": now,
-            "exp": now + TOKEN_TTL,
-            "cid": app.client_id,
-            "scp": scopes,
-            "sub": app.client_id,
-        });
-        match w.keys.get(Vendor::Okta).sign(&claims, &[]) {
-            Ok(access_token) => json(
-                StatusCode::OK,
-                json!({
-                    "token_type": "Bearer",
-                    "expires_in": TOKEN_TTL,
-                    "access_token": access_token,
-                    "scope": scopes.join(" "),
-                }),
-            ),
-            Err(_) => oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "signing failed"),
-        }
+        access_token_answer(w, &issuer, "api://default", &app.client_id, &scopes)
     })
 }
 
