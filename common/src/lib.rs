@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod listen;
 pub mod metrics;
 pub mod oauth;
+pub mod oidc;
 pub mod otel;
 pub mod person;
 pub mod pki;

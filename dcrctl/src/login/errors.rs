@@ -14,6 +14,9 @@ pub enum LoginError {
     /// A URL dcrctl will not send a person's tokens to.
     #[error("{what} {url:?} is not https (plain http only on 127.0.0.1, [::1] or localhost)")]
     Insecure { what: &'static str, url: String },
+    /// The ID token does not belong to this sign-in.
+    #[error("the sign-in did not complete: the ID token {0}; run `dcrctl login` again")]
+    IdToken(&'static str),
     /// The provider cannot be reached, or its answer is not what the standards say.
     #[error("the identity provider at {url}: {problem}; check --issuer (DCR_IDENTITY_ISSUER)")]
     Provider { url: String, problem: String },
@@ -46,6 +49,26 @@ impl LoginError {
         Self::Provider {
             url: url.to_owned(),
             problem: problem.into(),
+        }
+    }
+}
+
+impl From<dcr_common::oidc::OidcError> for LoginError {
+    fn from(e: dcr_common::oidc::OidcError) -> Self {
+        use dcr_common::oidc::OidcError;
+        match e {
+            OidcError::Insecure { what, url, .. } => Self::Insecure { what, url },
+            OidcError::Provider { url, problem } => Self::Provider { url, problem },
+            OidcError::Refused {
+                step,
+                error,
+                description,
+            } => Self::Refused {
+                step,
+                error,
+                description,
+            },
+            OidcError::IdToken(what) => Self::IdToken(what),
         }
     }
 }

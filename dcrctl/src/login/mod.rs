@@ -5,9 +5,8 @@
 //! is about to expire.
 //!
 //! - `store`: the tokens file (one per user, keyed by issuer; 0600 in a 0700 folder);
-//! - `provider`: the identity provider over HTTP: discovery, token and revocation
-//!   endpoints;
-//! - `pkce`: the verifier, challenge, `state` and `nonce` of one sign-in;
+//! - `provider`: dcrctl's settings for `dcr_common::oidc` (the identity provider over
+//!   HTTP, shared with portal-svc): its HTTP client and URL policy;
 //! - `loopback`: the one-shot listener on 127.0.0.1 that receives the redirect;
 //! - `browser`: opening the address when `$BROWSER` says how;
 //! - `flow`: `dcrctl login` from discovery to saved tokens;
@@ -17,7 +16,6 @@ mod browser;
 mod errors;
 mod flow;
 mod loopback;
-mod pkce;
 mod provider;
 pub mod session;
 pub mod store;

@@ -7,8 +7,10 @@
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
 
+use dcr_common::oidc::{self, ClientAuth, OidcError, audience_params};
+
 use super::LoginError;
-use super::flow::{audience_params, stored};
+use super::flow::stored;
 use super::provider;
 use super::store::{Store, StoredLogin};
 
@@ -110,17 +112,28 @@ async fn renew(
     let mut form: Vec<(&str, &str)> = vec![
         ("grant_type", "refresh_token"),
         ("refresh_token", refresh.expose_secret()),
-        ("client_id", &login.client_id),
     ];
     form.extend(audience.iter().map(|(k, v)| (*k, v.as_str())));
     let http = provider::client()?;
-    match provider::token_request(&http, &login.token_endpoint, "refresh", &form).await {
+    let client = ClientAuth::Public {
+        client_id: &login.client_id,
+    };
+    let answer = oidc::token_request(
+        &http,
+        &login.token_endpoint,
+        provider::POLICY,
+        client,
+        "refresh",
+        &form,
+    )
+    .await;
+    match answer {
         Ok(tokens) => Ok(stored(tokens, &Value::Null, login.clone(), now())),
-        Err(LoginError::Refused { error, .. }) if error == "invalid_grant" => {
+        Err(OidcError::Refused { error, .. }) if error == "invalid_grant" => {
             Err(LoginError::SignInNeeded(format!(
                 "your sign-in at {issuer} as {who} has ended (the identity provider would not renew it: invalid_grant): run `dcrctl login`"
             )))
         }
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }

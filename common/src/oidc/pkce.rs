@@ -22,6 +22,12 @@ pub struct OneTime {
     pub nonce: String,
 }
 
+impl Default for OneTime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl OneTime {
     pub fn new() -> Self {
         let verifier = random();
