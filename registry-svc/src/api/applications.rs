@@ -11,8 +11,8 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::convert::{
-    application_to_proto, apply_application_update, credential_to_proto, parse_id,
-    parse_new_application, registration_to_proto,
+    application_to_proto, apply_application_update, catalog_product_to_proto, credential_to_proto,
+    parse_id, parse_new_application, registration_to_proto,
 };
 use super::{audit, next_page_token, page_request};
 use crate::domain::{Application, Credential, Owner};
@@ -434,6 +434,42 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListRegistrationsResponse {
             registrations: page.items.iter().map(registration_to_proto).collect(),
+            next_page_token: next_page_token(page.next),
+        }))
+    }
+
+    async fn list_catalog(
+        &self,
+        request: Request<pb::ListCatalogRequest>,
+    ) -> Result<Response<pb::ListCatalogResponse>, Status> {
+        developer(&request)?;
+        let r = request.get_ref();
+        let store = &self.0.store;
+        let page = store
+            .list_products(&page_request(r.page_size, &r.page_token)?)
+            .await
+            .map_err(ApiError::from)?;
+        // A page holds few distinct strategies: read each once.
+        let mut strategies = std::collections::HashMap::new();
+        let mut products = Vec::with_capacity(page.items.len());
+        for product in &page.items {
+            let strategy = match strategies.entry(product.strategy_id) {
+                std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::hash_map::Entry::Vacant(new) => new.insert(
+                    store
+                        .get_strategy(product.strategy_id)
+                        .await
+                        .map_err(ApiError::from)?,
+                ),
+            };
+            // A product always has its strategy (a foreign key); a deleted one is skipped
+            // rather than shown without the methods it takes.
+            if let Some(strategy) = strategy {
+                products.push(catalog_product_to_proto(product, strategy));
+            }
+        }
+        Ok(Response::new(pb::ListCatalogResponse {
+            products,
             next_page_token: next_page_token(page.next),
         }))
     }

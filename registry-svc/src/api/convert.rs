@@ -280,6 +280,31 @@ pub fn apply_strategy_update(
     Ok(stored)
 }
 
+pub fn auth_methods_to_proto(methods: &[AuthMethod]) -> Vec<i32> {
+    methods
+        .iter()
+        .map(|m| match m {
+            AuthMethod::ClientCredentials => pb::AuthMethod::ClientCredentials as i32,
+            AuthMethod::Bearer => pb::AuthMethod::Bearer as i32,
+            AuthMethod::Session => pb::AuthMethod::Session as i32,
+        })
+        .collect()
+}
+
+/// A product as the catalog shows it to developers, with what its strategy asks of callers.
+pub fn catalog_product_to_proto(p: &ApiProduct, s: &AuthStrategy) -> pb::CatalogProduct {
+    pb::CatalogProduct {
+        id: p.id.to_string(),
+        name: p.name.clone(),
+        description: p.description.clone(),
+        strategy_id: s.id.to_string(),
+        strategy_name: s.name.clone(),
+        auth_methods: auth_methods_to_proto(&s.auth_methods),
+        scopes: s.scopes.clone(),
+        auto_approve: s.auto_approve,
+    }
+}
+
 pub fn strategy_to_proto(s: &AuthStrategy) -> pb::AuthStrategy {
     pb::AuthStrategy {
         id: s.id.to_string(),
@@ -288,15 +313,7 @@ pub fn strategy_to_proto(s: &AuthStrategy) -> pb::AuthStrategy {
         credential_claims: s.credential_claims.clone(),
         scopes: s.scopes.clone(),
         audience: s.audience.clone(),
-        auth_methods: s
-            .auth_methods
-            .iter()
-            .map(|m| match m {
-                AuthMethod::ClientCredentials => pb::AuthMethod::ClientCredentials as i32,
-                AuthMethod::Bearer => pb::AuthMethod::Bearer as i32,
-                AuthMethod::Session => pb::AuthMethod::Session as i32,
-            })
-            .collect(),
+        auth_methods: auth_methods_to_proto(&s.auth_methods),
         session_cookie_name: s.session_cookie_name.clone(),
         session_ttl: Some(prost_types::Duration {
             seconds: i64::try_from(s.session_ttl.as_secs()).unwrap_or(i64::MAX),
