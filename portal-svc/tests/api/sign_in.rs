@@ -1,0 +1,111 @@
+//! Signing in and out, and sessions that end.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Browser, stack};
+
+#[tokio::test]
+async fn a_person_signs_in_at_the_identity_provider_and_lands_on_their_apps() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    let home = browser.get("/").await;
+    assert!(home.body.contains("href=\"/login\""), "{}", home.body);
+    let landed = browser.sign_in("dana").await;
+    assert_eq!(landed.status, StatusCode::OK, "{}", landed.body);
+    assert!(landed.url.ends_with("/apps"), "{}", landed.url);
+    assert!(
+        landed.body.contains("Dana"),
+        "the page names the person: {}",
+        landed.body
+    );
+    assert!(
+        !landed.body.contains("href=\"/admin\""),
+        "a developer has no admin link"
+    );
+    // The sign-in cookie is spent; the session cookie is all that is left.
+    assert_eq!(
+        browser.cookies.keys().collect::<Vec<_>>(),
+        vec!["dcr-portal"]
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_stays_at_the_identity_provider() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    let form = browser.get("/login").await;
+    let action = form
+        .body
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let action = url::Url::parse(&form.url)
+        .unwrap()
+        .join(&action)
+        .unwrap()
+        .to_string();
+    let again = browser
+        .post(&action, &[("login", "dana"), ("password", "wrong")])
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(!browser.cookies.contains_key("dcr-portal"), "no session");
+}
+
+#[tokio::test]
+async fn a_callback_that_is_not_this_browsers_sign_in_is_refused() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    // No sign-in cookie: a code injected from elsewhere is not exchanged.
+    let page = browser.get("/auth/callback?code=abc&state=xyz").await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
+    assert!(page.body.contains("was not started here"), "{}", page.body);
+    // With this browser's sign-in started, a different state is refused too.
+    browser.get("/login").await;
+    let page = browser
+        .get("/auth/callback?code=abc&state=not-the-state")
+        .await;
+    assert_eq!(page.status, StatusCode::UNAUTHORIZED);
+    assert!(page.body.contains("(state)"), "{}", page.body);
+}
+
+#[tokio::test]
+async fn an_expired_session_signs_in_again_and_comes_back_to_the_page() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    browser.sign_in("dana").await;
+    assert_eq!(browser.get("/catalog").await.status, StatusCode::OK);
+    // Idle for longer than the 30-minute default.
+    s.clock.advance(chrono::Duration::minutes(31));
+    let back = browser.sign_in_from("/catalog", "dana").await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert!(
+        back.url.ends_with("/catalog"),
+        "back where they were: {}",
+        back.url
+    );
+    assert!(back.body.contains(&s.product.name), "{}", back.body);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_for_good() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    browser.sign_in("dana").await;
+    let old = browser.cookies.clone();
+    let csrf = browser.csrf("/apps").await;
+    let out = browser.post("/logout", &[("csrf", &csrf)]).await;
+    assert!(
+        out.body.contains("href=\"/login\""),
+        "the welcome page: {}",
+        out.body
+    );
+    assert!(browser.cookies.is_empty(), "the cookie is deleted");
+    // The old cookie, kept by someone, no longer works.
+    browser.cookies = old;
+    let page = browser.get("/apps").await;
+    assert!(page.url.contains("/sso/"), "sent to sign in: {}", page.url);
+}
