@@ -33,6 +33,9 @@ pub struct DevArgs {
     /// authz-svc's gRPC listener (dcr.authz.v1 and Envoy ext_authz).
     #[arg(long, default_value = "127.0.0.1:50053")]
     pub authz_listen: SocketAddr,
+    /// portal-svc's web listener (the Dev Portal and admin console).
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    pub portal_listen: SocketAddr,
     /// The IdP emulator's HTTP listener. Its address is part of the seeded provider's
     /// issuer, so keep it the same across starts.
     #[arg(long, default_value = "127.0.0.1:9000")]

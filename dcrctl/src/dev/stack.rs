@@ -1,4 +1,4 @@
-//! The three services and the IdP emulator, in this process, each on its own listener.
+//! The four services and the IdP emulator, in this process, each on its own listener.
 //! They talk to each other over gRPC on loopback exactly as separate processes would, so
 //! what works here works in a deployment.
 
@@ -31,6 +31,7 @@ pub struct Endpoints {
     pub token: SocketAddr,
     pub token_http: SocketAddr,
     pub authz: SocketAddr,
+    pub portal: SocketAddr,
     /// The emulator's root URL, `http://127.0.0.1:PORT`.
     pub emulator: String,
     /// The certificates the services serve (TLS on); None with --no-tls.
@@ -90,6 +91,7 @@ struct Listeners {
     token: TcpListener,
     token_http: TcpListener,
     authz: TcpListener,
+    portal: TcpListener,
 }
 
 impl Listeners {
@@ -99,6 +101,7 @@ impl Listeners {
             token: bind(args.token_listen, "token-listen").await?,
             token_http: bind(args.token_http_listen, "token-http-listen").await?,
             authz: bind(args.authz_listen, "authz-listen").await?,
+            portal: bind(args.portal_listen, "portal-listen").await?,
         })
     }
 
@@ -108,6 +111,7 @@ impl Listeners {
             token: self.token.local_addr()?,
             token_http: self.token_http.local_addr()?,
             authz: self.authz.local_addr()?,
+            portal: self.portal.local_addr()?,
             tls,
             emulator,
         })
@@ -228,11 +232,61 @@ fn authz_config(
     })
 }
 
-/// The three services, built and not yet serving.
+/// The portal is registered at the emulator's OpenID provider as a public web client
+/// (PKCE, no secret to keep) whose redirect URI is its own address.
+const PORTAL_CLIENT_ID: &str = "dcr-portal";
+
+async fn portal_config(
+    endpoints: &Endpoints,
+    shared: &Shared,
+    secrets: &DevSecrets,
+) -> anyhow::Result<portal_svc::PortalConfig> {
+    let public_url = format!("{}/", endpoints.url(endpoints.portal));
+    let client = serde_json::json!({
+        "client_id": PORTAL_CLIENT_ID,
+        "name": "dcr Dev Portal",
+        "redirect_uris": [format!("{public_url}auth/callback")],
+    });
+    let registered = reqwest::Client::new()
+        .post(format!("{}/__emulator/sso/clients", endpoints.emulator))
+        .json(&client)
+        .send()
+        .await
+        .context("register the portal at the emulator's OpenID provider")?;
+    if !registered.status().is_success() {
+        anyhow::bail!(
+            "the emulator refused the portal's client: {}",
+            registered.text().await.unwrap_or_default()
+        );
+    }
+    Ok(portal_svc::PortalConfig {
+        listen: endpoints.portal,
+        registry_url: endpoints.url(endpoints.registry),
+        public_url: public_url.parse()?,
+        issuer: endpoints.sso_issuer(),
+        audience: dcr_idp_emulator::SSO_DEFAULT_AUDIENCE.to_owned(),
+        client_id: PORTAL_CLIENT_ID.to_owned(),
+        client_secret: None,
+        scope: portal_svc::config::defaults::SCOPE.to_owned(),
+        session_key: decode_key(&secrets.session_secret, "session_secret")?,
+        session_idle: portal_svc::config::defaults::SESSION_IDLE,
+        session_max: portal_svc::config::defaults::SESSION_MAX,
+        token_endpoint: Some(format!(
+            "{}/oauth2/token",
+            endpoints.url(endpoints.token_http)
+        )),
+        url_policy: shared.url_policy,
+        tls: shared.server_tls.clone(),
+        client_tls: endpoints.client_tls(),
+    })
+}
+
+/// The four services, built and not yet serving.
 struct Built {
     registry: (registry_svc::Registry, RegistryConfig),
     token: token_svc::TokenState,
     authz: authz_svc::AuthzState,
+    portal: portal_svc::Portal,
 }
 
 impl Built {
@@ -249,10 +303,12 @@ impl Built {
             &authz_config(endpoints, &shared, secrets)?,
             dcr_common::clock::system(),
         )?;
+        let portal = portal_svc::build(portal_config(endpoints, &shared, secrets).await?)?;
         Ok(Self {
             registry: (registry, registry_config),
             token,
             authz,
+            portal,
         })
     }
 
@@ -291,6 +347,14 @@ impl Built {
                 tokio::spawn(authz_svc::serve(
                     self.authz,
                     listeners.authz,
+                    stopped(stop.clone()),
+                )),
+            ),
+            (
+                "portal-svc",
+                tokio::spawn(portal_svc::serve(
+                    self.portal,
+                    listeners.portal,
                     stopped(stop.clone()),
                 )),
             ),

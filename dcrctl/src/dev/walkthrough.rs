@@ -97,7 +97,7 @@ fn people() -> String {
         ]);
     }
     format!(
-        "\nPeople who can sign in (dcrctl login, then this login and password in the browser):\n{}\n",
+        "\nPeople who can sign in (at the Dev Portal, or dcrctl login; this login and password in the browser):\n{}\n",
         table.render()
     )
 }
@@ -124,6 +124,11 @@ pub fn render(endpoints: &Endpoints, data_dir: &Path, seeded: &Seeded) -> String
         out,
         "  authz-svc      {}   (dcr.authz.v1 and Envoy ext_authz)",
         endpoints.url(endpoints.authz)
+    );
+    let _ = writeln!(
+        out,
+        "  portal-svc     {}/   (the Dev Portal and admin console, in a browser)",
+        endpoints.url(endpoints.portal)
     );
     if let Some(tls) = &endpoints.tls {
         let _ = writeln!(

@@ -487,6 +487,7 @@ async fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
             listen("token-listen"),
             listen("token-http-listen"),
             listen("authz-listen"),
+            listen("portal-listen"),
             listen("emulator-listen"),
         ])
         .env_clear()

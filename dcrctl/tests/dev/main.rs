@@ -38,6 +38,7 @@ pub struct Ports {
     pub token: u16,
     pub token_http: u16,
     pub authz: u16,
+    pub portal: u16,
     pub emulator: u16,
 }
 
@@ -48,6 +49,7 @@ impl Ports {
             token: free_port(),
             token_http: free_port(),
             authz: free_port(),
+            portal: free_port(),
             emulator: free_port(),
         }
     }
@@ -58,6 +60,7 @@ impl Ports {
             format!("--token-listen=127.0.0.1:{}", self.token),
             format!("--token-http-listen=127.0.0.1:{}", self.token_http),
             format!("--authz-listen=127.0.0.1:{}", self.authz),
+            format!("--portal-listen=127.0.0.1:{}", self.portal),
             format!("--emulator-listen=127.0.0.1:{}", self.emulator),
         ]
     }
