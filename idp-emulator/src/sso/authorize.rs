@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use super::grants::Request;
-use super::{LoginClient, SCOPES, page, redirect};
+use super::{ClientKind, LoginClient, SCOPES, page, redirect};
 use crate::http::{parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::EmulatorState;
@@ -93,12 +93,19 @@ fn trusted_client<'a>(
             &format!("There is no client {client_id:?} here."),
         ));
     };
+    let native = client.kind == ClientKind::Native;
     match params.get("redirect_uri") {
-        Some(uri) if redirect::allowed(&client.redirect_uris, uri) => Ok(client),
-        Some(uri) => Err(page::error(
+        Some(uri) if redirect::allowed(&client.redirect_uris, uri, native) => Ok(client),
+        Some(uri) if native => Err(page::error(
             StatusCode::BAD_REQUEST,
             &format!(
                 "{uri:?} is not a redirect URI of {client_id:?} (a loopback http://127.0.0.1:PORT/callback or http://[::1]:PORT/callback)."
+            ),
+        )),
+        Some(uri) => Err(page::error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{uri:?} is not a redirect URI of {client_id:?}: it must be one of its registered redirect URIs exactly."
             ),
         )),
         None => Err(page::error(

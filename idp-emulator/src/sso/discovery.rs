@@ -25,8 +25,9 @@ pub(super) async fn discovery(State(st): State<EmulatorState>) -> Response {
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "revocation_endpoint_auth_methods_supported": ["none"],
+            // Public clients (none) and confidential web clients (HTTP Basic only).
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
+            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
             "scopes_supported": SCOPES,
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],

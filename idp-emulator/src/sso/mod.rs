@@ -6,7 +6,9 @@
 //!   BCP), `state` echoed, `iss` in the authorization response (RFC 9207), `nonce` in
 //!   the ID token;
 //! - a public native client with loopback redirect URIs on any port (RFC 8252 section
-//!   7.3, [`redirect`]);
+//!   7.3, [`redirect`]), and web clients registered through the control API
+//!   ([`clients`]): confidential (`client_secret_basic`, [`client_auth`]) or public, with
+//!   redirect URIs that match exactly;
 //! - a plain HTML login form ([`page`]); a wrong password shows it again with 401;
 //! - single-use codes that live 60 s; refresh tokens rotated at each use, a reused one
 //!   revokes its whole grant (Security BCP section 4.14.2);
@@ -19,6 +21,8 @@
 //! Codes and refresh tokens are kept only as SHA-256 hashes.
 
 mod authorize;
+mod client_auth;
+mod clients;
 mod control;
 mod discovery;
 mod grants;
@@ -63,12 +67,33 @@ pub(crate) struct Person {
     pub groups: Vec<String>,
 }
 
-/// A public (secretless) client of the login flow.
+/// What kind of app a login client is, which decides how its redirect URIs match.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ClientKind {
+    /// A native app on the person's machine (`dcrctl`): a registered loopback redirect
+    /// URI matches on any port (RFC 8252 section 7.3). The default, because state files
+    /// written before web clients existed hold only the seeded native client.
+    #[default]
+    Native,
+    /// A web app (the Dev Portal): redirect URIs match exactly.
+    Web,
+}
+
+/// A client of the login flow: public (no secret), or confidential (a secret it presents
+/// by HTTP Basic at the token and revocation endpoints).
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct LoginClient {
     pub client_id: String,
     pub name: String,
-    /// Registered redirect URIs; a loopback one matches on any port ([`redirect`]).
+    #[serde(default)]
+    pub kind: ClientKind,
+    /// `None` for a public client. Kept in clear like the vendors' secrets: a test double
+    /// needs to compare it, and the state file is private (mode 0600).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Registered redirect URIs; for a native client a loopback one matches on any port
+    /// ([`redirect`]).
     pub redirect_uris: Vec<String>,
     /// The audience of tokens issued without `resource` or `audience`.
     pub default_audience: String,
@@ -108,6 +133,8 @@ impl Directory {
             clients: vec![LoginClient {
                 client_id: SSO_LOGIN_CLIENT_ID.into(),
                 name: "dcrctl".into(),
+                kind: ClientKind::Native,
+                client_secret: None,
                 redirect_uris: vec![
                     "http://127.0.0.1/callback".into(),
                     "http://[::1]/callback".into(),
@@ -148,6 +175,11 @@ pub(crate) fn routes() -> Router<EmulatorState> {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/sso/revoke", post(revoke::revoke))
+        .route("/__emulator/sso/clients", post(clients::register))
+        .route(
+            "/__emulator/sso/clients/{client_id}",
+            get(clients::get_client),
+        )
         .route(
             "/__emulator/sso/people/{login}",
             get(control::get_person).post(control::set_groups),

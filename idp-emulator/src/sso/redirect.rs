@@ -1,15 +1,17 @@
 //! Which redirect URIs a login client may use. A native app listens on a loopback port
-//! it gets from the operating system at the time of the request, so a registered
-//! `http://127.0.0.1/callback` (or `http://[::1]/callback`) matches that URI on any port
-//! (RFC 8252 section 7.3). Everything else must match exactly. `localhost` never matches
+//! it gets from the operating system at the time of the request, so for a native client a
+//! registered `http://127.0.0.1/callback` (or `http://[::1]/callback`) matches that URI
+//! on any port (RFC 8252 section 7.3). Everything else, and every redirect URI of a web
+//! client (whose port is fixed by its deployment), must match exactly. `localhost` never matches
 //! a loopback registration: RFC 8252 section 8.3 says to use the IP literal, since a name
 //! may resolve elsewhere.
 
 use url::{Host, Url};
 
-/// Whether `requested` is one of `registered`: exactly, or a loopback registration on
-/// another port. A URI with a fragment or user info never is (RFC 6749 section 3.1.2).
-pub(crate) fn allowed(registered: &[String], requested: &str) -> bool {
+/// Whether `requested` is one of `registered`: exactly, or (with `any_loopback_port`, for
+/// native clients) a loopback registration on another port. A URI with a fragment or user
+/// info never is (RFC 6749 section 3.1.2).
+pub(crate) fn allowed(registered: &[String], requested: &str, any_loopback_port: bool) -> bool {
     let Ok(url) = Url::parse(requested) else {
         return false;
     };
@@ -18,7 +20,7 @@ pub(crate) fn allowed(registered: &[String], requested: &str) -> bool {
     }
     registered
         .iter()
-        .any(|r| r == requested || loopback_match(r, &url))
+        .any(|r| r == requested || (any_loopback_port && loopback_match(r, &url)))
 }
 
 fn is_loopback_literal(url: &Url) -> bool {
@@ -56,9 +58,22 @@ mod tests {
     #[test]
     fn loopback_on_any_port() {
         let r = registered();
-        assert!(allowed(&r, "http://127.0.0.1/callback"));
-        assert!(allowed(&r, "http://127.0.0.1:53682/callback"));
-        assert!(allowed(&r, "http://[::1]:8000/callback"));
+        assert!(allowed(&r, "http://127.0.0.1/callback", true));
+        assert!(allowed(&r, "http://127.0.0.1:53682/callback", true));
+        assert!(allowed(&r, "http://[::1]:8000/callback", true));
+    }
+
+    #[test]
+    fn a_web_clients_loopback_port_is_fixed() {
+        let r = vec!["http://127.0.0.1:8090/auth/callback".to_owned()];
+        assert!(allowed(&r, "http://127.0.0.1:8090/auth/callback", false));
+        assert!(!allowed(&r, "http://127.0.0.1:8091/auth/callback", false));
+        assert!(!allowed(&r, "http://127.0.0.1/auth/callback", false));
+        assert!(!allowed(
+            &registered(),
+            "http://127.0.0.1:53682/callback",
+            false
+        ));
     }
 
     #[test]
@@ -75,14 +90,14 @@ mod tests {
             "http://evil.example/callback",
             "not a url",
         ] {
-            assert!(!allowed(&r, bad), "{bad}");
+            assert!(!allowed(&r, bad, true), "{bad}");
         }
     }
 
     #[test]
     fn exact_registrations_match_exactly() {
         let r = vec!["https://app.example/cb".to_owned()];
-        assert!(allowed(&r, "https://app.example/cb"));
-        assert!(!allowed(&r, "https://app.example:8443/cb"));
+        assert!(allowed(&r, "https://app.example/cb", true));
+        assert!(!allowed(&r, "https://app.example:8443/cb", true));
     }
 }

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 section 3.2): `authorization_code` (section 4.1.3, with
 //! the PKCE check of RFC 7636 section 4.6) and `refresh_token` (section 6, rotating).
-//! Login clients are public: they name themselves with `client_id` and present no secret.
+//! Public clients name themselves with `client_id`; confidential ones authenticate with
+//! HTTP Basic ([`super::client_auth`]).
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest as _, Sha256};
 
+use super::LoginClient;
 use super::authorize::requested_audience;
+use super::client_auth::authenticate;
 use super::grants::hash;
 use super::issue::{Issue, oauth_error};
-use super::{Directory, LoginClient};
-use crate::http::{basic_auth, parse_params, split_scopes};
+use crate::http::{parse_params, split_scopes};
 use crate::ids::secret_eq;
 use crate::state::{EmulatorState, World};
 
@@ -38,7 +40,7 @@ pub(super) async fn token(
     st.with_mut(|w| {
         let now = w.now_secs();
         w.sso.prune(now);
-        let client = match public_client(&w.sso, &headers, &params) {
+        let client = match authenticate(&w.sso, &headers, &params) {
             Ok(client) => client.clone(),
             Err(resp) => return resp,
         };
@@ -60,23 +62,6 @@ pub(super) async fn token(
             ),
         }
     })
-}
-
-/// The calling client: a known public client that sent no secret.
-fn public_client<'a>(
-    sso: &'a Directory,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<&'a LoginClient, Response> {
-    if basic_auth(headers).is_some() || params.contains_key("client_secret") {
-        return Err(oauth_error(
-            "invalid_client",
-            "login clients are public: send client_id and no secret",
-        ));
-    }
-    let id = params.get("client_id").map_or("", String::as_str);
-    sso.client(id)
-        .ok_or_else(|| oauth_error("invalid_client", "unknown client"))
 }
 
 struct Call<'a> {

@@ -15,3 +15,4 @@ mod okta_service_apps;
 mod persist;
 mod sso;
 mod sso_strict;
+mod sso_web;

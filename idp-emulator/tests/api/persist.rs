@@ -417,3 +417,66 @@ async fn state_file_keeps_people_and_sign_ins_and_older_files_get_the_seeded_peo
         .await;
     assert_eq!(person["groups"], json!(["dcr-approvers"]));
 }
+
+#[tokio::test]
+async fn state_file_keeps_web_clients_and_older_files_keep_dcrctl_native() {
+    use crate::sso_web::{PORTAL, PORTAL_SECRET, basic, register_portal};
+
+    let dir = TempDir::new("sso-web");
+    let path = dir.file("idp.json");
+    let first = start(SocketAddr::from(([127, 0, 0, 1], 0)), &path).await;
+    let addr = first.emu.addr;
+    register_portal(&first).await;
+    first.emu.shutdown().await;
+
+    // Restarted: the portal is still there and still needs its secret.
+    let second = start(addr, &path).await;
+    let shown = second
+        .control(
+            Method::GET,
+            "/__emulator/sso/clients/dcr-portal",
+            json!(null),
+        )
+        .await;
+    assert_eq!(shown["client_type"], "confidential");
+    let refresh = |auth: String| {
+        second
+            .http
+            .post(second.emu.urls.sso_token())
+            .header("authorization", auth)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "never-issued"),
+            ])
+            .send()
+    };
+    let (status, answer) = body(refresh(basic(PORTAL, PORTAL_SECRET)).await.unwrap()).await;
+    assert_eq!(
+        (status, &answer["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+    );
+    let (status, answer) = body(
+        refresh(basic(PORTAL, "wrong-secret-0123456789"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, &answer["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+    );
+    second.emu.shutdown().await;
+
+    // A file from before web clients: its clients have neither `kind` nor
+    // `client_secret`, and dcrctl keeps the any-port loopback rule.
+    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let clients = doc["sso"]["clients"].as_array_mut().unwrap();
+    clients.retain(|c| c["client_id"] == "dcrctl");
+    for c in clients.iter_mut() {
+        c.as_object_mut().unwrap().remove("kind");
+    }
+    std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let third = start(addr, &path).await;
+    let signed_in = crate::sso::signed_in(&third, "dana", &[]).await;
+    assert!(signed_in["access_token"].is_string());
+}

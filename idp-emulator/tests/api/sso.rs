@@ -161,7 +161,10 @@ async fn discovery_names_the_endpoints_and_s256_only() {
     assert_eq!(d["userinfo_endpoint"], urls.sso_userinfo());
     assert_eq!(d["revocation_endpoint"], urls.sso_revoke());
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["none"]));
+    assert_eq!(
+        d["token_endpoint_auth_methods_supported"],
+        json!(["none", "client_secret_basic"])
+    );
 }
 
 #[tokio::test]
