@@ -20,3 +20,4 @@ pub mod sqlite;
 pub mod tls;
 #[cfg(feature = "token")]
 pub mod token;
+pub mod web_client;
