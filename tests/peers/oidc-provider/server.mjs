@@ -725,11 +725,15 @@ function escapeHtml(value) {
   })[c]);
 }
 
-function sendHtml(res, status, html) {
+// `formOrigin`: the client's redirect URI origin, allowed as a form target next
+// to 'self'. Browsers apply form-action to every redirect after the post too
+// (Chromium does), and the login post ends in a redirect to the client.
+function sendHtml(res, status, html, formOrigin) {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Content-Security-Policy', "default-src 'none'; form-action 'self'");
+  const formAction = formOrigin ? `'self' ${formOrigin}` : "'self'";
+  res.setHeader('Content-Security-Policy', `default-src 'none'; form-action ${formAction}`);
   res.setHeader('Content-Length', Buffer.byteLength(html));
   res.end(html);
 }
@@ -835,9 +839,12 @@ async function interaction(req, res, method, pathname) {
     return;
   }
   const clientId = details.params.client_id;
+  // oidc-provider checked redirect_uri against the client before this interaction
+  // began, so its origin is a plain scheme://host:port.
+  const redirectOrigin = new URL(details.params.redirect_uri).origin;
 
   if (isForm) {
-    sendHtml(res, 200, loginPage(uid, clientId));
+    sendHtml(res, 200, loginPage(uid, clientId), redirectOrigin);
     return;
   }
 
@@ -854,7 +861,7 @@ async function interaction(req, res, method, pathname) {
   // Compare even for an unknown login (no user enumeration through timing).
   const ok = passwordMatches(password, person ? person.password : '\u0000no such person');
   if (!person || !ok) {
-    sendHtml(res, 401, loginPage(uid, clientId, { login, message: 'Invalid login or password.' }));
+    sendHtml(res, 401, loginPage(uid, clientId, { login, message: 'Invalid login or password.' }), redirectOrigin);
     return;
   }
 
