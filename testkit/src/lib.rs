@@ -5,6 +5,8 @@
 
 #[cfg(feature = "authz")]
 pub mod authz;
+#[cfg(feature = "browser")]
+pub mod browser;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod envoy;

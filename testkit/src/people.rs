@@ -6,6 +6,11 @@
 //! [`sign_in`] fills in its login form and returns the tokens; the access token is a JWT for
 //! the requested resource carrying the person's `groups` (read it with [`jwt_claims`]).
 //! [`set_groups`] changes a person's groups; the next [`refresh`] sees them.
+//!
+//! A confidential web client (the Dev Portal's kind) signs people in the same way with
+//! [`sign_in_web`] at a peer started by [`oidc_provider_with_web_client`]; the pieces for a
+//! real browser's sign-in ([`Pkce`], [`AuthorizationRequest`], [`exchange_code`]) are in
+//! [`crate::web_client`] and re-exported here.
 
 use std::time::Duration;
 
