@@ -1,6 +1,7 @@
 # Sourced by scripts/test and scripts/bench: starts what the suites need (a throwaway
-# PostgreSQL unless DATABASE_URL is given, the node peers, the Python venv) and exports
-# DCR_TEST_DATABASE_URL, DCR_TEST_PYTHON and DCR_TEST_PY_STUBS. Stops it all on exit.
+# PostgreSQL unless DATABASE_URL is given, the node peers, the Python venv, Chromium and
+# ChromeDriver for the browser tests) and exports DCR_TEST_DATABASE_URL, DCR_TEST_PYTHON,
+# DCR_TEST_PY_STUBS, DCR_TEST_CHROMIUM and DCR_TEST_CHROMEDRIVER. Stops it all on exit.
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work="$root/target/dcr-test"
 mkdir -p "$work"
@@ -14,6 +15,22 @@ need node "install Node.js 20 or newer (apt-get install nodejs npm)"
 need npm "install npm (apt-get install npm)"
 need python3 "install Python 3.10 or newer"
 need jq "apt-get install jq (the README examples, run by dcrctl's dev tests, use it)"
+
+# The browser tests (testkit::browser) drive a real headless Chromium through
+# ChromeDriver: Debian's packages, whose versions match each other. Installed here when
+# missing and running as root (CI, containers); otherwise say what to install.
+chromium_bin=${DCR_TEST_CHROMIUM:-/usr/bin/chromium}
+chromedriver_bin=${DCR_TEST_CHROMEDRIVER:-/usr/bin/chromedriver}
+if [ ! -x "$chromium_bin" ] || [ ! -x "$chromedriver_bin" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium and ChromeDriver for the browser tests (apt-get)"
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >&2 \
+      || die "could not install chromium and chromium-driver with apt-get"
+  fi
+  [ -x "$chromium_bin" ] || die "Chromium is required for the browser tests but is not at $chromium_bin: apt-get install chromium chromium-driver (as root), or set DCR_TEST_CHROMIUM"
+  [ -x "$chromedriver_bin" ] || die "ChromeDriver is required for the browser tests but is not at $chromedriver_bin: apt-get install chromium chromium-driver (as root), or set DCR_TEST_CHROMEDRIVER"
+fi
+export DCR_TEST_CHROMIUM="$chromium_bin" DCR_TEST_CHROMEDRIVER="$chromedriver_bin"
 
 pg_bin=""
 find_pg() {

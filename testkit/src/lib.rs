@@ -5,6 +5,8 @@
 
 #[cfg(feature = "authz")]
 pub mod authz;
+#[cfg(feature = "browser")]
+pub mod browser;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod envoy;
@@ -20,3 +22,4 @@ pub mod sqlite;
 pub mod tls;
 #[cfg(feature = "token")]
 pub mod token;
+pub mod web_client;

@@ -6,17 +6,24 @@
 //! [`sign_in`] fills in its login form and returns the tokens; the access token is a JWT for
 //! the requested resource carrying the person's `groups` (read it with [`jwt_claims`]).
 //! [`set_groups`] changes a person's groups; the next [`refresh`] sees them.
+//!
+//! A confidential web client (the Dev Portal's kind) signs people in the same way with
+//! [`sign_in_web`] at a peer started by [`oidc_provider_with_web_client`]; the pieces for a
+//! real browser's sign-in ([`Pkce`], [`AuthorizationRequest`], [`exchange_code`]) are in
+//! [`crate::web_client`] and re-exported here.
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{AUTHORIZATION, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 use url::Url;
 
 use crate::peers::{Peer, oidc_provider_with};
+pub use crate::web_client::{
+    AuthorizationRequest, Pkce, WebClient, exchange_code, oidc_provider_with_web_client,
+};
 
 /// What the token endpoint answered for a person.
 #[derive(Debug, Clone)]
@@ -70,36 +77,106 @@ pub async fn sign_in(
     scope: &str,
     resource: &str,
 ) -> Result<SignedIn, String> {
-    let endpoints = discover(issuer).await?;
-    let mut browser = Browser::new()?;
-
-    let verifier = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    );
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let state = uuid::Uuid::new_v4().simple().to_string();
-    let nonce = uuid::Uuid::new_v4().simple().to_string();
     // Any port: the client registers http://127.0.0.1/callback and oidc-provider accepts every
     // port on a loopback redirect URI of a native client (RFC 8252 section 7.3).
     let port = 49152 + (uuid::Uuid::new_v4().as_u128() % 16384) as u16;
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
-    let callback = Url::parse(&redirect_uri).map_err(|e| e.to_string())?;
+    let request = SignIn {
+        issuer,
+        client: ClientAuth::Public(client_id),
+        redirect_uri: &redirect_uri,
+        login,
+        password,
+        scope,
+        resource,
+    };
+    sign_in_as(&request).await
+}
 
-    let mut authorize = Url::parse(&endpoints.authorization)
-        .map_err(|e| format!("discovery: bad authorization_endpoint: {e}"))?;
-    authorize
-        .query_pairs_mut()
-        .append_pair("client_id", client_id)
-        .append_pair("response_type", "code")
-        .append_pair("redirect_uri", &redirect_uri)
-        .append_pair("scope", scope)
-        .append_pair("state", &state)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("resource", resource);
+/// [`sign_in`] as the confidential web client `client` (started with
+/// [`oidc_provider_with_web_client`]): its first redirect URI (never contacted), the code
+/// exchanged with HTTP Basic.
+pub async fn sign_in_web(
+    issuer: &str,
+    client: &WebClient,
+    login: &str,
+    password: &str,
+    scope: &str,
+    resource: &str,
+) -> Result<SignedIn, String> {
+    let redirect_uri = client
+        .redirect_uris
+        .first()
+        .ok_or_else(|| format!("web client {:?} has no redirect URI", client.client_id))?;
+    let request = SignIn {
+        issuer,
+        client: ClientAuth::Basic(client),
+        redirect_uri,
+        login,
+        password,
+        scope,
+        resource,
+    };
+    sign_in_as(&request).await
+}
+
+/// How the client of a sign-in authenticates at the token endpoint.
+#[derive(Clone, Copy)]
+enum ClientAuth<'a> {
+    /// `client_id` in the body, no secret.
+    Public(&'a str),
+    /// HTTP Basic (`client_secret_basic`).
+    Basic(&'a WebClient),
+}
+
+impl ClientAuth<'_> {
+    fn client_id(&self) -> &str {
+        match self {
+            Self::Public(id) => id,
+            Self::Basic(client) => &client.client_id,
+        }
+    }
+}
+
+struct SignIn<'a> {
+    issuer: &'a str,
+    client: ClientAuth<'a>,
+    redirect_uri: &'a str,
+    login: &'a str,
+    password: &'a str,
+    scope: &'a str,
+    resource: &'a str,
+}
+
+async fn sign_in_as(request: &SignIn<'_>) -> Result<SignedIn, String> {
+    let SignIn {
+        issuer,
+        client,
+        redirect_uri,
+        login,
+        password,
+        scope,
+        resource,
+    } = *request;
+    let endpoints = discover(issuer).await?;
+    let mut browser = Browser::new()?;
+
+    let pkce = Pkce::new();
+    let state = uuid::Uuid::new_v4().simple().to_string();
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let callback = Url::parse(redirect_uri).map_err(|e| e.to_string())?;
+
+    let authorize = AuthorizationRequest {
+        client_id: client.client_id(),
+        redirect_uri,
+        scope,
+        state: &state,
+        nonce: &nonce,
+        pkce: &pkce,
+        resource: Some(resource),
+    }
+    .url(&endpoints.authorization)
+    .map_err(|e| format!("discovery: bad authorization_endpoint: {e}"))?;
 
     // Authorization request -> redirects -> the login form.
     let page = match browser.navigate(authorize, &callback).await? {
@@ -171,19 +248,21 @@ pub async fn sign_in(
     let code =
         param("code").ok_or_else(|| format!("authorization response: no code in {landed}"))?;
 
-    let signed_in = token_request(
-        &endpoints.token,
-        "code exchange",
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri),
-            ("client_id", client_id),
-            ("code_verifier", &verifier),
-            ("resource", resource),
-        ],
-    )
-    .await?;
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", pkce.verifier.as_str()),
+        ("resource", resource),
+    ];
+    let basic = match client {
+        ClientAuth::Public(id) => {
+            form.push(("client_id", id));
+            None
+        }
+        ClientAuth::Basic(web) => Some(web),
+    };
+    let signed_in = token_request(&endpoints.token, "code exchange", &form, basic).await?;
     if let Some(id_token) = &signed_in.id_token {
         let claims = jwt_claims(id_token).map_err(|e| format!("code exchange: id_token: {e}"))?;
         if claims["nonce"].as_str() != Some(nonce.as_str()) {
@@ -215,6 +294,7 @@ pub async fn refresh(
             ("client_id", client_id),
             ("resource", resource),
         ],
+        None,
     )
     .await
 }
@@ -278,17 +358,23 @@ async fn discover(issuer: &str) -> Result<Endpoints, String> {
     })
 }
 
-async fn token_request(
+/// A token request; with `basic`, the client authenticates with HTTP Basic.
+pub(crate) async fn token_request(
     token_endpoint: &str,
     step: &str,
     form: &[(&str, &str)],
+    basic: Option<&WebClient>,
 ) -> Result<SignedIn, String> {
-    let response = reqwest::Client::builder()
+    let mut request = reqwest::Client::builder()
         .timeout(TIMEOUT)
         .build()
         .map_err(|e| e.to_string())?
         .post(token_endpoint)
-        .form(form)
+        .form(form);
+    if let Some(client) = basic {
+        request = request.header(AUTHORIZATION, client.basic_authorization());
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("{step}: POST {token_endpoint}: {e}"))?;

@@ -3,7 +3,7 @@
 // Usage:
 //   node server.mjs --port 0 --initial-access-token TOKEN [--secret-rotation on-omit|never]
 //                   [--extra-scopes "dcr other"] [--token-ttl SECONDS]
-//                   [--people JSON] [--login-client CLIENT_ID]
+//                   [--people JSON] [--login-client CLIENT_ID] [--web-client JSON]
 //
 // Listens on 127.0.0.1 (plain http). When ready it prints exactly one line on
 // stdout, `LISTENING <port>`; everything else (oidc-provider notices, logs)
@@ -12,9 +12,11 @@
 // Test-control endpoints under /__test/ (request counters, fault injection)
 // are answered by this wrapper before oidc-provider sees the request.
 //
-// With --people / --login-client it also signs people in (authorization code
-// flow + PKCE): a minimal login form under /interaction/<uid>, JWT access tokens
-// carrying the person's `groups`, refresh tokens for the login client.
+// With --people / --login-client / --web-client it also signs people in
+// (authorization code flow + PKCE): a minimal login form under
+// /interaction/<uid>, JWT access tokens carrying the person's `groups`, refresh
+// tokens for the login client (public, native) and the web client (confidential,
+// client_secret_basic).
 //
 // See README.md in this folder for the request/response contract.
 
@@ -37,6 +39,7 @@ function parseArgs(argv) {
     tokenTtl: 3600,
     people: undefined,
     loginClient: undefined,
+    webClient: undefined,
   };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -69,6 +72,11 @@ function parseArgs(argv) {
         opts.loginClient = value();
         break;
       }
+      case '--web-client': {
+        if (opts.webClient !== undefined) throw new Error('--web-client may be given only once');
+        opts.webClient = parseWebClient(value());
+        break;
+      }
       default: throw new Error(`unknown argument ${arg}`);
     }
   }
@@ -93,7 +101,50 @@ function parseArgs(argv) {
   if (opts.loginClient !== undefined && !/^[\x21-\x7E]+$/.test(opts.loginClient)) {
     throw new Error('--login-client must be a non-empty printable ASCII client_id without spaces');
   }
+  if (opts.webClient !== undefined && opts.webClient.client_id === opts.loginClient) {
+    throw new Error('--web-client: client_id must differ from --login-client');
+  }
   return opts;
+}
+
+// --web-client '{"client_id":"dcr-portal","client_secret":"…","redirect_uris":["http://127.0.0.1:8090/auth/callback"]}'
+function parseWebClient(text) {
+  let client;
+  try {
+    client = JSON.parse(text);
+  } catch {
+    throw new Error('--web-client must be a JSON object');
+  }
+  if (!client || typeof client !== 'object' || Array.isArray(client)) {
+    throw new Error('--web-client must be a JSON object');
+  }
+  const known = new Set(['client_id', 'client_secret', 'redirect_uris']);
+  for (const key of Object.keys(client)) {
+    if (!known.has(key)) throw new Error(`--web-client: unknown member ${key}`);
+  }
+  const { client_id: clientId, client_secret: secret, redirect_uris: redirectUris } = client;
+  const printable = (v) => typeof v === 'string' && /^[\x21-\x7E]+$/.test(v);
+  if (!printable(clientId)) {
+    throw new Error('--web-client: client_id must be a non-empty printable ASCII string without spaces');
+  }
+  if (!printable(secret)) {
+    throw new Error('--web-client: client_secret must be a non-empty printable ASCII string without spaces');
+  }
+  if (!isStringArray(redirectUris) || redirectUris.length === 0) {
+    throw new Error('--web-client: redirect_uris must be a non-empty array of strings');
+  }
+  for (const uri of redirectUris) {
+    let url;
+    try {
+      url = new URL(uri);
+    } catch {
+      throw new Error(`--web-client: redirect_uris: ${JSON.stringify(uri)} is not an absolute URL`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.hash) {
+      throw new Error(`--web-client: redirect_uris: ${JSON.stringify(uri)} must be http(s) without a fragment`);
+    }
+  }
+  return { client_id: clientId, client_secret: secret, redirect_uris: [...redirectUris] };
 }
 
 // --people '[{"sub":"alice","password":"pw","groups":["admins"],"name":"Alice","email":"a@x"}]'
@@ -150,9 +201,10 @@ const TEST_RESOURCE = 'https://api.example.com';
 // A resource whose access tokens are opaque (RFC 7662 introspection, not JWT).
 const OPAQUE_RESOURCE = 'https://opaque.example.com';
 const BASE_SCOPES = ['openid', 'read', 'write'];
-// People sign-in (--people / --login-client) is off unless one of them is given;
-// without them the configuration is exactly what it was before these flags.
-const PEOPLE_MODE = opts.people !== undefined || opts.loginClient !== undefined;
+// People sign-in (--people / --login-client / --web-client) is off unless one of
+// them is given; without them the configuration is exactly what it was before.
+const PEOPLE_MODE = opts.people !== undefined || opts.loginClient !== undefined
+  || opts.webClient !== undefined;
 // People: sub -> { sub, password, groups, name?, email? }; groups change via /__test/people/<sub>.
 const people = opts.people ?? new Map();
 // OIDC scopes for people's claims (see `claims` in configuration()).
@@ -374,15 +426,17 @@ function peopleConfiguration() {
       const { sub, ...claims } = personClaims(person);
       return claims;
     },
-    // The login client gets a refresh token without `offline_access` (and so
-    // without prompt=consent); any other client keeps the stock rule.
+    // The login and web clients get a refresh token without `offline_access`
+    // (and so without prompt=consent); any other client keeps the stock rule.
     async issueRefreshToken(ctx, client, code) {
       return client.grantTypeAllowed('refresh_token')
-        && (code.scopes.has('offline_access') || client.clientId === opts.loginClient);
+        && (code.scopes.has('offline_access') || client.clientId === opts.loginClient
+          || client.clientId === opts.webClient?.client_id);
     },
   };
+  config.clients = [];
   if (opts.loginClient !== undefined) {
-    config.clients = [{
+    config.clients.push({
       client_id: opts.loginClient,
       token_endpoint_auth_method: 'none',
       application_type: 'native',
@@ -391,7 +445,22 @@ function peopleConfiguration() {
       // RFC 8252 section 7.3: for a native client oidc-provider accepts this
       // loopback redirect URI with ANY port (http://127.0.0.1:<port>/callback).
       redirect_uris: ['http://127.0.0.1/callback'],
-    }];
+    });
+  }
+  if (opts.webClient !== undefined) {
+    // A confidential web client (the Dev Portal's kind): HTTP Basic only, and
+    // its redirect URIs match exactly (oidc-provider's loopback port rule is
+    // for native clients). Its access tokens for a `resource` are JWTs through
+    // the same resourceIndicators configuration as every other client's.
+    config.clients.push({
+      client_id: opts.webClient.client_id,
+      client_secret: opts.webClient.client_secret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      application_type: 'web',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: opts.webClient.redirect_uris,
+    });
   }
   return config;
 }
@@ -656,11 +725,15 @@ function escapeHtml(value) {
   })[c]);
 }
 
-function sendHtml(res, status, html) {
+// `formOrigin`: the client's redirect URI origin, allowed as a form target next
+// to 'self'. Browsers apply form-action to every redirect after the post too
+// (Chromium does), and the login post ends in a redirect to the client.
+function sendHtml(res, status, html, formOrigin) {
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Content-Security-Policy', "default-src 'none'; form-action 'self'");
+  const formAction = formOrigin ? `'self' ${formOrigin}` : "'self'";
+  res.setHeader('Content-Security-Policy', `default-src 'none'; form-action ${formAction}`);
   res.setHeader('Content-Length', Buffer.byteLength(html));
   res.end(html);
 }
@@ -766,9 +839,12 @@ async function interaction(req, res, method, pathname) {
     return;
   }
   const clientId = details.params.client_id;
+  // oidc-provider checked redirect_uri against the client before this interaction
+  // began, so its origin is a plain scheme://host:port.
+  const redirectOrigin = new URL(details.params.redirect_uri).origin;
 
   if (isForm) {
-    sendHtml(res, 200, loginPage(uid, clientId));
+    sendHtml(res, 200, loginPage(uid, clientId), redirectOrigin);
     return;
   }
 
@@ -785,7 +861,7 @@ async function interaction(req, res, method, pathname) {
   // Compare even for an unknown login (no user enumeration through timing).
   const ok = passwordMatches(password, person ? person.password : '\u0000no such person');
   if (!person || !ok) {
-    sendHtml(res, 401, loginPage(uid, clientId, { login, message: 'Invalid login or password.' }));
+    sendHtml(res, 401, loginPage(uid, clientId, { login, message: 'Invalid login or password.' }), redirectOrigin);
     return;
   }
 
