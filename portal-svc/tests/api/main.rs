@@ -8,5 +8,6 @@ mod helpers;
 
 mod admin;
 mod apps;
+mod browser;
 mod safety;
 mod sign_in;
