@@ -116,22 +116,32 @@ impl Page {
     }
 }
 
-/// A browser: follows redirects, keeps the portal's cookies (and sends them only there).
+/// A browser: follows redirects, keeps each site's cookies and sends them only there
+/// (paths and expiry are not tracked: enough for one sign-in at a time).
 pub struct Browser {
     http: reqwest::Client,
     portal: String,
+    /// The portal's cookies.
     pub cookies: HashMap<String, String>,
+    /// The identity provider's (and any other site's), by origin.
+    elsewhere: HashMap<String, HashMap<String, String>>,
 }
 
 impl Browser {
     pub fn new(stack: &Stack) -> Self {
+        Self::for_portal(&stack.portal)
+    }
+
+    /// A browser for the portal at `portal` (`http://127.0.0.1:<port>`).
+    pub fn for_portal(portal: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
-            portal: stack.portal.clone(),
+            portal: portal.to_owned(),
             cookies: HashMap::new(),
+            elsewhere: HashMap::new(),
         }
     }
 
@@ -143,26 +153,42 @@ impl Browser {
         }
     }
 
+    /// Is `url` on the portal (same origin)?
+    fn on_portal(&self, url: &str) -> bool {
+        let origin = |u: &str| url::Url::parse(u).unwrap().origin().ascii_serialization();
+        origin(url) == origin(&self.portal)
+    }
+
+    fn jar(&mut self, url: &str) -> &mut HashMap<String, String> {
+        if self.on_portal(url) {
+            return &mut self.cookies;
+        }
+        let origin = url::Url::parse(url).unwrap().origin().ascii_serialization();
+        self.elsewhere.entry(origin).or_default()
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder, url: &str) -> reqwest::Response {
         let mut request = request;
-        if url.starts_with(&self.portal) && !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(COOKIE, jar.join("; "));
+        let jar = self.jar(url);
+        if !jar.is_empty() {
+            let pairs: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request = request.header(COOKIE, pairs.join("; "));
         }
         let response = request.send().await.unwrap();
-        if url.starts_with(&self.portal) {
-            for header in response.headers().get_all(SET_COOKIE) {
-                let pair = header.to_str().unwrap().split(';').next().unwrap();
-                let (name, value) = pair.split_once('=').unwrap();
-                if value.is_empty() {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_owned(), value.to_owned());
-                }
+        let jar = self.jar(url);
+        for header in response.headers().get_all(SET_COOKIE) {
+            let text = header.to_str().unwrap();
+            let pair = text.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            let expired = value.is_empty()
+                || text.to_ascii_lowercase().contains("max-age=0")
+                || text
+                    .to_ascii_lowercase()
+                    .contains("expires=thu, 01 jan 1970");
+            if expired {
+                jar.remove(name.trim());
+            } else {
+                jar.insert(name.trim().to_owned(), value.to_owned());
             }
         }
         response
@@ -207,7 +233,7 @@ impl Browser {
         let form = self.get(start).await;
         assert_eq!(form.status, StatusCode::OK, "login form: {}", form.body);
         assert!(
-            form.url.contains("/sso/"),
+            !self.on_portal(&form.url),
             "not at the identity provider: {}",
             form.url
         );

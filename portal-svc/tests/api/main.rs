@@ -9,5 +9,6 @@ mod helpers;
 mod admin;
 mod apps;
 mod browser;
+mod oidc_provider;
 mod safety;
 mod sign_in;

@@ -1,0 +1,103 @@
+//! The portal against another identity provider: node oidc-provider (a certified OpenID
+//! provider) with its own login interaction, the portal as its confidential web client
+//! (client_secret_basic), and registry-svc trusting its tokens.
+
+use dcr_proto::registry::v1 as pb;
+use dcr_testkit::people::{WebClient, oidc_provider_with_web_client};
+use dcr_testkit::registry::spawn_app_with;
+use portal_svc::PortalConfig;
+use registry_svc::domain::validate::UrlPolicy;
+use registry_svc::identity::IdentityConfig;
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::json;
+
+use crate::helpers::Browser;
+
+const AUDIENCE: &str = "https://registry.dcr.test";
+const SECRET: &str = "portal-secret-at-oidc-provider-0123";
+
+#[tokio::test]
+async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let portal = format!("http://{}", listener.local_addr().unwrap());
+    let client = WebClient::new("dcr-portal", SECRET, &format!("{portal}/auth/callback"));
+    let peer = oidc_provider_with_web_client(
+        json!([
+            {"sub": "olga", "password": "olga-password", "groups": [], "name": "Olga Developer",
+             "email": "olga@example.com"},
+            {"sub": "oscar", "password": "oscar-password", "groups": ["dcr-approvers"]},
+        ]),
+        &client,
+    )
+    .await;
+    let policy = UrlPolicy {
+        allow_http_loopback: true,
+        allow_http_hosts: &[],
+    };
+    let identity = IdentityConfig::with_defaults(peer.base_url.clone(), AUDIENCE.into(), policy)
+        .expect("identity settings");
+    let registry = spawn_app_with(|config| config.identity = Some(identity)).await;
+    let config = PortalConfig {
+        listen: listener.local_addr().unwrap(),
+        registry_url: registry.url.clone(),
+        public_url: format!("{portal}/").parse().unwrap(),
+        issuer: peer.base_url.clone(),
+        audience: AUDIENCE.into(),
+        client_id: client.client_id.clone(),
+        client_secret: Some(SecretString::from(SECRET)),
+        scope: "openid profile email groups".into(),
+        session_key: [3; 32],
+        session_idle: portal_svc::config::defaults::SESSION_IDLE,
+        session_max: portal_svc::config::defaults::SESSION_MAX,
+        token_endpoint: None,
+        url_policy: policy,
+        tls: None,
+        client_tls: Default::default(),
+    };
+    let app = portal_svc::build(config).unwrap();
+    tokio::spawn(portal_svc::serve(app, listener, std::future::pending()));
+
+    let mut olga = Browser::for_portal(&portal);
+    let landed = olga.sign_in("olga").await;
+    assert_eq!(
+        landed.status,
+        StatusCode::OK,
+        "{}: {}",
+        landed.url,
+        landed.body
+    );
+    assert!(landed.url.ends_with("/apps"), "{}", landed.url);
+    assert!(landed.body.contains("Olga Developer"), "{}", landed.body);
+    assert!(!landed.body.contains("href=\"/admin\""));
+    // The registry sees her as herself: her developer id is her subject.
+    let whoami = registry
+        .clients
+        .portal("olga")
+        .list_applications(pb::ListApplicationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(whoami.applications.is_empty());
+
+    let mut oscar = Browser::for_portal(&portal);
+    let landed = oscar.sign_in("oscar").await;
+    assert!(
+        landed.body.contains("href=\"/admin\""),
+        "an approver by the peer's groups claim"
+    );
+    assert_eq!(
+        oscar.get("/admin/registrations").await.status,
+        StatusCode::OK
+    );
+
+    // Signing out revokes at the peer too, and the session is gone.
+    let csrf = olga.csrf("/apps").await;
+    olga.post("/logout", &[("csrf", &csrf)]).await;
+    let page = olga.get("/apps").await;
+    assert!(
+        page.url.starts_with(&peer.base_url),
+        "sent to sign in: {}",
+        page.url
+    );
+}
