@@ -6,6 +6,7 @@
 mod fields;
 mod form;
 mod request;
+mod view;
 
 use askama::Template;
 use axum::Router;
