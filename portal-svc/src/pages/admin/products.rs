@@ -214,9 +214,14 @@ pub async fn create(
             portal.sessions.notify(me.id, false, text);
             Ok(Redirect::to("/admin/products").into_response())
         }
+        // A refusal is the error page before anything else is asked of the registry.
         Err(status) => {
+            let error = PageError::from(status);
+            if FormErrors::from(&error).is_none() {
+                return Err(error);
+            }
             let strategies = manage::strategies(&registry).await?;
-            form_failed(status.into(), |errors| {
+            form_failed(error, |errors| {
                 form(&portal, &me, None, &product, &strategies, errors)
             })
         }
@@ -283,10 +288,15 @@ pub async fn update(
             portal.sessions.notify(me.id, false, text);
             Ok(Redirect::to("/admin/products").into_response())
         }
+        // A refusal is the error page before anything else is asked of the registry.
         Err(status) => {
+            let error = PageError::from(status);
+            if FormErrors::from(&error).is_none() {
+                return Err(error);
+            }
             let strategies = manage::strategies(&registry).await?;
             let editing = Some((id.as_str(), stored.name.as_str()));
-            form_failed(status.into(), |errors| {
+            form_failed(error, |errors| {
                 form(&portal, &me, editing, &wanted, &strategies, errors)
             })
         }

@@ -269,6 +269,8 @@ pub async fn create(
             );
             Ok(Redirect::to("/admin/strategies").into_response())
         }
+        // A refusal is the error page before anything else is asked of the registry.
+        Err(error) if FormErrors::from(&error).is_none() => Err(error),
         Err(error) => {
             let providers = manage::providers(&registry).await?;
             form_failed(error, |errors| {
