@@ -1,7 +1,8 @@
 //! The portal in real headless Chromium (testkit::browser): a developer signs in at the
 //! identity provider, creates an app and sees its secret once; an approver approves its
-//! registration in the admin console; pages stay usable at 320 px. Screenshots of each
-//! page go to target/screenshots (docs/portal.md shows them).
+//! registration in the admin console; an admin adds a provider, verifies it and publishes
+//! a product; pages stay usable at 320 px. Screenshots of each page go to
+//! target/screenshots (docs/portal.md shows them).
 
 use dcr_testkit::browser::Browser;
 
@@ -97,4 +98,77 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     }
     dana.screenshot("portal-app-320px").await;
     dana.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_provider_and_publishes_a_product() {
+    let s = stack().await;
+    let seeded = dcr_testkit::emulator::provider(&s.emu, "okta");
+    let Some(dcr_proto::registry::v1::provider::Config::Okta(okta)) = seeded.config else {
+        panic!("an okta config");
+    };
+    let alice = Browser::start().await;
+    sign_in(&alice, &s, "alice").await;
+    alice.click("nav a[href='/admin']").await;
+    alice.wait_for("nav.subnav").await;
+    alice.click("nav.subnav a[href='/admin/providers']").await;
+    alice
+        .wait_for("a.button[href='/admin/providers/new']")
+        .await;
+    assert!(alice.text("main table").await.contains("okta"));
+    alice.screenshot("portal-admin-providers").await;
+
+    // A type first, then exactly that type's form.
+    alice.click("a.button[href='/admin/providers/new']").await;
+    alice.click("a[href='/admin/providers/new/okta']").await;
+    alice.wait_for("#dcr_token").await;
+    alice.fill("#name", "okta-browser").await;
+    alice.fill("#display_name", "Okta (browser)").await;
+    alice.fill("#issuer", &seeded.issuer).await;
+    alice.fill("#labels", "team=payments").await;
+    alice.fill("#dcr_token", &okta.dcr_token).await;
+    alice.screenshot("portal-admin-provider-form").await;
+    alice.click("form.stack button[type=submit]").await;
+    // Each wait is for an element only the next page has, so no text is read from the
+    // page being left.
+    alice.wait_for("form[action$='/verify'] button").await;
+    assert!(alice.text("main").await.contains("was created"));
+    alice.click("form[action$='/verify'] button").await;
+    assert!(
+        alice.text("#verify-result").await.contains("Verified."),
+        "{}",
+        alice.text("main").await
+    );
+    assert!(!alice.source().await.contains(&okta.dcr_token));
+
+    // A product under the stack's strategy, through the form.
+    alice.click("nav.subnav a[href='/admin/products']").await;
+    alice.click("a.button[href='/admin/products/new']").await;
+    alice.wait_for("#strategy_id").await;
+    alice.fill("#name", "Forecasts API").await;
+    alice
+        .fill("#description", "Weather forecasts by the hour")
+        .await;
+    alice
+        .client()
+        .execute(
+            "document.getElementById('strategy_id').value = arguments[0];",
+            vec![serde_json::json!(s.product.strategy_id)],
+        )
+        .await
+        .unwrap();
+    alice.click("form.stack button[type=submit]").await;
+    alice.wait_for("a.button[href='/admin/products/new']").await;
+    let listed = alice.text("main").await;
+    assert!(listed.contains("was created"), "{listed}");
+    assert!(listed.contains("Forecasts API"), "{listed}");
+
+    // The form fits a phone.
+    alice.set_window_size(320, 800).await;
+    alice
+        .goto(&format!("{}/admin/providers/new/okta", s.portal))
+        .await;
+    let widths = alice.layout_widths().await;
+    assert!(widths.content <= widths.viewport, "{widths:?}");
+    alice.close().await;
 }

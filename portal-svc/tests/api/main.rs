@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin;
+mod admin_config;
 mod apps;
 mod browser;
 mod oidc_provider;

@@ -2,8 +2,13 @@
 //! viewer). The registry decides each action by the person's roles; these pages only
 //! leave out what a role cannot use, and show the registry's refusal otherwise.
 
+pub mod field;
+pub mod manage;
 pub mod overview;
+pub mod products;
+pub mod providers;
 pub mod registrations;
+pub mod strategies;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -24,6 +29,9 @@ pub fn routes() -> Router<Portal> {
             "/admin/registrations/{id}/reject",
             post(registrations::reject),
         )
+        .merge(providers::routes())
+        .merge(strategies::routes())
+        .merge(products::routes())
 }
 
 /// Staff only: a developer who types an admin address gets a clear refusal.
