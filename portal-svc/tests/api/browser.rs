@@ -68,6 +68,8 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     assert!(dana.text("main").await.contains("already shown"));
 
     dana.click("main a.button").await;
+    // Only the app's page has this form: read it, not the page being left.
+    dana.wait_for("form[action$='/credentials']").await;
     assert!(dana.text("main").await.contains("pending approval"));
     dana.screenshot("portal-app").await;
     let app_url = dana.url().await;
@@ -79,7 +81,7 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     aaron.wait_for("form[action$='/approve'] button").await;
     aaron.screenshot("portal-registrations").await;
     aaron.click("form[action$='/approve'] button").await;
-    assert!(aaron.text("main").await.contains("Registration approved"));
+    assert!(aaron.text("p.notice").await.contains("Registration approved"));
 
     dana.goto(app_url.as_str()).await;
     assert!(dana.text("main").await.contains("approved"));
