@@ -6,6 +6,9 @@
 
 use dcr_testkit::browser::Browser;
 
+use dcr_proto::authz::v1::Decision;
+
+use crate::gateway::gateway;
 use crate::helpers::{Stack, stack};
 
 async fn sign_in(browser: &Browser, s: &Stack, login: &str) {
@@ -25,6 +28,7 @@ async fn sign_in(browser: &Browser, s: &Stack, login: &str) {
 #[tokio::test]
 async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     let s = stack().await;
+    let gateway = gateway(&s).await;
     let dana = Browser::start().await;
     dana.goto(&format!("{}/", s.portal)).await;
     dana.screenshot("portal-home").await;
@@ -52,6 +56,7 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     dana.screenshot("portal-new-app").await;
     dana.click("form[action='/apps'] button[type=submit]").await;
     let secret = dana.text("#client-secret").await;
+    let client_id = dana.text("#client-id").await;
     assert!(secret.len() >= 16, "{secret:?}");
     assert!(
         dana.text("main")
@@ -74,6 +79,13 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     dana.screenshot("portal-app").await;
     let app_url = dana.url().await;
 
+    // The secret works: a token from token-svc; the gateway refuses it until approval.
+    let token = gateway.token(&client_id, &secret, "read").await;
+    let product = &s.product.id;
+    let pending = gateway.check(product, &token).await;
+    assert_eq!(pending.decision, Decision::Deny as i32, "{pending:?}");
+    assert_eq!(pending.reason, "registration_pending", "{pending:?}");
+
     let aaron = Browser::start().await;
     sign_in(&aaron, &s, "aaron").await;
     aaron.click("nav a[href='/admin']").await;
@@ -81,12 +93,42 @@ async fn a_developer_creates_an_app_and_an_approver_lets_it_in() {
     aaron.wait_for("form[action$='/approve'] button").await;
     aaron.screenshot("portal-registrations").await;
     aaron.click("form[action$='/approve'] button").await;
-    assert!(aaron.text("p.notice").await.contains("Registration approved"));
+    assert!(
+        aaron
+            .text("p.notice")
+            .await
+            .contains("Registration approved")
+    );
+
+    let allowed = gateway.until(product, &token, Decision::Allow).await;
+    assert_eq!(allowed.decision, Decision::Allow as i32, "{allowed:?}");
 
     dana.goto(app_url.as_str()).await;
     assert!(dana.text("main").await.contains("approved"));
     assert!(!dana.text("main").await.contains("pending approval"));
     aaron.close().await;
+
+    // Rotation from the UI: a second secret, then the first revoked (after the confirm
+    // dialog): tokens of the first are refused within a second, the second's work.
+    dana.click("form[action$='/credentials'] button").await;
+    let second = dana.text("#client-secret").await;
+    assert_ne!(second, secret);
+    dana.goto(app_url.as_str()).await;
+    let first_hint = &secret[secret.len() - 4..];
+    let revoke = format!("form[data-confirm*='ending in {first_hint}'] button");
+    dana.click(&revoke).await;
+    dana.client()
+        .accept_alert()
+        .await
+        .expect("the confirm dialog");
+    assert!(dana.text("p.notice").await.contains("was revoked"));
+    let revoked = gateway.until(product, &token, Decision::Deny).await;
+    assert_eq!(revoked.decision, Decision::Deny as i32, "{revoked:?}");
+    let fresh = gateway.token(&client_id, &second, "read").await;
+    assert_eq!(
+        gateway.check(product, &fresh).await.decision,
+        Decision::Allow as i32
+    );
 
     // Narrow screens: no sideways scrolling on the app page or the list.
     dana.set_window_size(320, 800).await;

@@ -44,6 +44,23 @@ pub async fn stack() -> Stack {
         .expect("identity settings");
     let registry = spawn_app_with(|config| config.identity = Some(identity)).await;
     let (_, _, product) = registry.clients.setup(provider(&emu, "okta"), false).await;
+    // The audience of the emulated Okta's default authorization server, so the apps'
+    // tokens are for this product.
+    let product = registry
+        .clients
+        .products()
+        .update_product(pb::UpdateProductRequest {
+            product: Some(pb::ApiProduct {
+                audience: "api://default".into(),
+                ..product
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["audience".into()],
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let portal = format!("http://{}", listener.local_addr().unwrap());

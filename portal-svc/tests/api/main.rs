@@ -4,6 +4,7 @@
 //! plays the browser; tests/browser drives real Chromium through the same flows.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod gateway;
 mod helpers;
 
 mod admin;
