@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image with the three services, the IdP emulator and dcrctl (pick one with `command`).
+# One image with the four services, the IdP emulator and dcrctl (pick one with `command`).
 # Dependencies are built in their own layer (cargo-chef), so a source change rebuilds
 # only dcr's crates. protoc is vendored by the proto crate: no system packages needed.
 
@@ -16,7 +16,7 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 COPY . .
 RUN cargo build --release --locked \
-      -p registry-svc -p token-svc -p authz-svc -p dcr-idp-emulator -p dcrctl
+      -p registry-svc -p token-svc -p authz-svc -p portal-svc -p dcr-idp-emulator -p dcrctl
 
 FROM debian:bookworm-slim AS runtime
 # /certs belongs to the services' user, so a named volume mounted there (docker-compose.yml)
@@ -29,6 +29,7 @@ RUN apt-get update \
 COPY --from=builder /src/target/release/registry-svc \
                     /src/target/release/token-svc \
                     /src/target/release/authz-svc \
+                    /src/target/release/portal-svc \
                     /src/target/release/dcr-idp-emulator \
                     /src/target/release/dcrctl /usr/local/bin/
 USER 10001

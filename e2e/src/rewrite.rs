@@ -21,6 +21,8 @@ pub struct Rewrite {
     services: BTreeSet<String>,
     ports: BTreeMap<(String, u16), u16>,
     stand_ins: BTreeMap<String, String>,
+    /// Host ports a service publishes (`ports:`): host port -> the service.
+    published: BTreeMap<u16, String>,
     /// host path of a bind mount -> its rewritten copy.
     copies: BTreeMap<String, PathBuf>,
 }
@@ -36,6 +38,15 @@ impl Rewrite {
     /// Values that are URLs to `service` become `url`.
     pub fn stand_in(&mut self, service: &str, url: &str) {
         self.stand_ins.insert(service.to_owned(), url.to_owned());
+    }
+
+    /// `service` publishes its `container` port as the host's `host` port. A value of
+    /// another service that names `localhost:<host>` (a URL the user's browser opens,
+    /// such as a redirect URI) then means that service, as it does on the host.
+    pub fn publish(&mut self, service: &str, host: u16, container: u16) -> anyhow::Result<()> {
+        self.port(service, container)?;
+        self.published.insert(host, service.to_owned());
+        Ok(())
     }
 
     /// The local port standing for `service`'s `port`, chosen on first use.
@@ -98,7 +109,18 @@ impl Rewrite {
                 out.push_str(host);
                 rest = tail;
                 if let Some(digits) = port {
-                    let local = self.port(service, digits.parse()?)?;
+                    let number: u16 = digits.parse()?;
+                    // This host's port that the service does not have but another publishes.
+                    let service = match self.published.get(&number) {
+                        Some(publisher)
+                            if !is_service
+                                && !self.ports.contains_key(&(owner.to_owned(), number)) =>
+                        {
+                            publisher.clone()
+                        }
+                        _ => service.to_owned(),
+                    };
+                    let local = self.port(&service, number)?;
                     out.push_str(&format!(":{local}"));
                     rest = &tail[1 + digits.len()..];
                 }

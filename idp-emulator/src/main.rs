@@ -1,5 +1,6 @@
 //! `dcr-idp-emulator [--listen 127.0.0.1:0] [--public-url http://idp-emulator:9000]
-//! [--state-file PATH]`: serves the emulator (keeping its state in PATH when given), prints one line `LISTENING <port>` on stdout once the listener is
+//! [--state-file PATH] [--sso-client JSON]...`: serves the emulator (with each
+//! `--sso-client` registered at its OpenID provider, as `POST /__emulator/sso/clients` would) (keeping its state in PATH when given), prints one line `LISTENING <port>` on stdout once the listener is
 //! bound, logs to stderr, and exits cleanly on SIGTERM or Ctrl-C.
 //! `dcr-idp-emulator health [--listen ADDR]` exits 0 when the emulator at ADDR answers
 //! (container health checks: the runtime image has no curl).
@@ -13,7 +14,7 @@ use tokio::net::TcpListener;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: dcr-idp-emulator [health] [--listen 127.0.0.1:0] [--public-url http://HOST:PORT] [--state-file PATH]"
+        "usage: dcr-idp-emulator [health] [--listen 127.0.0.1:0] [--public-url http://HOST:PORT] [--state-file PATH] [--sso-client JSON]..."
     );
     ExitCode::from(2)
 }
@@ -36,6 +37,7 @@ async fn main() -> ExitCode {
     let mut listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let mut public = None;
     let mut state_file: Option<std::path::PathBuf> = None;
+    let mut sso_clients: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1).peekable();
     let health = args.next_if(|a| a == "health").is_some();
     while let Some(arg) = args.next() {
@@ -51,6 +53,10 @@ async fn main() -> ExitCode {
             "--state-file" => match args.next() {
                 Some(path) if !path.is_empty() => state_file = Some(path.into()),
                 _ => return usage(),
+            },
+            "--sso-client" => match args.next() {
+                Some(spec) => sso_clients.push(spec),
+                None => return usage(),
             },
             "-h" | "--help" => {
                 let _ = usage();
@@ -68,7 +74,7 @@ async fn main() -> ExitCode {
             }
         };
     }
-    match run(listen, public, state_file).await {
+    match run(listen, public, state_file, &sso_clients).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "emulator failed");
@@ -81,6 +87,7 @@ async fn run(
     listen: SocketAddr,
     public: Option<String>,
     state_file: Option<std::path::PathBuf>,
+    sso_clients: &[String],
 ) -> std::io::Result<()> {
     // Signal handlers first: key generation below can take a while in a debug build, and a
     // SIGTERM arriving before the handler exists would kill the process uncleanly.
@@ -98,6 +105,12 @@ async fn run(
         Some(path) => EmulatorState::open(&root, path)?,
         None => EmulatorState::new(&root)?,
     };
+    for spec in sso_clients {
+        let (_, client) = state
+            .register_sso_client(spec.as_bytes())
+            .map_err(|e| std::io::Error::other(format!("--sso-client: {e}")))?;
+        tracing::info!(client = %client["client_id"], "SSO login client registered");
+    }
     tracing::info!(root = %state.urls().root, "idp emulator ready");
     {
         let mut out = std::io::stdout().lock();

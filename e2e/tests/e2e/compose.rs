@@ -195,6 +195,13 @@ async fn the_demo_profile_runs_as_local_processes() {
         ("TMPDIR".into(), scratch.display().to_string()),
     ]);
 
+    // Published ports first: a redirect URI of `localhost:8090` in another service's
+    // settings is the portal's, as it is for a browser on the host.
+    for service in compose.services.values() {
+        for (host, container) in &service.ports {
+            rewrite.publish(&service.name, *host, *container).unwrap();
+        }
+    }
     let mut prepared = std::collections::BTreeMap::new();
     for name in &order {
         let service = &compose.services[name];
@@ -379,6 +386,45 @@ async fn the_demo_profile_runs_as_local_processes() {
         refused.headers().contains_key("www-authenticate"),
         "a denial says how to authenticate"
     );
+
+    // The Dev Portal: its sign-in goes to the emulator's OpenID provider as the client the
+    // emulator was started with (`--sso-client`), whose login page accepts it.
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(certs.join("ca.pem")).unwrap()).unwrap();
+    let browser = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let portal = format!("https://localhost:{}", published[&8090]);
+    let health = browser
+        .get(format!("{portal}/healthz"))
+        .send()
+        .await
+        .expect("portal health");
+    assert_eq!(health.status(), 200);
+    let login = browser
+        .get(format!("{portal}/login"))
+        .send()
+        .await
+        .expect("portal login");
+    assert_eq!(login.status(), 303);
+    let authorize = login.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        authorize.contains("/sso/authorize?") && authorize.contains("client_id=dcr-portal"),
+        "{authorize}"
+    );
+    let page = browser
+        .get(&authorize)
+        .send()
+        .await
+        .expect("the emulator's login page");
+    let status = page.status();
+    let body = page.text().await.unwrap_or_default();
+    assert_eq!(
+        status, 200,
+        "the emulator refused the portal's sign-in: {body}"
+    );
+    assert!(body.contains("name=\"password\""), "{body}");
 
     // `docker compose stop`: SIGTERM, in reverse order; each drains and exits 0.
     for proc in running.into_iter().rev() {

@@ -158,31 +158,39 @@ fn checked(spec: ClientSpec) -> Result<LoginClient, String> {
     })
 }
 
+impl EmulatorState {
+    /// Registers (true) or replaces (false) the web login client `spec` (the JSON of
+    /// `POST /__emulator/sso/clients`); the message names what is wrong with it. Also
+    /// `dcr-idp-emulator --sso-client JSON`, for the compose demo's portal.
+    pub fn register_sso_client(&self, spec: &[u8]) -> Result<(bool, Value), String> {
+        let spec: ClientSpec =
+            serde_json::from_slice(spec).map_err(|e| format!("invalid body: {e}"))?;
+        let client = checked(spec)?;
+        Ok(self.with_mut(|w| {
+            let body = shown(&client);
+            let clients = &mut w.sso.clients;
+            match clients.iter_mut().find(|c| c.client_id == client.client_id) {
+                Some(existing) => {
+                    *existing = client;
+                    (false, body)
+                }
+                None => {
+                    clients.push(client);
+                    (true, body)
+                }
+            }
+        }))
+    }
+}
+
 /// `POST /__emulator/sso/clients`: registers (201) or replaces (200) a web client. A
 /// replaced client's sign-ins stay; from then on it authenticates with the new secret.
 pub(super) async fn register(State(st): State<EmulatorState>, body: Bytes) -> Response {
-    let spec: ClientSpec = match serde_json::from_slice(&body) {
-        Ok(s) => s,
-        Err(e) => return bad(&format!("invalid body: {e}")),
-    };
-    let client = match checked(spec) {
-        Ok(c) => c,
-        Err(message) => return bad(&message),
-    };
-    st.with_mut(|w| {
-        let body = shown(&client);
-        let clients = &mut w.sso.clients;
-        match clients.iter_mut().find(|c| c.client_id == client.client_id) {
-            Some(existing) => {
-                *existing = client;
-                json(StatusCode::OK, body)
-            }
-            None => {
-                clients.push(client);
-                json(StatusCode::CREATED, body)
-            }
-        }
-    })
+    match st.register_sso_client(&body) {
+        Ok((true, body)) => json(StatusCode::CREATED, body),
+        Ok((false, body)) => json(StatusCode::OK, body),
+        Err(message) => bad(&message),
+    }
 }
 
 /// `GET /__emulator/sso/clients/{client_id}`: the client without its secret.
