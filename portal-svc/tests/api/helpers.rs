@@ -23,7 +23,7 @@ const CLIENT_SECRET: &str = "portal-secret-for-tests-0123456789";
 
 pub struct Stack {
     /// Serves the people's identity provider and the apps' IdP while the stack lives.
-    _emu: Emulator,
+    pub emu: Emulator,
     pub registry: TestApp,
     /// `http://127.0.0.1:<port>` (no trailing slash).
     pub portal: String,
@@ -79,7 +79,7 @@ pub async fn stack() -> Stack {
     let app = portal_svc::build_with_clock(config, clock.clone()).unwrap();
     tokio::spawn(portal_svc::serve(app, listener, std::future::pending()));
     Stack {
-        _emu: emu,
+        emu,
         registry,
         portal,
         clock,

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod admin;
+mod admin_ops;
 mod apps;
 mod browser;
 mod safety;
