@@ -4,7 +4,7 @@
 //! it all read-only; developers are kept out.
 
 use dcr_proto::registry::v1 as pb;
-use dcr_testkit::emulator::{control, provider};
+use dcr_testkit::emulator::{control, fault, provider};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -335,5 +335,53 @@ async fn viewers_see_read_only_pages_and_developers_are_refused() {
     assert!(
         !log.body.contains("<form method=\"post\" action=\"/admin"),
         "read-only"
+    );
+}
+
+#[tokio::test]
+async fn the_overview_shows_an_operation_stuck_at_the_identity_provider() {
+    let s = stack().await;
+    let mut dana = Browser::new(&s);
+    dana.sign_in("dana").await;
+    let (app, secret) = create_app(&mut dana, &s, "Stuck app").await;
+    dana.post(
+        &format!("/apps/{app}/credentials"),
+        &[("csrf", &secret.input("csrf"))],
+    )
+    .await;
+    let page = dana.get(&format!("/apps/{app}")).await;
+    let revoke = page
+        .body
+        .split("action=\"")
+        .filter_map(|rest| rest.split('"').next())
+        .find(|action| action.ends_with("/revoke"))
+        .unwrap()
+        .to_owned();
+    // Okta's secrets API is down while the secret is revoked: dcr refuses the secret at
+    // once and keeps the revocation at Okta pending.
+    fault(
+        &s.emu,
+        json!({"path_prefix": "/okta/api/v1/apps/", "method": "POST", "status": 503, "times": 50}),
+    )
+    .await;
+    let revoked = dana.post(&revoke, &[("csrf", &page.input("csrf"))]).await;
+    assert!(
+        revoked.body.contains("has not confirmed"),
+        "{}",
+        revoked.body
+    );
+
+    let mut alice = Browser::new(&s);
+    alice.sign_in("alice").await;
+    let overview = alice.get("/admin").await;
+    let attention = overview
+        .body
+        .split("Operations needing attention")
+        .nth(1)
+        .expect("the drift section");
+    assert!(attention.contains("Stuck operations at"), "{attention}");
+    assert!(
+        attention.contains("revoke_secret") && attention.contains(&app),
+        "{attention}"
     );
 }
