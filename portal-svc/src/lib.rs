@@ -39,6 +39,8 @@ pub struct Portal {
     pub cookies: Arc<cookies::Cookies>,
     pub sign_in: Arc<signin::SignIn>,
     pub registry: registry::Registry,
+    /// The admin overview's provider checks, kept between views.
+    pub checks: pages::admin::checks::Checks,
 }
 
 pub fn build(config: PortalConfig) -> anyhow::Result<Portal> {
@@ -65,6 +67,7 @@ pub fn build_with_clock(config: PortalConfig, clock: SharedClock) -> anyhow::Res
         )),
         sign_in: Arc::new(signin::SignIn::new(config.clone())?),
         registry: registry::Registry::new(channel),
+        checks: pages::admin::checks::Checks::default(),
         config,
     })
 }

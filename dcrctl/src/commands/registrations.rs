@@ -187,6 +187,7 @@ async fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<()> {
                         status: status.map_or(0, |s| s as i32),
                         page_size: PAGE_SIZE,
                         page_token,
+                        ..Default::default()
                     })
                     .await
                     .on(Role::Admin, "list registrations")?;

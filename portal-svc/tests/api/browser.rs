@@ -216,3 +216,48 @@ async fn an_admin_adds_a_provider_and_publishes_a_product() {
     assert!(widths.content <= widths.viewport, "{widths:?}");
     alice.close().await;
 }
+
+#[tokio::test]
+async fn an_admin_reads_the_overview_and_the_audit_log() {
+    let s = stack().await;
+    // Something to show: a provider that fails Verify, and a developer's app waiting.
+    let mut broken = dcr_testkit::emulator::provider(&s.emu, "okta");
+    broken.name = "broken-okta".into();
+    broken.display_name = "Broken Okta".into();
+    if let Some(dcr_proto::registry::v1::provider::Config::Okta(okta)) = &mut broken.config {
+        okta.dcr_token = "not-the-okta-api-token".into();
+    }
+    s.registry
+        .clients
+        .providers()
+        .create_provider(dcr_proto::registry::v1::CreateProviderRequest {
+            provider: Some(broken),
+        })
+        .await
+        .unwrap();
+    let mut dana = crate::helpers::Browser::new(&s);
+    dana.sign_in("dana").await;
+    crate::helpers::create_app(&mut dana, &s, "Weather widget").await;
+
+    let alice = Browser::start().await;
+    sign_in(&alice, &s, "alice").await;
+    alice.click("nav a[href='/admin']").await;
+    alice.wait_for("#failing-providers").await;
+    assert!(
+        alice
+            .text("#failing-providers")
+            .await
+            .contains("Broken Okta")
+    );
+    alice.screenshot("portal-admin-overview").await;
+
+    alice.click("a[href='/admin/audit']").await;
+    alice.wait_for("table").await;
+    let log = alice.text("main").await;
+    assert!(
+        log.contains("Dana Developer") && log.contains("CreateApplication"),
+        "{log}"
+    );
+    alice.screenshot("portal-audit").await;
+    alice.close().await;
+}

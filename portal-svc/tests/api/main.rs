@@ -9,6 +9,7 @@ mod helpers;
 
 mod admin;
 mod admin_config;
+mod admin_ops;
 mod apps;
 mod browser;
 mod oidc_provider;

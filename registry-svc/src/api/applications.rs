@@ -12,11 +12,12 @@ use uuid::Uuid;
 
 use super::convert::{
     application_to_proto, apply_application_update, catalog_product_to_proto, credential_to_proto,
-    parse_id, parse_new_application, registration_to_proto,
+    listed_registration_to_proto, parse_id, parse_new_application, registration_to_proto,
 };
 use super::{audit, next_page_token, page_request};
 use crate::domain::{Application, Credential, Owner};
 use crate::registry::Registry;
+use crate::store::RegistrationFilter;
 
 #[derive(Debug, Clone)]
 pub struct ApplicationApi(pub Registry);
@@ -359,6 +360,8 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
                     .0
                     .create_registration(&app, product, r.scopes.clone())
                     .await?,
+                &app.name,
+                &app.owner,
             ))
         }
         .await;
@@ -408,32 +411,32 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
     ) -> Result<Response<pb::ListRegistrationsResponse>, Status> {
         let (_, developer) = developer(&request)?;
         let r = request.get_ref();
-        let apps = if r.application_id.is_empty() {
-            self.0
-                .store
-                .application_ids_of(&developer)
-                .await
-                .map_err(ApiError::from)?
+        // Always the caller's own: one application of theirs, or all of them.
+        let app = if r.application_id.is_empty() {
+            None
         } else {
-            vec![
-                self.app(&developer, &r.application_id, "application_id")
-                    .await?
-                    .id,
-            ]
+            Some([self
+                .app(&developer, &r.application_id, "application_id")
+                .await?
+                .id])
+        };
+        let filter = RegistrationFilter {
+            application_ids: app.as_ref().map(|id| id.as_slice()),
+            developer_id: Some(developer.as_str()),
+            ..Default::default()
         };
         let page = self
             .0
             .store
-            .list_registrations(
-                Some(&apps),
-                None,
-                None,
-                &page_request(r.page_size, &r.page_token)?,
-            )
+            .list_registrations(&filter, &page_request(r.page_size, &r.page_token)?)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListRegistrationsResponse {
-            registrations: page.items.iter().map(registration_to_proto).collect(),
+            registrations: page
+                .items
+                .iter()
+                .map(listed_registration_to_proto)
+                .collect(),
             next_page_token: next_page_token(page.next),
         }))
     }

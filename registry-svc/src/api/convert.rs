@@ -12,8 +12,8 @@ use uuid::Uuid;
 use crate::domain::strategy::{DEFAULT_SESSION_TTL, default_session_cookie};
 use crate::domain::validate;
 use crate::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, Owner, ProviderType,
-    Registration, RegistrationStatus,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, ListedRegistration,
+    Owner, ProviderType, Registration, RegistrationStatus,
 };
 use crate::lifecycle::NewApplication;
 use crate::store::{AuditEvent, Change};
@@ -524,7 +524,9 @@ pub fn registration_status_to_proto(s: RegistrationStatus) -> pb::RegistrationSt
     }
 }
 
-pub fn registration_to_proto(r: &Registration) -> pb::Registration {
+/// A registration, named by its application (`application_name`, and the owning
+/// `developer_id`, empty for a team's).
+pub fn registration_to_proto(r: &Registration, app_name: &str, owner: &Owner) -> pb::Registration {
     pb::Registration {
         id: r.id.to_string(),
         application_id: r.application_id.to_string(),
@@ -534,7 +536,13 @@ pub fn registration_to_proto(r: &Registration) -> pb::Registration {
         create_time: Some(timestamp(r.create_time)),
         update_time: Some(timestamp(r.update_time)),
         idp_pending: false,
+        application_name: app_name.to_owned(),
+        developer_id: owner.developer().unwrap_or_default().to_owned(),
     }
+}
+
+pub fn listed_registration_to_proto(r: &ListedRegistration) -> pb::Registration {
+    registration_to_proto(&r.registration, &r.application_name, &r.owner)
 }
 
 pub fn change_to_proto(c: &Change) -> pb::Change {

@@ -6,11 +6,13 @@ use dcr_proto::registry::v1 as pb;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    apply_product_update, parse_id, parse_new_product, product_to_proto, registration_to_proto,
+    apply_product_update, listed_registration_to_proto, parse_id, parse_new_product,
+    product_to_proto, registration_to_proto,
 };
 use super::{audit, next_page_token, page_request};
 use crate::domain::{ApiProduct, RegistrationStatus};
 use crate::registry::Registry;
+use crate::store::RegistrationFilter;
 
 #[derive(Debug, Clone)]
 pub struct ProductApi(pub Registry);
@@ -57,7 +59,13 @@ impl ProductApi {
             let registered = self
                 .0
                 .store
-                .list_registrations(None, Some(updated.id), None, &Default::default())
+                .list_registrations(
+                    &RegistrationFilter {
+                        product_id: Some(updated.id),
+                        ..Default::default()
+                    },
+                    &Default::default(),
+                )
                 .await?;
             if !registered.items.is_empty() {
                 return Err(ApiError::FailedPrecondition(
@@ -79,9 +87,16 @@ impl ProductApi {
             .0
             .set_registration_status(parse_id("id", id)?, status)
             .await?;
+        // One read by primary key, so the answer names the application as lists do.
+        let app = self
+            .0
+            .store
+            .get_application(registration.application_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("registration {id} not found")))?;
         Ok(pb::Registration {
             idp_pending,
-            ..registration_to_proto(&registration)
+            ..registration_to_proto(&registration, &app.name, &app.owner)
         })
     }
 }
@@ -175,19 +190,29 @@ impl pb::product_service_server::ProductService for ProductApi {
                 return Err(ApiError::invalid("status", "is not a registration status").into());
             }
         };
+        let application = if r.application_id.is_empty() {
+            None
+        } else {
+            Some([parse_id("application_id", &r.application_id)?])
+        };
+        let filter = RegistrationFilter {
+            application_ids: application.as_ref().map(|id| id.as_slice()),
+            product_id: product,
+            status,
+            developer_id: Some(r.developer_id.as_str()).filter(|d| !d.is_empty()),
+        };
         let page = self
             .0
             .store
-            .list_registrations(
-                None,
-                product,
-                status,
-                &page_request(r.page_size, &r.page_token)?,
-            )
+            .list_registrations(&filter, &page_request(r.page_size, &r.page_token)?)
             .await
             .map_err(ApiError::from)?;
         Ok(Response::new(pb::ListRegistrationsResponse {
-            registrations: page.items.iter().map(registration_to_proto).collect(),
+            registrations: page
+                .items
+                .iter()
+                .map(listed_registration_to_proto)
+                .collect(),
             next_page_token: next_page_token(page.next),
         }))
     }

@@ -128,3 +128,11 @@ pub struct Registration {
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
+
+/// A registration with what approvers need to know of its application, read with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedRegistration {
+    pub registration: Registration,
+    pub application_name: String,
+    pub owner: super::Owner,
+}

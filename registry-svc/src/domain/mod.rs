@@ -8,7 +8,8 @@ pub mod strategy;
 pub mod validate;
 
 pub use application::{
-    AppState, Application, Credential, IdpClientState, Registration, RegistrationStatus,
+    AppState, Application, Credential, IdpClientState, ListedRegistration, Registration,
+    RegistrationStatus,
 };
 pub use owner::Owner;
 pub use provider::{Provider, ProviderConfig, ProviderSecrets, ProviderType};

@@ -13,10 +13,12 @@ use super::sql::{
     SqlStore, app_change, classify, client_id_of, finish_page, page_limit, revoke_all, uuid_cursor,
 };
 use super::{
-    ApplicationStore, ClientChange, Journal, Operation, Page, PageRequest, StoreError, StoreResult,
+    ApplicationStore, ClientChange, Journal, Operation, Page, PageRequest, RegistrationFilter,
+    StoreError, StoreResult,
 };
 use crate::domain::{
-    Application, Credential, IdpClientState, Owner, Registration, RegistrationStatus,
+    Application, Credential, IdpClientState, ListedRegistration, Owner, Registration,
+    RegistrationStatus,
 };
 
 fn uris(app: &Application) -> Vec<String> {
@@ -453,13 +455,10 @@ impl<D: Dialect> ApplicationStore for SqlStore<D> {
 
     async fn list_registrations(
         &self,
-        application_ids: Option<&[Uuid]>,
-        product_id: Option<Uuid>,
-        status: Option<RegistrationStatus>,
+        filter: &RegistrationFilter<'_>,
         page: &PageRequest,
-    ) -> StoreResult<Page<Registration>> {
-        self.registrations_page(application_ids, product_id, status, page)
-            .await
+    ) -> StoreResult<Page<ListedRegistration>> {
+        self.registrations_page(filter, page).await
     }
 
     async fn application_ids_of(&self, developer_id: &str) -> StoreResult<Vec<Uuid>> {

@@ -25,8 +25,8 @@ use dcr_common::oauth::ClientAuthMethod;
 use uuid::Uuid;
 
 use crate::domain::{
-    ApiProduct, Application, AuthStrategy, Credential, IdpClientState, Owner, Provider,
-    Registration, RegistrationStatus,
+    ApiProduct, Application, AuthStrategy, Credential, IdpClientState, ListedRegistration, Owner,
+    Provider, Registration, RegistrationStatus,
 };
 
 pub use drift::{DriftStore, PendingOperation};
@@ -61,6 +61,18 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct PageRequest {
     pub size: usize,
     pub after: Option<String>,
+}
+
+/// Which registrations `list_registrations` returns: every filter is optional, and all
+/// that are set must match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegistrationFilter<'a> {
+    /// Only these applications' (an empty list selects none).
+    pub application_ids: Option<&'a [Uuid]>,
+    pub product_id: Option<Uuid>,
+    pub status: Option<RegistrationStatus>,
+    /// Only those of applications this developer owns.
+    pub developer_id: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -352,13 +364,12 @@ pub trait ApplicationStore: Send + Sync {
         intent: Option<&Operation>,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// The registrations `filter` selects, each with its application's name and owner.
     async fn list_registrations(
         &self,
-        application_ids: Option<&[Uuid]>,
-        product_id: Option<Uuid>,
-        status: Option<RegistrationStatus>,
+        filter: &RegistrationFilter<'_>,
         page: &PageRequest,
-    ) -> StoreResult<Page<Registration>>;
+    ) -> StoreResult<Page<ListedRegistration>>;
     /// Every application id of a developer (for filtering their registrations).
     async fn application_ids_of(&self, developer_id: &str) -> StoreResult<Vec<Uuid>>;
 }

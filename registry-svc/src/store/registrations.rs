@@ -9,8 +9,8 @@ use super::rows;
 use super::sql::{
     SqlStore, app_change, classify, client_id_of, finish_page, page_limit, uuid_cursor,
 };
-use super::{Operation, Page, PageRequest, StoreError, StoreResult};
-use crate::domain::{Registration, RegistrationStatus};
+use super::{Operation, Page, PageRequest, RegistrationFilter, StoreError, StoreResult};
+use crate::domain::{ListedRegistration, Registration, RegistrationStatus};
 
 impl<D: Dialect> SqlStore<D> {
     pub(super) async fn insert_registration_row(&self, r: &Registration) -> StoreResult<()> {
@@ -117,21 +117,23 @@ impl<D: Dialect> SqlStore<D> {
         tx.commit().await
     }
 
+    /// One query for both backends: the registrations joined with their applications,
+    /// so a list names each application and its owner without a query per row.
     pub(super) async fn registrations_page(
         &self,
-        application_ids: Option<&[Uuid]>,
-        product_id: Option<Uuid>,
-        status: Option<RegistrationStatus>,
+        filter: &RegistrationFilter<'_>,
         page: &PageRequest,
-    ) -> StoreResult<Page<Registration>> {
+    ) -> StoreResult<Page<ListedRegistration>> {
         let sql = format!(
-            "SELECT * FROM registrations
-             WHERE id > $1
+            "SELECT r.*, a.name AS application_name, a.owner_kind, a.developer_id
+             FROM registrations r JOIN applications a ON a.id = r.application_id
+             WHERE r.id > $1
                AND ($2 IS NULL OR {})
-               AND ($3 IS NULL OR product_id = $3)
-               AND ($4 IS NULL OR status = $4)
-             ORDER BY id LIMIT $5",
-            D::member_of("application_id", "$2")
+               AND ($3 IS NULL OR r.product_id = $3)
+               AND ($4 IS NULL OR r.status = $4)
+               AND ($5 IS NULL OR (a.owner_kind = 'developer' AND a.developer_id = $5))
+             ORDER BY r.id LIMIT $6",
+            D::member_of("r.application_id", "$2")
         );
         let rows = self
             .db
@@ -139,17 +141,20 @@ impl<D: Dialect> SqlStore<D> {
                 &sql,
                 &[
                     uuid_cursor(page.after.as_ref())?.into(),
-                    super::dialect::Value::Ids(application_ids),
-                    product_id.into(),
-                    status.map(RegistrationStatus::as_str).into(),
+                    super::dialect::Value::Ids(filter.application_ids),
+                    filter.product_id.into(),
+                    filter.status.map(RegistrationStatus::as_str).into(),
+                    filter.developer_id.into(),
                     page_limit(page.size).into(),
                 ],
             )
             .await?;
         let items = rows
             .iter()
-            .map(rows::registration)
+            .map(rows::listed_registration)
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(finish_page(items, page.size, |r| r.id.to_string()))
+        Ok(finish_page(items, page.size, |r| {
+            r.registration.id.to_string()
+        }))
     }
 }

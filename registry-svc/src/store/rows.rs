@@ -11,8 +11,8 @@ use super::dialect::{Dialect, SqlRow};
 use super::sql::SqlStore;
 use super::{AuditEvent, Change, Journal, Operation, OperationKind, StoreError, StoreResult};
 use crate::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState, Owner,
-    Provider, ProviderSecrets, Registration, RegistrationStatus,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState,
+    ListedRegistration, Owner, Provider, ProviderSecrets, Registration, RegistrationStatus,
 };
 
 pub(super) fn provider_context(id: Uuid) -> String {
@@ -197,6 +197,19 @@ pub(super) fn registration(row: &impl SqlRow) -> StoreResult<Registration> {
         scopes: row.texts("scopes")?,
         create_time: row.time("create_time")?,
         update_time: row.time("update_time")?,
+    })
+}
+
+/// A registration joined with its application's `application_name`, `owner_kind` and
+/// `developer_id` (see `registrations_page`).
+pub(super) fn listed_registration(row: &impl SqlRow) -> StoreResult<ListedRegistration> {
+    let kind = row.text("owner_kind")?;
+    Ok(ListedRegistration {
+        registration: registration(row)?,
+        application_name: row.text("application_name")?,
+        owner: Owner::parse(&kind, row.text("developer_id")?).ok_or_else(|| {
+            StoreError::Corrupt(format!("an application has an owner of kind {kind:?}"))
+        })?,
     })
 }
 

@@ -23,6 +23,7 @@ mod provider_secrets;
 mod python_client;
 mod rate_limits;
 mod reconcile;
+mod registrations;
 mod rfc7591;
 mod rotation;
 mod schema;

@@ -10,12 +10,13 @@ use chrono::Utc;
 use dcr_common::fingerprint::SecretFingerprint;
 use dcr_common::seal::Sealer;
 use registry_svc::domain::{
-    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState, Owner,
-    Provider, ProviderConfig, ProviderSecrets, Registration, RegistrationStatus,
+    ApiProduct, AppState, Application, AuthMethod, AuthStrategy, Credential, IdpClientState,
+    ListedRegistration, Owner, Provider, ProviderConfig, ProviderSecrets, Registration,
+    RegistrationStatus,
 };
 use registry_svc::store::{
     AuditEvent, AuditFilter, ClientChange, Journal, Operation, OperationKind, PageRequest, PgStore,
-    SqliteStore, Store, StoreError,
+    RegistrationFilter, SqliteStore, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -1005,28 +1006,73 @@ async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
         size: 10,
         after: None,
     };
-    let ids = |found: registry_svc::store::Page<Registration>| {
-        found.items.iter().map(|r| r.id).collect::<Vec<_>>()
+    let ids = |found: registry_svc::store::Page<ListedRegistration>| {
+        found
+            .items
+            .iter()
+            .map(|r| r.registration.id)
+            .collect::<Vec<_>>()
     };
+    let list = |filter: RegistrationFilter<'static>| {
+        let store = &store;
+        let page = &page;
+        async move { store.list_registrations(&filter, page).await.expect("list") }
+    };
+    let again_ids = [again.id];
     let mine = store
-        .list_registrations(Some(std::slice::from_ref(&again.id)), None, None, &page)
-        .await
-        .expect("list");
-    assert_eq!(ids(mine), [registration.id]);
-    let pending = store
         .list_registrations(
-            None,
-            Some(product.id),
-            Some(RegistrationStatus::Pending),
+            &RegistrationFilter {
+                application_ids: Some(&again_ids),
+                ..Default::default()
+            },
             &page,
         )
         .await
         .expect("list");
+    // Each one names its application and owner, read in the same query.
+    assert_eq!(
+        mine.items,
+        [ListedRegistration {
+            registration: Registration {
+                // Inserted with update_time = create_time.
+                create_time: store_time(registration.create_time),
+                update_time: store_time(registration.create_time),
+                ..registration.clone()
+            },
+            application_name: "a2".into(),
+            owner: Owner::Developer("dev".into()),
+        }]
+    );
+    let pending = list(RegistrationFilter {
+        product_id: Some(product.id),
+        status: Some(RegistrationStatus::Pending),
+        ..Default::default()
+    })
+    .await;
     assert_eq!(ids(pending), [registration.id]);
-    let nobody = store
-        .list_registrations(Some(&[] as &[Uuid]), None, None, &page)
-        .await
-        .expect("list");
+    let approved = list(RegistrationFilter {
+        status: Some(RegistrationStatus::Approved),
+        ..Default::default()
+    })
+    .await;
+    assert!(approved.items.is_empty());
+    let by_developer = list(RegistrationFilter {
+        developer_id: Some("dev"),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids(by_developer), [registration.id]);
+    let someone_else = list(RegistrationFilter {
+        developer_id: Some("someone-else"),
+        ..Default::default()
+    })
+    .await;
+    assert!(someone_else.items.is_empty());
+    let nobody = list(RegistrationFilter {
+        application_ids: Some(&[]),
+        ..Default::default()
+    })
+    .await;
     assert!(nobody.items.is_empty());
     assert!(
         store

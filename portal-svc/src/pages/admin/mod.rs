@@ -2,6 +2,8 @@
 //! viewer). The registry decides each action by the person's roles; these pages only
 //! leave out what a role cannot use, and show the registry's refusal otherwise.
 
+pub mod audit;
+pub mod checks;
 pub mod field;
 pub mod manage;
 pub mod overview;
@@ -20,6 +22,8 @@ use crate::web::Me;
 pub fn routes() -> Router<Portal> {
     Router::new()
         .route("/admin", get(overview::page))
+        .route("/admin/check", post(overview::check))
+        .route("/admin/audit", get(audit::page))
         .route("/admin/registrations", get(registrations::queue))
         .route(
             "/admin/registrations/{id}/approve",
