@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod oidc;
 pub mod otel;
+pub mod peer;
 pub mod person;
 pub mod pki;
 pub mod private_files;

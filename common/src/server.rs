@@ -34,6 +34,11 @@ pub struct ServerLimits {
 }
 
 impl ServerLimits {
+    const STREAMS: u64 = 256;
+    const REQUESTS: u64 = 4096;
+    const HEADER_BYTES: u64 = 16 * 1024;
+    const TIMEOUT_SECS: u64 = 60;
+
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let number = |var: &'static str, default: u64| -> Result<u64, crate::config::ConfigError> {
             match crate::config::optional(var) {
@@ -51,15 +56,30 @@ impl ServerLimits {
                 .map_err(|_| crate::config::ConfigError::new(var, "is too large"))
         };
         Ok(Self {
-            streams_per_connection: small("DCR_MAX_CONCURRENT_STREAMS", 256)?,
-            concurrent_requests: usize::try_from(number("DCR_MAX_CONCURRENT_REQUESTS", 4096)?)
-                .unwrap_or(usize::MAX),
-            header_list_bytes: small("DCR_MAX_HEADER_LIST_BYTES", 16 * 1024)?,
+            streams_per_connection: small("DCR_MAX_CONCURRENT_STREAMS", Self::STREAMS)?,
+            concurrent_requests: usize::try_from(number(
+                "DCR_MAX_CONCURRENT_REQUESTS",
+                Self::REQUESTS,
+            )?)
+            .unwrap_or(usize::MAX),
+            header_list_bytes: small("DCR_MAX_HEADER_LIST_BYTES", Self::HEADER_BYTES)?,
             request_timeout: std::time::Duration::from_secs(number(
                 "DCR_REQUEST_TIMEOUT_SECONDS",
-                60,
+                Self::TIMEOUT_SECS,
             )?),
         })
+    }
+}
+
+/// The defaults `from_env` applies to unset variables (tests and `dcrctl dev`).
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            streams_per_connection: Self::STREAMS as u32,
+            concurrent_requests: Self::REQUESTS as usize,
+            header_list_bytes: Self::HEADER_BYTES as u32,
+            request_timeout: std::time::Duration::from_secs(Self::TIMEOUT_SECS),
+        }
     }
 }
 

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dcr_common::config::{self, ConfigError};
+use dcr_common::rate_limit::Rate;
+use dcr_common::server::ServerLimits;
 use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_common::url_policy::{UrlPolicy, idp_url};
 use secrecy::SecretString;
@@ -22,6 +24,8 @@ pub mod defaults {
     pub const SESSION_MAX: Duration = Duration::from_secs(8 * 60 * 60);
     /// Sessions held at once; sign-ins beyond wait for one to end.
     pub const MAX_SESSIONS: usize = 100_000;
+    /// Sign-ins started or finished per second per source address.
+    pub const SIGN_IN_RATE: u32 = 10;
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +59,12 @@ pub struct PortalConfig {
     /// "get a token" example (a placeholder when unset).
     pub token_endpoint: Option<String>,
     pub url_policy: UrlPolicy,
+    /// DCR_PORTAL_SIGN_IN_RATE_PER_SOURCE (default 10 a second, bursts of 20): sign-ins
+    /// started and finished per source address, each a call to the identity provider that
+    /// anyone can make the portal do.
+    pub sign_in_rate: Rate,
+    /// DCR_REQUEST_TIMEOUT_SECONDS and DCR_MAX_CONCURRENT_REQUESTS, as for every service.
+    pub limits: ServerLimits,
     /// DCR_TLS_CERT_FILE, DCR_TLS_KEY_FILE: HTTPS only.
     pub tls: Option<ServerTlsFiles>,
     /// DCR_TLS_CA_FILE, DCR_TLS_CLIENT_CERT_FILE, DCR_TLS_CLIENT_KEY_FILE: for an
@@ -105,6 +115,11 @@ impl PortalConfig {
             )?,
             token_endpoint: config::optional("DCR_PORTAL_TOKEN_ENDPOINT"),
             url_policy,
+            sign_in_rate: Rate::from_env(
+                "DCR_PORTAL_SIGN_IN_RATE_PER_SOURCE",
+                defaults::SIGN_IN_RATE,
+            )?,
+            limits: ServerLimits::from_env()?,
             tls,
             client_tls: ClientTlsFiles::from_env()?,
         })

@@ -31,6 +31,8 @@ pub enum PageError {
     Internal { id: String },
     /// The sign-in at the identity provider did not complete.
     SignInFailed(String),
+    /// Over a per-source limit.
+    TooMany(String),
 }
 
 impl PageError {
@@ -126,6 +128,7 @@ impl IntoResponse for PageError {
                 format!("An unexpected error occurred (error id {id}); the portal's log has the details."),
             ),
             Self::SignInFailed(message) => (StatusCode::UNAUTHORIZED, "Sign-in failed", message),
+            Self::TooMany(message) => (StatusCode::TOO_MANY_REQUESTS, "Slow down", message),
         };
         let page = render(&ErrorPage::new(title, &message));
         (status, page).into_response()

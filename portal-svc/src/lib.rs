@@ -27,6 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use dcr_common::clock::SharedClock;
+use dcr_common::peer::Peer;
 use tokio::net::TcpListener;
 
 pub use config::PortalConfig;
@@ -41,6 +42,10 @@ pub struct Portal {
     pub registry: registry::Registry,
     /// The admin overview's provider checks, kept between views.
     pub checks: pages::admin::checks::Checks,
+    /// Sign-ins per source address: each one makes the portal call the identity provider.
+    pub sign_in_limit: dcr_common::rate_limit::KeyedLimit<std::net::IpAddr>,
+    /// Places for requests in progress (DCR_MAX_CONCURRENT_REQUESTS).
+    pub places: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn build(config: PortalConfig) -> anyhow::Result<Portal> {
@@ -68,6 +73,10 @@ pub fn build_with_clock(config: PortalConfig, clock: SharedClock) -> anyhow::Res
         sign_in: Arc::new(signin::SignIn::new(config.clone())?),
         registry: registry::Registry::new(channel),
         checks: pages::admin::checks::Checks::default(),
+        sign_in_limit: dcr_common::rate_limit::KeyedLimit::new(config.sign_in_rate),
+        places: Arc::new(tokio::sync::Semaphore::new(
+            config.limits.concurrent_requests,
+        )),
         config,
     })
 }
@@ -87,11 +96,13 @@ pub async fn serve(
             let acceptor =
                 dcr_common::tls::ReloadingAcceptor::new(files, dcr_common::tls::HTTP_ALPN)?;
             let incoming = dcr_common::tls::TlsIncoming::new(listener, acceptor)?;
+            let app = app.into_make_service_with_connect_info::<Peer>();
             axum::serve(incoming, app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }
         None => {
+            let app = app.into_make_service_with_connect_info::<Peer>();
             axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
                 .await

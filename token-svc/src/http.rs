@@ -8,34 +8,20 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::serve::IncomingStream;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::json;
 
 use crate::broker::{Broker, TokenRequest};
+/// The TCP peer of a request (the per-source rate limit).
+pub use dcr_common::peer::Peer;
+
 use crate::errors::TokenError;
 
 const MAX_BODY: usize = 16 * 1024;
-
-/// The TCP peer of a request (the per-source rate limit), over plaintext or TLS.
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub std::net::SocketAddr);
-
-impl Connected<IncomingStream<'_, tokio::net::TcpListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, tokio::net::TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, dcr_common::tls::TlsIncoming>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, dcr_common::tls::TlsIncoming>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
 
 /// The token endpoint, with the same bounds as the gRPC servers (common::server): a
 /// request body of at most MAX_BODY, a time limit per request, and a bound on requests

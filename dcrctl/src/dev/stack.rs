@@ -276,6 +276,10 @@ async fn portal_config(
             endpoints.url(endpoints.token_http)
         )),
         url_policy: shared.url_policy,
+        sign_in_rate: dcr_common::rate_limit::Rate::per_second(
+            portal_svc::config::defaults::SIGN_IN_RATE,
+        ),
+        limits: dcr_common::server::ServerLimits::default(),
         tls: shared.server_tls.clone(),
         client_tls: endpoints.client_tls(),
     })

@@ -4,10 +4,11 @@
 //! session; `/logout` ends it here and at the identity provider.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
-use axum::http::header::SET_COOKIE;
+use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use dcr_common::peer::Peer;
 use dcr_proto::registry::v1 as pb;
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
@@ -46,7 +47,25 @@ pub struct LoginQuery {
     return_to: Option<String>,
 }
 
-pub async fn login(State(portal): State<Portal>, Query(q): Query<LoginQuery>) -> Response {
+/// A sign-in started or finished makes the portal call the identity provider: bounded per
+/// source address.
+fn limited(portal: &Portal, peer: Peer) -> Option<Response> {
+    let wait = portal.sign_in_limit.check(&peer.0.ip()).err()?;
+    let seconds = wait.as_secs().max(1);
+    let page = PageError::TooMany(format!(
+        "Too many sign-ins from your address; try again in {seconds} s."
+    ));
+    Some((AppendHeaders([(RETRY_AFTER, seconds.to_string())]), page).into_response())
+}
+
+pub async fn login(
+    State(portal): State<Portal>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    if let Some(refused) = limited(&portal, peer) {
+        return refused;
+    }
     let return_to = safe_return_to(q.return_to.as_deref());
     match portal.sign_in.start(return_to, portal.sessions.now()).await {
         Ok((url, pending)) => {
@@ -77,9 +96,13 @@ pub struct Callback {
 
 pub async fn callback(
     State(portal): State<Portal>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     Query(back): Query<Callback>,
 ) -> Response {
+    if let Some(refused) = limited(&portal, peer) {
+        return refused;
+    }
     let clear = AppendHeaders([(SET_COOKIE, portal.cookies.clear(Jar::SignIn))]);
     match finish(&portal, &headers, back).await {
         Ok((session, return_to)) => {

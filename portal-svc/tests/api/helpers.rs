@@ -89,6 +89,10 @@ pub async fn stack() -> Stack {
         session_max: portal_svc::config::defaults::SESSION_MAX,
         token_endpoint: Some("https://token.example.com/oauth2/token".into()),
         url_policy: policy,
+        sign_in_rate: dcr_common::rate_limit::Rate::per_second(
+            portal_svc::config::defaults::SIGN_IN_RATE,
+        ),
+        limits: dcr_common::server::ServerLimits::default(),
         tls: None,
         client_tls: Default::default(),
     };
@@ -209,6 +213,13 @@ impl Browser {
             }
         }
         response
+    }
+
+    /// GET `url` without following a redirect.
+    pub async fn get_once(&mut self, url: &str) -> Page {
+        let url = self.absolute(url);
+        let response = self.send(self.http.get(&url), &url).await;
+        page(url, response).await
     }
 
     /// GET `url`, following redirects.

@@ -52,6 +52,10 @@ async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
         session_max: portal_svc::config::defaults::SESSION_MAX,
         token_endpoint: None,
         url_policy: policy,
+        sign_in_rate: dcr_common::rate_limit::Rate::per_second(
+            portal_svc::config::defaults::SIGN_IN_RATE,
+        ),
+        limits: dcr_common::server::ServerLimits::default(),
         tls: None,
         client_tls: Default::default(),
     };

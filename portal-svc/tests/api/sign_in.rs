@@ -109,3 +109,26 @@ async fn signing_out_ends_the_session_for_good() {
     let page = browser.get("/apps").await;
     assert!(page.url.contains("/sso/"), "sent to sign in: {}", page.url);
 }
+
+#[tokio::test]
+async fn sign_ins_from_one_address_are_bounded() {
+    let s = stack().await;
+    let mut browser = Browser::new(&s);
+    // The default allows bursts of 20 a second per address; a flood finds the bound.
+    let mut refused = None;
+    for _ in 0..40 {
+        let page = browser.get_once("/login").await;
+        if page.status == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(page);
+            break;
+        }
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+    }
+    let refused = refused.expect("40 sign-ins at once were all started");
+    assert!(refused.headers.contains_key("retry-after"));
+    assert!(
+        refused.body.contains("Too many sign-ins"),
+        "{}",
+        refused.body
+    );
+}
