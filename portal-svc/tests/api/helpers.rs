@@ -35,6 +35,11 @@ pub struct Stack {
 }
 
 pub async fn stack() -> Stack {
+    stack_with(None).await
+}
+
+/// `stack`, with the portal serving HTTPS from `tls` at `https://localhost:<port>`.
+pub async fn stack_with(tls: Option<&dcr_common::pki::SetFiles>) -> Stack {
     let emu = emulator().await;
     let policy = UrlPolicy {
         allow_http_loopback: true,
@@ -63,7 +68,13 @@ pub async fn stack() -> Stack {
         .into_inner();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let portal = format!("http://{}", listener.local_addr().unwrap());
+    let portal = match tls {
+        Some(_) => format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        ),
+        None => format!("http://{}", listener.local_addr().unwrap()),
+    };
     control(
         &emu,
         "sso/clients",
@@ -93,7 +104,7 @@ pub async fn stack() -> Stack {
             portal_svc::config::defaults::SIGN_IN_RATE,
         ),
         limits: dcr_common::server::ServerLimits::default(),
-        tls: None,
+        tls: tls.map(|t| t.server_tls(false)),
         client_tls: Default::default(),
     };
     let clock = Arc::new(ShiftedClock::new());
@@ -155,11 +166,18 @@ impl Browser {
 
     /// A browser for the portal at `portal` (`http://127.0.0.1:<port>`).
     pub fn for_portal(portal: &str) -> Self {
+        Self::trusting(portal, None)
+    }
+
+    /// A browser for the portal at `portal` that trusts the CA certificate `ca` (PEM file).
+    pub fn trusting(portal: &str, ca: Option<&std::path::Path>) -> Self {
+        let mut http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).unwrap();
+            http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+        }
         Self {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: http.build().unwrap(),
             portal: portal.to_owned(),
             cookies: HashMap::new(),
             elsewhere: HashMap::new(),

@@ -132,3 +132,38 @@ async fn sign_ins_from_one_address_are_bounded() {
         refused.body
     );
 }
+
+/// Over https the session cookie is `__Host-` prefixed and `Secure` (the browser then keeps
+/// it to this host, path `/`, and https only), HSTS is on, and signing in works the same.
+#[tokio::test]
+async fn over_https_cookies_are_host_only_and_secure() {
+    let certs = dcr_testkit::tls::TestCerts::new();
+    let s = crate::helpers::stack_with(Some(&certs.files)).await;
+    assert!(s.portal.starts_with("https://localhost:"), "{}", s.portal);
+    let mut browser = Browser::trusting(&s.portal, Some(&certs.files.ca_cert));
+    let login = browser.get_once("/login").await;
+    let sign_in_cookie = login.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        sign_in_cookie.starts_with("__Host-dcr-sign-in="),
+        "{sign_in_cookie}"
+    );
+    let landed = browser.sign_in("dana").await;
+    assert_eq!(landed.status, StatusCode::OK, "{}", landed.body);
+    assert_eq!(
+        browser.cookies.keys().collect::<Vec<_>>(),
+        vec!["__Host-dcr-portal"]
+    );
+    let again = browser.get_once("/").await;
+    assert!(again.headers.contains_key("strict-transport-security"));
+    // The cookie's attributes, as the portal set them at the callback.
+    let fresh = Browser::trusting(&s.portal, Some(&certs.files.ca_cert))
+        .get_once("/login")
+        .await;
+    let attributes = fresh.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    for attribute in ["; secure", "; httponly", "; samesite=lax", "; path=/"] {
+        assert!(attributes.contains(attribute), "{attributes}");
+    }
+}
