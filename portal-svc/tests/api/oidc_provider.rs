@@ -17,8 +17,15 @@ use crate::helpers::Browser;
 const AUDIENCE: &str = "https://registry.dcr.test";
 const SECRET: &str = "portal-secret-at-oidc-provider-0123";
 
-#[tokio::test]
-async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
+/// The portal, signing people in at a node oidc-provider with two people: olga (a
+/// developer) and oscar (an approver).
+struct AtPeer {
+    portal: String,
+    peer: dcr_testkit::peers::Peer,
+    registry: dcr_testkit::registry::TestApp,
+}
+
+async fn at_peer() -> AtPeer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let portal = format!("http://{}", listener.local_addr().unwrap());
     let client = WebClient::new("dcr-portal", SECRET, &format!("{portal}/auth/callback"));
@@ -62,6 +69,20 @@ async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
     let app = portal_svc::build(config).unwrap();
     tokio::spawn(portal_svc::serve(app, listener, std::future::pending()));
 
+    AtPeer {
+        portal,
+        peer,
+        registry,
+    }
+}
+
+#[tokio::test]
+async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
+    let AtPeer {
+        portal,
+        peer,
+        registry,
+    } = at_peer().await;
     let mut olga = Browser::for_portal(&portal);
     let landed = olga.sign_in("olga").await;
     assert_eq!(
@@ -104,4 +125,21 @@ async fn people_sign_in_at_node_oidc_provider_and_work_as_themselves() {
         "sent to sign in: {}",
         page.url
     );
+}
+
+/// The same in real Chromium: oidc-provider's own login page, then the portal.
+#[tokio::test]
+async fn in_a_browser_at_node_oidc_provider() {
+    let s = at_peer().await;
+    let browser = dcr_testkit::browser::Browser::start().await;
+    browser.goto(&format!("{}/", s.portal)).await;
+    browser.click("a.button[href='/login']").await;
+    browser.wait_for("input[name=login]").await;
+    assert!(browser.url().await.as_str().starts_with(&s.peer.base_url));
+    browser.fill("input[name=login]", "olga").await;
+    browser.fill("input[name=password]", "olga-password").await;
+    browser.click("button[type=submit]").await;
+    browser.wait_for_url(&format!("{}/apps", s.portal)).await;
+    assert!(browser.text("header.top").await.contains("Olga Developer"));
+    browser.close().await;
 }
