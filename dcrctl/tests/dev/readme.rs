@@ -183,6 +183,10 @@ fn addresses(ports: &Ports) -> Vec<(String, String)> {
             format!("localhost:{}", ports.authz),
         ),
         (
+            "localhost:8090".into(),
+            format!("localhost:{}", ports.portal),
+        ),
+        (
             "127.0.0.1:9000".into(),
             format!("127.0.0.1:{}", ports.emulator),
         ),
@@ -373,7 +377,11 @@ fn the_readme_and_docs_link_only_to_files_in_the_repository() {
     let root = workspace_root();
     let mut pages = vec![root.join("README.md")];
     for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
-        pages.push(entry.expect("entry").path());
+        let path = entry.expect("entry").path();
+        // Pages only (docs/images holds the screenshots they show).
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
     }
     let mut broken = Vec::new();
     for page in &pages {
