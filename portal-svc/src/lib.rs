@@ -127,27 +127,32 @@ pub async fn run(config: PortalConfig) -> anyhow::Result<()> {
     serve(portal, listener, dcr_common::server::shutdown_signal()).await
 }
 
-/// `portal-svc health`: exit 0 when the portal on DCR_PORTAL_LISTEN answers `/healthz`.
+/// `portal-svc health`: exit 0 when the portal on DCR_PORTAL_LISTEN answers `/healthz`
+/// (over https to `localhost`, trusting DCR_TLS_CA_FILE, when TLS is configured: the
+/// certificates dcr makes name localhost, as the other services' health checks expect).
 pub async fn health_command() -> std::process::ExitCode {
     let listen = dcr_common::config::optional("DCR_PORTAL_LISTEN")
         .unwrap_or_else(|| config::defaults::LISTEN.to_owned());
     let port = listen.rsplit(':').next().unwrap_or("8090");
     let tls = dcr_common::config::optional("DCR_TLS_CERT_FILE").is_some();
-    let url = format!(
-        "{}://127.0.0.1:{port}/healthz",
-        if tls { "https" } else { "http" }
-    );
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        // The health check talks to this machine's own portal, whose certificate names
-        // its public host, not 127.0.0.1.
-        .danger_accept_invalid_certs(tls)
-        .build();
-    match client {
-        Ok(client) => match client.get(url).send().await {
-            Ok(response) if response.status().is_success() => std::process::ExitCode::SUCCESS,
-            _ => std::process::ExitCode::FAILURE,
-        },
-        Err(_) => std::process::ExitCode::FAILURE,
+    let url = match tls {
+        true => format!("https://localhost:{port}/healthz"),
+        false => format!("http://127.0.0.1:{port}/healthz"),
+    };
+    let ca = dcr_common::config::optional("DCR_TLS_CA_FILE").map(std::path::PathBuf::from);
+    let Ok(client) = dcr_common::oidc::http_client(ca.as_deref()) else {
+        eprintln!("portal-svc health: cannot read DCR_TLS_CA_FILE");
+        return std::process::ExitCode::FAILURE;
+    };
+    match client.get(&url).send().await {
+        Ok(response) if response.status().is_success() => std::process::ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("portal-svc health: {url} answered {}", response.status());
+            std::process::ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("portal-svc health: {url}: {error}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
