@@ -103,7 +103,9 @@ pub async fn serve(
         }
         None => {
             let app = app.into_make_service_with_connect_info::<Peer>();
-            axum::serve(listener, app)
+            // No Nagle: a page larger than one segment otherwise waits for the browser's
+            // delayed ACK (~40 ms) before its last part leaves.
+            axum::serve(dcr_common::peer::NoDelay(listener), app)
                 .with_graceful_shutdown(shutdown)
                 .await
         }

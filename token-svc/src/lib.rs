@@ -127,7 +127,7 @@ pub async fn serve(
             }
             None => Box::pin(
                 axum::serve(
-                    http_listener,
+                    dcr_common::peer::NoDelay(http_listener),
                     router.into_make_service_with_connect_info::<http::Peer>(),
                 )
                 .with_graceful_shutdown(wait(stop_rx.clone()))
