@@ -16,7 +16,8 @@
 //! `external callgrind N`: the same stack on a current-thread runtime, so that every
 //! instruction of a call (the client's encoding and HTTP/2, loopback syscalls' user side,
 //! the server's HTTP/2, layers, handler) runs on the thread that runs `measured_echo` and
-//! `measured_check`; each makes N sequential calls on one connection. Run under
+//! `measured_check` (then `measured_issue_echo` and `measured_issue`, token-svc's cached
+//! IssueToken); each makes N sequential calls on one connection. Run under
 //! `valgrind --tool=callgrind --toggle-collect='*measured_*' --dump-after='*measured_*'`
 //! (as `scripts/bench callgrind` does) to count instructions per call.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -229,6 +230,18 @@ fn measured_check(rt: &tokio::runtime::Runtime, call: &RawCall, n: usize) {
     rt.block_on(calls(call, n));
 }
 
+/// `n` echo calls of the IssueToken request's bytes; its own symbol, as above.
+#[inline(never)]
+fn measured_issue_echo(rt: &tokio::runtime::Runtime, call: &RawCall, n: usize) {
+    rt.block_on(calls(call, n));
+}
+
+/// `n` sequential IssueToken calls answered from token-svc's cache; its own symbol.
+#[inline(never)]
+fn measured_issue(rt: &tokio::runtime::Runtime, call: &RawCall, n: usize) {
+    rt.block_on(calls(call, n));
+}
+
 async fn calls(call: &RawCall, n: usize) {
     for _ in 0..n {
         std::hint::black_box(call.call(0).await.expect("call"));
@@ -240,18 +253,35 @@ fn callgrind(n: usize) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (bench, echo, check) = rt.block_on(async {
+    let (bench, echo, check, issue_echo, issue) = rt.block_on(async {
         let bench = start().await;
         let echo = bench.echo_call(&bench.check, 1).await;
         let check = bench.check_call(1).await;
-        // Warm both connections and every lazily built part.
-        calls(&echo, 100).await;
-        calls(&check, 100).await;
-        (bench, echo, check)
+        let issue_echo = bench.echo_call(&bench.issue, 1).await;
+        let issue = RawCall::new(
+            &Bench::url(bench.stack.base.grpc_addr),
+            1,
+            ISSUE,
+            &bench.issue,
+            None,
+        )
+        .await;
+        // Warm the connections and every lazily built part.
+        for call in [&echo, &check, &issue_echo, &issue] {
+            calls(call, 100).await;
+        }
+        (bench, echo, check, issue_echo, issue)
     });
+    let idp_calls = rt.block_on(bench.stack.base.token_requests());
     measured_echo(&rt, &echo, n);
     measured_check(&rt, &check, n);
-    println!("callgrind: {n} echo calls, then {n} Check calls");
+    measured_issue_echo(&rt, &issue_echo, n);
+    measured_issue(&rt, &issue, n);
+    // Every measured IssueToken was a cache hit.
+    assert_eq!(rt.block_on(bench.stack.base.token_requests()), idp_calls);
+    println!(
+        "callgrind: {n} echo calls, then {n} Check calls, {n} echo calls, {n} IssueToken calls"
+    );
     rt.block_on(bench.stack.stop());
 }
 

@@ -199,17 +199,84 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// Tells which role a presented token belongs to. Compares SHA-256 digests against every
-/// known token, always all of them, so neither content, length nor role leaks through
-/// timing.
+/// Caller tokens up to this length are compared as they are, padded to this length;
+/// longer ones (config does not forbid them, but nobody uses them) by SHA-256 digest.
+const PADDED_TOKEN: usize = 256;
+const PADDED_WORDS: usize = PADDED_TOKEN / 8;
+
+/// A token of at most `PADDED_TOKEN` bytes, zero-padded, with its length: two of these
+/// compare in constant time, whatever either length, by XOR-ing every word (no branch on
+/// the contents). Hashing the presented token on every call (SHA-256) cost several times
+/// more than this comparison of all known tokens.
+struct Padded {
+    /// `u64::MAX` (no token's length) for a known token too long to pad: never equal.
+    len: u64,
+    words: [u64; PADDED_WORDS],
+}
+
+impl Padded {
+    /// None when `token` is longer than `PADDED_TOKEN`. The branch depends only on the
+    /// presented length and a public constant.
+    fn new(token: &[u8]) -> Option<Self> {
+        if token.len() > PADDED_TOKEN {
+            return None;
+        }
+        let mut words = [0u64; PADDED_WORDS];
+        for (word, chunk) in words.iter_mut().zip(token.chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            *word = u64::from_le_bytes(bytes);
+        }
+        Some(Self {
+            len: token.len() as u64,
+            words,
+        })
+    }
+
+    fn too_long() -> Self {
+        Self {
+            len: u64::MAX,
+            words: [0; PADDED_WORDS],
+        }
+    }
+
+    /// Equal lengths and equal words, in constant time: every word is looked at.
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        let mut difference = self.len ^ other.len;
+        for (a, b) in self.words.iter().zip(other.words.iter()) {
+            difference |= a ^ b;
+        }
+        difference.ct_eq(&0)
+    }
+}
+
+impl Drop for Padded {
+    /// Known tokens are secrets, and a presented one may be somebody's.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.words);
+    }
+}
+
+/// A known caller token, in both forms `identify` compares.
+struct KnownToken {
+    role: Role,
+    padded: Padded,
+    digest: [u8; 32],
+}
+
+/// Tells which role a presented token belongs to. Compares against every known token,
+/// always all of them, in constant time, so neither content, length nor role leaks
+/// through timing: tokens of up to `PADDED_TOKEN` bytes padded to that length (the time
+/// depends only on whether the presented token is longer, which its sender knows),
+/// longer ones by SHA-256 digest.
 #[derive(Clone)]
 pub struct Authenticator {
-    known: Arc<[(Role, [u8; 32])]>,
+    known: Arc<[KnownToken]>,
 }
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let roles: Vec<_> = self.known.iter().map(|(r, _)| r.name()).collect();
+        let roles: Vec<_> = self.known.iter().map(|k| k.role.name()).collect();
         f.debug_struct("Authenticator")
             .field("roles", &roles)
             .finish_non_exhaustive()
@@ -221,9 +288,14 @@ impl Authenticator {
         let known = Role::ALL
             .into_iter()
             .filter_map(|role| {
-                tokens
-                    .get(role)
-                    .map(|t| (role, digest(t.expose_secret().as_bytes())))
+                tokens.get(role).map(|t| {
+                    let bytes = t.expose_secret().as_bytes();
+                    KnownToken {
+                        role,
+                        padded: Padded::new(bytes).unwrap_or_else(Padded::too_long),
+                        digest: digest(bytes),
+                    }
+                })
             })
             .collect();
         Self { known }
@@ -239,11 +311,22 @@ impl Authenticator {
 
     /// The role whose static token `presented` is, if any.
     pub fn identify(&self, presented: &str) -> Option<Role> {
-        let presented = digest(presented.as_bytes());
         let mut found = None;
-        for (role, expected) in self.known.iter() {
-            if bool::from(presented.ct_eq(expected)) {
-                found = Some(*role);
+        match Padded::new(presented.as_bytes()) {
+            Some(presented) => {
+                for known in self.known.iter() {
+                    if bool::from(presented.ct_eq(&known.padded)) {
+                        found = Some(known.role);
+                    }
+                }
+            }
+            None => {
+                let presented = digest(presented.as_bytes());
+                for known in self.known.iter() {
+                    if bool::from(presented.ct_eq(&known.digest)) {
+                        found = Some(known.role);
+                    }
+                }
             }
         }
         found
@@ -405,6 +488,47 @@ mod tests {
             denied.message().contains("needs the admin token"),
             "{}",
             denied.message()
+        );
+    }
+
+    #[test]
+    fn tokens_are_told_apart_by_every_byte_and_their_length_at_any_length() {
+        let long = "x".repeat(PADDED_TOKEN + 40);
+        let at_limit = "y".repeat(PADDED_TOKEN);
+        let tokens = CallerTokens {
+            admin: Some(ADMIN.into()),
+            portal: Some(long.clone().into()),
+            gateway: Some(at_limit.clone().into()),
+            service: None,
+        };
+        let auth = Authenticator::new(&tokens);
+        assert_eq!(auth.identify(ADMIN), Some(Role::Admin));
+        assert_eq!(auth.identify(&long), Some(Role::Portal));
+        assert_eq!(auth.identify(&at_limit), Some(Role::Gateway));
+        // A prefix, an extension (with zero bytes: padding must not make them equal), one
+        // byte changed anywhere: nobody's.
+        let mut extended = ADMIN.to_owned();
+        extended.push('\0');
+        for wrong in [
+            &ADMIN[..ADMIN.len() - 1],
+            extended.as_str(),
+            &long[..long.len() - 1],
+            &at_limit[..PADDED_TOKEN - 1],
+            "",
+        ] {
+            assert_eq!(auth.identify(wrong), None, "{wrong:?}");
+        }
+        for at in 0..ADMIN.len() {
+            let mut changed = ADMIN.as_bytes().to_vec();
+            changed[at] ^= 1;
+            let changed = String::from_utf8(changed).unwrap();
+            assert_eq!(auth.identify(&changed), None, "{changed:?}");
+        }
+        let mut long_changed = long.into_bytes();
+        long_changed[PADDED_TOKEN + 10] = b'z';
+        assert_eq!(
+            auth.identify(&String::from_utf8(long_changed).unwrap()),
+            None
         );
     }
 

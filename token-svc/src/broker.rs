@@ -227,6 +227,19 @@ impl Broker {
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("dcr_token_cache_lookups_total", "result" => "miss").increment(1);
+        // Boxed: the miss path's futures (moka's loader, the directory and IdP calls) are
+        // several KB, and every cached IssueToken's future (copied whole when tonic boxes
+        // it) carried them.
+        Box::pin(self.fetch_and_cache(request, key, generation)).await
+    }
+
+    /// `issue`'s miss: one IdP call for concurrent identical requests, within the limits.
+    async fn fetch_and_cache(
+        &self,
+        request: &TokenRequest,
+        key: CacheKey,
+        generation: u64,
+    ) -> Result<Arc<CachedToken>, TokenError> {
         let attempt = (request.client_id.clone(), key.secret_mac, generation);
         self.limits.refused_lately(&attempt).await?;
         let this = self.clone();

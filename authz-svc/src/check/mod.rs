@@ -235,7 +235,7 @@ impl Checker {
                 Err(not_accepted("bearer tokens are not accepted here"))
             }
             Credential::Bearer(token) => {
-                self.bearer(input.source, &token, product, CredentialType::Bearer)
+                self.bearer(input.source, token, product, CredentialType::Bearer)
                     .await
             }
             Credential::Basic { .. } if !methods.client_credentials => {
@@ -248,7 +248,7 @@ impl Checker {
                 self.client_credentials(input.source, &client_id, &client_secret, product)
                     .await
             }
-            Credential::Session(cookie) => self.session(&cookie, product, challenge),
+            Credential::Session(cookie) => self.session(cookie, product, challenge),
         }
     }
 

@@ -303,6 +303,26 @@ where
     if let Some(hit) = cache.get(key).await {
         return Ok(hit);
     }
+    // The miss path's futures (the registry call, moka's loader) come to ~10 KB: boxed,
+    // so that the hit path, which every warm Check takes, neither carries nor copies them
+    // (callers' futures nest this one, and each move of theirs was a 10 KB memcpy).
+    Box::pin(fetch_and_cache(cache, epoch, key, fetch)).await
+}
+
+/// `cached`'s miss: one registry call per key however many ask at once.
+async fn fetch_and_cache<A, T, F, Fut>(
+    cache: &Cache<String, Option<Arc<T>>>,
+    epoch: &AtomicU64,
+    key: &str,
+    fetch: F,
+) -> Result<Option<Arc<T>>, DirectoryError>
+where
+    T: TryFrom<A, Error = DirectoryError> + Send + Sync + 'static,
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Result<tonic::Response<A>, tonic::Status>, DirectoryError>,
+        >,
+{
     let started = epoch.load(Ordering::SeqCst);
     let call = fetch(key.to_owned());
     let looked_up = cache
