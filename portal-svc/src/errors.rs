@@ -42,14 +42,21 @@ impl PageError {
         Self::Internal { id }
     }
 
-    /// The message for `field` (a form field's name), if the registry named it.
-    pub fn field(&self, field: &str) -> Option<&str> {
+    /// For a notice, where there is no form to show field messages beside: the field
+    /// messages folded into the message ("... (name: is required)").
+    pub fn fields_in_message(self) -> Self {
         match self {
-            Self::Invalid { fields, .. } => fields
-                .iter()
-                .find(|(f, _)| f == field)
-                .map(|(_, m)| m.as_str()),
-            _ => None,
+            Self::Invalid { message, fields } => {
+                let mut text = message;
+                for (field, reason) in fields {
+                    text.push_str(&format!(" ({field}: {reason})"));
+                }
+                Self::Invalid {
+                    message: text,
+                    fields: Vec::new(),
+                }
+            }
+            other => other,
         }
     }
 }

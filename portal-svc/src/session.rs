@@ -223,14 +223,6 @@ impl Sessions {
         self.map
             .retain(|_, s| now - s.last_seen <= self.idle && now - s.created <= self.max);
     }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
 }
 
 #[cfg(test)]

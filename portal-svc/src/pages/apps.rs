@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::Portal;
 use crate::errors::PageError;
 use crate::pages::catalog::{self, Product};
+use crate::pages::notice_and_go;
 use crate::session::ShownOnce;
 use crate::views::{FormErrors, Layout, render, when};
 use crate::web::Me;
@@ -406,19 +407,9 @@ pub async fn confirm_delete(
 /// What a change's outcome becomes: a notice on the app's page (or the error page for an
 /// app that is not there or not theirs).
 fn back_to_app(portal: &Portal, me: &Me, id: &str, outcome: Result<String, PageError>) -> Response {
-    match outcome {
-        Ok(text) => portal.sessions.notify(me.id, false, text),
-        Err(PageError::Invalid { message, fields }) => {
-            let mut text = message;
-            for (field, reason) in fields {
-                text.push_str(&format!(" ({field}: {reason})"));
-            }
-            portal.sessions.notify(me.id, true, text);
-        }
-        Err(PageError::Forbidden(message)) => portal.sessions.notify(me.id, true, message),
-        Err(other) => return other.into_response(),
-    }
-    Redirect::to(&format!("/apps/{id}")).into_response()
+    let outcome = outcome.map_err(PageError::fields_in_message);
+    notice_and_go(portal, me, &format!("/apps/{id}"), outcome)
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn delete(

@@ -8,9 +8,12 @@ pub mod auth;
 pub mod catalog;
 
 use axum::Router;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::Portal;
+use crate::errors::PageError;
+use crate::web::Me;
 
 pub fn routes() -> Router<Portal> {
     Router::new()
@@ -39,4 +42,22 @@ pub fn routes() -> Router<Portal> {
             post(apps::unregister),
         )
         .merge(admin::routes())
+}
+
+/// A change done or refused: a notice (the registry's message when refused), then `to`.
+/// Errors that are no refusal (unavailable, not found) are the error page.
+pub fn notice_and_go(
+    portal: &Portal,
+    me: &Me,
+    to: &str,
+    outcome: Result<String, PageError>,
+) -> Result<Response, PageError> {
+    match outcome {
+        Ok(text) => portal.sessions.notify(me.id, false, text),
+        Err(PageError::Invalid { message, .. } | PageError::Forbidden(message)) => {
+            portal.sessions.notify(me.id, true, message);
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(Redirect::to(to).into_response())
 }

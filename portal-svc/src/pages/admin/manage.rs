@@ -4,12 +4,11 @@
 
 use askama::Template;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use dcr_proto::registry::v1 as pb;
 
 // `Input` names the field kinds in templates/admin/field.html.
 use super::field::{Input, Section, place_errors};
-use crate::Portal;
 use crate::errors::PageError;
 use crate::registry::As;
 use crate::views::{FormErrors, Layout, render};
@@ -184,22 +183,4 @@ pub struct ConfirmDelete {
     pub consequence: String,
     pub action: String,
     pub cancel: String,
-}
-
-/// A change done or refused: a notice (the registry's message when refused), then `to`.
-/// Errors that are no refusal (unavailable, not found) are the error page.
-pub fn notice_and_go(
-    portal: &Portal,
-    me: &Me,
-    to: &str,
-    outcome: Result<String, PageError>,
-) -> Result<Response, PageError> {
-    match outcome {
-        Ok(text) => portal.sessions.notify(me.id, false, text),
-        Err(PageError::Invalid { message, .. } | PageError::Forbidden(message)) => {
-            portal.sessions.notify(me.id, true, message);
-        }
-        Err(other) => return Err(other),
-    }
-    Ok(Redirect::to(to).into_response())
 }

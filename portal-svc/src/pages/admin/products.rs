@@ -10,12 +10,11 @@ use axum::routing::get;
 use dcr_proto::registry::v1 as pb;
 
 use super::field::{Choice, Field, Input, Section};
-use super::manage::{
-    self, ConfirmDelete, FormPage, Posted, form_failed, may_publish, notice_and_go,
-};
+use super::manage::{self, ConfirmDelete, FormPage, Posted, form_failed, may_publish};
 use super::staff;
 use crate::Portal;
 use crate::errors::PageError;
+use crate::pages::notice_and_go;
 use crate::views::{FormErrors, Layout, render};
 use crate::web::Me;
 

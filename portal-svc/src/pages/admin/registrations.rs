@@ -4,7 +4,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use dcr_proto::registry::v1 as pb;
 use serde::Deserialize;
 
@@ -12,6 +12,7 @@ use super::staff;
 use crate::Portal;
 use crate::errors::PageError;
 use crate::pages::apps::status_text;
+use crate::pages::notice_and_go;
 use crate::views::{Layout, render, when};
 use crate::web::Me;
 
@@ -208,8 +209,8 @@ async fn decide(
             .reject_registration(pb::RejectRegistrationRequest { id })
             .await
     };
-    match outcome {
-        Ok(r) => {
+    let outcome = outcome
+        .map(|r| {
             let r = r.into_inner();
             let verb = if approve { "approved" } else { "rejected" };
             let app = if r.application_name.is_empty() {
@@ -222,20 +223,12 @@ async fn decide(
             } else {
                 ""
             };
-            portal
-                .sessions
-                .notify(me.id, false, format!("Registration {verb}{app}{pending}."));
-        }
-        Err(status) => match PageError::from(status) {
-            PageError::Invalid { message, .. } | PageError::Forbidden(message) => {
-                portal.sessions.notify(me.id, true, message);
-            }
-            other => return Err(other),
-        },
-    }
+            format!("Registration {verb}{app}{pending}.")
+        })
+        .map_err(PageError::from);
     // Back to the queue as it was filtered: built from the filter's fields only, so the
     // form cannot send the person anywhere else.
-    Ok(Redirect::to(&back.normalized().url()).into_response())
+    notice_and_go(portal, me, &back.normalized().url(), outcome)
 }
 
 pub async fn approve(

@@ -16,10 +16,11 @@ use axum::routing::get;
 use dcr_proto::providers::{FieldKind, FieldRef};
 use dcr_proto::registry::v1 as pb;
 
-use super::manage::{self, ConfirmDelete, may_configure, notice_and_go};
+use super::manage::{self, ConfirmDelete, may_configure};
 use super::staff;
 use crate::Portal;
 use crate::errors::PageError;
+use crate::pages::notice_and_go;
 use crate::views::{Layout, render, when};
 use crate::web::Me;
 

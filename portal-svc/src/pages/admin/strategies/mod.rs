@@ -11,10 +11,11 @@ use axum::response::Response;
 use axum::routing::get;
 use dcr_proto::registry::v1 as pb;
 
-use super::manage::{self, ConfirmDelete, may_configure, notice_and_go};
+use super::manage::{self, ConfirmDelete, may_configure};
 use super::staff;
 use crate::Portal;
 use crate::errors::PageError;
+use crate::pages::notice_and_go;
 use crate::views::{Layout, render};
 use crate::web::Me;
 
