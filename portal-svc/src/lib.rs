@@ -133,9 +133,14 @@ pub async fn run(config: PortalConfig) -> anyhow::Result<()> {
 /// (over https to `localhost`, trusting DCR_TLS_CA_FILE, when TLS is configured: the
 /// certificates dcr makes name localhost, as the other services' health checks expect).
 pub async fn health_command() -> std::process::ExitCode {
-    let listen = dcr_common::config::optional("DCR_PORTAL_LISTEN")
-        .unwrap_or_else(|| config::defaults::LISTEN.to_owned());
-    let port = listen.rsplit(':').next().unwrap_or("8090");
+    let port = match dcr_common::config::listen_addr("DCR_PORTAL_LISTEN", config::defaults::LISTEN)
+    {
+        Ok(listen) => listen.port(),
+        Err(error) => {
+            eprintln!("portal-svc health: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     let tls = dcr_common::config::optional("DCR_TLS_CERT_FILE").is_some();
     let url = match tls {
         true => format!("https://localhost:{port}/healthz"),
