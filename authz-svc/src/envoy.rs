@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use envoy_types::pb::google::protobuf::value::Kind;
+
 use envoy_types::ext_authz::v3::pb::{
     Authorization, CheckRequest, CheckResponse, HeaderAppendAction, HttpStatusCode,
 };
@@ -21,7 +23,8 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
 use crate::check::{CheckInput, Checker};
-use crate::decision::{Decision, Denial, Principal};
+use crate::decision::{BEARER, Decision, Denial, DenyReason, Principal};
+use crate::xds::filters::{ROUTE_METADATA, ROUTE_PRODUCT_ID, ROUTE_PRODUCT_NAME, ROUTE_SCOPES};
 
 pub const PRODUCT_EXTENSION: &str = "dcr_product_id";
 pub const PRODUCT_NAME_EXTENSION: &str = "dcr_product";
@@ -96,6 +99,64 @@ fn denied(denial: &Denial) -> CheckResponse {
     response
 }
 
+/// The route's `dcr` metadata, which Envoy sends when ext_authz lists the namespace in
+/// `route_metadata_context_namespaces`: the same product and scopes the fast path
+/// reads, so one route config serves both.
+struct RouteMetadata<'a>(Option<&'a envoy_types::pb::google::protobuf::Struct>);
+
+impl<'a> RouteMetadata<'a> {
+    fn of(
+        attributes: Option<&'a envoy_types::pb::envoy::service::auth::v3::AttributeContext>,
+    ) -> Self {
+        Self(
+            attributes
+                .and_then(|a| a.route_metadata_context.as_ref())
+                .and_then(|m| m.filter_metadata.get(ROUTE_METADATA)),
+        )
+    }
+
+    fn value(&self, key: &str) -> Option<&'a Kind> {
+        self.0?.fields.get(key)?.kind.as_ref()
+    }
+
+    fn text(&self, key: &str) -> String {
+        match self.value(key) {
+            Some(Kind::StringValue(text)) => text.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// A list of scopes, or one space-separated string of them. Anything else there
+    /// requires a scope no token has, so the route fails closed.
+    fn scopes(&self) -> Vec<String> {
+        match self.value(ROUTE_SCOPES) {
+            None => Vec::new(),
+            Some(Kind::StringValue(text)) => text.split_whitespace().map(str::to_owned).collect(),
+            Some(Kind::ListValue(list)) => list
+                .values
+                .iter()
+                .map(|v| match &v.kind {
+                    Some(Kind::StringValue(scope)) => scope.clone(),
+                    _ => UNREADABLE_SCOPE.to_owned(),
+                })
+                .collect(),
+            Some(_) => vec![UNREADABLE_SCOPE.to_owned()],
+        }
+    }
+}
+
+/// Stands for a required scope dcr could not read (never granted: it has a space).
+const UNREADABLE_SCOPE: &str = "unreadable required_scopes";
+
+/// The one value two places give, or None when they give different ones.
+fn agreed(a: String, b: String) -> Option<String> {
+    match (a.is_empty(), b.is_empty()) {
+        (_, true) => Some(a),
+        (true, false) => Some(b),
+        (false, false) => (a == b).then_some(a),
+    }
+}
+
 /// The checked HTTP request's own id, when it is fit to be a request id.
 fn http_request_id(request: &CheckRequest) -> Option<String> {
     let http = request
@@ -122,17 +183,14 @@ impl Authorization for EnvoyApi {
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         let request = request.into_inner();
+        let attributes = request.attributes.as_ref();
         let extension = |name: &str| {
-            request
-                .attributes
-                .as_ref()
+            attributes
                 .and_then(|a| a.context_extensions.get(name).cloned())
                 .unwrap_or_default()
         };
-        let product_name = extension(PRODUCT_NAME_EXTENSION);
-        let source_address = request
-            .attributes
-            .as_ref()
+        let route = RouteMetadata::of(attributes);
+        let source_address = attributes
             .and_then(|a| a.source.as_ref())
             .and_then(|peer| peer.address.as_ref())
             .and_then(|address| match &address.address {
@@ -144,11 +202,24 @@ impl Authorization for EnvoyApi {
                 _ => None,
             })
             .unwrap_or_default();
-        let product_id = extension(PRODUCT_EXTENSION);
-        let required_scopes: Vec<String> = extension(REQUIRED_SCOPES_EXTENSION)
+        let (Some(product_id), Some(product_name)) = (
+            agreed(extension(PRODUCT_EXTENSION), route.text(ROUTE_PRODUCT_ID)),
+            agreed(
+                extension(PRODUCT_NAME_EXTENSION),
+                route.text(ROUTE_PRODUCT_NAME),
+            ),
+        ) else {
+            return Ok(Response::new(denied(&Denial::new(
+                DenyReason::ProductMismatch,
+                "the route's context extensions and its dcr metadata name different products",
+                BEARER,
+            ))));
+        };
+        let mut required_scopes: Vec<String> = extension(REQUIRED_SCOPES_EXTENSION)
             .split_whitespace()
             .map(str::to_owned)
             .collect();
+        required_scopes.extend(route.scopes());
         let no_headers = HashMap::new();
         let input = CheckInput {
             product_id: &product_id,

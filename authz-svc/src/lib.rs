@@ -16,6 +16,7 @@ pub mod session;
 pub mod stats;
 pub mod tokens;
 pub mod verify;
+pub mod xds;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use dcr_common::server::ServiceSet;
 use dcr_common::tls::{ClientTlsFiles, ServerTlsFiles};
 use dcr_proto::authz::v1::authz_service_server::AuthzServiceServer;
 use envoy_types::ext_authz::v3::pb::AuthorizationServer;
+use envoy_types::pb::envoy::service::extension::v3::extension_config_discovery_service_server::ExtensionConfigDiscoveryServiceServer;
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -39,6 +41,7 @@ pub use config::AuthzConfig;
 pub struct AuthzState {
     pub checker: check::Checker,
     pub directory: Directory,
+    pub fast_path: xds::FastPath,
     gateway_auth: Guard,
     tls: Option<ServerTlsFiles>,
 }
@@ -67,6 +70,12 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
         credentials,
     );
     let keys = keys::KeyRing::new(tokens.clone(), clock.clone(), config.keys_max_stale);
+    let fast_path = xds::FastPath::new(
+        directory.clone(),
+        tokens.clone(),
+        clock.clone(),
+        config.leeway,
+    );
     let sealer = Arc::new(Sealer::new(&config.session_key, &[]));
     let checker = check::Checker::new(
         directory.clone(),
@@ -83,12 +92,14 @@ pub fn build(config: &AuthzConfig, clock: SharedClock) -> anyhow::Result<AuthzSt
     Ok(AuthzState {
         checker,
         directory,
+        fast_path,
         gateway_auth: Authenticator::new(&config.tokens).guard(&[Role::Gateway]),
         tls: config.tls.clone(),
     })
 }
 
-/// Serves both Check APIs (behind the gateway token) until `shutdown`.
+/// Serves both Check APIs and the Envoy fast path's ECDS (behind the gateway token)
+/// until `shutdown`.
 pub async fn serve(
     state: AuthzState,
     listener: TcpListener,
@@ -96,12 +107,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let follower = tokio::spawn(state.directory.clone().follow_changes());
     let stats = tokio::spawn(state.checker.clone().report_stats());
+    let fast_path = tokio::spawn(state.fast_path.clone().keep_current());
     let routes = Routes::new(AuthzServiceServer::with_interceptor(
         grpc::AuthzApi(state.checker.clone()),
         state.gateway_auth.clone(),
     ))
     .add_service(AuthorizationServer::with_interceptor(
         envoy::EnvoyApi(state.checker.clone()),
+        state.gateway_auth.clone(),
+    ))
+    .add_service(ExtensionConfigDiscoveryServiceServer::with_interceptor(
+        state.fast_path.ecds(),
         state.gateway_auth.clone(),
     ));
     let directory = state.directory.clone();
@@ -110,15 +126,22 @@ pub async fn serve(
         names: vec![
             AuthzServiceServer::<grpc::AuthzApi>::NAME,
             AuthorizationServer::<envoy::EnvoyApi>::NAME,
+            ExtensionConfigDiscoveryServiceServer::<xds::Ecds>::NAME,
         ],
         // Ready once the change stream keeps the caches current (revocation within 1 s).
         ready: Some(Box::pin(async move { directory.wait_following().await })),
         tls: state.tls.clone(),
     };
     tracing::info!(addr = %listener.local_addr()?, "authz-svc serving");
+    let closing = state.fast_path.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.close();
+    };
     let served = dcr_common::server::serve(listener, services, shutdown).await;
     follower.abort();
     stats.abort();
+    fast_path.abort();
     served?;
     tracing::info!("authz-svc stopped");
     Ok(())

@@ -8,6 +8,8 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 pub struct Envoy {
     /// `http://127.0.0.1:<listener port>`.
     pub base: String,
+    /// `http://127.0.0.1:<admin port>`: stats and config dumps.
+    pub admin: String,
     _child: tokio::process::Child,
 }
 
@@ -33,12 +35,39 @@ pub async fn start(args: &[&str]) -> Envoy {
         .await
         .expect("read")
         .expect("envoy exited before listening");
-    let port = line
-        .split_whitespace()
-        .nth(1)
-        .expect("LISTENING <port> ...");
+    let ports: Vec<&str> = line.split_whitespace().skip(1).collect();
+    let [port, _upstream, admin] = ports[..] else {
+        panic!("expected LISTENING <port> <upstream> <admin>, got {line}")
+    };
     Envoy {
         base: format!("http://127.0.0.1:{port}"),
+        admin: format!("http://127.0.0.1:{admin}"),
         _child: child,
+    }
+}
+
+impl Envoy {
+    /// A counter from Envoy's admin `/stats` (0 when Envoy has not made it yet).
+    pub async fn counter(&self, name: &str) -> u64 {
+        let stats = reqwest::get(format!(
+            "{}/stats?filter=^{}$",
+            self.admin,
+            name.replace('.', "\\.")
+        ))
+        .await
+        .expect("admin stats")
+        .text()
+        .await
+        .expect("stats text");
+        stats
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix(name)?
+                    .strip_prefix(": ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
     }
 }

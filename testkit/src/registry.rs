@@ -203,6 +203,37 @@ impl TestApp {
             .await
             .expect("connect")
     }
+
+    /// `n` copies of `application_id`, each ACTIVE with client id `copy-<i>` and an
+    /// APPROVED registration for `product_id`, written straight into the database (no
+    /// IdP clients, no change events): for measuring what gateways do with many apps.
+    pub async fn approve_copies(&self, application_id: &str, product_id: &str, n: usize) {
+        let pool = self.pool().await;
+        let app: uuid::Uuid = application_id.parse().expect("an application id");
+        let product: uuid::Uuid = product_id.parse().expect("a product id");
+        let n = i64::try_from(n).expect("a count");
+        sqlx::query(
+            "INSERT INTO applications (id, developer_id, name, description, strategy_id, client_id,
+                 redirect_uris, state, create_time, update_time)
+             SELECT gen_random_uuid(), developer_id, name || ' copy ' || i, description, strategy_id,
+                 'copy-' || i, redirect_uris, 'ACTIVE', now(), now()
+             FROM applications, generate_series(1, $2) AS i WHERE id = $1",
+        )
+        .bind(app)
+        .bind(n)
+        .execute(&pool)
+        .await
+        .expect("copy the application");
+        sqlx::query(
+            "INSERT INTO registrations (id, application_id, product_id, status, create_time, update_time)
+             SELECT gen_random_uuid(), id, $1, 'APPROVED', now(), now()
+             FROM applications WHERE client_id LIKE 'copy-%'",
+        )
+        .bind(product)
+        .execute(&pool)
+        .await
+        .expect("approve the copies");
+    }
 }
 
 impl std::ops::Deref for TestApp {

@@ -222,17 +222,22 @@ async fn envoy_routes_name_their_product_and_pass_the_http_request_id_on() {
 }
 
 #[tokio::test]
-async fn the_documented_envoy_config_is_valid() {
+async fn the_documented_envoy_configs_are_valid() {
+    for file in ["envoy.yaml", "envoy-fast.yaml"] {
+        documented_config_is_valid(file).await;
+    }
+}
+
+async fn documented_config_is_valid(file: &str) {
     let binary = std::env::var("DCR_TEST_ENVOY")
         .expect("DCR_TEST_ENVOY is not set: run scripts/test, which installs Envoy");
-    let documented = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/envoy.yaml");
+    let documented = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy")
+        .join(file);
     // Validation opens the certificate files: the documented folder, here a test CA's.
     let certs = dcr_testkit::tls::TestCerts::new();
-    let text = std::fs::read_to_string(documented).expect("read deploy/envoy.yaml");
-    assert!(
-        text.contains("/etc/dcr/certs/ca.pem"),
-        "the config uses TLS"
-    );
+    let text = std::fs::read_to_string(documented).expect("read the documented config");
+    assert!(text.contains("/etc/dcr/certs/ca.pem"), "{file} uses TLS");
     let config = certs.dir.join("envoy.yaml");
     std::fs::write(
         &config,
@@ -248,7 +253,7 @@ async fn the_documented_envoy_config_is_valid() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success() && stdout.contains("OK"),
-        "{stdout}\n{}",
+        "{file}: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 }

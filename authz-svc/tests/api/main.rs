@@ -5,6 +5,7 @@
 mod bearer;
 mod client_credentials;
 mod envoy;
+mod fast_path;
 mod floods;
 mod opaque;
 mod otel;

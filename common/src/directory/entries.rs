@@ -161,11 +161,9 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             .map(|p| SecretFingerprint::from_parts(&p.salt, &p.digest))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| incomplete("client"))?;
-        let revoked_before = answer.revoked_before.map(|t| {
-            DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
-                // Out of chrono's range: revoke everything rather than nothing.
-                .unwrap_or(DateTime::<Utc>::MAX_UTC)
-        });
+        let revoked_before = answer
+            .revoked_before
+            .map(|t| revocation_time(t.seconds, t.nanos));
         Ok(Self {
             application: ApplicationEntry {
                 active: app.state == pb::ApplicationState::Active as i32,
@@ -182,6 +180,49 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             token_endpoint_auth_method: ClientAuthMethod::parse(&answer.token_endpoint_auth_method),
         })
     }
+}
+
+/// A client that may call a product now (ListApprovedClients): its application ACTIVE,
+/// its registration for the product APPROVED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovedClientEntry {
+    pub product_id: String,
+    pub client_id: String,
+    pub application_id: String,
+    /// As in `ClientEntry`: tokens and sessions issued before it no longer count.
+    pub revoked_before: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<pb::ApprovedClient> for ApprovedClientEntry {
+    type Error = DirectoryError;
+
+    fn try_from(answer: pb::ApprovedClient) -> Result<Self, DirectoryError> {
+        if [
+            &answer.product_id,
+            &answer.client_id,
+            &answer.application_id,
+        ]
+        .iter()
+        .any(|id| id.is_empty())
+        {
+            return Err(incomplete("approved client"));
+        }
+        Ok(Self {
+            revoked_before: answer
+                .revoked_before
+                .map(|t| revocation_time(t.seconds, t.nanos)),
+            product_id: answer.product_id,
+            client_id: answer.client_id,
+            application_id: answer.application_id,
+        })
+    }
+}
+
+/// A revocation time as sent. Out of chrono's range: revoke everything rather than
+/// nothing.
+fn revocation_time(seconds: i64, nanos: i32) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, u32::try_from(nanos).unwrap_or(0))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Fail closed on an answer without what it must carry: callers treat it as an outage.
@@ -254,6 +295,13 @@ mod tests {
         ));
         assert!(matches!(
             ClientEntry::try_from(pb::ResolveClientResponse::default()),
+            Err(DirectoryError::Unavailable(_))
+        ));
+        assert!(matches!(
+            ApprovedClientEntry::try_from(pb::ApprovedClient {
+                product_id: "p".into(),
+                ..Default::default()
+            }),
             Err(DirectoryError::Unavailable(_))
         ));
     }

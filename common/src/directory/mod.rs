@@ -2,11 +2,15 @@
 //! and product lookups cached briefly, and a follower of the change stream that
 //! invalidates them and bumps a per-client generation (token-svc puts it in its cache
 //! keys, so a change retires every cached token of that client at once). Answers are
-//! cached as the domain values of `entries`, converted once per miss.
+//! cached as the domain values of `entries`, converted once per miss. Snapshots of every
+//! product and approved client are not cached: their callers rebuild from them on each
+//! tick of `subscribe_changes`.
 
 mod entries;
 
-pub use entries::{ApplicationEntry, AuthMethods, ClientEntry, ProductEntry, StrategyPolicy};
+pub use entries::{
+    ApplicationEntry, ApprovedClientEntry, AuthMethods, ClientEntry, ProductEntry, StrategyPolicy,
+};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +28,9 @@ use tonic::transport::Channel;
 /// Directory entries live at most this long, so even a missed change ends quickly.
 const RESOLVE_TTL: Duration = Duration::from_secs(30);
 const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// The registry's largest pages: a snapshot takes as few round trips as it can.
+const PRODUCTS_PAGE: i32 = 1000;
+const CLIENTS_PAGE: i32 = 5000;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DirectoryError {
@@ -65,6 +72,9 @@ pub struct Directory {
     /// The follower's position in the change stream.
     last_seq: Arc<AtomicU64>,
     following: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Ticks on every change applied and on every (re)connect of the follower, after its
+    /// invalidations: see `subscribe_changes`.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl std::fmt::Debug for Directory {
@@ -94,6 +104,7 @@ impl Directory {
             epoch: Arc::new(AtomicU64::new(0)),
             last_seq: Arc::new(AtomicU64::new(0)),
             following: Arc::new(tokio::sync::watch::channel(false).0),
+            changes: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
 
@@ -119,6 +130,59 @@ impl Directory {
     pub async fn wait_following(&self) {
         let mut rx = self.following.subscribe();
         let _ = rx.wait_for(|following| *following).await;
+    }
+
+    /// Ticks whenever what the registry knows may have changed: a change from the
+    /// stream was applied, or the follower (re)connected, after which anything may have
+    /// changed while it was away. For consumers that hold a full snapshot
+    /// (`list_products`, `list_approved_clients`) instead of per-key lookups, such as
+    /// authz-svc's Envoy config: they rebuild on each tick. Ticks that come quickly
+    /// coalesce into one wake-up.
+    pub fn subscribe_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn tick_changes(&self) {
+        self.changes
+            .send_modify(|tick| *tick = tick.wrapping_add(1));
+    }
+
+    /// Every product with its strategy and issuer, all pages, straight from the registry.
+    pub async fn list_products(&self) -> Result<Vec<ProductEntry>, DirectoryError> {
+        all_pages(|page_token| async move {
+            let request = self.credentials.request(pb::ListDirectoryProductsRequest {
+                page_size: PRODUCTS_PAGE,
+                page_token,
+            });
+            let page = self
+                .client()
+                .list_directory_products(request)
+                .await
+                .map_err(|status| DirectoryError::from_status(&status))?
+                .into_inner();
+            let products = page.products.into_iter().map(ProductEntry::try_from);
+            Ok((products.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
+    }
+
+    /// Every client that may call a product now, all pages, straight from the registry.
+    pub async fn list_approved_clients(&self) -> Result<Vec<ApprovedClientEntry>, DirectoryError> {
+        all_pages(|page_token| async move {
+            let request = self.credentials.request(pb::ListApprovedClientsRequest {
+                page_size: CLIENTS_PAGE,
+                page_token,
+            });
+            let page = self
+                .client()
+                .list_approved_clients(request)
+                .await
+                .map_err(|status| DirectoryError::from_status(&status))?
+                .into_inner();
+            let clients = page.clients.into_iter().map(ApprovedClientEntry::try_from);
+            Ok((clients.collect::<Result<_, _>>()?, page.next_page_token))
+        })
+        .await
     }
 
     /// The client, or None when the registry does not know it.
@@ -228,6 +292,7 @@ impl Directory {
         }
         self.last_seq
             .store(u64::try_from(change.seq).unwrap_or(0), Ordering::Relaxed);
+        self.tick_changes();
     }
 
     /// Follows the change stream forever: from "now" at first, then resuming after the
@@ -254,6 +319,7 @@ impl Directory {
                     self.clients.invalidate_all();
                     self.products.invalidate_all();
                     self.products_by_name.invalidate_all();
+                    self.tick_changes();
                     tracing::info!(after_seq = after, "following the registry's change stream");
                     let mut changes = response.into_inner();
                     while let Some(next) = changes.next().await {
@@ -273,6 +339,25 @@ impl Directory {
             self.following.send_replace(false);
             tokio::time::sleep(RECONNECT_DELAY).await;
         }
+    }
+}
+
+/// Every item of a paged listing: `page` fetches the page a token names (the first for
+/// ""), answering its items and the next token ("" after the last).
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, DirectoryError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, String), DirectoryError>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (mut more, next) = page(token).await?;
+        items.append(&mut more);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
     }
 }
 
@@ -369,6 +454,23 @@ mod tests {
     }
 
     type Answer = Result<Result<tonic::Response<String>, tonic::Status>, DirectoryError>;
+
+    /// A snapshot consumer hears of every change applied.
+    #[tokio::test]
+    async fn an_applied_change_ticks_the_subscribers() {
+        let channel = Channel::from_static("http://127.0.0.1:9").connect_lazy();
+        let token = secrecy::SecretString::from("token");
+        let directory = Directory::new(channel, ServiceCredentials::new(&token).unwrap());
+        let mut changes = directory.subscribe_changes();
+        let change = pb::Change {
+            seq: 7,
+            ..Default::default()
+        };
+        directory.apply(&change).await;
+        directory.apply(&change).await;
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(*changes.borrow_and_update(), 2);
+    }
 
     /// A lookup in flight when a change is applied must not leave its (possibly older)
     /// answer in the cache after the invalidation; one that raced nothing is cached.

@@ -241,7 +241,13 @@ mod tests {
     fn every_person_is_a_developer_and_only_services_read_the_directory() {
         let apps = people_allowed("dcr.registry.v1.ApplicationService", "CreateApplication");
         assert_eq!(apps, [PersonRole::Developer]);
-        assert!(people_allowed("dcr.registry.v1.DirectoryService", "ResolveClient").is_empty());
+        for method in [
+            "ResolveClient",
+            "ListDirectoryProducts",
+            "ListApprovedClients",
+        ] {
+            assert!(people_allowed("dcr.registry.v1.DirectoryService", method).is_empty());
+        }
         let create = people_allowed("dcr.registry.v1.ProviderService", "CreateProvider");
         assert_eq!(create, [PersonRole::Admin, PersonRole::ProviderAdmin]);
         let approve = people_allowed("dcr.registry.v1.ProductService", "ApproveRegistration");

@@ -1,4 +1,5 @@
-//! dcr.registry.v1.DirectoryService (internal): client lookups and the change stream.
+//! dcr.registry.v1.DirectoryService (internal): client and product lookups, the
+//! snapshots of every product and approved client, and the change stream.
 
 use std::pin::Pin;
 
@@ -14,12 +15,25 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     application_to_proto, change_to_proto, parse_id, product_to_proto, strategy_to_proto, timestamp,
 };
+use super::{PageSizes, next_page_token, sized_page_request};
 use crate::domain::validate;
-use crate::domain::{Provider, ProviderConfig};
+use crate::domain::{ApiProduct, Provider, ProviderConfig};
 use crate::registry::Registry;
+use crate::store::ApprovedClient;
 
 /// Changes read per query while catching up.
 const BATCH: i64 = 500;
+
+/// directory.proto's page sizes: smaller for products, each of which costs the lookups of
+/// its strategy and provider.
+const PRODUCT_PAGES: PageSizes = PageSizes {
+    default: 100,
+    max: 1000,
+};
+const CLIENT_PAGES: PageSizes = PageSizes {
+    default: 1000,
+    max: 5000,
+};
 
 #[derive(Debug, Clone)]
 pub struct DirectoryApi(pub Registry);
@@ -93,13 +107,46 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
             }
         };
         let product = found.map_err(ApiError::from)?.map_err(ApiError::NotFound)?;
-        let (strategy, provider) = self.0.strategy_and_provider(product.strategy_id).await?;
-        Ok(Response::new(pb::ResolveProductResponse {
-            product: Some(product_to_proto(&product)),
-            strategy: Some(strategy_to_proto(&strategy)),
-            provider_id: provider.id.to_string(),
-            provider_type: provider.provider_type().as_str().to_owned(),
-            issuer: provider.issuer,
+        Ok(Response::new(self.resolved_product(&product).await?))
+    }
+
+    async fn list_directory_products(
+        &self,
+        request: Request<pb::ListDirectoryProductsRequest>,
+    ) -> Result<Response<pb::ListDirectoryProductsResponse>, Status> {
+        let r = request.get_ref();
+        let page = sized_page_request(r.page_size, &r.page_token, PRODUCT_PAGES)?;
+        let page = self
+            .0
+            .store
+            .list_products(&page)
+            .await
+            .map_err(ApiError::from)?;
+        let mut products = Vec::with_capacity(page.items.len());
+        for product in &page.items {
+            products.push(self.resolved_product(product).await?);
+        }
+        Ok(Response::new(pb::ListDirectoryProductsResponse {
+            products,
+            next_page_token: next_page_token(page.next),
+        }))
+    }
+
+    async fn list_approved_clients(
+        &self,
+        request: Request<pb::ListApprovedClientsRequest>,
+    ) -> Result<Response<pb::ListApprovedClientsResponse>, Status> {
+        let r = request.get_ref();
+        let page = sized_page_request(r.page_size, &r.page_token, CLIENT_PAGES)?;
+        let page = self
+            .0
+            .store
+            .list_approved_clients(&page)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::ListApprovedClientsResponse {
+            clients: page.items.iter().map(approved_client_to_proto).collect(),
+            next_page_token: next_page_token(page.next),
         }))
     }
 
@@ -173,6 +220,22 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
 }
 
 impl DirectoryApi {
+    /// A product as ResolveProduct and ListDirectoryProducts answer it: with its strategy
+    /// and provider.
+    async fn resolved_product(
+        &self,
+        product: &ApiProduct,
+    ) -> Result<pb::ResolveProductResponse, Status> {
+        let (strategy, provider) = self.0.strategy_and_provider(product.strategy_id).await?;
+        Ok(pb::ResolveProductResponse {
+            product: Some(product_to_proto(product)),
+            strategy: Some(strategy_to_proto(&strategy)),
+            provider_id: provider.id.to_string(),
+            provider_type: provider.provider_type().as_str().to_owned(),
+            issuer: provider.issuer,
+        })
+    }
+
     async fn introspection_credentials(
         &self,
         message: &pb::GetProviderCredentialsRequest,
@@ -200,6 +263,15 @@ impl DirectoryApi {
             client_secret,
             audience: String::new(),
         })
+    }
+}
+
+fn approved_client_to_proto(client: &ApprovedClient) -> pb::ApprovedClient {
+    pb::ApprovedClient {
+        product_id: client.product_id.to_string(),
+        client_id: client.client_id.clone(),
+        application_id: client.application_id.to_string(),
+        revoked_before: client.revoked_before.map(timestamp),
     }
 }
 

@@ -37,8 +37,18 @@ pub use products::ProductApi;
 pub use providers::ProviderApi;
 pub use strategies::StrategyApi;
 
-const DEFAULT_PAGE_SIZE: i32 = 50;
-const MAX_PAGE_SIZE: i32 = 500;
+/// What page_size 0 means, and the largest page a list returns.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageSizes {
+    pub default: i32,
+    pub max: i32,
+}
+
+/// The page sizes of every list but the directory's snapshots (api/directory.rs).
+const PAGE_SIZES: PageSizes = PageSizes {
+    default: 50,
+    max: 500,
+};
 
 /// Every registry service, each behind its callers' authentication: the static machine
 /// tokens, and people's tokens when an identity provider is configured.
@@ -103,13 +113,22 @@ pub fn services(
 /// AIP-158 paging: page_size 0 means the default, larger ones are capped; page tokens
 /// are opaque (base64url of the store's cursor).
 pub(crate) fn page_request(page_size: i32, page_token: &str) -> Result<PageRequest, ApiError> {
+    sized_page_request(page_size, page_token, PAGE_SIZES)
+}
+
+/// `page_request` for a list with its own page sizes.
+pub(crate) fn sized_page_request(
+    page_size: i32,
+    page_token: &str,
+    sizes: PageSizes,
+) -> Result<PageRequest, ApiError> {
     if page_size < 0 {
         return Err(ApiError::invalid("page_size", "must not be negative"));
     }
     let size = if page_size == 0 {
-        DEFAULT_PAGE_SIZE
+        sizes.default
     } else {
-        page_size.min(MAX_PAGE_SIZE)
+        page_size.min(sizes.max)
     };
     let after = if page_token.is_empty() {
         None

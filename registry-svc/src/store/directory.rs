@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 
 use super::dialect::{Dialect, SqlRow as _};
 use super::rows;
-use super::sql::{SqlStore, finish_page, page_limit};
+use super::sql::{SqlStore, bad_cursor, finish_page, page_limit};
 use super::{
-    AuditEvent, AuditFilter, AuditStore, Change, ConfigStore as _, DirectoryStore, Page,
-    PageRequest, ResolvedClient, StoreError, StoreResult,
+    ApprovedClient, AuditEvent, AuditFilter, AuditStore, Change, ConfigStore as _, DirectoryStore,
+    Page, PageRequest, ResolvedClient, StoreError, StoreResult,
 };
 
 /// How many revoked secrets' fingerprints a lookup carries, newest first: enough for
@@ -99,6 +99,43 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
         }))
     }
 
+    /// One query for both backends; the keyset is (product id, client id), so a page
+    /// starts where the last ended whatever was written meanwhile.
+    async fn list_approved_clients(&self, page: &PageRequest) -> StoreResult<Page<ApprovedClient>> {
+        let (product_id, client_id) = approved_cursor(page.after.as_ref())?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT r.product_id, a.client_id, a.id AS application_id,
+                        (SELECT max(c.revoke_time) FROM credentials c
+                         WHERE c.application_id = a.id) AS revoked_before
+                 FROM registrations r JOIN applications a ON a.id = r.application_id
+                 WHERE r.status = 'APPROVED' AND a.state = 'ACTIVE' AND a.client_id <> ''
+                   AND (r.product_id > $1 OR (r.product_id = $1 AND a.client_id > $2))
+                 ORDER BY r.product_id, a.client_id LIMIT $3",
+                &[
+                    product_id.into(),
+                    client_id.as_str().into(),
+                    page_limit(page.size).into(),
+                ],
+            )
+            .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(ApprovedClient {
+                    product_id: row.id("product_id")?,
+                    client_id: row.text("client_id")?,
+                    application_id: row.id("application_id")?,
+                    revoked_before: row.opt_time("revoked_before")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(finish_page(items, page.size, |c| {
+            format!("{} {}", c.product_id, c.client_id)
+        }))
+    }
+
     async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>> {
         self.db
             .fetch_all(
@@ -125,6 +162,17 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.db.change_signal()
     }
+}
+
+/// The (product id, client id) after which a page of approved clients starts: "{id}
+/// {client id}" (an id has no space; a client id may), nil and "" for the first page.
+fn approved_cursor(after: Option<&String>) -> StoreResult<(uuid::Uuid, String)> {
+    let Some(raw) = after else {
+        return Ok((uuid::Uuid::nil(), String::new()));
+    };
+    let (product_id, client_id) = raw.split_once(' ').ok_or_else(bad_cursor)?;
+    let product_id = product_id.parse().map_err(|_| bad_cursor())?;
+    Ok((product_id, client_id.to_owned()))
 }
 
 #[async_trait::async_trait]
@@ -160,9 +208,7 @@ impl<D: Dialect> AuditStore for SqlStore<D> {
     ) -> StoreResult<Page<AuditEvent>> {
         let before: i64 = match &page.after {
             None => i64::MAX,
-            Some(raw) => raw
-                .parse()
-                .map_err(|_| StoreError::Corrupt("bad page cursor".into()))?,
+            Some(raw) => raw.parse().map_err(|_| bad_cursor())?,
         };
         let rows = self
             .db

@@ -195,6 +195,17 @@ pub struct ResolvedClient {
     pub auth_method: Option<ClientAuthMethod>,
 }
 
+/// A client that may call a product now: its application ACTIVE, its registration for
+/// the product APPROVED.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovedClient {
+    pub product_id: Uuid,
+    pub client_id: String,
+    pub application_id: Uuid,
+    /// As in `ResolvedClient`: the newest revoke time among the app's credentials.
+    pub revoked_before: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub seq: i64,
@@ -403,6 +414,8 @@ pub trait DirectoryStore: Send + Sync {
         client_id: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ResolvedClient>>;
+    /// One page of every product's approved clients, in (product id, client id) order.
+    async fn list_approved_clients(&self, page: &PageRequest) -> StoreResult<Page<ApprovedClient>>;
     async fn changes_after(&self, seq: i64, limit: i64) -> StoreResult<Vec<Change>>;
     /// The newest committed seq (0 when there is none).
     async fn latest_seq(&self) -> StoreResult<i64>;

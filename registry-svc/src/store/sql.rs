@@ -81,18 +81,24 @@ pub(super) fn config_change<'a>(
     }
 }
 
+/// The largest page the store returns: the largest any API list allows
+/// (ListApprovedClients); each list caps its own page size lower.
+const MAX_PAGE: usize = 5000;
+
 /// Rows to fetch for a page: one more than shown, to learn whether another follows.
 pub(super) fn page_limit(size: usize) -> i64 {
-    i64::try_from(size.clamp(1, 1000)).unwrap_or(1000) + 1
+    i64::try_from(size.clamp(1, MAX_PAGE)).unwrap_or(1000) + 1
+}
+
+pub(super) fn bad_cursor() -> StoreError {
+    StoreError::Corrupt("bad page cursor".into())
 }
 
 /// The id after which a page starts (the nil id for the first page).
 pub(super) fn uuid_cursor(after: Option<&String>) -> StoreResult<Uuid> {
     match after {
         None => Ok(Uuid::nil()),
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| StoreError::Corrupt("bad page cursor".into())),
+        Some(raw) => raw.parse().map_err(|_| bad_cursor()),
     }
 }
 
@@ -102,7 +108,7 @@ pub(super) fn finish_page<T>(
     size: usize,
     cursor: impl Fn(&T) -> String,
 ) -> Page<T> {
-    let size = size.clamp(1, 1000);
+    let size = size.clamp(1, MAX_PAGE);
     let next = if items.len() > size {
         items.truncate(size);
         items.last().map(&cursor)

@@ -15,8 +15,8 @@ use registry_svc::domain::{
     RegistrationStatus,
 };
 use registry_svc::store::{
-    AuditEvent, AuditFilter, ClientChange, Journal, Operation, OperationKind, PageRequest, PgStore,
-    RegistrationFilter, SqliteStore, Store, StoreError,
+    ApprovedClient, AuditEvent, AuditFilter, ClientChange, Journal, Operation, OperationKind,
+    PageRequest, PgStore, RegistrationFilter, SqliteStore, Store, StoreError,
 };
 use uuid::Uuid;
 
@@ -812,6 +812,122 @@ async fn deletion_and_the_change_log(store: Arc<dyn Store>) {
     assert_eq!(store.latest_seq().await.expect("latest"), last.seq);
 }
 
+/// A registration of `app` to `product` in `status`.
+async fn register(
+    store: &Arc<dyn Store>,
+    app: &Application,
+    product: Uuid,
+    status: RegistrationStatus,
+) {
+    store
+        .insert_registration(&Registration {
+            id: Uuid::now_v7(),
+            application_id: app.id,
+            product_id: product,
+            status,
+            scopes: Vec::new(),
+            create_time: Utc::now(),
+            update_time: Utc::now(),
+        })
+        .await
+        .expect("register");
+}
+
+/// Every page of `list_approved_clients`, `size` at a time.
+async fn all_approved_clients(store: &Arc<dyn Store>, size: usize) -> Vec<ApprovedClient> {
+    let mut clients = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list_approved_clients(&PageRequest { size, after })
+            .await
+            .expect("page");
+        assert!(page.items.len() <= size);
+        clients.extend(page.items);
+        if page.next.is_none() {
+            return clients;
+        }
+        after = page.next;
+    }
+}
+
+/// The approved clients gateways snapshot: only ACTIVE applications' APPROVED
+/// registrations, in (product, client) order across pages, each with its newest
+/// revocation.
+async fn approved_clients_page_in_product_and_client_order(store: Arc<dyn Store>) {
+    use RegistrationStatus::{Approved, Pending, Rejected};
+    let fx = fixture(&store).await;
+    let second = ApiProduct {
+        id: Uuid::now_v7(),
+        name: "prod-2".into(),
+        ..fx.product.clone()
+    };
+    store.insert_product(&second).await.expect("product");
+    let (both, first_credential) = active_app(&store, &fx, "a1", "client-b").await;
+    register(&store, &both, fx.product.id, Approved).await;
+    register(&store, &both, second.id, Approved).await;
+    let other = Credential {
+        id: Uuid::now_v7(),
+        ..first_credential.clone()
+    };
+    add_credential(&store, &fx, &other, false).await;
+    let newest = store_time(Utc::now());
+    for (credential, at) in [
+        (&other, newest),
+        (&first_credential, newest - chrono::Duration::hours(1)),
+    ] {
+        store
+            .revoke_credential(both.id, credential.id, None, at)
+            .await
+            .expect("revoke");
+    }
+    let (one, _) = active_app(&store, &fx, "a2", "client-a").await;
+    register(&store, &one, fx.product.id, Approved).await;
+    register(&store, &one, second.id, Pending).await;
+    let (rejected, _) = active_app(&store, &fx, "a3", "client-c").await;
+    register(&store, &rejected, fx.product.id, Rejected).await;
+    let provisioning = application(fx.strategy.id, "dev", "a4");
+    let create = operation(&provisioning, fx.provider.id, OperationKind::Create);
+    store
+        .insert_application_intent(&provisioning, &create)
+        .await
+        .expect("intent");
+    register(&store, &provisioning, fx.product.id, Approved).await;
+    let (deleting, _) = active_app(&store, &fx, "a5", "client-d").await;
+    register(&store, &deleting, fx.product.id, Approved).await;
+    let delete = operation(&deleting, fx.provider.id, OperationKind::Delete);
+    store
+        .begin_delete(deleting.id, &delete, Utc::now())
+        .await
+        .expect("begin delete");
+
+    let approved = |product_id, app: &Application, revoked_before| ApprovedClient {
+        product_id,
+        client_id: app.client_id.clone().expect("client"),
+        application_id: app.id,
+        revoked_before,
+    };
+    // Ids made later sort later (UUIDv7): the first product's clients come first.
+    let expected = [
+        approved(fx.product.id, &one, None),
+        approved(fx.product.id, &both, Some(newest)),
+        approved(second.id, &both, Some(newest)),
+    ];
+    assert_eq!(all_approved_clients(&store, 1).await, expected);
+    assert_eq!(all_approved_clients(&store, 2).await, expected);
+    assert_eq!(all_approved_clients(&store, 100).await, expected);
+    for cursor in ["nonsense", "not-an-id client-a"] {
+        let page = PageRequest {
+            size: 1,
+            after: Some(cursor.into()),
+        };
+        assert!(matches!(
+            store.list_approved_clients(&page).await,
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
+
 /// What the API layer calls besides the happy paths: lookups by name and request id,
 /// refused writes that change nothing, microsecond times, registration filters.
 async fn lookups_the_services_rely_on(store: Arc<dyn Store>) {
@@ -1393,6 +1509,7 @@ on_both_backends!(
     rotation_revokes_the_active_credential_at_once,
     a_revocation_records_its_idp_intent_with_it,
     registrations_are_unique_and_resolve,
+    approved_clients_page_in_product_and_client_order,
     stale_operations_are_claimed_once,
     a_claimed_operation_fences_out_its_first_holder,
     client_changes_run_one_at_a_time_and_commit_from_the_journal,

@@ -15,6 +15,12 @@ Starts, all on 127.0.0.1:
     as, its id) to those routes. With --scoped-route-scopes, `/scoped` (and `/scoped/...`)
     carries route `/`'s product and {dcr_required_scopes: SCOPES}.
 
+--mode fast runs dcr's Envoy fast path: the filters dcr.headers, dcr.jwt_authn, dcr.route
+and dcr.fast get their configs from --authz over ECDS, and ext_authz runs only for calls
+the fast path did not allow; routes carry their product (and --scoped-route-scopes) in
+route metadata `dcr` instead of context extensions. The listener is ready (LISTENING)
+once authz-svc has sent those configs.
+
 For benchmarks, --mode jwt_authn puts Envoy's own JWT filter in place of ext_authz (local
 JWKS file, verified-token cache) and --mode none no auth filter at all; --upstream routes
 to a server of the caller's instead of the built-in (slow, Python) echo server, and
@@ -232,6 +238,89 @@ def ext_authz_filters(args, timeout):
     }]
 
 
+FAST_FILTERS = [
+    ("dcr.headers", "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation"),
+    ("dcr.jwt_authn", "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"),
+    ("dcr.route", "envoy.extensions.filters.http.rbac.v3.RBAC"),
+    ("dcr.fast", "envoy.extensions.filters.http.rbac.v3.RBAC"),
+]
+
+
+def fast_route(match, product_id, product_name=None, required_scopes=None):
+    """A route for dcr's fast path: the product (and scopes) in the route's `dcr`
+    metadata, read by the fast path's filters and sent to ext_authz; jwt_authn told
+    which product's requirement applies."""
+    dcr = {}
+    if product_id is not None:
+        dcr["product_id"] = product_id
+    if product_name is not None:
+        dcr["product"] = product_name
+    if required_scopes is not None:
+        dcr["required_scopes"] = required_scopes.split()
+    return {
+        "match": match,
+        "route": {"cluster": "upstream"},
+        "metadata": {"filter_metadata": {"dcr": dcr}},
+        "typed_per_filter_config": {
+            "dcr.jwt_authn": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig",
+                "requirement_name": product_id if product_id is not None else product_name,
+            },
+        },
+    }
+
+
+def fast_filters(args, timeout):
+    """dcr's fast path: four filters whose configs authz-svc serves over ECDS, then
+    ext_authz only for the calls the fast path did not allow."""
+    routes = []
+    if args.second_route_product is not None or args.second_route_name is not None:
+        routes.append(fast_route({"path_separated_prefix": "/other"},
+                                 args.second_route_product, args.second_route_name))
+    if args.scoped_route_scopes is not None:
+        routes.append(fast_route({"path_separated_prefix": "/scoped"}, args.product_id,
+                                 args.product_name, args.scoped_route_scopes))
+    routes.append(fast_route({"prefix": "/"}, args.product_id, args.product_name))
+    grpc_service = {"envoy_grpc": {"cluster_name": "authz"}, "timeout": timeout}
+    if args.authz_token:
+        grpc_service["initial_metadata"] = [{"key": "authorization", "value": f"Bearer {args.authz_token}"}]
+    source = {
+        "resource_api_version": "V3",
+        "api_config_source": {
+            "api_type": "GRPC",
+            "transport_api_version": "V3",
+            "grpc_services": [grpc_service],
+        },
+    }
+    filters = [{
+        "name": name,
+        "config_discovery": {"config_source": source, "type_urls": [f"type.googleapis.com/{kind}"]},
+    } for name, kind in FAST_FILTERS]
+    # dcr.fast expires when authz-svc stops refreshing it (xDS TTL): then this config,
+    # which allows nothing, applies and every call goes to ext_authz.
+    filters[-1]["config_discovery"]["default_config"] = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"}
+    filters.append({
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "grpc_service": grpc_service,
+            "transport_api_version": "V3",
+            "failure_mode_allow": False,
+            "include_peer_certificate": False,
+            "route_metadata_context_namespaces": ["dcr"],
+            # Off only where the fast path allowed the call.
+            "filter_enabled_metadata": {
+                "filter": "envoy.filters.http.rbac",
+                "path": [{"key": "dcr_fast_shadow_engine_result"}],
+                "value": {"string_match": {"exact": "allowed"}},
+                "invert": True,
+            },
+        },
+    })
+    return routes, filters
+
+
 def jwt_authn_filters(args):
     """Envoy's own JWT filter (for comparison): issuer, audience, keys from a local
     JWKS file, verified tokens cached like authz-svc caches them."""
@@ -256,6 +345,8 @@ def bootstrap(args, upstream_host, upstream_port):
     timeout = f"{args.timeout_ms / 1000:.3f}s"
     if args.mode == "ext_authz":
         routes, auth_filters = ext_authz_filters(args, timeout)
+    elif args.mode == "fast":
+        routes, auth_filters = fast_filters(args, timeout)
     elif args.mode == "jwt_authn":
         routes, auth_filters = jwt_authn_filters(args)
     else:  # none: a plain proxy, the reference for what any auth filter costs
@@ -277,8 +368,19 @@ def bootstrap(args, upstream_host, upstream_port):
             },
         ],
     }
+    if os.environ.get("DCR_ENVOY_ACCESS_LOG"):
+        # For debugging the fast path: each call's status and the filters' metadata.
+        hcm["access_log"] = [{
+            "name": "envoy.access_loggers.stderr",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StderrAccessLog",
+                "log_format": {"text_format_source": {"inline_string":
+                    "ACCESS %RESPONSE_CODE% jwt=%DYNAMIC_METADATA(envoy.filters.http.jwt_authn)% "
+                    "rbac=%DYNAMIC_METADATA(envoy.filters.http.rbac)%\n"}},
+            },
+        }]
     clusters = [cluster("upstream", upstream_host, upstream_port, "1s")]
-    if args.mode == "ext_authz":
+    if args.mode in ("ext_authz", "fast"):
         authz_host, authz_port = args.authz
         clusters.insert(0, cluster("authz", authz_host, authz_port, timeout, http2=True))
     return {
@@ -429,8 +531,9 @@ def parse_args(argv):
                         "this dcr_required_scopes (space-separated)")
     p.add_argument("--timeout-ms", type=int, default=500,
                    help="ext_authz gRPC timeout and authz connect timeout (default 500)")
-    p.add_argument("--mode", choices=["ext_authz", "jwt_authn", "none"], default="ext_authz",
-                   help="the auth filter: dcr's ext_authz (default), Envoy's own jwt_authn "
+    p.add_argument("--mode", choices=["ext_authz", "fast", "jwt_authn", "none"], default="ext_authz",
+                   help="the auth filter: dcr's ext_authz (default), dcr's fast path (ECDS from "
+                        "--authz, then ext_authz), Envoy's own jwt_authn "
                         "(needs --jwt-*), or none (a plain proxy); the last two for benchmarks")
     p.add_argument("--jwt-issuer", metavar="ISS", help="jwt_authn: the required iss")
     p.add_argument("--jwt-audience", metavar="AUD", help="jwt_authn: the required aud")
@@ -445,7 +548,7 @@ def parse_args(argv):
         if not args.venv:
             p.error("--install-only needs --venv")
     else:
-        if args.mode == "ext_authz" and (args.authz is None
+        if args.mode in ("ext_authz", "fast") and (args.authz is None
                                          or (args.product_id is None and args.product_name is None)):
             p.error("--authz and --product-id (or --product-name) are required")
         if args.mode == "jwt_authn" and not (args.jwt_issuer and args.jwt_audience and args.jwt_jwks_file):

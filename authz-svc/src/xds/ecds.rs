@@ -1,0 +1,185 @@
+//! `envoy.service.extension.v3.ExtensionConfigDiscoveryService`, state of the world:
+//! each Envoy stream names the filters it wants (`resource_names`) and gets them now
+//! and again whenever the published config changes. An ACK needs nothing; a NACK is
+//! logged (Envoy keeps its last good config, and so the calls it cannot judge fall
+//! back to ext_authz as before).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
+};
+use envoy_types::pb::envoy::service::extension::v3::extension_config_discovery_service_server::ExtensionConfigDiscoveryService;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::Published;
+use super::filters::FAST_FILTER;
+use super::matchers::any;
+
+const TYPE_URL: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
+
+#[derive(Clone)]
+pub struct Ecds {
+    pub(super) published: watch::Receiver<Option<Arc<Published>>>,
+    /// True once authz-svc shuts down: every stream ends, so the server can drain.
+    pub(super) closing: watch::Receiver<bool>,
+}
+
+/// How long Envoy keeps `dcr.fast` without hearing from dcr (xDS resource TTL): then
+/// it drops to the listener's default config for it, which allows nothing, and every
+/// call goes to ext_authz. So an Envoy cut off from authz-svc stops allowing what dcr
+/// may have revoked meanwhile. Refreshed by a heartbeat every `HEARTBEAT`.
+pub const FAST_TTL: Duration = Duration::from_secs(5);
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+/// Each requested filter as an xDS `Resource`: in full when `sent` does not have its
+/// version, else as a heartbeat (name, version and TTL only). Only `dcr.fast` expires.
+fn response(
+    published: &Published,
+    names: &[String],
+    sent: &HashMap<String, String>,
+    nonce: u64,
+) -> DiscoveryResponse {
+    let resources = names
+        .iter()
+        .filter_map(|name| {
+            let (version, filter) = published.filters.get(name)?;
+            let fresh = sent.get(name) != Some(version);
+            let ttl = (name == FAST_FILTER).then(|| envoy_types::pb::google::protobuf::Duration {
+                seconds: i64::try_from(FAST_TTL.as_secs()).unwrap_or(i64::MAX),
+                nanos: 0,
+            });
+            Some(any(&Resource {
+                name: name.clone(),
+                version: version.clone(),
+                resource: fresh.then(|| any(filter)),
+                ttl,
+                ..Default::default()
+            }))
+        })
+        .collect();
+    DiscoveryResponse {
+        version_info: published.version(names),
+        resources,
+        type_url: TYPE_URL.to_owned(),
+        nonce: nonce.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Envoy's NACK message dumps the whole rejected config first; the reason is at its end.
+fn reason(message: &str) -> &str {
+    let start = message.len().saturating_sub(600);
+    let start = (start..message.len())
+        .find(|i| message.is_char_boundary(*i))
+        .unwrap_or(0);
+    &message[start..]
+}
+
+/// One Envoy's stream, until either side ends it: what it asks for now, again whenever
+/// it changes, and a heartbeat for what expires.
+async fn follow(
+    mut inbound: Streaming<DiscoveryRequest>,
+    mut published: watch::Receiver<Option<Arc<Published>>>,
+    mut closing: watch::Receiver<bool>,
+    outbound: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+) {
+    let mut names: Vec<String> = Vec::new();
+    let mut sent: HashMap<String, String> = HashMap::new();
+    let mut nonce = 0u64;
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    loop {
+        let beat = tokio::select! {
+            next = inbound.message() => match next {
+                Ok(Some(request)) => {
+                    if let Some(error) = &request.error_detail {
+                        tracing::warn!(
+                            version = %request.version_info,
+                            error = %reason(&error.message),
+                            "Envoy rejected dcr's filter config; it keeps its last good one"
+                        );
+                    }
+                    if request.resource_names != names {
+                        names = request.resource_names;
+                        sent.clear();
+                    }
+                    false
+                }
+                Ok(None) | Err(_) => return,
+            },
+            changed = published.changed() => if changed.is_err() { return } else { false },
+            _ = closing.wait_for(|closing| *closing) => return,
+            _ = heartbeat.tick() => names.iter().any(|n| n == FAST_FILTER),
+        };
+        let Some(current) = published.borrow_and_update().clone() else {
+            continue;
+        };
+        let changed = names
+            .iter()
+            .any(|n| current.filters.get(n).map(|(v, _)| v) != sent.get(n));
+        if names.is_empty() || !(changed || beat) {
+            continue;
+        }
+        nonce += 1;
+        let response = response(&current, &names, &sent, nonce);
+        if outbound.send(Ok(response)).await.is_err() {
+            return;
+        }
+        for name in &names {
+            if let Some((version, _)) = current.filters.get(name) {
+                sent.insert(name.clone(), version.clone());
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl ExtensionConfigDiscoveryService for Ecds {
+    type StreamExtensionConfigsStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
+
+    async fn stream_extension_configs(
+        &self,
+        request: Request<Streaming<DiscoveryRequest>>,
+    ) -> Result<Response<Self::StreamExtensionConfigsStream>, Status> {
+        let (outbound, responses) = mpsc::channel(4);
+        tokio::spawn(follow(
+            request.into_inner(),
+            self.published.clone(),
+            self.closing.clone(),
+            outbound,
+        ));
+        Ok(Response::new(ReceiverStream::new(responses)))
+    }
+
+    type DeltaExtensionConfigsStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
+
+    async fn delta_extension_configs(
+        &self,
+        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaExtensionConfigsStream>, Status> {
+        Err(Status::unimplemented(
+            "dcr serves ECDS as state of the world: use api_type GRPC, not DELTA_GRPC",
+        ))
+    }
+
+    async fn fetch_extension_configs(
+        &self,
+        request: Request<DiscoveryRequest>,
+    ) -> Result<Response<DiscoveryResponse>, Status> {
+        let current = self
+            .published
+            .borrow()
+            .clone()
+            .ok_or_else(|| Status::unavailable("dcr has not read the registry yet"))?;
+        Ok(Response::new(response(
+            &current,
+            &request.get_ref().resource_names,
+            &HashMap::new(),
+            0,
+        )))
+    }
+}

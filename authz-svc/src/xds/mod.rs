@@ -1,0 +1,270 @@
+//! The Envoy fast path: authz-svc as an xDS (ECDS) server that programs Envoy's own
+//! jwt_authn and RBAC filters with dcr's products, keys and APPROVED clients, so a
+//! bearer JWT that dcr would allow passes inside Envoy without the ext_authz round trip.
+//! Everything else still goes to ext_authz (`filters.rs` says exactly what passes).
+//!
+//! The config is rebuilt from a full read of the registry whenever the change stream
+//! delivers a change (so revocation, rejection and deletion reach Envoy within the
+//! same second), every minute (issuer keys rotate), and when the change stream drops
+//! or returns. While dcr cannot read the registry or follow its changes, it publishes
+//! the config with no fast path at all: every call then goes to ext_authz, which fails
+//! closed on its own.
+
+mod ecds;
+pub mod filters;
+mod matchers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dcr_common::clock::SharedClock;
+use dcr_common::directory::Directory;
+use dcr_proto::token::v1 as token_pb;
+use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
+use tokio::sync::watch;
+
+pub use ecds::{Ecds, FAST_TTL};
+pub use filters::GatewayView;
+
+use crate::tokens::TokenClient;
+
+/// Whether two filter configs say the same, compared as decoded messages.
+fn same_config(a: &TypedExtensionConfig, b: &TypedExtensionConfig) -> bool {
+    use envoy_types::pb::envoy::extensions::filters::http::{
+        header_mutation::v3::HeaderMutation, jwt_authn::v3::JwtAuthentication, rbac::v3::Rbac,
+    };
+    fn decoded<M: prost::Message + prost::Name + Default>(c: &TypedExtensionConfig) -> Option<M> {
+        let any = c.typed_config.as_ref()?;
+        (any.type_url == M::type_url())
+            .then(|| M::decode(any.value.as_slice()).ok())
+            .flatten()
+    }
+    fn equal<M: prost::Message + prost::Name + Default + PartialEq>(
+        a: &TypedExtensionConfig,
+        b: &TypedExtensionConfig,
+    ) -> Option<bool> {
+        Some(decoded::<M>(a)? == decoded::<M>(b)?)
+    }
+    a.name == b.name
+        && (a == b
+            || equal::<Rbac>(a, b)
+                .or_else(|| equal::<JwtAuthentication>(a, b))
+                .or_else(|| equal::<HeaderMutation>(a, b))
+                .unwrap_or(false))
+}
+
+/// How often the config is rebuilt without a change (issuer keys rotate).
+const REFRESH: Duration = Duration::from_secs(60);
+/// How often the fast path's start second moves on and the change stream's state is
+/// looked at: a new token goes to ext_authz for at most about this long.
+const TICK: Duration = Duration::from_secs(1);
+
+/// One published config: each filter by its ECDS name with a version that changes
+/// exactly when its bytes do (so an Envoy gets only the filters that changed).
+#[derive(Debug, Default)]
+pub struct Published {
+    pub filters: HashMap<String, (String, TypedExtensionConfig)>,
+}
+
+impl Published {
+    /// The filters, each keeping `previous`'s version when its config is the same.
+    /// "The same" is judged on the decoded messages: their maps (providers,
+    /// policies, the client map) encode in hash order, so equal configs can differ in
+    /// bytes, and only a real change should reach Envoy.
+    fn of(filters: Vec<TypedExtensionConfig>, previous: Option<&Self>) -> Self {
+        Self {
+            filters: filters
+                .into_iter()
+                .map(|f| {
+                    let kept = previous
+                        .and_then(|p| p.filters.get(&f.name))
+                        .filter(|(_, before)| same_config(before, &f));
+                    let version = match kept {
+                        Some((version, _)) => version.clone(),
+                        None => blake3::hash(&prost::Message::encode_to_vec(&f)).to_hex()[..16]
+                            .to_owned(),
+                    };
+                    (f.name.clone(), (version, f))
+                })
+                .collect(),
+        }
+    }
+
+    /// The versions of `names`, as one: what a stream asking for them was last sent.
+    pub fn version(&self, names: &[String]) -> String {
+        names
+            .iter()
+            .map(|name| self.filters.get(name).map_or("-", |(v, _)| v.as_str()))
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
+    fn bytes(&self) -> usize {
+        self.filters
+            .values()
+            .map(|(_, f)| prost::Message::encoded_len(f))
+            .sum()
+    }
+}
+
+#[derive(Clone)]
+pub struct FastPath {
+    published: Arc<watch::Sender<Option<Arc<Published>>>>,
+    closing: Arc<watch::Sender<bool>>,
+    directory: Directory,
+    tokens: TokenClient,
+    clock: SharedClock,
+    leeway: Duration,
+}
+
+impl FastPath {
+    pub fn new(
+        directory: Directory,
+        tokens: TokenClient,
+        clock: SharedClock,
+        leeway: Duration,
+    ) -> Self {
+        Self {
+            published: Arc::new(watch::channel(None).0),
+            closing: Arc::new(watch::channel(false).0),
+            directory,
+            tokens,
+            clock,
+            leeway,
+        }
+    }
+
+    pub fn ecds(&self) -> Ecds {
+        Ecds {
+            published: self.published.subscribe(),
+            closing: self.closing.subscribe(),
+        }
+    }
+
+    /// Ends every Envoy's ECDS stream (they never end on their own), so that a shutting
+    /// down server can drain. The Envoys reconnect to another replica, or keep their
+    /// config until `dcr.fast` expires.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Keeps the published config current, forever.
+    pub async fn keep_current(self) {
+        let mut changes = self.directory.subscribe_changes();
+        loop {
+            changes.borrow_and_update();
+            let following = self.directory.is_following();
+            let view = if following {
+                self.read().await.unwrap_or_else(|error| {
+                    tracing::warn!(%error, "cannot read the registry: no Envoy fast path until it can");
+                    self.empty_view()
+                })
+            } else {
+                self.empty_view()
+            };
+            let mut view = view;
+            let mut every = tokio::time::interval(TICK);
+            let refresh = tokio::time::sleep(REFRESH);
+            tokio::pin!(refresh);
+            loop {
+                // Each tick moves `fast_from` on; only dcr.route changes with it.
+                view.fast_from = self.clock.now().timestamp();
+                self.publish(&view);
+                tokio::select! {
+                    _ = changes.changed() => break,
+                    () = &mut refresh => break,
+                    _ = every.tick() => if self.directory.is_following() != following { break },
+                }
+            }
+        }
+    }
+
+    fn empty_view(&self) -> GatewayView {
+        GatewayView {
+            leeway: self.leeway,
+            ..Default::default()
+        }
+    }
+
+    fn publish(&self, view: &GatewayView) {
+        let current = self.published.borrow().clone();
+        let next = Published::of(filters::build(view), current.as_deref());
+        let all: Vec<String> = next.filters.keys().cloned().collect();
+        let (unchanged, only_time) = match current.as_deref() {
+            Some(current) => (
+                current.version(&all) == next.version(&all),
+                filters::NAMES
+                    .iter()
+                    .filter(|n| **n != filters::ROUTE_FILTER)
+                    .all(|n| {
+                        current.version(&[(*n).to_owned()]) == next.version(&[(*n).to_owned()])
+                    }),
+            ),
+            None => (false, false),
+        };
+        if unchanged {
+            return;
+        }
+        if only_time {
+            self.published.send_replace(Some(Arc::new(next)));
+            return;
+        }
+        tracing::info!(
+            version = %next.version(&all),
+            products = view.products.len(),
+            approved_clients = view.clients.len(),
+            bytes = next.bytes(),
+            "Envoy fast path config published"
+        );
+        self.published.send_replace(Some(Arc::new(next)));
+    }
+
+    async fn read(&self) -> anyhow::Result<GatewayView> {
+        let products = self.directory.list_products().await?;
+        let clients = self.directory.list_approved_clients().await?;
+        let mut jwks = HashMap::new();
+        for product in &products {
+            if jwks.contains_key(&product.issuer) || !product.strategy.methods.bearer {
+                continue;
+            }
+            match self.issuer_keys(&product.issuer).await {
+                Some(keys) => {
+                    jwks.insert(product.issuer.clone(), keys);
+                }
+                None => {
+                    tracing::warn!(issuer = %product.issuer, "no keys for this issuer: its products have no fast path")
+                }
+            }
+        }
+        Ok(GatewayView {
+            products,
+            clients,
+            jwks,
+            leeway: self.leeway,
+            fast_from: 0,
+        })
+    }
+
+    /// The issuer's JWK Set with its asymmetric keys only (dcr never verifies with a
+    /// shared secret), or None when it has none or cannot be had.
+    async fn issuer_keys(&self, issuer: &str) -> Option<String> {
+        let answer = self
+            .tokens
+            .issuer_keys(token_pb::GetIssuerKeysRequest {
+                issuer: issuer.to_owned(),
+                kid: String::new(),
+            })
+            .await
+            .ok()?;
+        let mut set: serde_json::Value = serde_json::from_str(&answer.jwks_json).ok()?;
+        let keys = set.get_mut("keys")?.as_array_mut()?;
+        keys.retain(|key| {
+            matches!(
+                key.get("kty").and_then(|k| k.as_str()),
+                Some("RSA" | "EC" | "OKP")
+            )
+        });
+        (!keys.is_empty()).then(|| set.to_string())
+    }
+}

@@ -1,0 +1,369 @@
+//! dcr's Envoy fast path, through a real Envoy 1.40 (tests/peers/envoy, `--mode fast`):
+//! authz-svc serves Envoy's jwt_authn and RBAC configs over ECDS, so a bearer JWT dcr
+//! would allow passes inside Envoy; everything else still goes to ext_authz. Envoy's
+//! own counters tell which path answered.
+
+use std::time::{Duration, Instant};
+
+use dcr_proto::registry::v1 as reg;
+use dcr_testkit::authz::{AuthzStack, authz_stack};
+use dcr_testkit::envoy::{self, Envoy};
+use dcr_testkit::peers;
+use dcr_testkit::registry::GATEWAY_TOKEN;
+
+use crate::client_credentials::basic;
+
+const AUDIENCE: &str = "https://api.example.com";
+/// The fast path's verdicts, and the calls Envoy made to ext_authz.
+const FAST_ALLOWED: &str = "http.ingress.rbac.dcr_fast_.shadow_allowed";
+const EXT_AUTHZ_OK: &str = "http.ingress.ext_authz.ok";
+const EXT_AUTHZ_DENIED: &str = "http.ingress.ext_authz.denied";
+
+async fn fast_envoy(s: &AuthzStack, extra: &[&str]) -> Envoy {
+    let authz = s.addr.to_string();
+    let mut args = vec![
+        "--mode",
+        "fast",
+        "--authz",
+        &authz,
+        "--authz-token",
+        GATEWAY_TOKEN,
+        "--product-id",
+        &s.base.product_id,
+    ];
+    args.extend_from_slice(extra);
+    envoy::start(&args).await
+}
+
+/// A token from the stack's IdP with exactly `scope` (none when empty).
+async fn token_with_scope(s: &AuthzStack, client_id: &str, secret: &str, scope: &str) -> String {
+    let mut form = vec![("grant_type", "client_credentials"), ("resource", AUDIENCE)];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", s.base.idp.base_url))
+        .basic_auth(client_id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    body["access_token"].as_str().expect("a token").to_owned()
+}
+
+/// One call through Envoy: its status, which path answered it, and its body.
+struct Answer {
+    status: u16,
+    fast: bool,
+    ext_authz: bool,
+    body: serde_json::Value,
+}
+
+async fn call(proxy: &Envoy, path: &str, authorization: Option<&str>) -> Answer {
+    let before = (
+        proxy.counter(FAST_ALLOWED).await,
+        proxy.counter(EXT_AUTHZ_OK).await + proxy.counter(EXT_AUTHZ_DENIED).await,
+    );
+    let mut request = reqwest::Client::new()
+        .get(format!("{}{path}", proxy.base))
+        .header("x-dcr-application-id", "forged-by-the-client");
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", authorization);
+    }
+    let response = request.send().await.expect("call through envoy");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(serde_json::Value::Null);
+    let after = (
+        proxy.counter(FAST_ALLOWED).await,
+        proxy.counter(EXT_AUTHZ_OK).await + proxy.counter(EXT_AUTHZ_DENIED).await,
+    );
+    Answer {
+        status,
+        fast: after.0 > before.0,
+        ext_authz: after.1 > before.1,
+        body,
+    }
+}
+
+/// The first answer the fast path gave: a token issued in the current second goes to
+/// ext_authz first, so a fresh one takes the fast path within about a second.
+async fn once_fast(proxy: &Envoy, path: &str, authorization: &str) -> Answer {
+    let start = Instant::now();
+    loop {
+        let answer = call(proxy, path, Some(authorization)).await;
+        if answer.fast || start.elapsed() > Duration::from_secs(3) {
+            return answer;
+        }
+    }
+}
+
+/// How long until `authorization` is no longer let through (polling; at most 10 s).
+async fn refused_after(proxy: &Envoy, authorization: &str) -> Duration {
+    let start = Instant::now();
+    let client = reqwest::Client::new();
+    loop {
+        let status = client
+            .get(format!("{}/orders", proxy.base))
+            .header("authorization", authorization)
+            .send()
+            .await
+            .expect("call")
+            .status();
+        if status != 200 || start.elapsed() > Duration::from_secs(10) {
+            return start.elapsed();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz() {
+    let s = authz_stack(&[]).await;
+    let (_app, client_id, secret) = s.registered_app("dev-1", "fast").await;
+    // A second product on a strategy that waits for approval; its app is PENDING.
+    let gated = reg::AuthStrategy {
+        auth_methods: vec![reg::AuthMethod::Bearer as i32],
+        auto_approve: false,
+        ..Default::default()
+    };
+    let (gated_strategy, gated_product) = s.product_with("gated", gated).await;
+    let (pending_app, pending_secret, _) = s
+        .app_registered_for("dev-2", &gated_strategy, &gated_product, "waiting")
+        .await;
+    let proxy = fast_envoy(
+        &s,
+        &[
+            "--second-route-product",
+            &gated_product,
+            "--scoped-route-scopes",
+            "read",
+        ],
+    )
+    .await;
+
+    // An approved app's token: allowed inside Envoy, ext_authz never asked; upstream
+    // sees the client and its scopes, and not the header the client forged.
+    let read = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &secret, "read").await
+    );
+    let answer = call(&proxy, "/orders", Some(&read)).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let answer = once_fast(&proxy, "/orders", &read).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert!(
+        answer.fast && !answer.ext_authz,
+        "allowed by the fast path alone"
+    );
+    let upstream = &answer.body["headers"];
+    assert_eq!(upstream["x-dcr-client-id"], client_id.as_str());
+    assert_eq!(upstream["x-dcr-scopes"], "read");
+    assert!(upstream.get("x-dcr-application-id").is_none(), "{upstream}");
+    // A route requiring a scope the token holds: still fast.
+    let answer = call(&proxy, "/scoped/x", Some(&read)).await;
+    assert!(answer.status == 200 && answer.fast && !answer.ext_authz);
+
+    // A token without the route's scope: ext_authz answers, as it always did.
+    let unscoped = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &secret, "").await
+    );
+    let answer = call(&proxy, "/scoped/x", Some(&unscoped)).await;
+    assert_eq!(answer.status, 403);
+    assert!(!answer.fast && answer.ext_authz);
+    assert_eq!(answer.body["error"], "insufficient_scope");
+
+    // The same approved token on another product's route: not registered there.
+    let answer = call(&proxy, "/other/x", Some(&read)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (403, Some("not_registered"))
+    );
+    assert!(!answer.fast && answer.ext_authz);
+
+    // A PENDING app: ext_authz says so.
+    let pending = format!(
+        "Bearer {}",
+        token_with_scope(&s, &pending_app.client_id, &pending_secret, "read").await
+    );
+    let answer = call(&proxy, "/other/x", Some(&pending)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (403, Some("registration_pending"))
+    );
+    assert!(!answer.fast);
+
+    // Another issuer's token: jwt_authn cannot verify it, ext_authz refuses it.
+    let other_idp = peers::oidc_provider().await;
+    let stranger: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/reg", other_idp.base_url))
+        .bearer_auth(peers::INITIAL_ACCESS_TOKEN)
+        .json(&serde_json::json!({"grant_types": ["client_credentials"], "response_types": [], "token_endpoint_auth_method": "client_secret_basic"}))
+        .send().await.expect("register").json().await.expect("json");
+    let foreign: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", other_idp.base_url))
+        .basic_auth(
+            stranger["client_id"].as_str().expect("id"),
+            stranger["client_secret"].as_str(),
+        )
+        .form(&[("grant_type", "client_credentials"), ("resource", AUDIENCE)])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let foreign = format!(
+        "Bearer {}",
+        foreign["access_token"].as_str().expect("token")
+    );
+    let answer = call(&proxy, "/orders", Some(&foreign)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    assert!(!answer.fast && answer.ext_authz);
+
+    // No credentials, and Basic credentials: ext_authz, as before.
+    let answer = call(&proxy, "/orders", None).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("missing_credentials"))
+    );
+    let answer = call(&proxy, "/orders", Some(&basic(&client_id, &secret))).await;
+    assert_eq!(answer.status, 200);
+    assert!(!answer.fast && answer.ext_authz);
+    assert_ne!(
+        answer.body["headers"]["x-dcr-application-id"],
+        "forged-by-the-client"
+    );
+
+    // A new Envoy gets the same config from the same authz-svc.
+    drop(proxy);
+    let proxy = fast_envoy(&s, &[]).await;
+    let answer = call(&proxy, "/orders", Some(&read)).await;
+    assert!(
+        answer.status == 200 && answer.fast,
+        "after an Envoy restart"
+    );
+}
+
+#[tokio::test]
+async fn revocation_rejection_and_deletion_reach_the_fast_path_within_a_second() {
+    let s = authz_stack(&[]).await;
+    let (app_id, client_id, secret) = s.registered_app("dev-1", "revoked").await;
+    let proxy = fast_envoy(&s, &[]).await;
+    let old = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &secret, "read").await
+    );
+    assert!(once_fast(&proxy, "/orders", &old).await.fast);
+
+    // Rotation: the old secret's token is refused within a second; a token of the new
+    // secret passes (by ext_authz while it shares the rotation's second, then fast).
+    let mut portal = s.base.registry.portal("dev-1");
+    let new_secret = portal
+        .regenerate_secret(reg::RegenerateSecretRequest {
+            application_id: app_id.clone(),
+        })
+        .await
+        .expect("regenerate")
+        .into_inner()
+        .client_secret;
+    let t = refused_after(&proxy, &old).await;
+    assert!(
+        t < Duration::from_secs(1),
+        "the old token refused after {t:?}"
+    );
+    let answer = call(&proxy, "/orders", Some(&old)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("invalid_token"))
+    );
+    let new = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &new_secret, "read").await
+    );
+    assert_eq!(call(&proxy, "/orders", Some(&new)).await.status, 200);
+
+    // Unregistration: refused within a second.
+    let registrations = portal
+        .list_registrations(reg::ListRegistrationsRequest {
+            application_id: app_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .registrations;
+    portal
+        .delete_registration(reg::DeleteRegistrationRequest {
+            id: registrations[0].id.clone(),
+        })
+        .await
+        .expect("unregister");
+    let t = refused_after(&proxy, &new).await;
+    assert!(
+        t < Duration::from_secs(1),
+        "unregistered, refused after {t:?}"
+    );
+
+    // Registered again, then the application deleted: refused within a second.
+    portal
+        .create_registration(reg::CreateRegistrationRequest {
+            application_id: app_id.clone(),
+            product_id: s.base.product_id.clone(),
+            scopes: Vec::new(),
+        })
+        .await
+        .expect("register again");
+    s.caught_up().await;
+    // A token from the rotation's own second never takes the fast path (ext_authz
+    // judges it); one issued in a later second does.
+    let start = Instant::now();
+    let new = loop {
+        let token = format!(
+            "Bearer {}",
+            token_with_scope(&s, &client_id, &new_secret, "read").await
+        );
+        if once_fast(&proxy, "/orders", &token).await.fast {
+            break token;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(12),
+            "registered again, fast again"
+        );
+    };
+    portal
+        .delete_application(reg::DeleteApplicationRequest {
+            id: app_id,
+            allow_missing: false,
+        })
+        .await
+        .expect("delete");
+    let t = refused_after(&proxy, &new).await;
+    assert!(t < Duration::from_secs(1), "deleted, refused after {t:?}");
+}
+
+/// Envoy keeps its last config when authz-svc goes away; the allow map expires (xDS TTL)
+/// and every call goes to ext_authz, which is gone too: refused, fail closed.
+#[tokio::test]
+async fn an_envoy_cut_off_from_authz_svc_stops_the_fast_path_within_its_ttl() {
+    let s = authz_stack(&[]).await;
+    let (_app, client_id, secret) = s.registered_app("dev-1", "cut-off").await;
+    let proxy = fast_envoy(&s, &[]).await;
+    let token = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &secret, "read").await
+    );
+    assert!(once_fast(&proxy, "/orders", &token).await.fast);
+    s.stop().await;
+    let t = refused_after(&proxy, &token).await;
+    let ttl = authz_svc::xds::FAST_TTL;
+    assert!(
+        t > Duration::from_millis(100) && t < ttl + Duration::from_secs(2),
+        "refused {t:?} after authz-svc stopped (TTL {ttl:?})"
+    );
+}
