@@ -200,7 +200,11 @@ async fn serve(dir: PathBuf, apps: usize) {
     let config_bytes = fast_config_bytes(&s.addr).await;
     // Push time: from the registry's answer to a change until Envoy applied the new
     // config (an app of the product unregistered, then registered again).
+    // Changes that cancel out while authz-svc reads the registry make no push, so each
+    // one is waited for before the next.
+    let before = reloads(&fast).await;
     let (pusher, _, _) = s.registered_app("bench", "pushed").await;
+    pushed(&fast, before).await;
     let mut portal = s.base.registry.portal("bench");
     let mut pushes = Vec::new();
     for _ in 0..3 {
@@ -259,8 +263,18 @@ async fn serve(dir: PathBuf, apps: usize) {
 }
 
 fn main() {
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
-        .expect("no other subscriber in a benchmark");
+    // The services' logs (the fast path's pushes among them) go to the setup's log
+    // (DCR_BENCH_LOG, e.g. "info"); none by default.
+    match std::env::var("DCR_BENCH_LOG") {
+        Ok(filter) => tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init(),
+        Err(_) => {
+            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
+                .expect("no other subscriber in a benchmark")
+        }
+    }
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

@@ -17,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::Published;
-use super::filters::FAST_FILTER;
+use super::filters::ROUTE_FILTER;
 use super::matchers::any;
 
 const TYPE_URL: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
@@ -29,15 +29,15 @@ pub struct Ecds {
     pub(super) closing: watch::Receiver<bool>,
 }
 
-/// How long Envoy keeps `dcr.fast` without hearing from dcr (xDS resource TTL): then
-/// it drops to the listener's default config for it, which allows nothing, and every
-/// call goes to ext_authz. So an Envoy cut off from authz-svc stops allowing what dcr
-/// may have revoked meanwhile. Refreshed by a heartbeat every `HEARTBEAT`.
-pub const FAST_TTL: Duration = Duration::from_secs(5);
-const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long Envoy keeps `dcr.route` without a new one from dcr (xDS resource TTL).
+/// authz-svc sends a new one every second (its `fast_from` moves on), so it expires
+/// only when Envoy is cut off from authz-svc; then the listener's default config for
+/// it applies, which gives no verdict, so `dcr.fast` allows nothing and every call goes
+/// to ext_authz. An Envoy that cannot hear of revocations stops allowing on its own.
+pub const ROUTE_TTL: Duration = Duration::from_secs(5);
 
-/// Each requested filter as an xDS `Resource`: in full when `sent` does not have its
-/// version, else as a heartbeat (name, version and TTL only). Only `dcr.fast` expires.
+/// The requested filters that changed since `sent`, each as an xDS `Resource` (the
+/// wrapper that carries a TTL).
 fn response(
     published: &Published,
     names: &[String],
@@ -48,15 +48,17 @@ fn response(
         .iter()
         .filter_map(|name| {
             let (version, filter) = published.filters.get(name)?;
-            let fresh = sent.get(name) != Some(version);
-            let ttl = (name == FAST_FILTER).then(|| envoy_types::pb::google::protobuf::Duration {
-                seconds: i64::try_from(FAST_TTL.as_secs()).unwrap_or(i64::MAX),
+            if sent.get(name) == Some(version) {
+                return None;
+            }
+            let ttl = (name == ROUTE_FILTER).then(|| envoy_types::pb::google::protobuf::Duration {
+                seconds: i64::try_from(ROUTE_TTL.as_secs()).unwrap_or(i64::MAX),
                 nanos: 0,
             });
             Some(any(&Resource {
                 name: name.clone(),
                 version: version.clone(),
-                resource: fresh.then(|| any(filter)),
+                resource: Some(any(filter.as_ref())),
                 ttl,
                 ..Default::default()
             }))
@@ -80,8 +82,8 @@ fn reason(message: &str) -> &str {
     &message[start..]
 }
 
-/// One Envoy's stream, until either side ends it: what it asks for now, again whenever
-/// it changes, and a heartbeat for what expires.
+/// One Envoy's stream, until either side ends it: what it asks for now, and again
+/// whenever it changes.
 async fn follow(
     mut inbound: Streaming<DiscoveryRequest>,
     mut published: watch::Receiver<Option<Arc<Published>>>,
@@ -91,9 +93,8 @@ async fn follow(
     let mut names: Vec<String> = Vec::new();
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut nonce = 0u64;
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
     loop {
-        let beat = tokio::select! {
+        tokio::select! {
             next = inbound.message() => match next {
                 Ok(Some(request)) => {
                     if let Some(error) = &request.error_detail {
@@ -107,21 +108,19 @@ async fn follow(
                         names = request.resource_names;
                         sent.clear();
                     }
-                    false
                 }
                 Ok(None) | Err(_) => return,
             },
-            changed = published.changed() => if changed.is_err() { return } else { false },
+            changed = published.changed() => if changed.is_err() { return },
             _ = closing.wait_for(|closing| *closing) => return,
-            _ = heartbeat.tick() => names.iter().any(|n| n == FAST_FILTER),
-        };
+        }
         let Some(current) = published.borrow_and_update().clone() else {
             continue;
         };
         let changed = names
             .iter()
             .any(|n| current.filters.get(n).map(|(v, _)| v) != sent.get(n));
-        if names.is_empty() || !(changed || beat) {
+        if names.is_empty() || !changed {
             continue;
         }
         nonce += 1;

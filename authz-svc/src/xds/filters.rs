@@ -13,15 +13,16 @@
 //!    `JwtPerRoute.requirement_name` = product id (or name). A verified payload lands in
 //!    dynamic metadata under the product id; failures are not answered here
 //!    (`allow_missing_or_failed`). The client claim is copied to `x-dcr-client-id`.
-//! 3. `dcr.route` (RBAC, shadow rules only): did the route declare this product in its
-//!    metadata (`dcr.product_id` / `dcr.product`), does the token hold every scope in
-//!    the route's `dcr.required_scopes`, and was it issued before this second (a token
-//!    is first seen by ext_authz)? Its verdict lands in metadata.
-//! 4. `dcr.fast` (RBAC, shadow matcher only): route verdict allowed, verified for the
-//!    product, an access-token `typ`, exactly one client-naming claim, that client in the
-//!    product's hash map of APPROVED active apps, and for an app with a revoked
-//!    credential a token issued in a later second. Its verdict `allowed` is the only thing
-//!    that turns ext_authz off for the call (`filter_enabled_metadata`).
+//! 3. `dcr.route` (RBAC, shadow rules only): did the route declare the product the
+//!    token was verified for in its metadata (`dcr.product_id` / `dcr.product`), is the
+//!    token shaped as dcr reads it (an access-token `typ`, exactly one claim naming its
+//!    client), does it hold every scope in the route's `dcr.required_scopes`, and was it
+//!    issued before this second (ext_authz sees a token first)? Its verdict lands in
+//!    metadata. It expires unless authz-svc renews it (xDS TTL).
+//! 4. `dcr.fast` (RBAC, shadow matcher only): route verdict allowed, and the client in
+//!    the product's hash map of APPROVED active apps (for an app with a revoked
+//!    credential, with a token issued in a later second). Its verdict `allowed` is the
+//!    only thing that turns ext_authz off for the call (`filter_enabled_metadata`).
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -36,7 +37,6 @@ use envoy_types::pb::envoy::extensions::filters::http::rbac::v3 as rbac_filter;
 use envoy_types::pb::google::protobuf::Empty;
 use envoy_types::pb::xds::r#type::matcher::v3::Matcher;
 use envoy_types::pb::xds::r#type::matcher::v3::matcher::OnMatch;
-use envoy_types::pb::xds::r#type::matcher::v3::matcher::matcher_list::Predicate;
 
 use super::matchers::{self as m, JWT_AUTHN, RBAC};
 use crate::verify::ISSUED_TO_CLAIMS;
@@ -143,6 +143,16 @@ pub fn build(view: &GatewayView) -> Vec<TypedExtensionConfig> {
         typed(ROUTE_FILTER, &route_checks(&fast, view.fast_from)),
         typed(FAST_FILTER, &fast_verdict(view, &fast)),
     ]
+}
+
+/// Only `dcr.route`, which changes every second (`fast_from`) while the rest does not.
+pub fn route(view: &GatewayView) -> TypedExtensionConfig {
+    let fast: Vec<FastProduct<'_>> = view
+        .products
+        .iter()
+        .filter_map(|p| FastProduct::of(p, view))
+        .collect();
+    typed(ROUTE_FILTER, &route_checks(&fast, view.fast_from))
 }
 
 fn typed<M: prost::Name>(name: &str, message: &M) -> TypedExtensionConfig {
@@ -297,16 +307,7 @@ fn not(rule: rbac::Permission) -> rbac::Permission {
 }
 
 fn verified_for(f: &FastProduct<'_>) -> rbac::Permission {
-    permission(rbac::permission::Rule::SourcedMetadata(m::sourced(
-        rbac::MetadataSource::Dynamic,
-        JWT_AUTHN,
-        &[f.id()],
-        m::value(
-            envoy_types::pb::envoy::r#type::matcher::v3::value_matcher::MatchPattern::PresentMatch(
-                true,
-            ),
-        ),
-    )))
+    jwt_value(&[f.id()], present_value())
 }
 
 /// A policy that matches when all of `conditions` hold (RBAC ORs a policy's
@@ -351,6 +352,10 @@ fn route_checks(fast: &[FastProduct<'_>], fast_from: i64) -> rbac_filter::Rbac {
             not(route_present(ROUTE_PRODUCT_ID)),
             not(route_present(ROUTE_PRODUCT_NAME)),
         ]);
+        policies.insert(
+            format!("token:{}", f.id()),
+            policy(vec![verified_for(f), not(token_shape_ok(f))]),
+        );
         policies.insert(
             format!("route-product:{}", f.id()),
             policy(vec![and(vec![
@@ -501,63 +506,83 @@ fn fast_verdict(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
             .push(client);
     }
     let fallback = || m::action("fallback", false);
-    let entries = fast
+    // The product whose provider verified the token (its payload's `iss` is a small
+    // value: the matcher copies what it reads).
+    let products = fast
         .iter()
         .map(|f| {
-            let gate = m::all(vec![
-                m::metadata(
-                    RBAC,
-                    &[&format!("{ROUTE_PREFIX}shadow_engine_result")],
-                    m::string_value("allowed", false),
-                ),
-                m::present(JWT_AUTHN, &[f.id()]),
-                access_token_type(f),
-                one_client_claim(f),
-            ]);
             // An empty map is not a valid matcher: no approved client, no fast allow.
             let outcome = match approved.get(f.id()) {
                 Some(clients) => m::then(client_map(f, clients)),
                 None => fallback(),
             };
-            (gate, outcome)
+            (m::present(JWT_AUTHN, &[f.id(), "iss"]), outcome)
         })
         .collect();
+    // dcr.route's verdict first: it checked the route and the token's shape.
+    let verdict = m::metadata(
+        RBAC,
+        &[&format!("{ROUTE_PREFIX}shadow_engine_result")],
+        m::string_value("allowed", false),
+    );
     rbac_filter::Rbac {
-        shadow_matcher: Some(m::first_of(entries, fallback())),
+        shadow_matcher: Some(m::first_of(
+            vec![(verdict, m::then(m::first_of(products, fallback())))],
+            fallback(),
+        )),
         shadow_rules_stat_prefix: FAST_PREFIX.to_owned(),
         ..Default::default()
     }
 }
 
-fn access_token_type(f: &FastProduct<'_>) -> Predicate {
+/// A token dcr would read the same way: no `typ` or an access-token one, and exactly
+/// one claim naming a client, one of the product's credential claims (then
+/// `x-dcr-client-id` holds it alone, and dcr would have picked it).
+fn token_shape_ok(f: &FastProduct<'_>) -> rbac::Permission {
     let header = f.header_key();
-    let mut ok = vec![m::not(m::present(JWT_AUTHN, &[&header, "typ"]))];
-    ok.extend(
+    let typ = |value| jwt_value(&[&header, "typ"], value);
+    let mut types = vec![not(typ(present_value()))];
+    types.extend(
         ACCESS_TOKEN_TYPES
             .iter()
-            .map(|t| m::metadata(JWT_AUTHN, &[&header, "typ"], m::string_value(t, true))),
+            .map(|t| typ(m::string_value(t, true))),
     );
-    m::any_of(ok)
+    let one_claim = f
+        .claims
+        .iter()
+        .map(|claim| {
+            let mut only = vec![jwt_value(&[f.id(), claim], present_value())];
+            only.extend(
+                ISSUED_TO_CLAIMS
+                    .iter()
+                    .filter(|other| *other != claim)
+                    .map(|other| not(jwt_value(&[f.id(), other], present_value()))),
+            );
+            and(only)
+        })
+        .collect();
+    and(vec![or(types), or(one_claim)])
 }
 
-/// Exactly one claim naming a client, and it one of the product's credential claims:
-/// then `x-dcr-client-id` holds it alone, and dcr would have picked it.
-fn one_client_claim(f: &FastProduct<'_>) -> Predicate {
-    m::any_of(
-        f.claims
-            .iter()
-            .map(|claim| {
-                let mut only = vec![m::present(JWT_AUTHN, &[f.id(), claim])];
-                only.extend(
-                    ISSUED_TO_CLAIMS
-                        .iter()
-                        .filter(|other| *other != claim)
-                        .map(|other| m::not(m::present(JWT_AUTHN, &[f.id(), other]))),
-                );
-                m::all(only)
-            })
-            .collect(),
+fn present_value() -> envoy_types::pb::envoy::r#type::matcher::v3::ValueMatcher {
+    m::value(
+        envoy_types::pb::envoy::r#type::matcher::v3::value_matcher::MatchPattern::PresentMatch(
+            true,
+        ),
     )
+}
+
+/// A value in jwt_authn's metadata.
+fn jwt_value(
+    path: &[&str],
+    value: envoy_types::pb::envoy::r#type::matcher::v3::ValueMatcher,
+) -> rbac::Permission {
+    permission(rbac::permission::Rule::SourcedMetadata(m::sourced(
+        rbac::MetadataSource::Dynamic,
+        JWT_AUTHN,
+        path,
+        value,
+    )))
 }
 
 /// The product's APPROVED active clients by id. A client with a revoked credential
@@ -589,8 +614,100 @@ fn client_map(f: &FastProduct<'_>, clients: &[&ApprovedClientEntry]) -> Matcher 
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
+    use dcr_common::directory::{AuthMethods, StrategyPolicy};
+    use prost::Message as _;
+
+    fn product(id: &str) -> ProductEntry {
+        ProductEntry {
+            id: id.to_owned(),
+            name: format!("{id}-name"),
+            audience: Some("https://api.example.com".to_owned()),
+            strategy: StrategyPolicy {
+                id: "s".to_owned(),
+                methods: AuthMethods {
+                    client_credentials: true,
+                    bearer: true,
+                    session: false,
+                },
+                scopes: vec!["read".to_owned()],
+                credential_claims: vec!["client_id".to_owned()],
+                session_cookie_name: String::new(),
+                session_ttl_seconds: 0,
+            },
+            provider_id: "p".to_owned(),
+            provider_type: "rfc7591".to_owned(),
+            issuer: "https://idp.example.com".to_owned(),
+        }
+    }
+
+    fn client(product: &str, client: usize) -> ApprovedClientEntry {
+        ApprovedClientEntry {
+            product_id: product.to_owned(),
+            client_id: format!("client-{client}"),
+            application_id: format!("app-{client}"),
+            revoked_before: client.is_multiple_of(10).then(chrono::Utc::now),
+        }
+    }
+
+    /// The client map of `dcr.fast` for the first product, decoded back.
+    fn client_map_of(filters: &[TypedExtensionConfig]) -> HashMap<String, OnMatch> {
+        use envoy_types::pb::xds::r#type::matcher::v3::matcher::{
+            MatcherType, matcher_tree::TreeType, on_match,
+        };
+        let fast = filters.iter().find(|f| f.name == FAST_FILTER).unwrap();
+        let rbac = rbac_filter::Rbac::decode(fast.typed_config.as_ref().unwrap().value.as_slice())
+            .unwrap();
+        let next = |m: &Matcher| -> Matcher {
+            let Some(MatcherType::MatcherList(list)) = &m.matcher_type else {
+                panic!("a list")
+            };
+            let Some(on_match::OnMatch::Matcher(inner)) =
+                &list.matchers[0].on_match.as_ref().unwrap().on_match
+            else {
+                panic!("a nested matcher")
+            };
+            (**inner).clone()
+        };
+        let by_product = next(&rbac.shadow_matcher.unwrap());
+        let tree = next(&by_product);
+        let Some(MatcherType::MatcherTree(tree)) = tree.matcher_type else {
+            panic!("a tree")
+        };
+        let Some(TreeType::ExactMatchMap(map)) = tree.tree_type else {
+            panic!("an exact map")
+        };
+        map.map
+    }
+
+    #[test]
+    fn every_approved_client_of_a_fast_product_is_in_its_map_and_no_other() {
+        let view = GatewayView {
+            products: vec![product("p1"), product("p2")],
+            clients: (0..10_000)
+                .map(|i| client("p1", i))
+                .chain([client("p2", 99_999)])
+                .collect(),
+            jwks: [(
+                "https://idp.example.com".to_owned(),
+                "{\"keys\":[]}".to_owned(),
+            )]
+            .into(),
+            leeway: Duration::from_secs(30),
+            fast_from: 1_800_000_000,
+        };
+        let filters = build(&view);
+        let map = client_map_of(&filters);
+        assert_eq!(map.len(), 10_000);
+        assert!(map.contains_key("client-0") && map.contains_key("client-9999"));
+        assert!(
+            !map.contains_key("client-99999"),
+            "another product's client"
+        );
+        let bytes: usize = filters.iter().map(prost::Message::encoded_len).sum();
+        assert!(bytes > 10_000 * 20, "{bytes} bytes for 10,000 clients");
+    }
 
     #[test]
     fn not_one_of_matches_exactly_the_strings_outside_the_set() {

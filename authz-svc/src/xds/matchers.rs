@@ -119,35 +119,6 @@ pub fn at_least(start: f64) -> envoy_match::ValueMatcher {
     ))
 }
 
-pub fn all(predicates: Vec<Predicate>) -> Predicate {
-    list(predicates, predicate::MatchType::AndMatcher)
-}
-
-pub fn any_of(predicates: Vec<Predicate>) -> Predicate {
-    list(predicates, predicate::MatchType::OrMatcher)
-}
-
-/// xDS predicate lists need two entries or more: one predicate stands for itself.
-fn list(
-    mut predicates: Vec<Predicate>,
-    kind: fn(predicate::PredicateList) -> predicate::MatchType,
-) -> Predicate {
-    if predicates.len() == 1 {
-        return predicates.remove(0);
-    }
-    Predicate {
-        match_type: Some(kind(predicate::PredicateList {
-            predicate: predicates,
-        })),
-    }
-}
-
-pub fn not(inner: Predicate) -> Predicate {
-    Predicate {
-        match_type: Some(predicate::MatchType::NotMatcher(Box::new(inner))),
-    }
-}
-
 /// An RBAC action as a matcher's outcome; ALLOW is the only outcome that lets a call
 /// skip ext_authz.
 pub fn action(name: &str, allow: bool) -> OnMatch {

@@ -24,7 +24,7 @@ use dcr_proto::token::v1 as token_pb;
 use envoy_types::pb::envoy::config::core::v3::TypedExtensionConfig;
 use tokio::sync::watch;
 
-pub use ecds::{Ecds, FAST_TTL};
+pub use ecds::{Ecds, ROUTE_TTL};
 pub use filters::GatewayView;
 
 use crate::tokens::TokenClient;
@@ -61,34 +61,30 @@ const REFRESH: Duration = Duration::from_secs(60);
 const TICK: Duration = Duration::from_secs(1);
 
 /// One published config: each filter by its ECDS name with a version that changes
-/// exactly when its bytes do (so an Envoy gets only the filters that changed).
-#[derive(Debug, Default)]
+/// exactly when its config does (so an Envoy gets only the filters that changed).
+#[derive(Debug, Default, Clone)]
 pub struct Published {
-    pub filters: HashMap<String, (String, TypedExtensionConfig)>,
+    pub filters: HashMap<String, (String, Arc<TypedExtensionConfig>)>,
 }
 
 impl Published {
-    /// The filters, each keeping `previous`'s version when its config is the same.
-    /// "The same" is judged on the decoded messages: their maps (providers,
+    /// `filters` in place of `previous`'s, each keeping its version when its config is
+    /// the same. "The same" is judged on the decoded messages: their maps (providers,
     /// policies, the client map) encode in hash order, so equal configs can differ in
     /// bytes, and only a real change should reach Envoy.
     fn of(filters: Vec<TypedExtensionConfig>, previous: Option<&Self>) -> Self {
-        Self {
-            filters: filters
-                .into_iter()
-                .map(|f| {
-                    let kept = previous
-                        .and_then(|p| p.filters.get(&f.name))
-                        .filter(|(_, before)| same_config(before, &f));
-                    let version = match kept {
-                        Some((version, _)) => version.clone(),
-                        None => blake3::hash(&prost::Message::encode_to_vec(&f)).to_hex()[..16]
-                            .to_owned(),
-                    };
-                    (f.name.clone(), (version, f))
-                })
-                .collect(),
+        let mut next = previous.cloned().unwrap_or_default();
+        for f in filters {
+            let kept = previous
+                .and_then(|p| p.filters.get(&f.name))
+                .filter(|(_, before)| same_config(before, &f))
+                .map(|(version, _)| version.clone());
+            let version = kept.unwrap_or_else(|| {
+                blake3::hash(&prost::Message::encode_to_vec(&f)).to_hex()[..16].to_owned()
+            });
+            next.filters.insert(f.name.clone(), (version, Arc::new(f)));
         }
+        next
     }
 
     /// The versions of `names`, as one: what a stream asking for them was last sent.
@@ -100,10 +96,21 @@ impl Published {
             .join(".")
     }
 
+    /// The filters whose version differs from `other`'s.
+    fn changed_from(&self, other: Option<&Self>) -> Vec<&str> {
+        self.filters
+            .iter()
+            .filter(|(name, (version, _))| {
+                other.and_then(|o| o.filters.get(*name)).map(|(v, _)| v) != Some(version)
+            })
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+
     fn bytes(&self) -> usize {
         self.filters
             .values()
-            .map(|(_, f)| prost::Message::encoded_len(f))
+            .map(|(_, f)| prost::Message::encoded_len(f.as_ref()))
             .sum()
     }
 }
@@ -155,7 +162,7 @@ impl FastPath {
         loop {
             changes.borrow_and_update();
             let following = self.directory.is_following();
-            let view = if following {
+            let mut view = if following {
                 self.read().await.unwrap_or_else(|error| {
                     tracing::warn!(%error, "cannot read the registry: no Envoy fast path until it can");
                     self.empty_view()
@@ -163,19 +170,21 @@ impl FastPath {
             } else {
                 self.empty_view()
             };
-            let mut view = view;
+            view.fast_from = self.clock.now().timestamp();
+            self.publish(&view);
             let mut every = tokio::time::interval(TICK);
+            every.tick().await;
             let refresh = tokio::time::sleep(REFRESH);
             tokio::pin!(refresh);
             loop {
-                // Each tick moves `fast_from` on; only dcr.route changes with it.
-                view.fast_from = self.clock.now().timestamp();
-                self.publish(&view);
                 tokio::select! {
                     _ = changes.changed() => break,
                     () = &mut refresh => break,
                     _ = every.tick() => if self.directory.is_following() != following { break },
                 }
+                // Each tick moves `fast_from` on; only dcr.route changes with it.
+                view.fast_from = self.clock.now().timestamp();
+                self.publish_route(&view);
             }
         }
     }
@@ -187,37 +196,35 @@ impl FastPath {
         }
     }
 
+    /// Every filter, rebuilt from `view`; logged when more than `dcr.route` changed.
     fn publish(&self, view: &GatewayView) {
         let current = self.published.borrow().clone();
         let next = Published::of(filters::build(view), current.as_deref());
-        let all: Vec<String> = next.filters.keys().cloned().collect();
-        let (unchanged, only_time) = match current.as_deref() {
-            Some(current) => (
-                current.version(&all) == next.version(&all),
-                filters::NAMES
-                    .iter()
-                    .filter(|n| **n != filters::ROUTE_FILTER)
-                    .all(|n| {
-                        current.version(&[(*n).to_owned()]) == next.version(&[(*n).to_owned()])
-                    }),
-            ),
-            None => (false, false),
-        };
-        if unchanged {
+        let changed = next.changed_from(current.as_deref());
+        if changed.is_empty() {
             return;
         }
-        if only_time {
-            self.published.send_replace(Some(Arc::new(next)));
-            return;
+        if changed.iter().any(|name| *name != filters::ROUTE_FILTER) {
+            tracing::info!(
+                changed = ?changed,
+                products = view.products.len(),
+                approved_clients = view.clients.len(),
+                bytes = next.bytes(),
+                "Envoy fast path config published"
+            );
         }
-        tracing::info!(
-            version = %next.version(&all),
-            products = view.products.len(),
-            approved_clients = view.clients.len(),
-            bytes = next.bytes(),
-            "Envoy fast path config published"
-        );
         self.published.send_replace(Some(Arc::new(next)));
+    }
+
+    /// Only `dcr.route`, for a new `fast_from`: the rest is as it was.
+    fn publish_route(&self, view: &GatewayView) {
+        let Some(current) = self.published.borrow().clone() else {
+            return;
+        };
+        let next = Published::of(vec![filters::route(view)], Some(&current));
+        if !next.changed_from(Some(&current)).is_empty() {
+            self.published.send_replace(Some(Arc::new(next)));
+        }
     }
 
     async fn read(&self) -> anyhow::Result<GatewayView> {

@@ -347,8 +347,9 @@ async fn revocation_rejection_and_deletion_reach_the_fast_path_within_a_second()
     assert!(t < Duration::from_secs(1), "deleted, refused after {t:?}");
 }
 
-/// Envoy keeps its last config when authz-svc goes away; the allow map expires (xDS TTL)
-/// and every call goes to ext_authz, which is gone too: refused, fail closed.
+/// Envoy keeps its last config when authz-svc goes away; `dcr.route` expires (xDS TTL),
+/// so the fast path allows nothing and every call goes to ext_authz, which is gone too:
+/// refused, fail closed.
 #[tokio::test]
 async fn an_envoy_cut_off_from_authz_svc_stops_the_fast_path_within_its_ttl() {
     let s = authz_stack(&[]).await;
@@ -361,7 +362,7 @@ async fn an_envoy_cut_off_from_authz_svc_stops_the_fast_path_within_its_ttl() {
     assert!(once_fast(&proxy, "/orders", &token).await.fast);
     s.stop().await;
     let t = refused_after(&proxy, &token).await;
-    let ttl = authz_svc::xds::FAST_TTL;
+    let ttl = authz_svc::xds::ROUTE_TTL;
     assert!(
         t > Duration::from_millis(100) && t < ttl + Duration::from_secs(2),
         "refused {t:?} after authz-svc stopped (TTL {ttl:?})"

@@ -296,26 +296,56 @@ def fast_filters(args, timeout):
         "name": name,
         "config_discovery": {"config_source": source, "type_urls": [f"type.googleapis.com/{kind}"]},
     } for name, kind in FAST_FILTERS]
-    # dcr.fast expires when authz-svc stops refreshing it (xDS TTL): then this config,
-    # which allows nothing, applies and every call goes to ext_authz.
-    filters[-1]["config_discovery"]["default_config"] = {
+    # dcr.route expires when authz-svc stops refreshing it (xDS TTL): then this config,
+    # which gives no verdict, applies; dcr.fast then allows nothing and every call goes
+    # to ext_authz.
+    filters[2]["config_discovery"]["default_config"] = {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC"}
-    filters.append({
-        "name": "envoy.filters.http.ext_authz",
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
-            "grpc_service": grpc_service,
-            "transport_api_version": "V3",
-            "failure_mode_allow": False,
-            "include_peer_certificate": False,
-            "route_metadata_context_namespaces": ["dcr"],
-            # Off only where the fast path allowed the call.
-            "filter_enabled_metadata": {
+    ext_authz = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+        "grpc_service": grpc_service,
+        "transport_api_version": "V3",
+        "failure_mode_allow": False,
+        "include_peer_certificate": False,
+        "route_metadata_context_namespaces": ["dcr"],
+    }
+    # ext_authz runs (is even created) only for a call the fast path did not allow: the
+    # composite filter decides per call, after dcr.fast gave its verdict.
+    fast_allowed = {"single_predicate": {
+        "input": {
+            "name": "envoy.matching.inputs.dynamic_metadata",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.matching.common_inputs.network.v3.DynamicMetadataInput",
                 "filter": "envoy.filters.http.rbac",
                 "path": [{"key": "dcr_fast_shadow_engine_result"}],
-                "value": {"string_match": {"exact": "allowed"}},
-                "invert": True,
             },
+        },
+        "custom_match": {
+            "name": "envoy.matching.matchers.metadata_matcher",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.matching.input_matchers.metadata.v3.Metadata",
+                "value": {"string_match": {"exact": "allowed"}},
+            },
+        },
+    }}
+    filters.append({
+        "name": "dcr.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+            "extension_config": {
+                "name": "composite",
+                "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.composite.v3.Composite"},
+            },
+            "xds_matcher": {"matcher_list": {"matchers": [{
+                "predicate": {"not_matcher": fast_allowed},
+                "on_match": {"action": {
+                    "name": "ext_authz",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction",
+                        "typed_config": {"name": "envoy.filters.http.ext_authz", "typed_config": ext_authz},
+                    },
+                }},
+            }]}},
         },
     })
     return routes, filters
