@@ -27,6 +27,36 @@ pub struct Ecds {
     pub(super) published: watch::Receiver<Option<Arc<Published>>>,
     /// True once authz-svc shuts down: every stream ends, so the server can drain.
     pub(super) closing: watch::Receiver<bool>,
+    pub(super) rejections: Rejections,
+}
+
+/// The filters each Envoy (by node id) last rejected, other than dcr.route.
+#[derive(Clone, Default)]
+pub struct Rejections(Arc<std::sync::Mutex<HashMap<String, std::collections::HashSet<String>>>>);
+
+impl Rejections {
+    fn rejected(&self, node: &str, names: &[String]) {
+        if let Ok(mut all) = self.0.lock() {
+            all.entry(node.to_owned())
+                .or_default()
+                .extend(names.iter().filter(|n| *n != ROUTE_FILTER).cloned());
+        }
+    }
+
+    fn accepted(&self, node: &str, names: &[String]) {
+        if let Ok(mut all) = self.0.lock()
+            && let Some(rejected) = all.get_mut(node)
+        {
+            rejected.retain(|n| !names.contains(n));
+        }
+    }
+
+    /// Whether `node` holds a rejected filter (fails closed if the lock is poisoned).
+    fn any(&self, node: &str) -> bool {
+        self.0
+            .lock()
+            .map_or(true, |all| all.get(node).is_some_and(|r| !r.is_empty()))
+    }
 }
 
 /// How long Envoy keeps `dcr.route` without a new one from dcr (xDS resource TTL).
@@ -88,21 +118,30 @@ async fn follow(
     mut inbound: Streaming<DiscoveryRequest>,
     mut published: watch::Receiver<Option<Arc<Published>>>,
     mut closing: watch::Receiver<bool>,
+    rejections: Rejections,
     outbound: mpsc::Sender<Result<DiscoveryResponse, Status>>,
 ) {
     let mut names: Vec<String> = Vec::new();
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut nonce = 0u64;
+    let mut node = String::new();
     loop {
         tokio::select! {
             next = inbound.message() => match next {
                 Ok(Some(request)) => {
+                    if let Some(id) = request.node.as_ref().map(|n| n.id.as_str()).filter(|id| !id.is_empty()) {
+                        id.clone_into(&mut node);
+                    }
                     if let Some(error) = &request.error_detail {
                         tracing::warn!(
+                            node = %node,
                             version = %request.version_info,
                             error = %reason(&error.message),
-                            "Envoy rejected dcr's filter config; it keeps its last good one"
+                            "Envoy rejected dcr's filter config; it keeps its last good one, so its fast path stops until it takes a new one"
                         );
+                        rejections.rejected(&node, &request.resource_names);
+                    } else if !request.response_nonce.is_empty() {
+                        rejections.accepted(&node, &request.resource_names);
                     }
                     if request.resource_names != names {
                         names = request.resource_names;
@@ -121,6 +160,12 @@ async fn follow(
             .iter()
             .any(|n| current.filters.get(n).map(|(v, _)| v) != sent.get(n));
         if names.is_empty() || !changed {
+            continue;
+        }
+        // An Envoy that rejected dcr.fast or dcr.jwt_authn keeps an older one, which may
+        // still allow what was revoked since: its dcr.route is not renewed, so it expires
+        // (ROUTE_TTL) and the fast path allows nothing until the Envoy takes a new one.
+        if names.iter().any(|n| n == ROUTE_FILTER) && rejections.any(&node) {
             continue;
         }
         nonce += 1;
@@ -149,6 +194,7 @@ impl ExtensionConfigDiscoveryService for Ecds {
             request.into_inner(),
             self.published.clone(),
             self.closing.clone(),
+            self.rejections.clone(),
             outbound,
         ));
         Ok(Response::new(ReceiverStream::new(responses)))

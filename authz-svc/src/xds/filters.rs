@@ -77,9 +77,9 @@ const ACCESS_TOKEN_TYPES: [&str; 4] = ["jwt", "at+jwt", "application/at+jwt", "a
 pub struct GatewayView {
     pub products: Vec<ProductEntry>,
     pub clients: Vec<ApprovedClientEntry>,
-    /// The issuers' JWK Sets, asymmetric keys only; an issuer without keys has no fast
-    /// path.
-    pub jwks: HashMap<String, String>,
+    /// The issuers' signing keys as dcr accepts them; an issuer without keys has no
+    /// fast path.
+    pub jwks: HashMap<String, IssuerKeys>,
     pub leeway: Duration,
     /// Unix second from which tokens go to ext_authz first: the fast path allows only
     /// tokens issued in an earlier second. ext_authz then has seen every token issued
@@ -87,6 +87,30 @@ pub struct GatewayView {
     /// rule for that second needs (`check/authorize.rs`). Advanced every second.
     pub fast_from: i64,
 }
+
+/// An issuer's keys for Envoy: only the keys dcr verifies with, each with the one
+/// algorithm dcr allows it (Envoy would try more), and what `kid` a token must carry
+/// for Envoy to pick the key dcr would pick.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerKeys {
+    pub jwks_json: String,
+    pub kid: KidRule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KidRule {
+    /// Several keys: dcr picks by `kid` only, Envoy would try every key for a token
+    /// without one.
+    Required,
+    /// One key without a `kid`: dcr uses it only for tokens without one.
+    Absent,
+    /// One key with a `kid`: dcr and Envoy agree either way.
+    Either,
+}
+
+/// Product ids and names longer than this (bytes) are not looked up by Check
+/// (`check::MAX_PRODUCT_REF`).
+const MAX_PRODUCT_REF: usize = 255;
 
 /// A product whose bearer JWTs may take the fast path, with the claims that may name
 /// its client.
@@ -104,7 +128,12 @@ impl<'a> FastProduct<'a> {
     /// only ext_authz does.
     fn of(product: &'a ProductEntry, view: &GatewayView) -> Option<Self> {
         let methods = product.strategy.methods;
-        if !methods.bearer || methods.session || !view.jwks.contains_key(&product.issuer) {
+        if !methods.bearer
+            || methods.session
+            || !view.jwks.contains_key(&product.issuer)
+            || product.id.len() > MAX_PRODUCT_REF
+            || product.name.len() > MAX_PRODUCT_REF
+        {
             return None;
         }
         let claims: Vec<&str> = product
@@ -140,7 +169,7 @@ pub fn build(view: &GatewayView) -> Vec<TypedExtensionConfig> {
     vec![
         typed(HEADERS_FILTER, &headers()),
         typed(JWT_FILTER, &jwt_authn(view, &fast)),
-        typed(ROUTE_FILTER, &route_checks(&fast, view.fast_from)),
+        typed(ROUTE_FILTER, &route_checks(view, &fast)),
         typed(FAST_FILTER, &fast_verdict(view, &fast)),
     ]
 }
@@ -152,7 +181,7 @@ pub fn route(view: &GatewayView) -> TypedExtensionConfig {
         .iter()
         .filter_map(|p| FastProduct::of(p, view))
         .collect();
-    typed(ROUTE_FILTER, &route_checks(&fast, view.fast_from))
+    typed(ROUTE_FILTER, &route_checks(view, &fast))
 }
 
 fn typed<M: prost::Name>(name: &str, message: &M) -> TypedExtensionConfig {
@@ -230,6 +259,12 @@ fn provider(view: &GatewayView, f: &FastProduct<'_>) -> jwt::JwtProvider {
         ..Default::default()
     });
     jwt::JwtProvider {
+        // Only where dcr reads a bearer token: not the `access_token` query parameter or
+        // "Bearer " inside another scheme, which Envoy's defaults would also try.
+        from_headers: vec![jwt::JwtHeader {
+            name: "authorization".to_owned(),
+            value_prefix: "Bearer ".to_owned(),
+        }],
         issuer: f.product.issuer.clone(),
         audiences: f.product.audience.iter().cloned().collect(),
         require_expiration: true,
@@ -253,7 +288,7 @@ fn provider(view: &GatewayView, f: &FastProduct<'_>) -> jwt::JwtProvider {
                 specifier: Some(data_source::Specifier::InlineString(
                     view.jwks
                         .get(&f.product.issuer)
-                        .cloned()
+                        .map(|k| k.jwks_json.clone())
                         .unwrap_or_default(),
                 )),
                 ..Default::default()
@@ -329,8 +364,35 @@ fn policy(mut conditions: Vec<rbac::Permission>) -> rbac::Policy {
 
 /// DENY policies (as shadow rules: a verdict, never an answer): any that matches sends
 /// the call to ext_authz.
-fn route_checks(fast: &[FastProduct<'_>], fast_from: i64) -> rbac_filter::Rbac {
+fn route_checks(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rbac {
+    let fast_from = view.fast_from;
     let mut policies = HashMap::new();
+    // The Authorization header exactly as dcr reads a bearer JWT: one value, the
+    // scheme, three base64url parts (no padding); anything else is for ext_authz.
+    policies.insert(
+        "authorization".to_owned(),
+        policy(vec![not(permission(rbac::permission::Rule::Header(
+            envoy_types::pb::envoy::config::route::v3::HeaderMatcher {
+                name: "authorization".to_owned(),
+                header_match_specifier: Some(
+                    envoy_types::pb::envoy::config::route::v3::header_matcher::HeaderMatchSpecifier::StringMatch(
+                        envoy_types::pb::envoy::r#type::matcher::v3::StringMatcher {
+                            ignore_case: false,
+                            match_pattern: Some(
+                                envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern::SafeRegex(
+                                    envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher {
+                                        regex: "Bearer [A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+".to_owned(),
+                                        ..Default::default()
+                                    },
+                                ),
+                            ),
+                        },
+                    ),
+                ),
+                ..Default::default()
+            },
+        )))]),
+    );
     // The route must name the product the token was verified for, the way ext_authz
     // reads it: an id or a name that are this product, at least one of them.
     for f in fast {
@@ -355,6 +417,61 @@ fn route_checks(fast: &[FastProduct<'_>], fast_from: i64) -> rbac_filter::Rbac {
         policies.insert(
             format!("token:{}", f.id()),
             policy(vec![verified_for(f), not(token_shape_ok(f))]),
+        );
+        // jwt_authn compares audiences loosely (scheme and trailing slash ignored);
+        // dcr exactly.
+        if let Some(audience) = &f.product.audience {
+            let exact = m::value(
+                envoy_types::pb::envoy::r#type::matcher::v3::value_matcher::MatchPattern::OrMatch(
+                    envoy_types::pb::envoy::r#type::matcher::v3::OrMatcher {
+                        value_matchers: vec![
+                            m::string_value(audience, false),
+                            m::list_has(audience),
+                        ],
+                    },
+                ),
+            );
+            policies.insert(
+                format!("audience:{}", f.id()),
+                policy(vec![
+                    verified_for(f),
+                    not(jwt_value(&[f.id(), "aud"], exact)),
+                ]),
+            );
+        }
+        if let Some(rule) = view.jwks.get(&f.product.issuer).map(|k| k.kid) {
+            let kid = jwt_value(&[&f.header_key(), "kid"], present_value());
+            let wrong = match rule {
+                KidRule::Required => Some(not(kid)),
+                KidRule::Absent => Some(kid),
+                KidRule::Either => None,
+            };
+            if let Some(wrong) = wrong {
+                policies.insert(
+                    format!("kid:{}", f.id()),
+                    policy(vec![verified_for(f), wrong]),
+                );
+            }
+        }
+        // Envoy's clock and its skew rules are not dcr's: a token within a few seconds
+        // of its expiry (by dcr's clock and leeway, for as long as this config may
+        // live), or not valid yet by dcr's, goes to ext_authz.
+        let leeway = i64::try_from(view.leeway.as_secs()).unwrap_or(i64::MAX);
+        let config_lives = i64::try_from(super::ecds::ROUTE_TTL.as_secs()).unwrap_or(0) + 1;
+        #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
+        let (ends_by, starts_by) = (
+            (fast_from + config_lives - leeway + 1) as f64,
+            (fast_from + leeway + 1) as f64,
+        );
+        policies.insert(
+            format!("lifetime:{}", f.id()),
+            policy(vec![
+                verified_for(f),
+                or(vec![
+                    not(jwt_value(&[f.id(), "exp"], m::at_least(ends_by))),
+                    jwt_value(&[f.id(), "nbf"], m::at_least(starts_by)),
+                ]),
+            ]),
         );
         policies.insert(
             format!("route-product:{}", f.id()),
@@ -417,11 +534,52 @@ fn route_checks(fast: &[FastProduct<'_>], fast_from: i64) -> rbac_filter::Rbac {
             list_with(&not_one_of(&known)),
         )]),
     );
+    // Required scopes that are not a list, or a list with an entry that is not a
+    // string (Check reads such an entry as a scope no token holds).
+    use envoy_types::pb::envoy::r#type::matcher::v3 as em;
+    let not_a_string = m::value(em::value_matcher::MatchPattern::OrMatch(em::OrMatcher {
+        value_matchers: vec![
+            m::value(em::value_matcher::MatchPattern::NullMatch(
+                em::value_matcher::NullMatch {},
+            )),
+            m::value(em::value_matcher::MatchPattern::BoolMatch(true)),
+            m::value(em::value_matcher::MatchPattern::BoolMatch(false)),
+            m::value(em::value_matcher::MatchPattern::DoubleMatch(
+                em::DoubleMatcher {
+                    match_pattern: Some(em::double_matcher::MatchPattern::Range(
+                        envoy_types::pb::envoy::r#type::v3::DoubleRange {
+                            start: f64::MIN,
+                            end: f64::MAX,
+                        },
+                    )),
+                },
+            )),
+            m::value(em::value_matcher::MatchPattern::ListMatch(Box::new(
+                em::ListMatcher {
+                    match_pattern: Some(em::list_matcher::MatchPattern::OneOf(Box::new(
+                        present_value(),
+                    ))),
+                },
+            ))),
+        ],
+    }));
     policies.insert(
         "scope:unreadable".to_owned(),
         policy(vec![
             route_present(ROUTE_SCOPES),
-            not(route_value(ROUTE_SCOPES, list_with("(?s).*"))),
+            or(vec![
+                not(route_value(ROUTE_SCOPES, list_with("(?s).*"))),
+                route_value(
+                    ROUTE_SCOPES,
+                    m::value(em::value_matcher::MatchPattern::ListMatch(Box::new(
+                        em::ListMatcher {
+                            match_pattern: Some(em::list_matcher::MatchPattern::OneOf(Box::new(
+                                not_a_string,
+                            ))),
+                        },
+                    ))),
+                ),
+            ]),
         ]),
     );
     rbac_filter::Rbac {
@@ -691,7 +849,10 @@ mod tests {
                 .collect(),
             jwks: [(
                 "https://idp.example.com".to_owned(),
-                "{\"keys\":[]}".to_owned(),
+                IssuerKeys {
+                    jwks_json: "{\"keys\":[]}".to_owned(),
+                    kid: KidRule::Either,
+                },
             )]
             .into(),
             leeway: Duration::from_secs(30),

@@ -119,6 +119,7 @@ impl Published {
 pub struct FastPath {
     published: Arc<watch::Sender<Option<Arc<Published>>>>,
     closing: Arc<watch::Sender<bool>>,
+    rejections: ecds::Rejections,
     directory: Directory,
     tokens: TokenClient,
     clock: SharedClock,
@@ -135,6 +136,7 @@ impl FastPath {
         Self {
             published: Arc::new(watch::channel(None).0),
             closing: Arc::new(watch::channel(false).0),
+            rejections: ecds::Rejections::default(),
             directory,
             tokens,
             clock,
@@ -146,6 +148,7 @@ impl FastPath {
         Ecds {
             published: self.published.subscribe(),
             closing: self.closing.subscribe(),
+            rejections: self.rejections.clone(),
         }
     }
 
@@ -159,16 +162,37 @@ impl FastPath {
     /// Keeps the published config current, forever.
     pub async fn keep_current(self) {
         let mut changes = self.directory.subscribe_changes();
+        let mut known_products = Vec::new();
         loop {
             changes.borrow_and_update();
             let following = self.directory.is_following();
-            let mut view = if following {
-                self.read().await.unwrap_or_else(|error| {
+            let read = if following {
+                self.read().await.map_err(|error| {
                     tracing::warn!(%error, "cannot read the registry: no Envoy fast path until it can");
-                    self.empty_view()
                 })
             } else {
-                self.empty_view()
+                Err(())
+            };
+            let mut view = match read {
+                Ok(view) => {
+                    known_products = view.products.clone();
+                    view
+                }
+                // Until the first read Envoy waits (its listener warms until it has the
+                // configs); after it, the products stay known, so jwt_authn passes their
+                // routes on to ext_authz, but nothing is fast.
+                Err(()) if known_products.is_empty() && self.published.borrow().is_none() => {
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        () = tokio::time::sleep(TICK) => {}
+                    }
+                    continue;
+                }
+                Err(()) => GatewayView {
+                    products: known_products.clone(),
+                    leeway: self.leeway,
+                    ..Default::default()
+                },
             };
             view.fast_from = self.clock.now().timestamp();
             self.publish(&view);
@@ -186,13 +210,6 @@ impl FastPath {
                 view.fast_from = self.clock.now().timestamp();
                 self.publish_route(&view);
             }
-        }
-    }
-
-    fn empty_view(&self) -> GatewayView {
-        GatewayView {
-            leeway: self.leeway,
-            ..Default::default()
         }
     }
 
@@ -253,9 +270,10 @@ impl FastPath {
         })
     }
 
-    /// The issuer's JWK Set with its asymmetric keys only (dcr never verifies with a
-    /// shared secret), or None when it has none or cannot be had.
-    async fn issuer_keys(&self, issuer: &str) -> Option<String> {
+    /// The issuer's keys as dcr verifies with them (`dcr_common::jwt::key_algorithms`):
+    /// each with its one algorithm named, keys without a `kid` only when they are the
+    /// only key. None when it has none or they cannot be had.
+    async fn issuer_keys(&self, issuer: &str) -> Option<filters::IssuerKeys> {
         let answer = self
             .tokens
             .issuer_keys(token_pb::GetIssuerKeysRequest {
@@ -264,14 +282,104 @@ impl FastPath {
             })
             .await
             .ok()?;
-        let mut set: serde_json::Value = serde_json::from_str(&answer.jwks_json).ok()?;
-        let keys = set.get_mut("keys")?.as_array_mut()?;
-        keys.retain(|key| {
-            matches!(
-                key.get("kty").and_then(|k| k.as_str()),
-                Some("RSA" | "EC" | "OKP")
-            )
-        });
-        (!keys.is_empty()).then(|| set.to_string())
+        envoy_keys(&answer.jwks_json)
+    }
+}
+
+/// `jwks_json` rewritten for Envoy by dcr's key rules (see `issuer_keys`).
+fn envoy_keys(jwks_json: &str) -> Option<filters::IssuerKeys> {
+    let set: serde_json::Value = serde_json::from_str(jwks_json).ok()?;
+    let mut keys: Vec<serde_json::Value> = set
+        .get("keys")?
+        .as_array()?
+        .iter()
+        .filter_map(|key| {
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).ok()?;
+            let algorithms = dcr_common::jwt::key_algorithms(&jwk);
+            jsonwebtoken::DecodingKey::from_jwk(&jwk).ok()?;
+            let mut key = key.clone();
+            // One algorithm per key where dcr allows one (EC, Ed25519): Envoy would try
+            // any of the key type's.
+            if let [only] = algorithms[..] {
+                key["alg"] = serde_json::Value::String(format!("{only:?}"));
+            }
+            (!algorithms.is_empty()).then_some(key)
+        })
+        .collect();
+    if keys.len() > 1 {
+        keys.retain(|key| key.get("kid").is_some_and(serde_json::Value::is_string));
+    }
+    let kid = match &keys[..] {
+        [] => return None,
+        [only] if only.get("kid").is_some_and(serde_json::Value::is_string) => {
+            filters::KidRule::Either
+        }
+        [_] => filters::KidRule::Absent,
+        _ => filters::KidRule::Required,
+    };
+    Some(filters::IssuerKeys {
+        jwks_json: serde_json::json!({ "keys": keys }).to_string(),
+        kid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const RSA_N: &str = "u1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gunVTLw7onLRnrq0_IzW7yWR7QkrmBL7jTKEn5u-qKhbwKfBstIs-bMY2Zkp18gnTxKLxoS2tFczGkPLPgizskuemMghRniWaoLcyehkd3qqGElvW_VDL5AaWTg0nLVkjRo9z-40RQzuVaE8AkAFmxZzow3x-VJYKdjykkJ0iT9wCS0DRTXu269V264Vf_3jvredZiKRkgwlL9xNAwxXFg0x_XFw005UWVRIkdgcKWTjpBP2dPwVZ4WWC-9aGVd-Gyn1o0CLelf4rEjGoXbAAEgAqeGUxrcIlbjXfbcmw";
+
+    fn rsa(kid: Option<&str>, use_: Option<&str>) -> serde_json::Value {
+        let mut key = serde_json::json!({"kty": "RSA", "n": RSA_N, "e": "AQAB"});
+        if let Some(kid) = kid {
+            key["kid"] = kid.into();
+        }
+        if let Some(use_) = use_ {
+            key["use"] = use_.into();
+        }
+        key
+    }
+
+    fn keys(set: serde_json::Value) -> Option<filters::IssuerKeys> {
+        envoy_keys(&serde_json::json!({ "keys": set }).to_string())
+    }
+
+    fn kids(k: &filters::IssuerKeys) -> Vec<String> {
+        let set: serde_json::Value = serde_json::from_str(&k.jwks_json).unwrap();
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap_or("-").to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn envoy_gets_only_the_keys_dcr_verifies_with_and_picks_them_as_dcr_does() {
+        // Encryption keys and shared secrets are never verification keys.
+        let k = keys(serde_json::json!([
+            rsa(Some("sig"), Some("sig")),
+            rsa(Some("enc"), Some("enc")),
+            {"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"},
+        ]))
+        .unwrap();
+        assert_eq!(kids(&k), ["sig"]);
+        assert_eq!(k.kid, filters::KidRule::Either);
+        // Several keys: only those with a kid, and tokens must name one.
+        let k = keys(serde_json::json!([
+            rsa(Some("a"), None),
+            rsa(None, None),
+            rsa(Some("b"), None)
+        ]))
+        .unwrap();
+        assert_eq!(kids(&k), ["a", "b"]);
+        assert_eq!(k.kid, filters::KidRule::Required);
+        // One key without a kid: tokens must not name one.
+        let k = keys(serde_json::json!([rsa(None, None)])).unwrap();
+        assert_eq!(k.kid, filters::KidRule::Absent);
+        // Nothing usable: no fast path for the issuer.
+        assert!(keys(serde_json::json!([rsa(Some("enc"), Some("enc"))])).is_none());
+        assert!(envoy_keys("not json").is_none());
     }
 }

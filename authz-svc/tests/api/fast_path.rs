@@ -226,6 +226,32 @@ async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz()
     );
     assert!(!answer.fast && answer.ext_authz);
 
+    // The approved token where dcr does not read one (the query, another scheme, twice):
+    // never fast, and ext_authz says what it says without the fast path.
+    let jwt = read.trim_start_matches("Bearer ");
+    let answer = call(&proxy, &format!("/orders?access_token={jwt}"), None).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str(), answer.fast),
+        (401, Some("missing_credentials"), false)
+    );
+    let answer = call(
+        &proxy,
+        &format!("/orders?access_token={jwt}"),
+        Some("Basic bm90OmNoZWNrZWQ="),
+    )
+    .await;
+    assert!(answer.status == 401 && !answer.fast, "{:?}", answer.body);
+    let answer = call(&proxy, "/orders", Some(&format!("Token {read}"))).await;
+    assert!(answer.status == 401 && !answer.fast, "{:?}", answer.body);
+    let twice = reqwest::Client::new()
+        .get(format!("{}/orders", proxy.base))
+        .header("authorization", &read)
+        .header("authorization", &read)
+        .send()
+        .await
+        .expect("call");
+    assert_ne!(twice.status(), 200, "two Authorization headers are refused");
+
     // No credentials, and Basic credentials: ext_authz, as before.
     let answer = call(&proxy, "/orders", None).await;
     assert_eq!(

@@ -67,7 +67,10 @@ fn access(service: &str, method: &str) -> Option<Access> {
             Access::Only(Caller::Service)
         }
         ("dcr.authz.v1.AuthzService", "Check")
-        | ("envoy.service.auth.v3.Authorization", "Check") => Access::Only(Caller::Gateway),
+        | ("envoy.service.auth.v3.Authorization", "Check")
+        | ("envoy.service.extension.v3.ExtensionConfigDiscoveryService", _) => {
+            Access::Only(Caller::Gateway)
+        }
         _ => return None,
     })
 }
@@ -75,13 +78,21 @@ fn access(service: &str, method: &str) -> Option<Access> {
 /// Services whose descriptors are not in dcr's reflection data (Envoy's protos come
 /// from the envoy-types crate): their methods, by name.
 fn external_methods(service: &str) -> Option<Vec<Method>> {
-    (service == "envoy.service.auth.v3.Authorization").then(|| {
-        vec![Method {
-            name: "Check".into(),
-            streaming: false,
-            input: None,
-        }]
-    })
+    let method = |name: &str, streaming: bool| Method {
+        name: name.into(),
+        streaming,
+        input: None,
+    };
+    match service {
+        "envoy.service.auth.v3.Authorization" => Some(vec![method("Check", false)]),
+        // The Envoy fast path's config (ECDS).
+        "envoy.service.extension.v3.ExtensionConfigDiscoveryService" => Some(vec![
+            method("StreamExtensionConfigs", true),
+            method("DeltaExtensionConfigs", true),
+            method("FetchExtensionConfigs", false),
+        ]),
+        _ => None,
+    }
 }
 
 /// The token a caller presents.
@@ -197,6 +208,6 @@ async fn every_method_answers_each_caller_role_as_its_role_allows() {
         "methods with no expected access in this test (classify them): {unclassified:#?}"
     );
     assert!(wrong.is_empty(), "wrong answers: {wrong:#?}");
-    // registry 7 services, token 3 methods, authz 2, plus health and reflection on each.
-    assert!(checked >= 40, "only {checked} methods were checked");
+    // registry 7 services, token 3 methods, authz 5, plus health and reflection on each.
+    assert!(checked >= 43, "only {checked} methods were checked");
 }
