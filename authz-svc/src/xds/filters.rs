@@ -365,10 +365,10 @@ fn policy(mut conditions: Vec<rbac::Permission>) -> rbac::Policy {
 /// DENY policies (as shadow rules: a verdict, never an answer): any that matches sends
 /// the call to ext_authz.
 fn route_checks(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rbac {
-    let fast_from = view.fast_from;
     let mut policies = HashMap::new();
-    // The Authorization header exactly as dcr reads a bearer JWT: one value, the
-    // scheme, three base64url parts (no padding); anything else is for ext_authz.
+    // The Authorization header as dcr reads a bearer JWT: one value, the scheme, then
+    // base64url and dots only (no padding, nothing after the token, which jwt_authn
+    // would skip); anything else is for ext_authz. (jwt_authn checks the three parts.)
     policies.insert(
         "authorization".to_owned(),
         policy(vec![not(permission(rbac::permission::Rule::Header(
@@ -381,7 +381,7 @@ fn route_checks(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
                             match_pattern: Some(
                                 envoy_types::pb::envoy::r#type::matcher::v3::string_matcher::MatchPattern::SafeRegex(
                                     envoy_types::pb::envoy::r#type::matcher::v3::RegexMatcher {
-                                        regex: "Bearer [A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+".to_owned(),
+                                        regex: "Bearer [A-Za-z0-9._-]+".to_owned(),
                                         ..Default::default()
                                     },
                                 ),
@@ -393,110 +393,13 @@ fn route_checks(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
             },
         )))]),
     );
-    // The route must name the product the token was verified for, the way ext_authz
-    // reads it: an id or a name that are this product, at least one of them.
+    // Per product, one policy: verified for it (one metadata lookup), and then any of
+    // the reasons ext_authz must judge the call instead.
     for f in fast {
-        let wrong_id = and(vec![
-            route_present(ROUTE_PRODUCT_ID),
-            not(route_value(
-                ROUTE_PRODUCT_ID,
-                m::string_value(f.id(), false),
-            )),
-        ]);
-        let wrong_name = and(vec![
-            route_present(ROUTE_PRODUCT_NAME),
-            not(route_value(
-                ROUTE_PRODUCT_NAME,
-                m::string_value(&f.product.name, false),
-            )),
-        ]);
-        let unnamed = and(vec![
-            not(route_present(ROUTE_PRODUCT_ID)),
-            not(route_present(ROUTE_PRODUCT_NAME)),
-        ]);
         policies.insert(
-            format!("token:{}", f.id()),
-            policy(vec![verified_for(f), not(token_shape_ok(f))]),
+            format!("product:{}", f.id()),
+            policy(vec![verified_for(f), or(product_denials(view, f))]),
         );
-        // jwt_authn compares audiences loosely (scheme and trailing slash ignored);
-        // dcr exactly.
-        if let Some(audience) = &f.product.audience {
-            let exact = m::value(
-                envoy_types::pb::envoy::r#type::matcher::v3::value_matcher::MatchPattern::OrMatch(
-                    envoy_types::pb::envoy::r#type::matcher::v3::OrMatcher {
-                        value_matchers: vec![
-                            m::string_value(audience, false),
-                            m::list_has(audience),
-                        ],
-                    },
-                ),
-            );
-            policies.insert(
-                format!("audience:{}", f.id()),
-                policy(vec![
-                    verified_for(f),
-                    not(jwt_value(&[f.id(), "aud"], exact)),
-                ]),
-            );
-        }
-        if let Some(rule) = view.jwks.get(&f.product.issuer).map(|k| k.kid) {
-            let kid = jwt_value(&[&f.header_key(), "kid"], present_value());
-            let wrong = match rule {
-                KidRule::Required => Some(not(kid)),
-                KidRule::Absent => Some(kid),
-                KidRule::Either => None,
-            };
-            if let Some(wrong) = wrong {
-                policies.insert(
-                    format!("kid:{}", f.id()),
-                    policy(vec![verified_for(f), wrong]),
-                );
-            }
-        }
-        // Envoy's clock and its skew rules are not dcr's: a token within a few seconds
-        // of its expiry (by dcr's clock and leeway, for as long as this config may
-        // live), or not valid yet by dcr's, goes to ext_authz.
-        let leeway = i64::try_from(view.leeway.as_secs()).unwrap_or(i64::MAX);
-        let config_lives = i64::try_from(super::ecds::ROUTE_TTL.as_secs()).unwrap_or(0) + 1;
-        #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
-        let (ends_by, starts_by) = (
-            (fast_from + config_lives - leeway + 1) as f64,
-            (fast_from + leeway + 1) as f64,
-        );
-        policies.insert(
-            format!("lifetime:{}", f.id()),
-            policy(vec![
-                verified_for(f),
-                or(vec![
-                    not(jwt_value(&[f.id(), "exp"], m::at_least(ends_by))),
-                    jwt_value(&[f.id(), "nbf"], m::at_least(starts_by)),
-                ]),
-            ]),
-        );
-        policies.insert(
-            format!("route-product:{}", f.id()),
-            policy(vec![and(vec![
-                verified_for(f),
-                or(vec![wrong_id, wrong_name, unnamed]),
-            ])]),
-        );
-    }
-    // Tokens issued this second or later: ext_authz sees them first.
-    if !fast.is_empty() {
-        #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
-        let from = fast_from as f64;
-        let recent = fast
-            .iter()
-            .map(|f| {
-                permission(rbac::permission::Rule::SourcedMetadata(m::sourced(
-                    rbac::MetadataSource::Dynamic,
-                    JWT_AUTHN,
-                    &[f.id(), "iat"],
-                    m::at_least(from),
-                )))
-            })
-            .collect();
-        policies.insert("issued:recent".to_owned(), policy(vec![or(recent)]));
     }
     // Each scope a route may require, where the verified token lacks it.
     let known: BTreeSet<&str> = fast
@@ -691,6 +594,66 @@ fn fast_verdict(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
         shadow_rules_stat_prefix: FAST_PREFIX.to_owned(),
         ..Default::default()
     }
+}
+
+/// Why a token verified for product `f` must still go to ext_authz.
+fn product_denials(view: &GatewayView, f: &FastProduct<'_>) -> Vec<rbac::Permission> {
+    let fast_from = view.fast_from;
+    // The route must name the product the token was verified for, the way ext_authz
+    // reads it: an id or a name that are this product, at least one of them.
+    let wrong_id = and(vec![
+        route_present(ROUTE_PRODUCT_ID),
+        not(route_value(
+            ROUTE_PRODUCT_ID,
+            m::string_value(f.id(), false),
+        )),
+    ]);
+    let wrong_name = and(vec![
+        route_present(ROUTE_PRODUCT_NAME),
+        not(route_value(
+            ROUTE_PRODUCT_NAME,
+            m::string_value(&f.product.name, false),
+        )),
+    ]);
+    let unnamed = and(vec![
+        not(route_present(ROUTE_PRODUCT_ID)),
+        not(route_present(ROUTE_PRODUCT_NAME)),
+    ]);
+    let mut denials = vec![wrong_id, wrong_name, unnamed, not(token_shape_ok(f))];
+    // jwt_authn compares audiences loosely (scheme and trailing slash ignored); dcr
+    // exactly.
+    if let Some(audience) = &f.product.audience {
+        let exact = m::value(
+            envoy_types::pb::envoy::r#type::matcher::v3::value_matcher::MatchPattern::OrMatch(
+                envoy_types::pb::envoy::r#type::matcher::v3::OrMatcher {
+                    value_matchers: vec![m::string_value(audience, false), m::list_has(audience)],
+                },
+            ),
+        );
+        denials.push(not(jwt_value(&[f.id(), "aud"], exact)));
+    }
+    let kid = || jwt_value(&[&f.header_key(), "kid"], present_value());
+    match view.jwks.get(&f.product.issuer).map(|k| k.kid) {
+        Some(KidRule::Required) => denials.push(not(kid())),
+        Some(KidRule::Absent) => denials.push(kid()),
+        Some(KidRule::Either) | None => {}
+    }
+    // Envoy's clock and its skew rules are not dcr's: a token within a few seconds of
+    // its expiry (by dcr's clock and leeway, for as long as this config may live), or
+    // not valid yet by dcr's, goes to ext_authz. And a token issued this second or
+    // later: ext_authz sees it first.
+    let leeway = i64::try_from(view.leeway.as_secs()).unwrap_or(i64::MAX);
+    let config_lives = i64::try_from(super::ecds::ROUTE_TTL.as_secs()).unwrap_or(0) + 1;
+    #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
+    let (ends_by, starts_by, issued_by) = (
+        (fast_from + config_lives - leeway + 1) as f64,
+        (fast_from + leeway + 1) as f64,
+        fast_from as f64,
+    );
+    denials.push(not(jwt_value(&[f.id(), "exp"], m::at_least(ends_by))));
+    denials.push(jwt_value(&[f.id(), "nbf"], m::at_least(starts_by)));
+    denials.push(jwt_value(&[f.id(), "iat"], m::at_least(issued_by)));
+    denials
 }
 
 /// A token dcr would read the same way: no `typ` or an access-token one, and exactly
