@@ -37,7 +37,18 @@ async fn fast_envoy(s: &AuthzStack, extra: &[&str]) -> Envoy {
 
 /// A token from the stack's IdP with exactly `scope` (none when empty).
 async fn token_with_scope(s: &AuthzStack, client_id: &str, secret: &str, scope: &str) -> String {
-    let mut form = vec![("grant_type", "client_credentials"), ("resource", AUDIENCE)];
+    token_for(s, client_id, secret, scope, AUDIENCE).await
+}
+
+/// A token from the stack's IdP for `resource` (its audience) with exactly `scope`.
+async fn token_for(
+    s: &AuthzStack,
+    client_id: &str,
+    secret: &str,
+    scope: &str,
+    resource: &str,
+) -> String {
+    let mut form = vec![("grant_type", "client_credentials"), ("resource", resource)];
     if !scope.is_empty() {
         form.push(("scope", scope));
     }
@@ -225,6 +236,20 @@ async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz()
         (401, Some("invalid_token"))
     );
     assert!(!answer.fast && answer.ext_authz);
+
+    // An audience that differs only by a trailing slash: Envoy's jwt_authn would take
+    // it, dcr does not.
+    let slash = format!(
+        "Bearer {}",
+        token_for(&s, &client_id, &secret, "read", &format!("{AUDIENCE}/")).await
+    );
+    let answer = call(&proxy, "/orders", Some(&slash)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str(), answer.fast),
+        (401, Some("invalid_token"), false),
+        "{:?}",
+        answer.body
+    );
 
     // The approved token where dcr does not read one (the query, another scheme, twice):
     // never fast, and ext_authz says what it says without the fast path.
