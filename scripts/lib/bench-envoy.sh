@@ -9,6 +9,7 @@
 # memory against the jwt_authn Envoy's; with APPS more approved apps on the product.
 set -euo pipefail
 source "$(dirname "$0")/test-env.sh"
+source "$(dirname "$0")/bench-serve.sh"
 cd "$root"
 apps=${1:-0}
 rounds=${DCR_BENCH_ROUNDS:-5}
@@ -20,19 +21,8 @@ exe=$(cargo bench -p authz-svc --bench envoy --no-run --message-format=json 2>/d
   | jq -r 'select(.reason == "compiler-artifact" and .target.name == "envoy" and .executable != null) | .executable' | tail -1)
 [ -x "$exe" ] || die "could not build the Envoy bench (cargo bench -p authz-svc --bench envoy --no-run)"
 
-dir=$(mktemp -d "$work/envoy.XXXXXX")
-"$exe" serve "$dir" "$apps" 2>"$dir/stack.log" &
-stack_pid=$!
-trap 'kill -INT $stack_pid 2>/dev/null || true; wait $stack_pid 2>/dev/null || true; cleanup' EXIT
 say "starting the stack and four Envoys ($exe serve, $apps more approved apps)"
-for _ in $(seq 1 1500); do
-  [ -f "$dir/ready" ] && break
-  kill -0 "$stack_pid" 2>/dev/null || { tail -30 "$dir/stack.log" >&2; die "the bench setup exited"; }
-  sleep 0.2
-done
-[ -f "$dir/ready" ] || die "the bench setup did not get ready in 300 s"
-# shellcheck disable=SC1091
-source "$dir/env"
+serve_bench envoy 300 "$exe" "$apps"
 grep -h "more approved applications" "$dir/stack.log" | sed 's/^/  /' || true
 
 # rps ADDR: one h2load round over HTTP/1.1; every answer must be 200.

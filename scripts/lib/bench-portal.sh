@@ -9,6 +9,7 @@
 # minus that call.
 set -euo pipefail
 source "$(dirname "$0")/test-env.sh"
+source "$(dirname "$0")/bench-serve.sh"
 cd "$root"
 rounds=${DCR_BENCH_ROUNDS:-3}
 requests=${DCR_BENCH_REQUESTS:-500}
@@ -18,19 +19,8 @@ exe=$(cargo bench -p portal-svc --bench apps_page --no-run --message-format=json
   | jq -r 'select(.reason == "compiler-artifact" and .target.name == "apps_page" and .executable != null) | .executable' | tail -1)
 [ -x "$exe" ] || die "could not build the portal bench (cargo bench -p portal-svc --bench apps_page --no-run)"
 
-dir=$(mktemp -d "$work/portal.XXXXXX")
-"$exe" serve "$dir" 2>"$dir/stack.log" &
-stack_pid=$!
-trap 'kill -INT $stack_pid 2>/dev/null || true; wait $stack_pid 2>/dev/null || true; cleanup' EXIT
 say "starting the stack and creating 200 apps ($exe serve)"
-for _ in $(seq 1 900); do
-  [ -f "$dir/ready" ] && break
-  kill -0 "$stack_pid" 2>/dev/null || { tail -30 "$dir/stack.log" >&2; die "the bench stack exited"; }
-  sleep 0.2
-done
-[ -f "$dir/ready" ] || die "the bench stack did not get ready in 180 s"
-# shellcheck disable=SC1091
-source "$dir/env"
+serve_bench portal 180 "$exe"
 
 rows=$(curl -sS -H "cookie: $COOKIE" "http://$PORTAL/apps" | grep -c 'href="/apps/0' || true)
 echo "  one GET /apps with curl: $rows apps listed"

@@ -567,19 +567,24 @@ fn fast_verdict(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
             .push(client);
     }
     let fallback = || m::action("fallback", false);
-    // The product whose provider verified the token (its payload's `iss` is a small
-    // value: the matcher copies what it reads).
-    let products = fast
-        .iter()
-        .map(|f| {
-            // An empty map is not a valid matcher: no approved client, no fast allow.
-            let outcome = match approved.get(f.id()) {
-                Some(clients) => m::then(client_map(f, clients)),
-                None => fallback(),
-            };
-            (m::present(JWT_AUTHN, &[f.id(), "iss"]), outcome)
-        })
-        .collect();
+    let clients_of = |f: &FastProduct<'_>| match approved.get(f.id()) {
+        Some(clients) => m::then(client_map(f, clients)),
+        // An empty map is not a valid matcher: no approved client, no fast allow.
+        None => fallback(),
+    };
+    let by_product = match fast {
+        // One fast product: only its provider sets `x-dcr-client-id` (after verifying
+        // the token; dcr.headers removed any the client sent), so its map decides.
+        [only] => clients_of(only),
+        // The product whose provider verified the token (its payload's `iss` is a small
+        // value: the matcher copies what it reads).
+        _ => m::then(m::first_of(
+            fast.iter()
+                .map(|f| (m::present(JWT_AUTHN, &[f.id(), "iss"]), clients_of(f)))
+                .collect(),
+            fallback(),
+        )),
+    };
     // dcr.route's verdict first: it checked the route and the token's shape.
     let verdict = m::metadata(
         RBAC,
@@ -587,10 +592,7 @@ fn fast_verdict(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rb
         m::string_value("allowed", false),
     );
     rbac_filter::Rbac {
-        shadow_matcher: Some(m::first_of(
-            vec![(verdict, m::then(m::first_of(products, fallback())))],
-            fallback(),
-        )),
+        shadow_matcher: Some(m::first_of(vec![(verdict, by_product)], fallback())),
         shadow_rules_stat_prefix: FAST_PREFIX.to_owned(),
         ..Default::default()
     }
