@@ -149,16 +149,17 @@ impl std::fmt::Display for JwtError {
 
 impl std::error::Error for JwtError {}
 
+/// The `typ` values an access token may carry (lower case; compared ignoring case).
+pub const ACCESS_TOKEN_TYPES: [&str; 4] =
+    ["jwt", "at+jwt", "application/at+jwt", "application/jwt"];
+
 /// The header of what claims to be a JWT access token: its `typ`, when present, must be
 /// a JWT type (an ID token or a logout token is not an access token).
 pub fn access_token_header(token: &str) -> Result<Header, JwtError> {
     let header = decode_header(token).map_err(|_| JwtError::Malformed)?;
     if let Some(typ) = &header.typ {
         let typ = typ.to_ascii_lowercase();
-        if !matches!(
-            typ.as_str(),
-            "jwt" | "at+jwt" | "application/at+jwt" | "application/jwt"
-        ) {
+        if !ACCESS_TOKEN_TYPES.contains(&typ.as_str()) {
             return Err(JwtError::NotAccessToken);
         }
     }

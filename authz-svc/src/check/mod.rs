@@ -65,7 +65,7 @@ struct Caller {
 }
 
 /// Product ids and names longer than this are not looked up.
-const MAX_PRODUCT_REF: usize = 255;
+pub(crate) const MAX_PRODUCT_REF: usize = 255;
 
 #[derive(Clone)]
 pub struct Checker {

@@ -28,6 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use dcr_common::directory::{ApprovedClientEntry, ProductEntry};
+use dcr_common::jwt::ACCESS_TOKEN_TYPES;
 use envoy_types::pb::envoy::config::common::mutation_rules::v3 as mutation;
 use envoy_types::pb::envoy::config::core::v3::{DataSource, TypedExtensionConfig, data_source};
 use envoy_types::pb::envoy::config::rbac::v3 as rbac;
@@ -39,6 +40,7 @@ use envoy_types::pb::xds::r#type::matcher::v3::Matcher;
 use envoy_types::pb::xds::r#type::matcher::v3::matcher::OnMatch;
 
 use super::matchers::{self as m, JWT_AUTHN, RBAC};
+use crate::check::MAX_PRODUCT_REF;
 use crate::verify::ISSUED_TO_CLAIMS;
 
 /// ECDS resource names: the listener's filters name these in `config_discovery`.
@@ -68,9 +70,6 @@ const DCR_HEADERS: [&str; 4] = [
     SCOPES_HEADER,
     "x-dcr-developer-id",
 ];
-
-/// The `typ` values dcr accepts for access tokens (`dcr_common::jwt`); absent is fine.
-const ACCESS_TOKEN_TYPES: [&str; 4] = ["jwt", "at+jwt", "application/at+jwt", "application/jwt"];
 
 /// What the filters are built from: one consistent read of the registry.
 #[derive(Debug, Clone, Default)]
@@ -107,10 +106,6 @@ pub enum KidRule {
     /// One key with a `kid`: dcr and Envoy agree either way.
     Either,
 }
-
-/// Product ids and names longer than this (bytes) are not looked up by Check
-/// (`check::MAX_PRODUCT_REF`).
-const MAX_PRODUCT_REF: usize = 255;
 
 /// A product whose bearer JWTs may take the fast path, with the claims that may name
 /// its client.
@@ -160,12 +155,16 @@ impl<'a> FastProduct<'a> {
 }
 
 /// The four filters, in listener order.
-pub fn build(view: &GatewayView) -> Vec<TypedExtensionConfig> {
-    let fast: Vec<FastProduct<'_>> = view
-        .products
+/// The products whose tokens may take the fast path.
+fn fast_products(view: &GatewayView) -> Vec<FastProduct<'_>> {
+    view.products
         .iter()
         .filter_map(|p| FastProduct::of(p, view))
-        .collect();
+        .collect()
+}
+
+pub fn build(view: &GatewayView) -> Vec<TypedExtensionConfig> {
+    let fast = fast_products(view);
     vec![
         typed(HEADERS_FILTER, &headers()),
         typed(JWT_FILTER, &jwt_authn(view, &fast)),
@@ -176,11 +175,7 @@ pub fn build(view: &GatewayView) -> Vec<TypedExtensionConfig> {
 
 /// Only `dcr.route`, which changes every second (`fast_from`) while the rest does not.
 pub fn route(view: &GatewayView) -> TypedExtensionConfig {
-    let fast: Vec<FastProduct<'_>> = view
-        .products
-        .iter()
-        .filter_map(|p| FastProduct::of(p, view))
-        .collect();
+    let fast = fast_products(view);
     typed(ROUTE_FILTER, &route_checks(view, &fast))
 }
 

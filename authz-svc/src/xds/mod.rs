@@ -153,8 +153,8 @@ impl FastPath {
     }
 
     /// Ends every Envoy's ECDS stream (they never end on their own), so that a shutting
-    /// down server can drain. The Envoys reconnect to another replica, or keep their
-    /// config until `dcr.fast` expires.
+    /// down server can drain. The Envoys reconnect to another replica, or their
+    /// `dcr.route` expires (`ROUTE_TTL`) and the fast path with it.
     pub fn close(&self) {
         self.closing.send_replace(true);
     }
