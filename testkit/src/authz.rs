@@ -24,6 +24,7 @@ pub struct AuthzStack {
     pub clock: Arc<ShiftedClock>,
     pub addr: std::net::SocketAddr,
     pub channel: Channel,
+    config: AuthzConfig,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -49,18 +50,11 @@ pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Aut
         client_tls: crate::tls::client(tls),
     };
     let clock = Arc::new(ShiftedClock::new());
-    let state = authz_svc::build(&config, clock.clone()).expect("build authz-svc");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(authz_svc::serve(state.clone(), listener, async {
-        let _ = stopped.await;
-    }));
-    tokio::time::timeout(Duration::from_secs(10), state.directory.wait_following())
-        .await
-        .expect("following changes");
+    let (state, stop, server) = serve(&config, &clock, listener).await;
     let channel = crate::tls::client(tls)
         .endpoint(&crate::tls::url(addr, tls), "authz-svc")
         .expect("endpoint")
@@ -73,9 +67,34 @@ pub async fn authz_stack_with(peer_args: &[&str], tls: Option<&SetFiles>) -> Aut
         clock,
         addr,
         channel,
+        config,
         stop: Some(stop),
         server: Some(server),
     }
+}
+
+type Server = (
+    AuthzState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+);
+
+/// authz-svc built from `config` and serving on `listener`, once it follows the
+/// registry's changes.
+async fn serve(
+    config: &AuthzConfig,
+    clock: &Arc<ShiftedClock>,
+    listener: tokio::net::TcpListener,
+) -> Server {
+    let state = authz_svc::build(config, clock.clone()).expect("build authz-svc");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(authz_svc::serve(state.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(Duration::from_secs(10), state.directory.wait_following())
+        .await
+        .expect("following changes");
+    (state, stop, server)
 }
 
 impl AuthzStack {
@@ -226,11 +245,30 @@ impl AuthzStack {
     }
 
     pub async fn stop(mut self) {
+        self.shut_down().await;
+    }
+
+    async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("join").expect("authz stopped cleanly");
         }
+    }
+
+    /// Stops authz-svc, runs `meanwhile` while it is down, then starts a new authz-svc
+    /// (nothing kept from the old one but its config and clock) on the same address, as
+    /// a restarted process would be.
+    pub async fn restart<F: std::future::Future<Output = ()>>(&mut self, meanwhile: F) {
+        self.shut_down().await;
+        meanwhile.await;
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .expect("bind the same address again");
+        let (state, stop, server) = serve(&self.config, &self.clock, listener).await;
+        self.state = state;
+        self.stop = Some(stop);
+        self.server = Some(server);
     }
 }

@@ -18,6 +18,8 @@ const AUDIENCE: &str = "https://api.example.com";
 const FAST_ALLOWED: &str = "http.ingress.rbac.dcr_fast_.shadow_allowed";
 const EXT_AUTHZ_OK: &str = "http.ingress.ext_authz.ok";
 const EXT_AUTHZ_DENIED: &str = "http.ingress.ext_authz.denied";
+/// How many times Envoy took a new `dcr.fast` from authz-svc.
+const FAST_RELOADS: &str = "extension_config_discovery.http_filter.dcr.fast.config_reload";
 
 async fn fast_envoy(s: &AuthzStack, extra: &[&str]) -> Envoy {
     let authz = s.addr.to_string();
@@ -418,4 +420,152 @@ async fn an_envoy_cut_off_from_authz_svc_stops_the_fast_path_within_its_ttl() {
         t > Duration::from_millis(100) && t < ttl + Duration::from_secs(2),
         "refused {t:?} after authz-svc stopped (TTL {ttl:?})"
     );
+}
+
+/// dcr's clock decides expiry, not Envoy's: once a token has expired by authz-svc's
+/// clock (and its leeway), the fast path stops taking it within a second although
+/// Envoy's own jwt_authn, on the real clock, still finds it valid; ext_authz refuses it.
+#[tokio::test]
+async fn a_token_expired_by_dcrs_clock_is_never_fast() {
+    let s = authz_stack(&[]).await;
+    let (_app, client_id, secret) = s.registered_app("dev-1", "expiring").await;
+    let proxy = fast_envoy(&s, &[]).await;
+    let token = format!(
+        "Bearer {}",
+        token_with_scope(&s, &client_id, &secret, "read").await
+    );
+    assert!(once_fast(&proxy, "/orders", &token).await.fast);
+
+    // The stack's IdP issues tokens for an hour; dcr's leeway is 30 s.
+    s.clock.advance(chrono::Duration::seconds(3600 + 31));
+    let t = refused_after(&proxy, &token).await;
+    assert!(t < Duration::from_secs(2), "refused after {t:?}");
+    let answer = call(&proxy, "/orders", Some(&token)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{:?}",
+        answer.body
+    );
+    assert!(!answer.fast && answer.ext_authz);
+}
+
+/// A product whose strategy keeps sessions is not on the fast path: its bearer calls
+/// and its session cookies go to ext_authz, which mints and accepts the session as it
+/// does without the fast path.
+#[tokio::test]
+async fn sessions_go_to_ext_authz_on_the_fast_envoy() {
+    let s = authz_stack(&[]).await;
+    let web = reg::AuthStrategy {
+        auth_methods: vec![
+            reg::AuthMethod::Bearer as i32,
+            reg::AuthMethod::Session as i32,
+        ],
+        auto_approve: true,
+        ..Default::default()
+    };
+    let (web_strategy, web_product) = s.product_with("web", web).await;
+    let (web_app, web_secret, _) = s
+        .app_registered_for("dev-1", &web_strategy, &web_product, "web-app")
+        .await;
+    let proxy = fast_envoy(&s, &["--second-route-product", &web_product]).await;
+    let token = format!(
+        "Bearer {}",
+        token_with_scope(&s, &web_app.client_id, &web_secret, "read").await
+    );
+
+    let first = reqwest::Client::new()
+        .get(format!("{}/other/page", proxy.base))
+        .header("authorization", &token)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(first.status(), 200);
+    let cookie = first.headers()["set-cookie"]
+        .to_str()
+        .expect("set-cookie")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    // Later bearer calls: ext_authz each time, never the fast path.
+    let answer = once_fast(&proxy, "/other/page", &token).await;
+    assert!(answer.status == 200 && !answer.fast && answer.ext_authz);
+
+    let before = proxy.counter(EXT_AUTHZ_OK).await;
+    let by_cookie = reqwest::Client::new()
+        .get(format!("{}/other/page", proxy.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(by_cookie.status(), 200, "the session cookie alone");
+    let upstream: serde_json::Value = by_cookie.json().await.expect("echo");
+    assert_eq!(
+        upstream["headers"]["x-dcr-application-id"],
+        web_app.id.as_str()
+    );
+    assert_eq!(proxy.counter(EXT_AUTHZ_OK).await, before + 1);
+    assert_eq!(proxy.counter(FAST_ALLOWED).await, 0, "nothing was fast");
+}
+
+/// Envoy reconnects to a restarted authz-svc by itself and gets a config built from
+/// scratch: what changed while authz-svc was down is in it.
+#[tokio::test]
+async fn envoy_reconnects_to_a_restarted_authz_svc_and_gets_what_changed_meanwhile() {
+    let mut s = authz_stack(&[]).await;
+    let (_kept, kept_client, kept_secret) = s.registered_app("dev-1", "kept").await;
+    let (gone_app, gone_client, gone_secret) = s.registered_app("dev-2", "gone").await;
+    let proxy = fast_envoy(&s, &[]).await;
+    let kept = format!(
+        "Bearer {}",
+        token_with_scope(&s, &kept_client, &kept_secret, "read").await
+    );
+    let gone = format!(
+        "Bearer {}",
+        token_with_scope(&s, &gone_client, &gone_secret, "read").await
+    );
+    assert!(once_fast(&proxy, "/orders", &kept).await.fast);
+    assert!(once_fast(&proxy, "/orders", &gone).await.fast);
+
+    let reloads = proxy.counter(FAST_RELOADS).await;
+    let registry = s.base.registry.portal("dev-2");
+    s.restart(async {
+        let mut registry = registry;
+        registry
+            .delete_application(reg::DeleteApplicationRequest {
+                id: gone_app,
+                allow_missing: false,
+            })
+            .await
+            .expect("delete while authz-svc is down");
+    })
+    .await;
+
+    // Envoy keeps its config while authz-svc is away (dcr.route for at most its TTL),
+    // then reconnects with its retry back-off and takes the new authz-svc's.
+    let start = Instant::now();
+    while proxy.counter(FAST_RELOADS).await == reloads {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "Envoy took no config from the restarted authz-svc"
+        );
+        tokio::task::yield_now().await;
+    }
+    let start = Instant::now();
+    while !call(&proxy, "/orders", Some(&kept)).await.fast {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "fast again after the restart"
+        );
+    }
+    // The deleted application's client is unknown to dcr now.
+    let answer = call(&proxy, "/orders", Some(&gone)).await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (403, Some("not_registered")),
+        "{:?}",
+        answer.body
+    );
+    assert!(!answer.fast && answer.ext_authz);
 }
