@@ -149,6 +149,40 @@ pub async fn token_status(
     secret: &str,
     audience: &str,
 ) -> u16 {
+    token_request(emu, vendor, client_id, secret, audience)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// An access token straight from the vendor's token endpoint, as a client that does not
+/// go through dcr would get it; Err with the status when the vendor refuses.
+pub async fn direct_token(
+    emu: &Emulator,
+    vendor: &str,
+    client_id: &str,
+    secret: &str,
+    audience: &str,
+) -> Result<String, u16> {
+    let answer = token_request(emu, vendor, client_id, secret, audience).await;
+    let status = answer.status().as_u16();
+    if status != 200 {
+        return Err(status);
+    }
+    let body: serde_json::Value = answer.json().await.expect("token answer");
+    Ok(body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned())
+}
+
+async fn token_request(
+    emu: &Emulator,
+    vendor: &str,
+    client_id: &str,
+    secret: &str,
+    audience: &str,
+) -> reqwest::Response {
     let urls = &emu.urls;
     let http = reqwest::Client::new();
     let request = match vendor {
@@ -173,12 +207,7 @@ pub async fn token_status(
             ("scope", &format!("{}/.default", urls.graph_resource())),
         ]),
     };
-    request
-        .send()
-        .await
-        .expect("token request")
-        .status()
-        .as_u16()
+    request.send().await.expect("token request")
 }
 
 /// Registers `audience` as an API of the Auth0 tenant (grants can only name APIs).

@@ -27,6 +27,13 @@ use dcr_common::oauth::ClientAuthMethod;
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 const MAX_SCOPES: usize = 64;
 const MAX_FIELD: usize = 2048;
+/// How far behind dcr's clock an IdP's may run when deciding whether a token it issues
+/// now needs a record.
+const IDP_CLOCK_MARGIN: Duration = Duration::from_secs(60);
+/// How long a record is kept for a token that does not say when it expires, and at most
+/// (the registry keeps none longer than 24 hours).
+const UNDATED_RECORD: Duration = Duration::from_secs(3600);
+const MAX_RECORD: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
@@ -262,13 +269,51 @@ impl Broker {
             {
                 return Err(TokenError::InvalidClient);
             }
-            this.fetch(&client, request).await
+            let issued = this.fetch(&client, request).await?;
+            this.record_if_needed(&client, request, &issued).await?;
+            Ok(issued)
         };
         let issued = self.cache.try_get_with(key, fetch).await.map_err(unshare);
         self.limits
             .record(attempt, &issued.as_ref().map(|_| ()))
             .await;
         issued
+    }
+
+    /// Records the token with the registry when gateways will take the client's tokens
+    /// only with token-svc's record (a revoked secret may still work at its IdP): the
+    /// token is handed out only once recorded, so a gateway never sees it first.
+    async fn record_if_needed(
+        &self,
+        client: &ClientEntry,
+        request: &TokenRequest,
+        issued: &CachedToken,
+    ) -> Result<(), TokenError> {
+        let now = chrono::Utc::now();
+        // The IdP's clock may run behind dcr's: its `iat` may fall before `now`.
+        let issued_at = now.timestamp() - IDP_CLOCK_MARGIN.as_secs().cast_signed();
+        if !client.issue_records.required_for(Some(issued_at)) {
+            return Ok(());
+        }
+        let lives = issued
+            .token
+            .expires_in
+            .unwrap_or(UNDATED_RECORD)
+            .min(MAX_RECORD);
+        let expires_at =
+            now + chrono::Duration::from_std(lives).unwrap_or(chrono::Duration::zero());
+        let digest = dcr_common::directory::token_digest(issued.token.access_token.expose_secret());
+        self.directory
+            .record_issued_token(&request.client_id, digest, expires_at)
+            .await
+            .map_err(|error| {
+                tracing::warn!(%error, "could not record an issued token; refusing to hand it out");
+                TokenError::Unavailable(
+                    "the registry could not record the token for this client (one of its revoked \
+                     secrets may still work at the IdP, so gateways take only recorded tokens)"
+                        .into(),
+                )
+            })
     }
 
     /// The IdP's answer for `request`, from the token endpoint of `client`'s issuer.

@@ -37,6 +37,7 @@ impl Checker {
                 "the credential behind this token was revoked",
             ));
         }
+        self.issued_through_dcr(&caller, &client, challenge).await?;
         if !client.approved_for(&product.id) {
             return Err(if client.pending_for(&product.id) {
                 deny(
@@ -73,6 +74,36 @@ impl Checker {
             principal,
             set_cookie,
         })
+    }
+
+    /// While a revoked secret of the client may still work at its IdP, a token counts
+    /// only if token-svc (which refuses revoked secrets) recorded handing it out: one the
+    /// IdP issued directly cannot be told from one of the revoked secret.
+    async fn issued_through_dcr(
+        &self,
+        caller: &Caller,
+        client: &ClientEntry,
+        challenge: &'static str,
+    ) -> Result<(), Denial> {
+        let Some(digest) = caller.token_digest else {
+            return Ok(());
+        };
+        if !client.issue_records.required_for(caller.issued) {
+            return Ok(());
+        }
+        match self
+            .directory
+            .issued_token_found(&caller.client_id, digest)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Err(DirectoryError::Unavailable(_)) => Err(Denial::unavailable("the registry")),
+            Ok(false) | Err(_) => Err(Denial::new(
+                DenyReason::InvalidToken,
+                "this client's tokens count only when dcr's token service issued them",
+                challenge,
+            )),
+        }
     }
 
     /// The application behind a client id; unknown clients are not registered anywhere.
@@ -145,6 +176,7 @@ mod tests {
             first_seen,
             session_application: None,
             expires: i64::MAX,
+            token_digest: None,
         }
     }
 

@@ -20,6 +20,8 @@ const MAX_CACHED: Duration = Duration::from_secs(3600);
 
 pub(super) struct SeenToken {
     verified: Verified,
+    /// Computed once, on first sight: most tokens never need it (`IssueRecords`).
+    digest: [u8; 32],
     first_seen: DateTime<Utc>,
     cache_until: Instant,
 }
@@ -77,6 +79,7 @@ impl Checker {
             first_seen: seen.first_seen,
             session_application: None,
             expires: verified.expires,
+            token_digest: Some(seen.digest),
         })
     }
 
@@ -131,6 +134,7 @@ impl Checker {
             Duration::from_secs(u64::try_from(verified.expires - now.timestamp()).unwrap_or(0));
         let seen = Arc::new(SeenToken {
             verified,
+            digest: dcr_common::directory::token_digest(token),
             first_seen: now,
             cache_until: Instant::now() + left.min(MAX_CACHED),
         });

@@ -62,6 +62,9 @@ struct Caller {
     /// When the credential stops being valid (the token's `exp`), unix seconds: a
     /// session made from it ends then at the latest.
     expires: i64,
+    /// A token's SHA-256 (`directory::token_digest`), to find token-svc's record of it;
+    /// None for a session, which dcr made itself from a token it had checked.
+    token_digest: Option<[u8; 32]>,
 }
 
 /// Product ids and names longer than this are not looked up.
@@ -282,6 +285,7 @@ impl Checker {
             first_seen: issued.unwrap_or(now),
             session_application: Some(session.application_id),
             expires: session.expires,
+            token_digest: None,
         })
     }
 

@@ -555,7 +555,9 @@ fn class_char(c: char) -> String {
 /// The verdict: ALLOW only where every condition of dcr's own allow is shown.
 fn fast_verdict(view: &GatewayView, fast: &[FastProduct<'_>]) -> rbac_filter::Rbac {
     let mut approved: HashMap<&str, Vec<&ApprovedClientEntry>> = HashMap::new();
-    for client in &view.clients {
+    // A client whose every token needs token-svc's record (a revoked secret may still
+    // work at its IdP) is left to ext_authz, which looks the record up.
+    for client in view.clients.iter().filter(|c| !c.issue_records.always) {
         approved
             .entry(client.product_id.as_str())
             .or_default()
@@ -704,13 +706,14 @@ fn jwt_value(
 }
 
 /// The product's APPROVED active clients by id. A client with a revoked credential
-/// passes only with a token issued in a later second than the revocation; a token from
-/// that very second goes to ext_authz, which knows when it first saw it.
+/// passes only with a token issued in a later second than the revocation (and than the
+/// IdP's confirmation of one, before which only tokens token-svc recorded count); a
+/// token from that very second goes to ext_authz, which knows when it first saw it.
 fn client_map(f: &FastProduct<'_>, clients: &[&ApprovedClientEntry]) -> Matcher {
     let map: HashMap<String, OnMatch> = clients
         .iter()
         .map(|client| {
-            let outcome = match client.revoked_before {
+            let outcome = match client.revoked_before.max(client.issue_records.before) {
                 None => m::action("allow", true),
                 Some(revoked) => {
                     #[allow(clippy::cast_precision_loss)] // seconds since 1970 fit an f64 exactly
@@ -766,6 +769,7 @@ mod tests {
             client_id: format!("client-{client}"),
             application_id: format!("app-{client}"),
             revoked_before: client.is_multiple_of(10).then(chrono::Utc::now),
+            issue_records: Default::default(),
         }
     }
 
@@ -806,6 +810,14 @@ mod tests {
             clients: (0..10_000)
                 .map(|i| client("p1", i))
                 .chain([client("p2", 99_999)])
+                // A client whose every token needs token-svc's record: ext_authz's.
+                .chain([ApprovedClientEntry {
+                    issue_records: dcr_common::directory::IssueRecords {
+                        always: true,
+                        before: None,
+                    },
+                    ..client("p1", 77_777)
+                }])
                 .collect(),
             jwks: [(
                 "https://idp.example.com".to_owned(),
@@ -825,6 +837,10 @@ mod tests {
         assert!(
             !map.contains_key("client-99999"),
             "another product's client"
+        );
+        assert!(
+            !map.contains_key("client-77777"),
+            "a client whose tokens need token-svc's record"
         );
         let bytes: usize = filters.iter().map(prost::Message::encoded_len).sum();
         assert!(bytes > 10_000 * 20, "{bytes} bytes for 10,000 clients");

@@ -6,7 +6,10 @@
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::{AuthzStack, authz_stack};
-use dcr_testkit::emulator::{Emulator, auth0_api, emulator, fault, provider, token_status};
+use dcr_testkit::emulator::{
+    Emulator, auth0_api, clear_faults, direct_token, emulator, fault, provider, token_status,
+};
+use dcr_testkit::people::jwt_claims;
 use serde_json::json;
 
 use crate::client_credentials::basic;
@@ -177,4 +180,169 @@ async fn a_secret_revoked_while_the_idp_is_down_is_refused_by_dcr() {
         )
         .await;
     assert_eq!(still.decision, pb::Decision::Allow as i32, "{still:?}");
+}
+
+/// A token straight from Okta, issued in a later second than `after` (unix seconds):
+/// a token of the revocation's own second is judged by another rule.
+async fn okta_token_after(
+    emu: &Emulator,
+    client_id: &str,
+    secret: &str,
+    audience: &str,
+    after: i64,
+) -> Result<String, u16> {
+    let start = std::time::Instant::now();
+    loop {
+        let token = direct_token(emu, "okta", client_id, secret, audience).await?;
+        let iat = jwt_claims(&token).expect("a JWT")["iat"]
+            .as_i64()
+            .expect("iat");
+        if iat > after {
+            return Ok(token);
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(3),
+            "no token after {after}"
+        );
+    }
+}
+
+/// A revoked secret the IdP still takes (here Okta has not heard of the revocation; a
+/// bridge can never revoke one secret of several) mints tokens at the IdP that look like
+/// any other of the client's. While that lasts authz-svc takes only the client's tokens
+/// that token-svc handed out: token-svc refuses the revoked secret and records each
+/// token it issues. Once the IdP confirms, tokens issued until then still need the
+/// record.
+#[tokio::test]
+async fn tokens_the_idp_issues_directly_for_a_revoked_secret_are_refused() {
+    let audience = "api://default";
+    let emu = emulator().await;
+    let s = authz_stack(&[]).await;
+    let (strategy_id, product) = vendor_product(&s, &emu, "okta", audience).await;
+    let (application, first, _) = s
+        .app_registered_for("dev-1", &strategy_id, &product, "okta-app")
+        .await;
+    let client_id = application.client_id.clone();
+    let mut portal = s.base.registry.portal("dev-1");
+    let second = portal
+        .add_credential(reg::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await
+        .expect("second secret")
+        .into_inner();
+    let check = |token: String| {
+        let s = &s;
+        let product = &product;
+        async move {
+            s.check(
+                product,
+                &[("authorization", &format!("Bearer {token}"))],
+                &[],
+            )
+            .await
+        }
+    };
+    let issue_records = || async {
+        let resolved = s
+            .base
+            .registry
+            .directory()
+            .resolve_client(reg::ResolveClientRequest {
+                client_id: client_id.clone(),
+            })
+            .await
+            .expect("resolve")
+            .into_inner();
+        (
+            resolved.issue_record_required,
+            resolved.issue_record_required_before.is_some(),
+        )
+    };
+    // Nothing revoked: a token straight from Okta is taken.
+    let direct = direct_token(&emu, "okta", &client_id, &first, audience)
+        .await
+        .expect("token");
+    let allowed = check(direct).await;
+    assert_eq!(allowed.decision, pb::Decision::Allow as i32, "{allowed:?}");
+    assert_eq!(issue_records().await, (false, false));
+
+    fault(
+        &emu,
+        json!({"path_prefix": "/okta/api/v1/apps/", "status": 503, "times": 50}),
+    )
+    .await;
+    let revoked = portal
+        .revoke_credential(reg::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: second.id.clone(),
+        })
+        .await
+        .expect("revoked in dcr while Okta is down")
+        .into_inner();
+    assert!(revoked.idp_pending);
+    let revoked_at = revoked.revoke_time.expect("revoke time").seconds;
+    assert_eq!(issue_records().await, (true, false));
+    s.caught_up().await;
+
+    let denied = |answer: pb::CheckResponse| {
+        answer.decision == pb::Decision::Deny as i32 && answer.reason == "invalid_token"
+    };
+    // The revoked secret still gets tokens at Okta, later than the revocation: refused.
+    let leaked = okta_token_after(
+        &emu,
+        &client_id,
+        &second.client_secret,
+        audience,
+        revoked_at,
+    )
+    .await
+    .expect("Okta still takes the revoked secret");
+    let answer = check(leaked.clone()).await;
+    assert!(denied(answer.clone()), "{answer:?}");
+    // So is a token Okta gives the live secret directly: dcr cannot tell the two apart.
+    let live_direct = okta_token_after(&emu, &client_id, &first, audience, revoked_at)
+        .await
+        .expect("token");
+    let answer = check(live_direct).await;
+    assert!(denied(answer.clone()), "{answer:?}");
+    // A token token-svc hands out for the live secret is taken; the revoked secret gets
+    // none from token-svc.
+    let through_dcr = s
+        .base
+        .issue(&client_id, &first, audience)
+        .await
+        .expect("token-svc")
+        .access_token;
+    let answer = check(through_dcr.clone()).await;
+    assert_eq!(answer.decision, pb::Decision::Allow as i32, "{answer:?}");
+    s.base
+        .issue(&client_id, &second.client_secret, audience)
+        .await
+        .expect_err("token-svc refuses the revoked secret");
+
+    // Okta is back and the reconciler revokes the secret there: tokens issued until
+    // then still need token-svc's record; Okta no longer takes the secret.
+    clear_faults(&emu).await;
+    s.base.registry.clock.advance(chrono::Duration::minutes(5));
+    let pass = s
+        .base
+        .registry
+        .registry
+        .reconcile_once()
+        .await
+        .expect("reconcile");
+    assert_eq!(pass.finished_revocations, 1, "{pass:?}");
+    assert_eq!(issue_records().await, (false, true));
+    s.caught_up().await;
+    assert_eq!(
+        token_status(&emu, "okta", &client_id, &second.client_secret, audience).await,
+        401,
+        "Okta refuses the revoked secret now"
+    );
+    let answer = check(leaked).await;
+    assert!(denied(answer.clone()), "{answer:?}");
+    let answer = check(through_dcr).await;
+    assert_eq!(answer.decision, pb::Decision::Allow as i32, "{answer:?}");
 }

@@ -109,6 +109,39 @@ pub struct ApplicationEntry {
     pub active: bool,
 }
 
+/// Which of a client's tokens count only if token-svc recorded handing them out
+/// (`Directory::record_issued_token`): those the IdP may have issued directly for a
+/// revoked secret it still takes. A token from the IdP carries nothing that names the
+/// secret it was asked with, so only token-svc, which refuses revoked secrets, can vouch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IssueRecords {
+    /// Every token: a revoked secret may work at the IdP now (its revocation waits for
+    /// the IdP, or the IdP cannot revoke one secret of several).
+    pub always: bool,
+    /// Tokens issued up to this time: the IdP took a revoked secret until then.
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl IssueRecords {
+    fn from_proto(required: bool, before: Option<(i64, i32)>) -> Self {
+        Self {
+            always: required,
+            before: before.map(|(seconds, nanos)| revocation_time(seconds, nanos)),
+        }
+    }
+
+    /// Whether a token issued at `iat` (seconds; None when it does not say) counts only
+    /// with token-svc's record. `iat` has whole seconds: the second of `before` counts.
+    pub fn required_for(&self, iat: Option<i64>) -> bool {
+        self.always
+            || match (self.before, iat) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(before), Some(iat)) => iat <= before.timestamp(),
+            }
+    }
+}
+
 /// An OAuth client dcr created: its application, where it lives, what it may call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientEntry {
@@ -126,6 +159,7 @@ pub struct ClientEntry {
     /// How the client sends its secret to the IdP's token endpoint, as the IdP created
     /// it; None when the registry did not record it (older clients).
     pub token_endpoint_auth_method: Option<ClientAuthMethod>,
+    pub issue_records: IssueRecords,
 }
 
 impl ClientEntry {
@@ -178,6 +212,12 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             revoked_before,
             revoked_secrets,
             token_endpoint_auth_method: ClientAuthMethod::parse(&answer.token_endpoint_auth_method),
+            issue_records: IssueRecords::from_proto(
+                answer.issue_record_required,
+                answer
+                    .issue_record_required_before
+                    .map(|t| (t.seconds, t.nanos)),
+            ),
         })
     }
 }
@@ -191,6 +231,8 @@ pub struct ApprovedClientEntry {
     pub application_id: String,
     /// As in `ClientEntry`: tokens and sessions issued before it no longer count.
     pub revoked_before: Option<DateTime<Utc>>,
+    /// As in `ClientEntry`.
+    pub issue_records: IssueRecords,
 }
 
 impl TryFrom<pb::ApprovedClient> for ApprovedClientEntry {
@@ -211,6 +253,12 @@ impl TryFrom<pb::ApprovedClient> for ApprovedClientEntry {
             revoked_before: answer
                 .revoked_before
                 .map(|t| revocation_time(t.seconds, t.nanos)),
+            issue_records: IssueRecords::from_proto(
+                answer.issue_record_required,
+                answer
+                    .issue_record_required_before
+                    .map(|t| (t.seconds, t.nanos)),
+            ),
             product_id: answer.product_id,
             client_id: answer.client_id,
             application_id: answer.application_id,

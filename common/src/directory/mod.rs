@@ -9,7 +9,8 @@
 mod entries;
 
 pub use entries::{
-    ApplicationEntry, ApprovedClientEntry, AuthMethods, ClientEntry, ProductEntry, StrategyPolicy,
+    ApplicationEntry, ApprovedClientEntry, AuthMethods, ClientEntry, IssueRecords, ProductEntry,
+    StrategyPolicy,
 };
 
 use std::sync::Arc;
@@ -31,6 +32,17 @@ const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 /// The registry's largest pages: a snapshot takes as few round trips as it can.
 const PRODUCTS_PAGE: i32 = 1000;
 const CLIENTS_PAGE: i32 = 5000;
+/// How long an answer of `issued_token_found` is kept. Either answer stays true for the
+/// token's life: token-svc records a token before it hands it out, and a record lives
+/// until the token expires.
+const ISSUED_TTL: Duration = Duration::from_secs(60);
+
+/// How dcr names an access token in token-svc's issue records: SHA-256 of the token
+/// exactly as sent (directory.proto, RecordIssuedToken). Never the token itself.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes()).into()
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DirectoryError {
@@ -64,6 +76,8 @@ pub struct Directory {
     /// Products by name (gateway routes may name their product); invalidated with
     /// `products`.
     products_by_name: Cache<String, Option<Arc<ProductEntry>>>,
+    /// `issued_token_found`'s answers, by client id and token digest.
+    issued: Cache<(String, [u8; 32]), bool>,
     /// Bumped on every change of a client (or "provider:<id>"); part of token cache keys.
     generations: Arc<DashMap<String, u64>>,
     /// Bumped before every invalidation: a lookup that was in flight across one may
@@ -99,6 +113,10 @@ impl Directory {
             products_by_name: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(RESOLVE_TTL)
+                .build(),
+            issued: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(ISSUED_TTL)
                 .build(),
             generations: Arc::new(DashMap::new()),
             epoch: Arc::new(AtomicU64::new(0)),
@@ -253,6 +271,53 @@ impl Directory {
             .await
             .map(tonic::Response::into_inner)
             .map_err(|status| DirectoryError::from_status(&status))
+    }
+
+    /// Records that token-svc hands out the token with `digest` to `client_id`, until
+    /// `expires_at` (see `IssueRecords`).
+    pub async fn record_issued_token(
+        &self,
+        client_id: &str,
+        digest: [u8; 32],
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), DirectoryError> {
+        let request = self.credentials.request(pb::RecordIssuedTokenRequest {
+            client_id: client_id.to_owned(),
+            token_digest: digest.to_vec(),
+            expire_time: Some(prost_types::Timestamp {
+                seconds: expires_at.timestamp(),
+                nanos: 0,
+            }),
+        });
+        self.client()
+            .record_issued_token(request)
+            .await
+            .map(|_| ())
+            .map_err(|status| DirectoryError::from_status(&status))
+    }
+
+    /// Whether token-svc recorded handing out the token with `digest` to `client_id`.
+    /// Both answers are cached: neither changes while the token lives.
+    pub async fn issued_token_found(
+        &self,
+        client_id: &str,
+        digest: [u8; 32],
+    ) -> Result<bool, DirectoryError> {
+        let key = (client_id.to_owned(), digest);
+        self.issued
+            .try_get_with(key, async {
+                let request = self.credentials.request(pb::FindIssuedTokenRequest {
+                    client_id: client_id.to_owned(),
+                    token_digest: digest.to_vec(),
+                });
+                self.client()
+                    .find_issued_token(request)
+                    .await
+                    .map(|answer| answer.into_inner().found)
+                    .map_err(|status| DirectoryError::from_status(&status))
+            })
+            .await
+            .map_err(|shared| (*shared).clone())
     }
 
     /// Applies one change: forget the client, retire its tokens.

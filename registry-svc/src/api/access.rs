@@ -245,6 +245,8 @@ mod tests {
             "ResolveClient",
             "ListDirectoryProducts",
             "ListApprovedClients",
+            "RecordIssuedToken",
+            "FindIssuedToken",
         ] {
             assert!(people_allowed("dcr.registry.v1.DirectoryService", method).is_empty());
         }

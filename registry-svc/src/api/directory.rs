@@ -21,6 +21,9 @@ use crate::domain::{ApiProduct, Provider, ProviderConfig};
 use crate::registry::Registry;
 use crate::store::ApprovedClient;
 
+/// The longest a token-svc issue record may be kept (RecordIssuedToken).
+const MAX_ISSUED_TOKEN_LIFE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
 /// Changes read per query while catching up.
 const BATCH: i64 = 500;
 
@@ -78,7 +81,49 @@ impl pb::directory_service_server::DirectoryService for DirectoryApi {
                 .auth_method
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_default(),
+            issue_record_required: resolved.issue_records.always,
+            issue_record_required_before: resolved.issue_records.before.map(timestamp),
         }))
+    }
+
+    async fn record_issued_token(
+        &self,
+        request: Request<pb::RecordIssuedTokenRequest>,
+    ) -> Result<Response<pb::RecordIssuedTokenResponse>, Status> {
+        let r = request.get_ref();
+        let (client_id, digest) = issued_token_key(&r.client_id, &r.token_digest)?;
+        let now = self.0.clock.now();
+        let expire_time = r
+            .expire_time
+            .as_ref()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+            .ok_or_else(|| ApiError::invalid("expire_time", "is required"))?;
+        if expire_time > now + MAX_ISSUED_TOKEN_LIFE {
+            return Err(ApiError::invalid("expire_time", "must be at most 24 hours ahead").into());
+        }
+        if expire_time > now {
+            self.0
+                .store
+                .record_issued_token(client_id, digest, expire_time)
+                .await
+                .map_err(ApiError::from)?;
+        }
+        Ok(Response::new(pb::RecordIssuedTokenResponse {}))
+    }
+
+    async fn find_issued_token(
+        &self,
+        request: Request<pb::FindIssuedTokenRequest>,
+    ) -> Result<Response<pb::FindIssuedTokenResponse>, Status> {
+        let r = request.get_ref();
+        let (client_id, digest) = issued_token_key(&r.client_id, &r.token_digest)?;
+        let found = self
+            .0
+            .store
+            .issued_token_found(client_id, digest, self.0.clock.now())
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Response::new(pb::FindIssuedTokenResponse { found }))
     }
 
     async fn resolve_product(
@@ -272,7 +317,23 @@ fn approved_client_to_proto(client: &ApprovedClient) -> pb::ApprovedClient {
         client_id: client.client_id.clone(),
         application_id: client.application_id.to_string(),
         revoked_before: client.revoked_before.map(timestamp),
+        issue_record_required: client.issue_records.always,
+        issue_record_required_before: client.issue_records.before.map(timestamp),
     }
+}
+
+/// What names a token in token-svc's issue records: a client id and a SHA-256 digest.
+fn issued_token_key<'a>(
+    client_id: &'a str,
+    digest: &'a [u8],
+) -> Result<(&'a str, &'a [u8; 32]), ApiError> {
+    if client_id.is_empty() || client_id.len() > 512 {
+        return Err(ApiError::invalid("client_id", "must be 1-512 characters"));
+    }
+    let digest = digest
+        .try_into()
+        .map_err(|_| ApiError::invalid("token_digest", "must be a SHA-256 digest (32 bytes)"))?;
+    Ok((client_id, digest))
 }
 
 /// The client that may call the provider's RFC 7662 introspection endpoint: its id and

@@ -51,12 +51,17 @@ pub struct Pass {
     /// Client changes whose outcome is unknown: the application needs attention.
     pub unclear_changes: usize,
     pub retry_later: usize,
+    /// token-svc's issue records of tokens that have expired, deleted.
+    pub forgotten_tokens: u64,
 }
 
 impl Registry {
     /// Claims and works every stale operation once.
     pub async fn reconcile_once(&self) -> Result<Pass, WorkflowError> {
-        let mut pass = Pass::default();
+        let mut pass = Pass {
+            forgotten_tokens: self.store.forget_expired_tokens(self.clock.now()).await?,
+            ..Pass::default()
+        };
         loop {
             let ops = self
                 .store

@@ -2,8 +2,9 @@
 //! stream their caches follow, and the audit log.
 
 use chrono::{DateTime, Utc};
+use dcr_common::directory::IssueRecords;
 
-use super::dialect::{Dialect, SqlRow as _};
+use super::dialect::{Dialect, SqlRow, Value};
 use super::rows;
 use super::sql::{SqlStore, bad_cursor, finish_page, page_limit};
 use super::{
@@ -15,6 +16,28 @@ use super::{
 /// any rotation history a client has; older ones are left to the IdP.
 const REVOKED_SHOWN: usize = 100;
 
+/// `IssueRecords` of the application `a`, as two columns. Its secret revocations are
+/// its `revoke_secret` operations: one still pending waits for the IdP, and an
+/// http_bridge cannot revoke one secret of several at all (its `revoke_secret` is a
+/// no-op, so those operations end at once with the secret still working there); either
+/// way a token the IdP issues may come from a revoked secret. A done one elsewhere: the
+/// IdP took the secret until the operation ended. Rotations revoke the old secret at the
+/// IdP before dcr commits, so they need none of this.
+const ISSUE_RECORDS: &str = "
+    EXISTS (SELECT 1 FROM idp_operations o JOIN providers p ON p.id = o.provider_id
+            WHERE o.application_id = a.id AND o.kind = 'revoke_secret'
+              AND (o.state = 'pending' OR p.type = 'http_bridge')) AS records_always,
+    (SELECT max(o.update_time) FROM idp_operations o JOIN providers p ON p.id = o.provider_id
+     WHERE o.application_id = a.id AND o.kind = 'revoke_secret' AND o.state = 'done'
+       AND p.type <> 'http_bridge') AS records_before";
+
+fn issue_records(row: &impl SqlRow) -> StoreResult<IssueRecords> {
+    Ok(IssueRecords {
+        always: row.bool("records_always")?,
+        before: row.opt_time("records_before")?,
+    })
+}
+
 #[async_trait::async_trait]
 impl<D: Dialect> DirectoryStore for SqlStore<D> {
     async fn resolve_client(
@@ -25,7 +48,7 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
         let Some(row) = self
             .db
             .fetch_optional(
-                "SELECT * FROM applications WHERE client_id = $1",
+                &format!("SELECT a.*, {ISSUE_RECORDS} FROM applications a WHERE a.client_id = $1"),
                 &[client_id.into()],
             )
             .await?
@@ -96,6 +119,7 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
                 .opt_text("token_endpoint_auth_method")?
                 .as_deref()
                 .and_then(dcr_common::oauth::ClientAuthMethod::parse),
+            issue_records: issue_records(&row)?,
         }))
     }
 
@@ -106,13 +130,16 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
         let rows = self
             .db
             .fetch_all(
-                "SELECT r.product_id, a.client_id, a.id AS application_id,
-                        (SELECT max(c.revoke_time) FROM credentials c
-                         WHERE c.application_id = a.id) AS revoked_before
-                 FROM registrations r JOIN applications a ON a.id = r.application_id
-                 WHERE r.status = 'APPROVED' AND a.state = 'ACTIVE' AND a.client_id <> ''
-                   AND (r.product_id > $1 OR (r.product_id = $1 AND a.client_id > $2))
-                 ORDER BY r.product_id, a.client_id LIMIT $3",
+                &format!(
+                    "SELECT r.product_id, a.client_id, a.id AS application_id,
+                            (SELECT max(c.revoke_time) FROM credentials c
+                             WHERE c.application_id = a.id) AS revoked_before,
+                            {ISSUE_RECORDS}
+                     FROM registrations r JOIN applications a ON a.id = r.application_id
+                     WHERE r.status = 'APPROVED' AND a.state = 'ACTIVE' AND a.client_id <> ''
+                       AND (r.product_id > $1 OR (r.product_id = $1 AND a.client_id > $2))
+                     ORDER BY r.product_id, a.client_id LIMIT $3"
+                ),
                 &[
                     product_id.into(),
                     client_id.as_str().into(),
@@ -128,6 +155,7 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
                     client_id: row.text("client_id")?,
                     application_id: row.id("application_id")?,
                     revoked_before: row.opt_time("revoked_before")?,
+                    issue_records: issue_records(row)?,
                 })
             })
             .collect::<StoreResult<Vec<_>>>()?;
@@ -161,6 +189,49 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
 
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64> {
         self.db.change_signal()
+    }
+
+    async fn record_issued_token(
+        &self,
+        client_id: &str,
+        digest: &[u8; 32],
+        expire_time: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.db
+            .execute(
+                "INSERT INTO issued_tokens (client_id, token_digest, expire_time)
+                 VALUES ($1, $2, $3) ON CONFLICT (client_id, token_digest) DO NOTHING",
+                &[client_id.into(), Value::Bytes(digest), expire_time.into()],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn issued_token_found(
+        &self,
+        client_id: &str,
+        digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        Ok(self
+            .db
+            .fetch_optional(
+                "SELECT 1 AS found FROM issued_tokens
+                 WHERE client_id = $1 AND token_digest = $2 AND expire_time > $3",
+                &[client_id.into(), Value::Bytes(digest), now.into()],
+            )
+            .await?
+            .is_some())
+    }
+
+    async fn forget_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .db
+            .execute(
+                "DELETE FROM issued_tokens WHERE expire_time <= $1",
+                &[now.into()],
+            )
+            .await?)
     }
 }
 

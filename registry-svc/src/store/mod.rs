@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
+use dcr_common::directory::IssueRecords;
 use dcr_common::oauth::ClientAuthMethod;
 use uuid::Uuid;
 
@@ -193,6 +194,8 @@ pub struct ResolvedClient {
     pub revoked_fingerprints: Vec<dcr_common::fingerprint::SecretFingerprint>,
     /// How the client sends its secret to the token endpoint, as the IdP created it.
     pub auth_method: Option<ClientAuthMethod>,
+    /// Which of its tokens count only with token-svc's record.
+    pub issue_records: IssueRecords,
 }
 
 /// A client that may call a product now: its application ACTIVE, its registration for
@@ -204,6 +207,8 @@ pub struct ApprovedClient {
     pub application_id: Uuid,
     /// As in `ResolvedClient`: the newest revoke time among the app's credentials.
     pub revoked_before: Option<DateTime<Utc>>,
+    /// As in `ResolvedClient`.
+    pub issue_records: IssueRecords,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -421,6 +426,23 @@ pub trait DirectoryStore: Send + Sync {
     async fn latest_seq(&self) -> StoreResult<i64>;
     /// Ticks whenever a change may have been committed (by any replica).
     fn change_signal(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// Records that token-svc hands out the token with `digest` to `client_id`, until
+    /// `expire_time` (a second record of the same token changes nothing).
+    async fn record_issued_token(
+        &self,
+        client_id: &str,
+        digest: &[u8; 32],
+        expire_time: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Whether a record of that token is there and its token has not expired.
+    async fn issued_token_found(
+        &self,
+        client_id: &str,
+        digest: &[u8; 32],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes the records of expired tokens; how many there were.
+    async fn forget_expired_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait::async_trait]

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::applications::finish_operation;
-use super::dialect::{Conn as _, Dialect, WriteTx as _};
-use super::sql::SqlStore;
-use super::{Operation, OperationStore, StoreResult};
+use super::dialect::{Conn as _, Dialect, SqlRow as _, WriteTx as _};
+use super::sql::{SqlStore, app_change, client_id_of};
+use super::{Operation, OperationKind, OperationStore, StoreResult};
 
 #[async_trait::async_trait]
 impl<D: Dialect> OperationStore for SqlStore<D> {
@@ -53,6 +53,30 @@ impl<D: Dialect> OperationStore for SqlStore<D> {
     ) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
         finish_operation(&mut tx, op_id, fence, now).await?;
+        // A revocation the IdP confirmed changes which of the client's tokens gateways
+        // take (`IssueRecords`): tell them through the change stream.
+        let op = tx
+            .fetch_optional(
+                "SELECT kind, application_id, credential_id FROM idp_operations WHERE id = $1",
+                &[op_id.into()],
+            )
+            .await?;
+        if let Some(op) = op
+            && op.text("kind")? == OperationKind::RevokeSecret.as_str()
+        {
+            let app_id = op.id("application_id")?;
+            let credential = op.opt_id("credential_id")?.map(|id| id.to_string());
+            let client_id = client_id_of(&mut tx, app_id).await?;
+            tx.log_change(app_change(
+                "credential",
+                "revocation_confirmed",
+                credential.as_deref().unwrap_or_default(),
+                &app_id.to_string(),
+                &client_id,
+                now,
+            ))
+            .await?;
+        }
         tx.commit().await
     }
 

@@ -408,6 +408,7 @@ async fn directory_lists_every_approved_client_and_product() {
             client_id: application.client_id.clone(),
             application_id: application.id.clone(),
             revoked_before: revoked,
+            ..Default::default()
         };
     let mut expected = vec![
         approved(&first, &rotated, revoked),
@@ -580,6 +581,7 @@ async fn a_directory_snapshot_is_rebuilt_on_each_change() {
             client_id: application.client_id,
             application_id: application.id,
             revoked_before: None,
+            issue_records: Default::default(),
         }]
     );
 }

@@ -242,6 +242,22 @@ async fn bridge_flags_are_honoured() {
         .expect("add")
         .into_inner();
     assert!(!added.client_secret.is_empty());
+    let client_id = application.client_id.clone();
+    let issue_records = || async {
+        let resolved = app
+            .directory()
+            .resolve_client(pb::ResolveClientRequest {
+                client_id: client_id.clone(),
+            })
+            .await
+            .expect("resolve")
+            .into_inner();
+        (
+            resolved.issue_record_required,
+            resolved.issue_record_required_before.is_some(),
+        )
+    };
+    assert_eq!(issue_records().await, (false, false), "nothing revoked yet");
     let listed = portal
         .list_credentials(pb::ListCredentialsRequest {
             application_id: application.id.clone(),
@@ -275,6 +291,10 @@ async fn bridge_flags_are_honoured() {
         .expect("revoke")
         .into_inner();
     assert!(revoked.revoke_time.is_some());
+    // The bridge cannot revoke one secret of several: the revoked one still works behind
+    // it, so gateways now take only the tokens token-svc hands out for this client.
+    assert!(!revoked.idp_pending, "nothing left for the bridge to do");
+    assert_eq!(issue_records().await, (true, false));
     let last = portal
         .revoke_credential(pb::RevokeCredentialRequest {
             application_id: application.id.clone(),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use dcr_common::directory::IssueRecords;
 use dcr_common::fingerprint::SecretFingerprint;
 use dcr_common::seal::Sealer;
 use registry_svc::domain::{
@@ -101,7 +102,10 @@ struct Fixture {
 }
 
 async fn fixture(store: &Arc<dyn Store>) -> Fixture {
-    let provider = provider("p1");
+    fixture_with(store, provider("p1")).await
+}
+
+async fn fixture_with(store: &Arc<dyn Store>, provider: Provider) -> Fixture {
     store
         .insert_provider(&provider)
         .await
@@ -510,10 +514,31 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
             .any(|print| print.matches("client-1", "the-secret-abcd")),
         "an active secret's is not"
     );
+    assert_eq!(
+        resolved.issue_records,
+        IssueRecords {
+            always: true,
+            before: None
+        },
+        "until the IdP confirms, gateways take only tokens token-svc recorded"
+    );
     store
         .complete_operation(intent.id, 0, Utc::now())
         .await
         .expect("complete");
+    let resolved = store
+        .resolve_client("client-1", Utc::now())
+        .await
+        .expect("resolve")
+        .expect("found");
+    assert_eq!(
+        resolved.issue_records,
+        IssueRecords {
+            always: true,
+            before: None
+        },
+        "a bridge cannot revoke one secret of several: done, the secret still works there"
+    );
     assert!(
         store
             .pending_operations()
@@ -525,6 +550,97 @@ async fn a_revocation_records_its_idp_intent_with_it(store: Arc<dyn Store>) {
         store.complete_operation(intent.id, 0, Utc::now()).await,
         Err(StoreError::Conflict(_))
     ));
+}
+
+/// Elsewhere the IdP's confirmation ends the need for records, for tokens issued after
+/// it; one issued before it may still come from the revoked secret.
+async fn a_confirmed_revocation_needs_records_only_for_tokens_until_then(store: Arc<dyn Store>) {
+    let rfc7591 = Provider {
+        config: ProviderConfig::Rfc7591 {
+            registration_endpoint: None,
+            introspection_client_id: None,
+        },
+        ..provider("p1")
+    };
+    let fx = fixture_with(&store, rfc7591).await;
+    let (app, _) = active_app(&store, &fx, "a1", "client-1").await;
+    let second = Credential {
+        id: Uuid::now_v7(),
+        ..first_credential(&app)
+    };
+    add_credential(&store, &fx, &second, false).await;
+    let intent = Operation {
+        credential_id: Some(second.id),
+        ..operation(&app, fx.provider.id, OperationKind::RevokeSecret)
+    };
+    store
+        .revoke_credential(app.id, second.id, Some(&intent), Utc::now())
+        .await
+        .expect("revoke");
+    let records = || async {
+        store
+            .resolve_client("client-1", Utc::now())
+            .await
+            .expect("resolve")
+            .expect("found")
+            .issue_records
+    };
+    assert!(records().await.always, "the IdP has not confirmed yet");
+    let confirmed_at = Utc::now();
+    store
+        .complete_operation(intent.id, 0, confirmed_at)
+        .await
+        .expect("complete");
+    let records = records().await;
+    assert!(!records.always);
+    let before = records.before.expect("the confirmation's time");
+    assert!(
+        (before - confirmed_at).num_milliseconds().abs() <= 1,
+        "{before} vs {confirmed_at}"
+    );
+    let changes = store.changes_after(0, 100).await.expect("changes");
+    assert_eq!(
+        changes
+            .last()
+            .map(|c| (c.kind, c.action.as_str(), c.client_id.as_str())),
+        Some(("credential", "revocation_confirmed", "client-1")),
+        "gateways hear of the confirmation"
+    );
+}
+
+/// token-svc's issue records: found for their client until they expire, then forgotten.
+async fn issued_tokens_are_found_until_they_expire(store: Arc<dyn Store>) {
+    let now = Utc::now();
+    let (one, two) = ([1u8; 32], [2u8; 32]);
+    store
+        .record_issued_token("client-1", &one, now + chrono::Duration::minutes(5))
+        .await
+        .expect("record");
+    store
+        .record_issued_token("client-1", &one, now + chrono::Duration::minutes(5))
+        .await
+        .expect("the same record again changes nothing");
+    store
+        .record_issued_token("client-1", &two, now + chrono::Duration::seconds(1))
+        .await
+        .expect("record");
+    let found = |client: &'static str, digest: [u8; 32], at| {
+        let store = store.clone();
+        async move {
+            store
+                .issued_token_found(client, &digest, at)
+                .await
+                .expect("find")
+        }
+    };
+    assert!(found("client-1", one, now).await);
+    assert!(!found("client-2", one, now).await, "another client's");
+    assert!(!found("client-1", [3; 32], now).await, "never recorded");
+    let later = now + chrono::Duration::seconds(2);
+    assert!(!found("client-1", two, later).await, "expired");
+    assert!(found("client-1", one, later).await);
+    assert_eq!(store.forget_expired_tokens(later).await.expect("forget"), 1);
+    assert!(found("client-1", one, later).await);
 }
 
 /// Fencing: once the reconciler has claimed an operation, the request that made it (fence
@@ -906,6 +1022,7 @@ async fn approved_clients_page_in_product_and_client_order(store: Arc<dyn Store>
         client_id: app.client_id.clone().expect("client"),
         application_id: app.id,
         revoked_before,
+        issue_records: Default::default(),
     };
     // Ids made later sort later (UUIDv7): the first product's clients come first.
     let expected = [
@@ -1508,6 +1625,8 @@ on_both_backends!(
     an_application_is_created_once,
     rotation_revokes_the_active_credential_at_once,
     a_revocation_records_its_idp_intent_with_it,
+    issued_tokens_are_found_until_they_expire,
+    a_confirmed_revocation_needs_records_only_for_tokens_until_then,
     registrations_are_unique_and_resolve,
     approved_clients_page_in_product_and_client_order,
     stale_operations_are_claimed_once,
