@@ -311,6 +311,23 @@ impl RegistryClients {
         pb::directory_service_client::DirectoryServiceClient::new(self.with(SERVICE_TOKEN, None))
     }
 
+    /// What ResolveClient says of which of the client's tokens need token-svc's record:
+    /// (every one, those issued before a time).
+    pub async fn issue_records(&self, client_id: &str) -> (bool, bool) {
+        let resolved = self
+            .directory()
+            .resolve_client(pb::ResolveClientRequest {
+                client_id: client_id.to_owned(),
+            })
+            .await
+            .expect("resolve")
+            .into_inner();
+        (
+            resolved.issue_record_required,
+            resolved.issue_record_required_before.is_some(),
+        )
+    }
+
     /// Every service's client as one person, with their access token (SSO).
     pub fn person(&self, token: &str) -> PersonClients {
         PersonClients {

@@ -95,6 +95,39 @@ async fn curity_apps_are_allowed_by_sub() {
     allowed_through_token_svc("curity", "").await;
 }
 
+/// An app at the emulated Okta, registered for a product with `audience`, with a second
+/// secret beside its first.
+struct OktaApp {
+    product: String,
+    application: reg::Application,
+    first: String,
+    second: reg::Credential,
+}
+
+async fn okta_app_with_two_secrets(s: &AuthzStack, emu: &Emulator, audience: &str) -> OktaApp {
+    let (strategy_id, product) = vendor_product(s, emu, "okta", audience).await;
+    let (application, first, _) = s
+        .app_registered_for("dev-1", &strategy_id, &product, "okta-app")
+        .await;
+    let second = s
+        .base
+        .registry
+        .portal("dev-1")
+        .add_credential(reg::AddCredentialRequest {
+            application_id: application.id.clone(),
+            expire_time: None,
+        })
+        .await
+        .expect("second secret")
+        .into_inner();
+    OktaApp {
+        product,
+        application,
+        first,
+        second,
+    }
+}
+
 /// A secret revoked while the IdP cannot hear of it (here Okta's secret management
 /// answers 503; a bridge can never revoke one secret of several) still works at the IdP,
 /// but not through dcr: token-svc knows it by its fingerprint and refuses it before the
@@ -105,20 +138,14 @@ async fn a_secret_revoked_while_the_idp_is_down_is_refused_by_dcr() {
     let audience = "api://default";
     let emu = emulator().await;
     let s = authz_stack(&[]).await;
-    let (strategy_id, product) = vendor_product(&s, &emu, "okta", audience).await;
-    let (application, first, _) = s
-        .app_registered_for("dev-1", &strategy_id, &product, "okta-app")
-        .await;
+    let OktaApp {
+        product,
+        application,
+        first,
+        second,
+    } = okta_app_with_two_secrets(&s, &emu, audience).await;
     let client_id = application.client_id.clone();
     let mut portal = s.base.registry.portal("dev-1");
-    let second = portal
-        .add_credential(reg::AddCredentialRequest {
-            application_id: application.id.clone(),
-            expire_time: None,
-        })
-        .await
-        .expect("second secret")
-        .into_inner();
     let basic_second = basic(&client_id, &second.client_secret);
     let allowed = s
         .check(&product, &[("authorization", &basic_second)], &[])
@@ -218,20 +245,14 @@ async fn tokens_the_idp_issues_directly_for_a_revoked_secret_are_refused() {
     let audience = "api://default";
     let emu = emulator().await;
     let s = authz_stack(&[]).await;
-    let (strategy_id, product) = vendor_product(&s, &emu, "okta", audience).await;
-    let (application, first, _) = s
-        .app_registered_for("dev-1", &strategy_id, &product, "okta-app")
-        .await;
+    let OktaApp {
+        product,
+        application,
+        first,
+        second,
+    } = okta_app_with_two_secrets(&s, &emu, audience).await;
     let client_id = application.client_id.clone();
     let mut portal = s.base.registry.portal("dev-1");
-    let second = portal
-        .add_credential(reg::AddCredentialRequest {
-            application_id: application.id.clone(),
-            expire_time: None,
-        })
-        .await
-        .expect("second secret")
-        .into_inner();
     let check = |token: String| {
         let s = &s;
         let product = &product;
@@ -244,22 +265,7 @@ async fn tokens_the_idp_issues_directly_for_a_revoked_secret_are_refused() {
             .await
         }
     };
-    let issue_records = || async {
-        let resolved = s
-            .base
-            .registry
-            .directory()
-            .resolve_client(reg::ResolveClientRequest {
-                client_id: client_id.clone(),
-            })
-            .await
-            .expect("resolve")
-            .into_inner();
-        (
-            resolved.issue_record_required,
-            resolved.issue_record_required_before.is_some(),
-        )
-    };
+    let issue_records = || s.base.registry.issue_records(&client_id);
     // Nothing revoked: a token straight from Okta is taken.
     let direct = direct_token(&emu, "okta", &client_id, &first, audience)
         .await

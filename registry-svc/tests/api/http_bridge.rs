@@ -243,20 +243,7 @@ async fn bridge_flags_are_honoured() {
         .into_inner();
     assert!(!added.client_secret.is_empty());
     let client_id = application.client_id.clone();
-    let issue_records = || async {
-        let resolved = app
-            .directory()
-            .resolve_client(pb::ResolveClientRequest {
-                client_id: client_id.clone(),
-            })
-            .await
-            .expect("resolve")
-            .into_inner();
-        (
-            resolved.issue_record_required,
-            resolved.issue_record_required_before.is_some(),
-        )
-    };
+    let issue_records = || app.issue_records(&client_id);
     assert_eq!(issue_records().await, (false, false), "nothing revoked yet");
     let listed = portal
         .list_credentials(pb::ListCredentialsRequest {
