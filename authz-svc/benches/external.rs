@@ -6,7 +6,7 @@
 //! `external serve DIR`: starts the authz stack (oidc-provider, registry-svc, token-svc,
 //! authz-svc, all in this process on a multi-threaded runtime, as the binaries run) and a
 //! bare tonic echo server (`dcr.bench.Echo/Echo`: the service's request bytes in one
-//! `bytes` field, answered unchanged), warms a bearer JWT in authz-svc and a token in
+//! `bytes` field, answered with as many bytes as the service answers), warms a bearer JWT in authz-svc and a token in
 //! token-svc's cache, writes into DIR the gRPC-framed request bodies h2load sends
 //! (`check.grpc`, `issue.grpc`, and their echo twins `echo-check.grpc`,
 //! `echo-issue.grpc`) and `env` (the addresses and the gateway's caller token), sends
@@ -47,6 +47,7 @@ struct Bench {
     echo: std::net::SocketAddr,
     check: pb::CheckRequest,
     issue: tpb::IssueTokenRequest,
+    replies: ReplySizes,
 }
 
 async fn start() -> Bench {
@@ -76,14 +77,15 @@ async fn start() -> Bench {
         .expect("bind");
     let echo = listener.local_addr().expect("addr");
     tokio::spawn(serve_bytes_echo(listener));
-    let bench = Bench {
+    let mut bench = Bench {
         stack,
         echo,
         check,
         issue,
+        replies: ReplySizes { check: 0, issue: 0 },
     };
     // Warm, and prove the requests pass: the first Check verifies the JWT.
-    bench
+    bench.replies = bench
         .verify(&bench.check.encode_to_vec(), &bench.issue.encode_to_vec())
         .await;
     bench
@@ -105,17 +107,21 @@ impl Bench {
         .await
     }
 
-    async fn echo_call(&self, request: &impl prost::Message, connections: usize) -> RawCall {
-        let wrapped = EchoMessage {
-            payload: Bytes::from(request.encode_to_vec()),
-        };
+    /// The echo sent `request`'s bytes, answering with `reply_size` bytes.
+    async fn echo_call(
+        &self,
+        request: &impl prost::Message,
+        reply_size: usize,
+        connections: usize,
+    ) -> RawCall {
+        let wrapped = EchoMessage::sized(&request.encode_to_vec(), reply_size);
         RawCall::new(&Self::url(self.echo), connections, ECHO, &wrapped, None).await
     }
 
     /// Sends `check` and `issue` (message bytes, as h2load will send them) through a Rust
     /// gRPC client and fails unless Check allows and IssueToken answers a token: the
-    /// gRPC status h2load cannot see.
-    async fn verify(&self, check: &[u8], issue: &[u8]) {
+    /// gRPC status h2load cannot see. The size of each answer, for the echo to match.
+    async fn verify(&self, check: &[u8], issue: &[u8]) -> ReplySizes {
         let answer = raw_call(
             &Self::url(self.stack.addr),
             CHECK,
@@ -124,14 +130,27 @@ impl Bench {
         )
         .await
         .expect("Check");
+        let check_reply = answer.len();
         let answer = pb::CheckResponse::decode(answer).expect("CheckResponse");
         assert_eq!(answer.decision, pb::Decision::Allow as i32, "{answer:?}");
         let answer = raw_call(&Self::url(self.stack.base.grpc_addr), ISSUE, issue, None)
             .await
             .expect("IssueToken");
+        let issue_reply = answer.len();
         let answer = tpb::IssueTokenResponse::decode(answer).expect("IssueTokenResponse");
         assert!(!answer.access_token.is_empty(), "no token");
+        ReplySizes {
+            check: check_reply,
+            issue: issue_reply,
+        }
     }
+}
+
+/// The encoded size of the services' answers (the echo answers as many bytes).
+#[derive(Clone, Copy)]
+struct ReplySizes {
+    check: usize,
+    issue: usize,
 }
 
 /// One unary call of `path` with `message` (already encoded) on a fresh connection.
@@ -184,28 +203,33 @@ async fn serve(dir: PathBuf) {
     let bench = start().await;
     let check = bench.check.encode_to_vec();
     let issue = bench.issue.encode_to_vec();
-    let wrap = |m: &[u8]| {
-        EchoMessage {
-            payload: Bytes::copy_from_slice(m),
-        }
-        .encode_to_vec()
-    };
+    let wrap = |m: &[u8], reply_size| EchoMessage::sized(m, reply_size).encode_to_vec();
     write(&dir, "check.grpc", &framed(&check));
     write(&dir, "issue.grpc", &framed(&issue));
-    write(&dir, "echo-check.grpc", &framed(&wrap(&check)));
-    write(&dir, "echo-issue.grpc", &framed(&wrap(&issue)));
+    write(
+        &dir,
+        "echo-check.grpc",
+        &framed(&wrap(&check, bench.replies.check)),
+    );
+    write(
+        &dir,
+        "echo-issue.grpc",
+        &framed(&wrap(&issue, bench.replies.issue)),
+    );
     // The files' own bytes, read back, through the Rust client.
     let unframe = |name: &str| std::fs::read(dir.join(name)).expect("read")[5..].to_vec();
     bench
         .verify(&unframe("check.grpc"), &unframe("issue.grpc"))
         .await;
     let env = format!(
-        "AUTHZ=127.0.0.1:{}\nTOKEN=127.0.0.1:{}\nECHO=127.0.0.1:{}\nGATEWAY_TOKEN={GATEWAY_TOKEN}\nCHECK_BYTES={}\nISSUE_BYTES={}\n",
+        "AUTHZ=127.0.0.1:{}\nTOKEN=127.0.0.1:{}\nECHO=127.0.0.1:{}\nGATEWAY_TOKEN={GATEWAY_TOKEN}\nCHECK_BYTES={}\nISSUE_BYTES={}\nCHECK_REPLY_BYTES={}\nISSUE_REPLY_BYTES={}\n",
         bench.stack.addr.port(),
         bench.stack.base.grpc_addr.port(),
         bench.echo.port(),
         check.len(),
         issue.len(),
+        bench.replies.check,
+        bench.replies.issue,
     );
     write(&dir, "env", env.as_bytes());
     let idp_calls = bench.stack.base.token_requests().await;
@@ -255,9 +279,9 @@ fn callgrind(n: usize) {
         .expect("runtime");
     let (bench, echo, check, issue_echo, issue) = rt.block_on(async {
         let bench = start().await;
-        let echo = bench.echo_call(&bench.check, 1).await;
+        let echo = bench.echo_call(&bench.check, bench.replies.check, 1).await;
         let check = bench.check_call(1).await;
-        let issue_echo = bench.echo_call(&bench.issue, 1).await;
+        let issue_echo = bench.echo_call(&bench.issue, bench.replies.issue, 1).await;
         let issue = RawCall::new(
             &Bench::url(bench.stack.base.grpc_addr),
             1,

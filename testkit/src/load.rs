@@ -361,11 +361,49 @@ async fn echo_server() -> String {
 
 /// The message of the external benchmarks' echo server (`scripts/bench`): the service's
 /// request bytes wrapped in one `bytes` field, decoded and encoded again by prost, as a
-/// bare tonic server with a real message type would.
+/// bare tonic server with a real message type would. With `reply_size`, the answer is
+/// an `EchoMessage` of exactly that many bytes instead (its payload zeros), so the echo
+/// moves the same bytes as the service each way: a service whose reply is larger than
+/// its request (IssueToken's carries a JWT) is not compared with a server that sends
+/// less.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct EchoMessage {
     #[prost(bytes = "bytes", tag = "1")]
     pub payload: Bytes,
+    #[prost(uint32, tag = "2")]
+    pub reply_size: u32,
+}
+
+/// The longest reply `EchoMessage::reply_size` asks for.
+const MAX_ECHO_REPLY: usize = 64 * 1024;
+static ZEROS: [u8; MAX_ECHO_REPLY] = [0; MAX_ECHO_REPLY];
+
+impl EchoMessage {
+    /// The request for `message`'s bytes, answered with an `EchoMessage` that encodes to
+    /// `reply_size` bytes.
+    pub fn sized(message: &[u8], reply_size: usize) -> Self {
+        Self {
+            payload: Bytes::copy_from_slice(message),
+            reply_size: u32::try_from(reply_size).expect("a small reply"),
+        }
+    }
+
+    /// The reply a `sized` request asks for.
+    fn reply(size: usize) -> Self {
+        // The payload's length prefix takes a byte or more: find the payload length
+        // whose encoding is `size` bytes in all (or the nearest below, for tiny sizes).
+        let mut len = size.min(MAX_ECHO_REPLY);
+        loop {
+            let reply = Self {
+                payload: Bytes::from_static(&ZEROS[..len]),
+                reply_size: 0,
+            };
+            if len == 0 || prost::Message::encoded_len(&reply) <= size {
+                return reply;
+            }
+            len -= 1;
+        }
+    }
 }
 
 /// `/dcr.bench.Echo/Echo` answering its `EchoMessage` unchanged.
@@ -382,7 +420,12 @@ impl tonic::server::UnaryService<EchoMessage> for BytesEchoHandler {
     type Response = EchoMessage;
     type Future = std::future::Ready<Result<tonic::Response<EchoMessage>, tonic::Status>>;
     fn call(&mut self, request: tonic::Request<EchoMessage>) -> Self::Future {
-        std::future::ready(Ok(tonic::Response::new(request.into_inner())))
+        let request = request.into_inner();
+        let reply = match request.reply_size {
+            0 => request,
+            size => EchoMessage::reply(usize::try_from(size).unwrap_or(MAX_ECHO_REPLY)),
+        };
+        std::future::ready(Ok(tonic::Response::new(reply)))
     }
 }
 
