@@ -20,7 +20,8 @@ const MAX_CACHED: Duration = Duration::from_secs(3600);
 
 pub(super) struct SeenToken {
     verified: Verified,
-    /// Computed once, on first sight: most tokens never need it (`IssueRecords`).
+    /// For token-svc's issue records (`IssueRecords`): computed once, on first sight,
+    /// beside the signature check or introspection that costs far more.
     digest: [u8; 32],
     first_seen: DateTime<Utc>,
     cache_until: Instant,

@@ -31,15 +31,9 @@ async fn envoy_allows_denies_keeps_sessions_and_fails_closed() {
     let s = authz_stack(&[]).await;
     let (app_id, client_id, secret) = s.registered_app("dev-1", "behind-envoy").await;
     // A second product whose strategy keeps sessions, on route /other.
-    let web_strategy = reg::AuthStrategy {
-        auth_methods: vec![
-            reg::AuthMethod::Bearer as i32,
-            reg::AuthMethod::Session as i32,
-        ],
-        auto_approve: true,
-        ..Default::default()
-    };
-    let (web_strategy_id, web) = s.product_with("web", web_strategy).await;
+    let (web_strategy_id, web) = s
+        .product_with("web", crate::session::session_strategy())
+        .await;
     let (web_application, web_secret, _) = s
         .app_registered_for("dev-1", &web_strategy_id, &web, "web-app")
         .await;

@@ -42,6 +42,14 @@ async fn token_with_scope(s: &AuthzStack, client_id: &str, secret: &str, scope: 
     token_for(s, client_id, secret, scope, AUDIENCE).await
 }
 
+/// `token_with_scope`'s token as an `Authorization` header value.
+async fn bearer_with_scope(s: &AuthzStack, client_id: &str, secret: &str, scope: &str) -> String {
+    format!(
+        "Bearer {}",
+        token_with_scope(s, client_id, secret, scope).await
+    )
+}
+
 /// A token from the stack's IdP for `resource` (its audience) with exactly `scope`.
 async fn token_for(
     s: &AuthzStack,
@@ -158,10 +166,7 @@ async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz()
 
     // An approved app's token: allowed inside Envoy, ext_authz never asked; upstream
     // sees the client and its scopes, and not the header the client forged.
-    let read = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &secret, "read").await
-    );
+    let read = bearer_with_scope(&s, &client_id, &secret, "read").await;
     let answer = call(&proxy, "/orders", Some(&read)).await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     let answer = once_fast(&proxy, "/orders", &read).await;
@@ -179,10 +184,7 @@ async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz()
     assert!(answer.status == 200 && answer.fast && !answer.ext_authz);
 
     // A token without the route's scope: ext_authz answers, as it always did.
-    let unscoped = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &secret, "").await
-    );
+    let unscoped = bearer_with_scope(&s, &client_id, &secret, "").await;
     let answer = call(&proxy, "/scoped/x", Some(&unscoped)).await;
     assert_eq!(answer.status, 403);
     assert!(!answer.fast && answer.ext_authz);
@@ -197,10 +199,7 @@ async fn the_fast_path_allows_what_dcr_allows_and_leaves_the_rest_to_ext_authz()
     assert!(!answer.fast && answer.ext_authz);
 
     // A PENDING app: ext_authz says so.
-    let pending = format!(
-        "Bearer {}",
-        token_with_scope(&s, &pending_app.client_id, &pending_secret, "read").await
-    );
+    let pending = bearer_with_scope(&s, &pending_app.client_id, &pending_secret, "read").await;
     let answer = call(&proxy, "/other/x", Some(&pending)).await;
     assert_eq!(
         (answer.status, answer.body["error"].as_str()),
@@ -308,10 +307,7 @@ async fn revocation_rejection_and_deletion_reach_the_fast_path_within_a_second()
     let s = authz_stack(&[]).await;
     let (app_id, client_id, secret) = s.registered_app("dev-1", "revoked").await;
     let proxy = fast_envoy(&s, &[]).await;
-    let old = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &secret, "read").await
-    );
+    let old = bearer_with_scope(&s, &client_id, &secret, "read").await;
     assert!(once_fast(&proxy, "/orders", &old).await.fast);
 
     // Rotation: the old secret's token is refused within a second; a token of the new
@@ -335,10 +331,7 @@ async fn revocation_rejection_and_deletion_reach_the_fast_path_within_a_second()
         (answer.status, answer.body["error"].as_str()),
         (401, Some("invalid_token"))
     );
-    let new = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &new_secret, "read").await
-    );
+    let new = bearer_with_scope(&s, &client_id, &new_secret, "read").await;
     assert_eq!(call(&proxy, "/orders", Some(&new)).await.status, 200);
 
     // Unregistration: refused within a second.
@@ -377,10 +370,7 @@ async fn revocation_rejection_and_deletion_reach_the_fast_path_within_a_second()
     // judges it); one issued in a later second does.
     let start = Instant::now();
     let new = loop {
-        let token = format!(
-            "Bearer {}",
-            token_with_scope(&s, &client_id, &new_secret, "read").await
-        );
+        let token = bearer_with_scope(&s, &client_id, &new_secret, "read").await;
         if once_fast(&proxy, "/orders", &token).await.fast {
             break token;
         }
@@ -408,10 +398,7 @@ async fn an_envoy_cut_off_from_authz_svc_stops_the_fast_path_within_its_ttl() {
     let s = authz_stack(&[]).await;
     let (_app, client_id, secret) = s.registered_app("dev-1", "cut-off").await;
     let proxy = fast_envoy(&s, &[]).await;
-    let token = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &secret, "read").await
-    );
+    let token = bearer_with_scope(&s, &client_id, &secret, "read").await;
     assert!(once_fast(&proxy, "/orders", &token).await.fast);
     s.stop().await;
     let t = refused_after(&proxy, &token).await;
@@ -430,10 +417,7 @@ async fn a_token_expired_by_dcrs_clock_is_never_fast() {
     let s = authz_stack(&[]).await;
     let (_app, client_id, secret) = s.registered_app("dev-1", "expiring").await;
     let proxy = fast_envoy(&s, &[]).await;
-    let token = format!(
-        "Bearer {}",
-        token_with_scope(&s, &client_id, &secret, "read").await
-    );
+    let token = bearer_with_scope(&s, &client_id, &secret, "read").await;
     assert!(once_fast(&proxy, "/orders", &token).await.fast);
 
     // The stack's IdP issues tokens for an hour; dcr's leeway is 30 s.
@@ -456,23 +440,14 @@ async fn a_token_expired_by_dcrs_clock_is_never_fast() {
 #[tokio::test]
 async fn sessions_go_to_ext_authz_on_the_fast_envoy() {
     let s = authz_stack(&[]).await;
-    let web = reg::AuthStrategy {
-        auth_methods: vec![
-            reg::AuthMethod::Bearer as i32,
-            reg::AuthMethod::Session as i32,
-        ],
-        auto_approve: true,
-        ..Default::default()
-    };
-    let (web_strategy, web_product) = s.product_with("web", web).await;
+    let (web_strategy, web_product) = s
+        .product_with("web", crate::session::session_strategy())
+        .await;
     let (web_app, web_secret, _) = s
         .app_registered_for("dev-1", &web_strategy, &web_product, "web-app")
         .await;
     let proxy = fast_envoy(&s, &["--second-route-product", &web_product]).await;
-    let token = format!(
-        "Bearer {}",
-        token_with_scope(&s, &web_app.client_id, &web_secret, "read").await
-    );
+    let token = bearer_with_scope(&s, &web_app.client_id, &web_secret, "read").await;
 
     let first = reqwest::Client::new()
         .get(format!("{}/other/page", proxy.base))
@@ -517,14 +492,8 @@ async fn envoy_reconnects_to_a_restarted_authz_svc_and_gets_what_changed_meanwhi
     let (_kept, kept_client, kept_secret) = s.registered_app("dev-1", "kept").await;
     let (gone_app, gone_client, gone_secret) = s.registered_app("dev-2", "gone").await;
     let proxy = fast_envoy(&s, &[]).await;
-    let kept = format!(
-        "Bearer {}",
-        token_with_scope(&s, &kept_client, &kept_secret, "read").await
-    );
-    let gone = format!(
-        "Bearer {}",
-        token_with_scope(&s, &gone_client, &gone_secret, "read").await
-    );
+    let kept = bearer_with_scope(&s, &kept_client, &kept_secret, "read").await;
+    let gone = bearer_with_scope(&s, &gone_client, &gone_secret, "read").await;
     assert!(once_fast(&proxy, "/orders", &kept).await.fast);
     assert!(once_fast(&proxy, "/orders", &gone).await.fast);
 

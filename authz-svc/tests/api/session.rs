@@ -212,7 +212,7 @@ async fn a_session_is_refused_by_another_product_and_never_outlives_its_token() 
 }
 
 /// Bearer and SESSION, auto-approved, the name and cookie left to the registry.
-fn session_strategy() -> reg::AuthStrategy {
+pub(crate) fn session_strategy() -> reg::AuthStrategy {
     reg::AuthStrategy {
         auth_methods: vec![
             reg::AuthMethod::Bearer as i32,

@@ -128,6 +128,34 @@ async fn okta_app_with_two_secrets(s: &AuthzStack, emu: &Emulator, audience: &st
     }
 }
 
+/// `secret` of `application` revoked in dcr while Okta's app API answers 503: the
+/// revocation waits for the IdP.
+async fn revoke_while_okta_is_down(
+    s: &AuthzStack,
+    emu: &Emulator,
+    application: &reg::Application,
+    secret: &reg::Credential,
+) -> reg::Credential {
+    fault(
+        emu,
+        json!({"path_prefix": "/okta/api/v1/apps/", "status": 503, "times": 50}),
+    )
+    .await;
+    let revoked = s
+        .base
+        .registry
+        .portal("dev-1")
+        .revoke_credential(reg::RevokeCredentialRequest {
+            application_id: application.id.clone(),
+            credential_id: secret.id.clone(),
+        })
+        .await
+        .expect("revoked in dcr while Okta is down")
+        .into_inner();
+    assert!(revoked.idp_pending);
+    revoked
+}
+
 /// A secret revoked while the IdP cannot hear of it (here Okta's secret management
 /// answers 503; a bridge can never revoke one secret of several) still works at the IdP,
 /// but not through dcr: token-svc knows it by its fingerprint and refuses it before the
@@ -145,27 +173,13 @@ async fn a_secret_revoked_while_the_idp_is_down_is_refused_by_dcr() {
         second,
     } = okta_app_with_two_secrets(&s, &emu, audience).await;
     let client_id = application.client_id.clone();
-    let mut portal = s.base.registry.portal("dev-1");
     let basic_second = basic(&client_id, &second.client_secret);
     let allowed = s
         .check(&product, &[("authorization", &basic_second)], &[])
         .await;
     assert_eq!(allowed.decision, pb::Decision::Allow as i32, "{allowed:?}");
 
-    fault(
-        &emu,
-        json!({"path_prefix": "/okta/api/v1/apps/", "status": 503, "times": 50}),
-    )
-    .await;
-    let revoked = portal
-        .revoke_credential(reg::RevokeCredentialRequest {
-            application_id: application.id.clone(),
-            credential_id: second.id.clone(),
-        })
-        .await
-        .expect("revoked in dcr while Okta is down")
-        .into_inner();
-    assert!(revoked.idp_pending);
+    revoke_while_okta_is_down(&s, &emu, &application, &second).await;
     assert_eq!(
         token_status(&emu, "okta", &client_id, &second.client_secret, audience).await,
         200,
@@ -252,7 +266,6 @@ async fn tokens_the_idp_issues_directly_for_a_revoked_secret_are_refused() {
         second,
     } = okta_app_with_two_secrets(&s, &emu, audience).await;
     let client_id = application.client_id.clone();
-    let mut portal = s.base.registry.portal("dev-1");
     let check = |token: String| {
         let s = &s;
         let product = &product;
@@ -274,20 +287,7 @@ async fn tokens_the_idp_issues_directly_for_a_revoked_secret_are_refused() {
     assert_eq!(allowed.decision, pb::Decision::Allow as i32, "{allowed:?}");
     assert_eq!(issue_records().await, (false, false));
 
-    fault(
-        &emu,
-        json!({"path_prefix": "/okta/api/v1/apps/", "status": 503, "times": 50}),
-    )
-    .await;
-    let revoked = portal
-        .revoke_credential(reg::RevokeCredentialRequest {
-            application_id: application.id.clone(),
-            credential_id: second.id.clone(),
-        })
-        .await
-        .expect("revoked in dcr while Okta is down")
-        .into_inner();
-    assert!(revoked.idp_pending);
+    let revoked = revoke_while_okta_is_down(&s, &emu, &application, &second).await;
     let revoked_at = revoked.revoke_time.expect("revoke time").seconds;
     assert_eq!(issue_records().await, (true, false));
     s.caught_up().await;

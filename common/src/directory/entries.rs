@@ -123,10 +123,10 @@ pub struct IssueRecords {
 }
 
 impl IssueRecords {
-    fn from_proto(required: bool, before: Option<(i64, i32)>) -> Self {
+    fn from_proto(required: bool, before: Option<prost_types::Timestamp>) -> Self {
         Self {
             always: required,
-            before: before.map(|(seconds, nanos)| revocation_time(seconds, nanos)),
+            before: before.map(|t| revocation_time(t.seconds, t.nanos)),
         }
     }
 
@@ -214,9 +214,7 @@ impl TryFrom<pb::ResolveClientResponse> for ClientEntry {
             token_endpoint_auth_method: ClientAuthMethod::parse(&answer.token_endpoint_auth_method),
             issue_records: IssueRecords::from_proto(
                 answer.issue_record_required,
-                answer
-                    .issue_record_required_before
-                    .map(|t| (t.seconds, t.nanos)),
+                answer.issue_record_required_before,
             ),
         })
     }
@@ -255,9 +253,7 @@ impl TryFrom<pb::ApprovedClient> for ApprovedClientEntry {
                 .map(|t| revocation_time(t.seconds, t.nanos)),
             issue_records: IssueRecords::from_proto(
                 answer.issue_record_required,
-                answer
-                    .issue_record_required_before
-                    .map(|t| (t.seconds, t.nanos)),
+                answer.issue_record_required_before,
             ),
             product_id: answer.product_id,
             client_id: answer.client_id,

@@ -4,12 +4,14 @@
 use chrono::{DateTime, Utc};
 use dcr_common::directory::IssueRecords;
 
+use crate::domain::ProviderType;
+
 use super::dialect::{Dialect, SqlRow, Value};
 use super::rows;
 use super::sql::{SqlStore, bad_cursor, finish_page, page_limit};
 use super::{
     ApprovedClient, AuditEvent, AuditFilter, AuditStore, Change, ConfigStore as _, DirectoryStore,
-    Page, PageRequest, ResolvedClient, StoreError, StoreResult,
+    OperationKind, Page, PageRequest, ResolvedClient, StoreError, StoreResult,
 };
 
 /// How many revoked secrets' fingerprints a lookup carries, newest first: enough for
@@ -23,13 +25,18 @@ const REVOKED_SHOWN: usize = 100;
 /// way a token the IdP issues may come from a revoked secret. A done one elsewhere: the
 /// IdP took the secret until the operation ended. Rotations revoke the old secret at the
 /// IdP before dcr commits, so they need none of this.
-const ISSUE_RECORDS: &str = "
-    EXISTS (SELECT 1 FROM idp_operations o JOIN providers p ON p.id = o.provider_id
-            WHERE o.application_id = a.id AND o.kind = 'revoke_secret'
-              AND (o.state = 'pending' OR p.type = 'http_bridge')) AS records_always,
-    (SELECT max(o.update_time) FROM idp_operations o JOIN providers p ON p.id = o.provider_id
-     WHERE o.application_id = a.id AND o.kind = 'revoke_secret' AND o.state = 'done'
-       AND p.type <> 'http_bridge') AS records_before";
+fn issue_records_columns() -> String {
+    let bridge = ProviderType::HttpBridge.as_str();
+    let revoke = OperationKind::RevokeSecret.as_str();
+    format!(
+        "EXISTS (SELECT 1 FROM idp_operations o JOIN providers p ON p.id = o.provider_id
+                 WHERE o.application_id = a.id AND o.kind = '{revoke}'
+                   AND (o.state = 'pending' OR p.type = '{bridge}')) AS records_always,
+         (SELECT max(o.update_time) FROM idp_operations o JOIN providers p ON p.id = o.provider_id
+          WHERE o.application_id = a.id AND o.kind = '{revoke}' AND o.state = 'done'
+            AND p.type <> '{bridge}') AS records_before"
+    )
+}
 
 fn issue_records(row: &impl SqlRow) -> StoreResult<IssueRecords> {
     Ok(IssueRecords {
@@ -48,7 +55,10 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
         let Some(row) = self
             .db
             .fetch_optional(
-                &format!("SELECT a.*, {ISSUE_RECORDS} FROM applications a WHERE a.client_id = $1"),
+                &format!(
+                    "SELECT a.*, {} FROM applications a WHERE a.client_id = $1",
+                    issue_records_columns()
+                ),
                 &[client_id.into()],
             )
             .await?
@@ -134,11 +144,12 @@ impl<D: Dialect> DirectoryStore for SqlStore<D> {
                     "SELECT r.product_id, a.client_id, a.id AS application_id,
                             (SELECT max(c.revoke_time) FROM credentials c
                              WHERE c.application_id = a.id) AS revoked_before,
-                            {ISSUE_RECORDS}
+                            {}
                      FROM registrations r JOIN applications a ON a.id = r.application_id
                      WHERE r.status = 'APPROVED' AND a.state = 'ACTIVE' AND a.client_id <> ''
                        AND (r.product_id > $1 OR (r.product_id = $1 AND a.client_id > $2))
-                     ORDER BY r.product_id, a.client_id LIMIT $3"
+                     ORDER BY r.product_id, a.client_id LIMIT $3",
+                    issue_records_columns()
                 ),
                 &[
                     product_id.into(),
