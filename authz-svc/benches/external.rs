@@ -310,8 +310,14 @@ fn callgrind(n: usize) {
 }
 
 fn main() {
-    tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
-        .expect("no other subscriber in a benchmark");
+    // As the service binaries run: logs at `info` (to stderr, the stack's log file) and
+    // the Prometheus recorder installed, so each call pays for its spans and metrics as
+    // it does in production.
+    dcr_common::telemetry::init(&dcr_common::telemetry::LogConfig {
+        filter: "info".to_owned(),
+        format: dcr_common::telemetry::LogFormat::Pretty,
+    });
+    let _ = dcr_common::metrics::install();
     // cargo bench appends `--bench`; ignore flags.
     let args: Vec<String> = std::env::args()
         .skip(1)

@@ -22,6 +22,8 @@ use envoy_types::ext_authz::v3::{
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
+use dcr_common::request_id::RequestId;
+
 use crate::check::{CheckInput, Checker};
 use crate::decision::{BEARER, Decision, Denial, DenyReason, Principal};
 use crate::xds::filters::{ROUTE_METADATA, ROUTE_PRODUCT_ID, ROUTE_PRODUCT_NAME, ROUTE_SCOPES};
@@ -158,7 +160,7 @@ fn agreed(a: String, b: String) -> Option<String> {
 }
 
 /// The checked HTTP request's own id, when it is fit to be a request id.
-fn http_request_id(request: &CheckRequest) -> Option<String> {
+fn http_request_id(request: &CheckRequest) -> Option<RequestId> {
     let http = request
         .attributes
         .as_ref()?
@@ -172,8 +174,7 @@ fn http_request_id(request: &CheckRequest) -> Option<String> {
     ]
     .into_iter()
     .flatten()
-    .find(|id| dcr_common::request_id::valid(id))
-    .cloned()
+    .find_map(|id| RequestId::parse(id))
 }
 
 #[tonic::async_trait]
@@ -269,18 +270,24 @@ mod tests {
     #[test]
     fn the_http_requests_own_id_is_taken_when_fit() {
         assert_eq!(
-            http_request_id(&checked(Some("gw-1"), "envoy-1")).as_deref(),
+            http_request_id(&checked(Some("gw-1"), "envoy-1"))
+                .map(|id| id.to_string())
+                .as_deref(),
             Some("gw-1")
         );
         assert_eq!(
-            http_request_id(&checked(Some("has spaces"), "envoy-1")).as_deref(),
+            http_request_id(&checked(Some("has spaces"), "envoy-1"))
+                .map(|id| id.to_string())
+                .as_deref(),
             Some("envoy-1")
         );
         assert_eq!(
-            http_request_id(&checked(None, "envoy-1")).as_deref(),
+            http_request_id(&checked(None, "envoy-1"))
+                .map(|id| id.to_string())
+                .as_deref(),
             Some("envoy-1")
         );
-        assert_eq!(http_request_id(&checked(None, "")), None);
-        assert_eq!(http_request_id(&CheckRequest::default()), None);
+        assert!(http_request_id(&checked(None, "")).is_none());
+        assert!(http_request_id(&CheckRequest::default()).is_none());
     }
 }

@@ -34,8 +34,10 @@ impl Stats {
             (_, false) => &self.verified_misses,
         });
         let result = if hit { "hit" } else { "miss" };
-        metrics::counter!("dcr_authz_cache_lookups_total", "cache" => cache, "result" => result)
-            .increment(1);
+        dcr_common::metrics::count(
+            "dcr_authz_cache_lookups_total",
+            &[("cache", cache), ("result", result)],
+        );
     }
 
     pub fn introspected(&self) {
@@ -47,8 +49,10 @@ impl Stats {
         let allow = decision.is_allow();
         Self::count(if allow { &self.allowed } else { &self.denied });
         let label = if allow { "allow" } else { "deny" };
-        metrics::counter!("dcr_authz_decisions_total", "decision" => label, "reason" => decision.reason())
-            .increment(1);
+        dcr_common::metrics::count(
+            "dcr_authz_decisions_total",
+            &[("decision", label), ("reason", decision.reason())],
+        );
     }
 
     pub fn read(counter: &AtomicU64) -> u64 {

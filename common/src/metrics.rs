@@ -1,11 +1,13 @@
 //! Prometheus metrics. Every service installs one recorder and serves `GET /metrics` on
 //! its metrics address; every gRPC call is counted by method and status and timed by
 //! method (`MetricsLayer`). Services add their own (caches, IdP calls, stream lag) with
-//! the `metrics` macros.
+//! the `metrics` macros, or on a per-call path with [`count`] and [`observe`].
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -26,10 +28,98 @@ pub fn install() -> PrometheusHandle {
                 .build_recorder();
             let handle = recorder.handle();
             // A second recorder (tests, several services in one process) keeps the first.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                INSTALLED.store(true, Ordering::Release);
+            }
             handle
         })
         .clone()
+}
+
+/// Set once `install` has put the Prometheus recorder in place: from then on the
+/// recorder never changes, so a handle it gave out stays the right one.
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// A `&'static str` compared and hashed by address and length: the series names and
+/// labels below are literals or leaked once, so this is exact and costs no string hashing.
+#[derive(Clone, Copy)]
+struct StaticStr(&'static str);
+
+impl PartialEq for StaticStr {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+impl Eq for StaticStr {}
+impl std::hash::Hash for StaticStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.0.as_ptr() as usize, self.0.len()).hash(state);
+    }
+}
+
+/// Labels one series may have here.
+const MAX_LABELS: usize = 3;
+
+/// A series: its name and labels (unused label slots empty).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Series([(StaticStr, StaticStr); MAX_LABELS + 1]);
+
+impl Series {
+    fn new(name: &'static str, labels: &[(&'static str, &'static str)]) -> Self {
+        assert!(labels.len() <= MAX_LABELS, "at most {MAX_LABELS} labels");
+        let mut parts = [(StaticStr(""), StaticStr("")); MAX_LABELS + 1];
+        parts[0].0 = StaticStr(name);
+        for (part, (key, value)) in parts[1..].iter_mut().zip(labels) {
+            *part = (StaticStr(key), StaticStr(value));
+        }
+        Self(parts)
+    }
+}
+
+fn labels(labels: &[(&'static str, &'static str)]) -> Vec<metrics::Label> {
+    labels
+        .iter()
+        .map(|(key, value)| metrics::Label::from_static_parts(key, value))
+        .collect()
+}
+
+type Handles<T> = RefCell<HashMap<Series, T, rustc_hash::FxBuildHasher>>;
+
+thread_local! {
+    static COUNTERS: Handles<metrics::Counter> = RefCell::default();
+    static HISTOGRAMS: Handles<metrics::Histogram> = RefCell::default();
+}
+
+/// Adds one to the counter `name{labels}`. The `metrics` macros build the series' key,
+/// hash it and look it up in the recorder's shared registry (a lock and a reference
+/// count, on cache lines every core writes) on each call; here each thread looks the
+/// handle up once and then only increments it.
+pub fn count(name: &'static str, series: &[(&'static str, &'static str)]) {
+    if !INSTALLED.load(Ordering::Acquire) {
+        metrics::counter!(name, labels(series)).increment(1);
+        return;
+    }
+    COUNTERS.with_borrow_mut(|handles| {
+        handles
+            .entry(Series::new(name, series))
+            .or_insert_with(|| metrics::counter!(name, labels(series)))
+            .increment(1);
+    });
+}
+
+/// Records `value` in the histogram `name{labels}`, with the handle kept as [`count`]
+/// keeps counters'.
+pub fn observe(name: &'static str, series: &[(&'static str, &'static str)], value: f64) {
+    if !INSTALLED.load(Ordering::Acquire) {
+        metrics::histogram!(name, labels(series)).record(value);
+        return;
+    }
+    HISTOGRAMS.with_borrow_mut(|handles| {
+        handles
+            .entry(Series::new(name, series))
+            .or_insert_with(|| metrics::histogram!(name, labels(series)))
+            .record(value);
+    });
 }
 
 /// Serves `GET /metrics` (Prometheus text format) on `listener` until `shutdown`.
@@ -75,11 +165,10 @@ pub struct MetricsService<S> {
 impl<S, ReqBody, ResBody> tower::Service<http::Request<ReqBody>> for MetricsService<S>
 where
     S: tower::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
 {
     type Response = http::Response<MeteredBody<ResBody>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = MeteredFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -88,21 +177,44 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let method = Method::of(request.uri().path());
         let start = Instant::now();
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let response = future.await?;
-            // An error without a body ("trailers-only") carries its status in the headers.
-            let status = grpc_status(response.headers());
-            let (parts, body) = response.into_parts();
-            Ok(http::Response::from_parts(
-                parts,
-                MeteredBody {
-                    inner: body,
-                    call: Some(Call { method, start }),
-                    status,
-                },
-            ))
-        })
+        MeteredFuture {
+            inner: self.inner.call(request),
+            call: Some(Call { method, start }),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future: a named type rather than a boxed one, so a call costs no
+    /// allocation here. A call whose response never comes (an error, a cancel) is not
+    /// counted, as tonic answers those itself.
+    pub struct MeteredFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+    }
+}
+
+impl<F, B, E> Future for MeteredFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+{
+    type Output = Result<http::Response<MeteredBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.inner.poll(cx))?;
+        // An error without a body ("trailers-only") carries its status in the headers.
+        let status = grpc_status(response.headers());
+        let (parts, body) = response.into_parts();
+        Poll::Ready(Ok(http::Response::from_parts(
+            parts,
+            MeteredBody {
+                inner: body,
+                call: this.call.take(),
+                status,
+            },
+        )))
     }
 }
 
@@ -153,9 +265,21 @@ const UNKNOWN_METHOD: &str = "unknown";
 static KNOWN_METHODS: std::sync::RwLock<BTreeSet<&'static str>> =
     std::sync::RwLock::new(BTreeSet::new());
 
+thread_local! {
+    /// The known paths this thread has seen: most calls find theirs here, without the
+    /// shared lock's reader count (a write to a cache line every core shares).
+    static KNOWN_HERE: RefCell<HashSet<&'static str, rustc_hash::FxBuildHasher>> =
+        RefCell::default();
+}
+
 /// The known path equal to `path`, if any.
 fn known(path: &str) -> Option<&'static str> {
-    KNOWN_METHODS.read().ok()?.get(path).copied()
+    if let Some(path) = KNOWN_HERE.with_borrow(|here| here.get(path).copied()) {
+        return Some(path);
+    }
+    let path = KNOWN_METHODS.read().ok()?.get(path).copied()?;
+    KNOWN_HERE.with_borrow_mut(|here| here.insert(path));
+    Some(path)
 }
 
 impl Method {
@@ -200,10 +324,15 @@ struct Call {
 impl Call {
     fn record(self, code: &'static str) {
         let method = self.method.label(code);
-        metrics::counter!("dcr_grpc_requests_total", "method" => method, "code" => code)
-            .increment(1);
-        metrics::histogram!("dcr_grpc_request_duration_seconds", "method" => method)
-            .record(self.start.elapsed().as_secs_f64());
+        count(
+            "dcr_grpc_requests_total",
+            &[("method", method), ("code", code)],
+        );
+        observe(
+            "dcr_grpc_request_duration_seconds",
+            &[("method", method)],
+            self.start.elapsed().as_secs_f64(),
+        );
     }
 }
 

@@ -153,7 +153,7 @@ pub async fn serve(
             tower::ServiceBuilder::new()
                 .layer(crate::metrics::MetricsLayer)
                 .layer(crate::request_id::RequestIdLayer)
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                .layer(crate::concurrency::ConcurrencyLimitLayer::new(
                     limits.concurrent_requests,
                 )),
         )

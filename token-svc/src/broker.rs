@@ -229,11 +229,11 @@ impl Broker {
         );
         if let Some(hit) = self.cache.get(&key).await {
             self.stats.hits.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("dcr_token_cache_lookups_total", "result" => "hit").increment(1);
+            dcr_common::metrics::count("dcr_token_cache_lookups_total", &[("result", "hit")]);
             return Ok(hit);
         }
         self.stats.misses.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("dcr_token_cache_lookups_total", "result" => "miss").increment(1);
+        dcr_common::metrics::count("dcr_token_cache_lookups_total", &[("result", "miss")]);
         // Boxed: the miss path's futures (moka's loader, the directory and IdP calls) are
         // several KB, and every cached IssueToken's future (copied whole when tonic boxes
         // it) carried them.
