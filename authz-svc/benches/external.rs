@@ -310,13 +310,13 @@ fn callgrind(n: usize) {
 }
 
 fn main() {
-    // As the service binaries run: logs at `info` (to stderr, the stack's log file) and
-    // the Prometheus recorder installed, so each call pays for its spans and metrics as
-    // it does in production.
-    dcr_common::telemetry::init(&dcr_common::telemetry::LogConfig {
-        filter: "info".to_owned(),
-        format: dcr_common::telemetry::LogFormat::Pretty,
-    });
+    // As the service binaries run: logs as DCR_LOG says (default `info`; to stderr, the
+    // stack's log file) and the Prometheus recorder installed, so each call pays for its
+    // spans and metrics as it does in production. (DCR_LOG=warn shows what the `info`
+    // request span costs.)
+    dcr_common::telemetry::init(
+        &dcr_common::telemetry::LogConfig::from_env().expect("DCR_LOG and DCR_LOG_FORMAT"),
+    );
     let _ = dcr_common::metrics::install();
     // cargo bench appends `--bench`; ignore flags.
     let args: Vec<String> = std::env::args()
