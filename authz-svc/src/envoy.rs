@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 
 use dcr_common::request_id::RequestId;
 
-use crate::check::{CheckInput, Checker, Headers};
+use crate::check::{CheckInput, Checker};
 use crate::decision::{BEARER, Decision, Denial, DenyReason, Principal};
 use crate::xds::filters::{ROUTE_METADATA, ROUTE_PRODUCT_ID, ROUTE_PRODUCT_NAME, ROUTE_SCOPES};
 
@@ -226,7 +226,7 @@ impl Authorization for EnvoyApi {
             product_id: &product_id,
             product_name: &product_name,
             // Borrowed, not copied: Envoy's map is the domain request's headers.
-            headers: Headers::Hashed(request.get_client_headers().unwrap_or(&no_headers)),
+            headers: request.get_client_headers().unwrap_or(&no_headers),
             required_scopes: &required_scopes,
             source: &source_address,
         };

@@ -4,7 +4,7 @@ use dcr_common::error::Violations;
 use dcr_proto::authz::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::check::{CheckInput, Checker, Headers};
+use crate::check::{CheckInput, Checker};
 use crate::decision::{CredentialType, Decision, Principal};
 
 #[derive(Clone)]
@@ -86,7 +86,7 @@ impl pb::authz_service_server::AuthzService for AuthzApi {
         let input = CheckInput {
             product_id: &request.product_id,
             product_name: "",
-            headers: Headers::Ordered(&request.headers),
+            headers: &request.headers,
             required_scopes: &request.required_scopes,
             source: &request.source_address,
         };

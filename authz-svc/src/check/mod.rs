@@ -14,7 +14,7 @@ mod authorize;
 mod basic;
 mod bearer;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,33 +41,11 @@ pub struct CheckInput<'a> {
     pub product_id: &'a str,
     pub product_name: &'a str,
     /// The call's headers, names in lower case.
-    pub headers: Headers<'a>,
+    pub headers: &'a HashMap<String, String>,
     pub required_scopes: &'a [String],
     /// The call's source address, when the gateway names it: what unknown credentials
     /// make dcr do is limited per source.
     pub source: &'a str,
-}
-
-/// A call's headers as each API decodes them, borrowed: Envoy's `CheckRequest` has a
-/// hash map (envoy-types' code), dcr's own a B-tree.
-#[derive(Debug, Clone, Copy)]
-pub enum Headers<'a> {
-    Hashed(&'a HashMap<String, String>),
-    Ordered(&'a BTreeMap<String, String>),
-}
-
-impl<'a> Headers<'a> {
-    fn pairs(self) -> impl Iterator<Item = (&'a str, &'a str)> {
-        let (hashed, ordered) = match self {
-            Self::Hashed(map) => (Some(map.iter()), None),
-            Self::Ordered(map) => (None, Some(map.iter())),
-        };
-        hashed
-            .into_iter()
-            .flatten()
-            .chain(ordered.into_iter().flatten())
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-    }
 }
 
 /// A credential proven genuine, before its application is looked at.
@@ -244,10 +222,10 @@ impl Checker {
         let cookie_name = methods
             .session
             .then_some(product.strategy.session_cookie_name.as_str());
-        let credential =
-            credentials::parse(input.headers.pairs(), cookie_name).map_err(|malformed| {
-                Denial::new(DenyReason::InvalidRequest, malformed.to_string(), challenge)
-            })?;
+        let headers = input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let credential = credentials::parse(headers, cookie_name).map_err(|malformed| {
+            Denial::new(DenyReason::InvalidRequest, malformed.to_string(), challenge)
+        })?;
         let not_accepted =
             |what: &'static str| Denial::new(DenyReason::MethodNotAllowed, what, challenge);
         match credential {

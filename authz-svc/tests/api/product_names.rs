@@ -1,7 +1,7 @@
 //! Products named by gateway routes: the registry resolves a product by its name, and
 //! authz-svc caches the name and forgets it when products change (a rename frees it).
 
-use authz_svc::check::{CheckInput, Headers};
+use authz_svc::check::CheckInput;
 use authz_svc::decision::Decision;
 use dcr_proto::registry::v1 as reg;
 use dcr_testkit::authz::{AuthzStack, authz_stack};
@@ -13,7 +13,7 @@ async fn check_named(s: &AuthzStack, name: &str, token: &str) -> Decision {
     let input = CheckInput {
         product_id: "",
         product_name: name,
-        headers: Headers::Ordered(&headers),
+        headers: &headers,
         required_scopes: &[],
         source: "",
     };

@@ -1,7 +1,7 @@
 //! `dcrctl check`: what authz-svc decides for a call to a product with some credential,
 //! as a gateway would ask. Exits 0 on allow, 1 on deny (the reason is printed).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use base64::Engine as _;
@@ -58,8 +58,8 @@ fn basic(id: &str, secret: &str) -> String {
     )
 }
 
-fn headers(args: &CheckArgs) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut headers = BTreeMap::new();
+fn headers(args: &CheckArgs) -> anyhow::Result<HashMap<String, String>> {
+    let mut headers = HashMap::new();
     for pair in &args.headers {
         let (name, value) = key_value("header", pair)?;
         headers.insert(name.to_ascii_lowercase(), value.to_owned());
