@@ -20,7 +20,6 @@ use envoy_types::ext_authz::v3::{
     CheckRequestExt as _, CheckResponseExt as _, DeniedHttpResponseBuilder, OkHttpResponseBuilder,
 };
 use tonic::{Request, Response, Status};
-use tracing::Instrument as _;
 
 use dcr_common::request_id::RequestId;
 
@@ -233,10 +232,7 @@ impl Authorization for EnvoyApi {
         let checked = self.0.check(&input);
         let decision = match http_request_id(&request) {
             // The gRPC call's id (Envoy usually sends none) is replaced by the HTTP one.
-            Some(id) => {
-                let span = tracing::info_span!("envoy_check", request_id = %id);
-                dcr_common::request_id::scope(id, checked.instrument(span)).await
-            }
+            Some(id) => dcr_common::request_id::scope(id, checked).await,
             None => checked.await,
         };
         Ok(Response::new(render(decision)))

@@ -1,7 +1,14 @@
-//! Request ids across the services: every gRPC call runs in a `request` span carrying its
-//! `x-request-id` (the caller's, or a new one), answers with it, and dcr's calls to the
-//! other dcr services made while serving it carry it on, so one id ties the log lines
-//! of authz-svc, token-svc and registry-svc for one gateway check together.
+//! Request ids across the services: every gRPC call has an `x-request-id` (the caller's,
+//! or a new one), answers with it, and dcr's calls to the other dcr services made while
+//! serving it carry it on, so one id ties the log lines of authz-svc, token-svc and
+//! registry-svc for one gateway check together.
+//!
+//! The id and the method live in a task-local for the call, and the log format
+//! (`telemetry::CallFields`) adds them to each line logged while serving it. A tracing
+//! span per call would say the same, but the fmt layer formats and stores a span's
+//! fields when it is made, on every call, logged or not: about 5 points of a warm
+//! Check's throughput (docs/benchmarks.md). With trace export on, each call also gets
+//! its `request` span, which the exporter needs.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -72,13 +79,31 @@ impl std::fmt::Debug for RequestId {
     }
 }
 
+/// The call being served: its id and, for calls through the gRPC layer, its method
+/// (the request's path, shared with the request, not copied).
+#[derive(Clone)]
+pub struct Call {
+    id: RequestId,
+    method: Option<http::Uri>,
+}
+
 tokio::task_local! {
-    static CURRENT: RequestId;
+    static CURRENT: Call;
 }
 
 /// The id of the request being served by this task, if any.
 pub fn current() -> Option<String> {
-    CURRENT.try_with(|id| id.as_str().to_owned()).ok()
+    CURRENT.try_with(|call| call.id.as_str().to_owned()).ok()
+}
+
+/// `f` of the id and the method (empty when unknown) of the call this task serves.
+pub fn with_current<R>(f: impl FnOnce(&str, &str) -> R) -> Option<R> {
+    CURRENT
+        .try_with(|call| {
+            let method = call.method.as_ref().map_or("", http::Uri::path);
+            f(call.id.as_str(), method)
+        })
+        .ok()
 }
 
 /// Whether a caller's id is fit to keep: 1 to 128 printable ASCII characters, no spaces.
@@ -98,7 +123,8 @@ fn accept(value: Option<&http::HeaderValue>) -> RequestId {
 /// from it carry `id`. For handlers that learn a better id than the gRPC metadata's,
 /// such as Envoy's Check (the checked HTTP request's own id).
 pub async fn scope<F: Future>(id: RequestId, future: F) -> F::Output {
-    CURRENT.scope(id, future).await
+    let method = CURRENT.try_with(|call| call.method.clone()).ok().flatten();
+    CURRENT.scope(Call { id, method }, future).await
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -131,34 +157,44 @@ where
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let id = accept(request.headers().get(HEADER));
         let path = request.uri().path();
-        let span = tracing::info_span!(
-            "request",
-            request_id = %id,
-            method = %path,
-            otel.name = tracing::field::Empty,
-            otel.kind = tracing::field::Empty,
-        );
-        if crate::otel::enabled() {
+        tracing::debug!(request_id = %id, method = %path, "grpc request");
+        let span = if crate::otel::enabled() {
+            let span = tracing::info_span!(
+                "request",
+                request_id = %id,
+                method = %path,
+                otel.name = tracing::field::Empty,
+                otel.kind = tracing::field::Empty,
+            );
             // Trace views name spans by the method; the caller's trace continues here.
             span.record("otel.name", path.trim_start_matches('/'));
             span.record("otel.kind", "server");
             crate::otel::adopt_caller_trace(&span, request.headers());
-        }
-        span.in_scope(|| tracing::debug!("grpc request"));
+            span
+        } else {
+            tracing::Span::none()
+        };
         let header = id.header();
+        let call = Call {
+            id,
+            method: Some(request.uri().clone()),
+        };
         IdentifiedFuture {
-            inner: CURRENT.scope(id, self.inner.call(request)).instrument(span),
+            inner: CURRENT
+                .scope(call, self.inner.call(request))
+                .instrument(span),
             header,
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The response future, in the request's span and with its id as the task's; it
-    /// answers with the id. A named type rather than a boxed one: no allocation per call.
+    /// The response future, with the call as the task's (and in its span when traces
+    /// are exported); it answers with the id. A named type rather than a boxed one: no
+    /// allocation per call.
     pub struct IdentifiedFuture<F> {
         #[pin]
-        inner: tracing::instrument::Instrumented<tokio::task::futures::TaskLocalFuture<RequestId, F>>,
+        inner: tracing::instrument::Instrumented<tokio::task::futures::TaskLocalFuture<Call, F>>,
         header: Option<http::HeaderValue>,
     }
 }

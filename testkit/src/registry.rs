@@ -51,6 +51,9 @@ fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
                 )
                 .with_writer(move || writer.clone())
                 .with_ansi(false)
+                .event_format(dcr_common::telemetry::CallFields::pretty(
+                    tracing_subscriber::fmt::format().with_ansi(false),
+                ))
                 .try_init();
             buffer
         })
