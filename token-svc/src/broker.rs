@@ -216,7 +216,6 @@ impl Broker {
     }
 
     /// A token for a dcr application's client credentials.
-    #[tracing::instrument(skip_all, fields(client_id = %request.client_id))]
     pub async fn issue(&self, request: &TokenRequest) -> Result<Arc<CachedToken>, TokenError> {
         request.validate()?;
         let generation = self.directory.generation(&request.client_id);
@@ -241,6 +240,9 @@ impl Broker {
     }
 
     /// `issue`'s miss: one IdP call for concurrent identical requests, within the limits.
+    /// Its span names the client on what the miss logs; a hit logs nothing and makes no
+    /// span (the fmt layer formats a span's fields when it is made).
+    #[tracing::instrument(skip_all, fields(client_id = %request.client_id))]
     async fn fetch_and_cache(
         &self,
         request: &TokenRequest,
