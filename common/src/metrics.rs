@@ -95,30 +95,47 @@ thread_local! {
 /// count, on cache lines every core writes) on each call; here each thread looks the
 /// handle up once and then only increments it.
 pub fn count(name: &'static str, series: &[(&'static str, &'static str)]) {
-    if !INSTALLED.load(Ordering::Acquire) {
-        metrics::counter!(name, labels(series)).increment(1);
-        return;
-    }
-    COUNTERS.with_borrow_mut(|handles| {
-        handles
-            .entry(Series::new(name, series))
-            .or_insert_with(|| metrics::counter!(name, labels(series)))
-            .increment(1);
-    });
+    cached(
+        &COUNTERS,
+        name,
+        series,
+        || metrics::counter!(name, labels(series)),
+        |counter| counter.increment(1),
+    );
 }
 
 /// Records `value` in the histogram `name{labels}`, with the handle kept as [`count`]
 /// keeps counters'.
 pub fn observe(name: &'static str, series: &[(&'static str, &'static str)], value: f64) {
+    cached(
+        &HISTOGRAMS,
+        name,
+        series,
+        || metrics::histogram!(name, labels(series)),
+        |histogram| histogram.record(value),
+    );
+}
+
+/// `apply` to this thread's handle of the series, registered on first use. Until
+/// `install` has set the recorder for good, handles are not kept: one registered with
+/// another (or no) recorder would never reach it.
+fn cached<T>(
+    handles: &'static std::thread::LocalKey<Handles<T>>,
+    name: &'static str,
+    series: &[(&'static str, &'static str)],
+    register: impl FnOnce() -> T,
+    apply: impl FnOnce(&T),
+) {
     if !INSTALLED.load(Ordering::Acquire) {
-        metrics::histogram!(name, labels(series)).record(value);
+        apply(&register());
         return;
     }
-    HISTOGRAMS.with_borrow_mut(|handles| {
-        handles
-            .entry(Series::new(name, series))
-            .or_insert_with(|| metrics::histogram!(name, labels(series)))
-            .record(value);
+    handles.with_borrow_mut(|handles| {
+        apply(
+            handles
+                .entry(Series::new(name, series))
+                .or_insert_with(register),
+        );
     });
 }
 

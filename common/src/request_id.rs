@@ -19,6 +19,9 @@ use tracing::Instrument as _;
 
 pub const HEADER: &str = "x-request-id";
 
+/// The name of a call's span, made only when traces are exported.
+pub const SPAN: &str = "request";
+
 /// The longest id a caller may send (and the room one takes in memory).
 const MAX_LEN: usize = 128;
 
@@ -160,7 +163,7 @@ where
         tracing::debug!(request_id = %id, method = %path, "grpc request");
         let span = if crate::otel::enabled() {
             let span = tracing::info_span!(
-                "request",
+                SPAN,
                 request_id = %id,
                 method = %path,
                 otel.name = tracing::field::Empty,

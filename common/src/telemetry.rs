@@ -157,7 +157,7 @@ where
     ) -> std::fmt::Result {
         let in_request_span = ctx
             .event_scope()
-            .is_some_and(|mut scope| scope.any(|span| span.name() == "request"));
+            .is_some_and(|mut scope| scope.any(|span| span.name() == crate::request_id::SPAN));
         let call = if in_request_span {
             None
         } else {
