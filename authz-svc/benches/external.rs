@@ -4,9 +4,10 @@
 //! it.
 //!
 //! `external serve DIR`: starts the authz stack (oidc-provider, registry-svc, token-svc,
-//! authz-svc, all in this process on a multi-threaded runtime, as the binaries run) and a
+//! authz-svc, all in this process on a multi-threaded runtime, as the binaries run), a
 //! bare tonic echo server (`dcr.bench.Echo/Echo`: the service's request bytes in one
-//! `bytes` field, answered with as many bytes as the service answers), warms a bearer JWT in authz-svc and a token in
+//! `bytes` field, answered with as many bytes as the service answers) and the same echo
+//! on dcr's transport (`dcr_common::coalesce`), warms a bearer JWT in authz-svc and a token in
 //! token-svc's cache, writes into DIR the gRPC-framed request bodies h2load sends
 //! (`check.grpc`, `issue.grpc`, and their echo twins `echo-check.grpc`,
 //! `echo-issue.grpc`) and `env` (the addresses and the gateway's caller token), sends
@@ -32,7 +33,7 @@ use bytes::{BufMut as _, Bytes, BytesMut};
 use dcr_proto::authz::v1 as pb;
 use dcr_proto::token::v1 as tpb;
 use dcr_testkit::authz::AuthzStack;
-use dcr_testkit::load::{EchoMessage, RawCall, serve_bytes_echo};
+use dcr_testkit::load::{EchoMessage, RawCall, serve_bytes_echo, serve_coalesced_bytes_echo};
 use dcr_testkit::registry::GATEWAY_TOKEN;
 use prost::Message as _;
 
@@ -45,6 +46,9 @@ const ECHO: &str = "/dcr.bench.Echo/Echo";
 struct Bench {
     stack: AuthzStack,
     echo: std::net::SocketAddr,
+    /// The same echo with dcr's transport under it (answers that finish together share
+    /// a write), as a second baseline.
+    coalesced_echo: std::net::SocketAddr,
     check: pb::CheckRequest,
     issue: tpb::IssueTokenRequest,
     replies: ReplySizes,
@@ -77,9 +81,15 @@ async fn start() -> Bench {
         .expect("bind");
     let echo = listener.local_addr().expect("addr");
     tokio::spawn(serve_bytes_echo(listener));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let coalesced_echo = listener.local_addr().expect("addr");
+    tokio::spawn(serve_coalesced_bytes_echo(listener));
     let mut bench = Bench {
         stack,
         echo,
+        coalesced_echo,
         check,
         issue,
         replies: ReplySizes { check: 0, issue: 0 },
@@ -222,10 +232,11 @@ async fn serve(dir: PathBuf) {
         .verify(&unframe("check.grpc"), &unframe("issue.grpc"))
         .await;
     let env = format!(
-        "AUTHZ=127.0.0.1:{}\nTOKEN=127.0.0.1:{}\nECHO=127.0.0.1:{}\nGATEWAY_TOKEN={GATEWAY_TOKEN}\nCHECK_BYTES={}\nISSUE_BYTES={}\nCHECK_REPLY_BYTES={}\nISSUE_REPLY_BYTES={}\n",
+        "AUTHZ=127.0.0.1:{}\nTOKEN=127.0.0.1:{}\nECHO=127.0.0.1:{}\nECHO_DCR=127.0.0.1:{}\nGATEWAY_TOKEN={GATEWAY_TOKEN}\nCHECK_BYTES={}\nISSUE_BYTES={}\nCHECK_REPLY_BYTES={}\nISSUE_REPLY_BYTES={}\n",
         bench.stack.addr.port(),
         bench.stack.base.grpc_addr.port(),
         bench.echo.port(),
+        bench.coalesced_echo.port(),
         check.len(),
         issue.len(),
         bench.replies.check,

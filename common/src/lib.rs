@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod capped;
 pub mod clock;
+pub mod coalesce;
 pub mod concurrency;
 pub mod config;
 pub mod directory;

@@ -16,6 +16,8 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::coalesce::CoalescedWrites;
+
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
 /// Bounds on what callers can make a server hold, from the environment.
@@ -161,15 +163,22 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
+    // Answers of calls that finish together leave in one write (coalesce.rs).
     match tls {
         Some(acceptor) => {
-            let incoming = crate::tls::TlsIncoming::new(listener, acceptor)?;
+            let incoming = tokio_stream::StreamExt::map(
+                crate::tls::TlsIncoming::new(listener, acceptor)?,
+                |tls| tls.map(CoalescedWrites::new),
+            );
             router.serve_with_incoming_shutdown(incoming, drain).await?;
         }
         // Small gRPC frames must leave at once: without TCP_NODELAY, Nagle's algorithm
         // and delayed ACKs add ~40 ms to replies written in more than one piece.
         None => {
-            let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+            let incoming = tokio_stream::StreamExt::map(
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
+                |tcp| tcp.map(CoalescedWrites::new),
+            );
             router.serve_with_incoming_shutdown(incoming, drain).await?;
         }
     }

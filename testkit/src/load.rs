@@ -465,6 +465,22 @@ pub async fn serve_bytes_echo(
         .await
 }
 
+/// The same echo with dcr's transport under it (`dcr_common::coalesce`: answers that
+/// finish together leave in one write): what the external benchmarks also compare
+/// with, to show how much of a service's ratio to the bare echo is that transport.
+pub async fn serve_coalesced_bytes_echo(
+    listener: tokio::net::TcpListener,
+) -> Result<(), tonic::transport::Error> {
+    let incoming = tokio_stream::StreamExt::map(
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        |tcp| tcp.map(dcr_common::coalesce::CoalescedWrites::new),
+    );
+    tonic::transport::Server::builder()
+        .add_service(BytesEcho)
+        .serve_with_incoming(incoming)
+        .await
+}
+
 /// The echo server, sent `message` (the same bytes as the service under test gets, echoed
 /// back) over `connections` connections.
 async fn echo_call(message: &impl prost::Message, connections: usize) -> RawCall {
