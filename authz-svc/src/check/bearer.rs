@@ -10,6 +10,7 @@ use dcr_common::directory::ProductEntry;
 use moka::Expiry;
 use moka::future::Cache;
 
+use super::token_key::{KeyIsHash, TokenKey};
 use super::{Caller, Checker};
 use crate::decision::{CredentialType, Denial, DenyReason, challenge};
 use crate::introspection::{introspect, is_jwt};
@@ -36,11 +37,11 @@ impl<K> Expiry<K, Arc<SeenToken>> for UntilExpiry {
 }
 
 /// Verified tokens, each until it expires.
-pub(super) fn cache() -> Cache<[u8; 32], Arc<SeenToken>> {
+pub(super) fn cache() -> Cache<TokenKey, Arc<SeenToken>, KeyIsHash> {
     Cache::builder()
         .max_capacity(1_000_000)
         .expire_after(UntilExpiry)
-        .build()
+        .build_with_hasher(KeyIsHash::default())
 }
 
 impl Checker {
@@ -92,12 +93,7 @@ impl Checker {
         product: &ProductEntry,
         challenge: &'static str,
     ) -> Result<Arc<SeenToken>, Denial> {
-        let key = *blake3::Hasher::new_keyed(&self.mac_key)
-            .update(product.issuer.as_bytes())
-            .update(&[0])
-            .update(token.as_bytes())
-            .finalize()
-            .as_bytes();
+        let key = self.token_keyer.key(&product.issuer, token);
         if let Some(seen) = self.verified.get(&key).await {
             self.stats.lookup("verified", true);
             return Ok(seen);

@@ -3,8 +3,8 @@
 //! its revocations, its registration and the scopes (`authorize.rs`). Every error is a
 //! deny (invariant 4): an unreachable registry or IdP answers 503.
 //!
-//! Caches: verified tokens by hash until `exp` (first sight costs one signature check,
-//! later sights a hash lookup); tokens for Basic credentials by keyed hash of the secret
+//! Caches: verified tokens by keyed hash (`token_key.rs`) until `exp` (first sight costs
+//! one signature check, later sights a hash lookup); tokens for Basic credentials by keyed hash of the secret
 //! and the client's generation; directory entries (common::directory, invalidated by the
 //! change stream). Revocation: a credential revoked (or rotated away) at time R denies
 //! tokens issued before R's second, and tokens issued in that second that authz had
@@ -13,6 +13,7 @@
 mod authorize;
 mod basic;
 mod bearer;
+mod token_key;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use crate::stats::Stats;
 use crate::tokens::TokenClient;
 
 use bearer::SeenToken;
+use token_key::{KeyIsHash, TokenKey, TokenKeyer};
 
 /// What a gateway asks, whichever API it asked through.
 #[derive(Debug, Clone, Copy)]
@@ -78,17 +80,20 @@ pub struct Checker {
     sealer: Arc<Sealer>,
     clock: SharedClock,
     leeway: Duration,
-    verified: Cache<[u8; 32], Arc<SeenToken>>,
+    verified: Cache<TokenKey, Arc<SeenToken>, KeyIsHash>,
     basic: Cache<[u8; 32], Arc<str>>,
     /// Opaque tokens the IdP called inactive (or that failed verification), by keyed hash:
     /// the same bad token again costs no introspection for a while.
-    rejected: Cache<[u8; 32], &'static str>,
+    rejected: Cache<TokenKey, &'static str, KeyIsHash>,
     /// Introspections per provider: random opaque tokens cannot make dcr flood an IdP.
     introspections: KeyedLimit<String>,
     /// What unknown credentials make dcr do (token requests, introspections) per source
     /// address, when the gateway names it.
     per_source: KeyedLimit<String>,
+    /// Keys the Basic cache (keyed BLAKE3 of the secret and the client's generation).
     mac_key: [u8; 32],
+    /// Keys the verified and rejected tokens.
+    token_keyer: TokenKeyer,
     pub stats: Arc<Stats>,
 }
 
@@ -130,10 +135,11 @@ impl Checker {
             rejected: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(REJECTED_TTL)
-                .build(),
+                .build_with_hasher(KeyIsHash::default()),
             introspections: KeyedLimit::new(limits.introspections_per_provider),
             per_source: KeyedLimit::new(limits.per_source),
             mac_key,
+            token_keyer: TokenKeyer::random(),
             stats: Arc::new(Stats::default()),
         }
     }
