@@ -343,9 +343,14 @@ pub struct Guard {
 
 impl Guard {
     pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        static AUTHORIZATION: std::sync::LazyLock<tonic::metadata::AsciiMetadataKey> =
+            std::sync::LazyLock::new(|| {
+                tonic::metadata::AsciiMetadataKey::from_static("authorization")
+            });
+        // A key made once: a `&str` key is parsed and checked on every lookup.
         let presented = request
             .metadata()
-            .get("authorization")
+            .get(&*AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;

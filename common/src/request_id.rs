@@ -19,6 +19,10 @@ use tracing::Instrument as _;
 
 pub const HEADER: &str = "x-request-id";
 
+/// [`HEADER`] as a header name made once: a `&str` key is parsed and checked again by
+/// every lookup and insert that takes it.
+const HEADER_NAME: http::HeaderName = http::HeaderName::from_static(HEADER);
+
 /// The name of a call's span, made only when traces are exported.
 pub const SPAN: &str = "request";
 
@@ -158,7 +162,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let id = accept(request.headers().get(HEADER));
+        let id = accept(request.headers().get(&HEADER_NAME));
         let path = request.uri().path();
         tracing::debug!(request_id = %id, method = %path, "grpc request");
         let span = if crate::otel::enabled() {
@@ -212,7 +216,7 @@ where
         let this = self.project();
         let mut response = std::task::ready!(this.inner.poll(cx))?;
         if let Some(header) = this.header.take() {
-            response.headers_mut().insert(HEADER, header);
+            response.headers_mut().insert(HEADER_NAME, header);
         }
         Poll::Ready(Ok(response))
     }
