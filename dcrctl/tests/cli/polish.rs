@@ -465,20 +465,14 @@ async fn completion_scripts_for_bash_zsh_and_fish() {
     cli.run(&["completion", "tcsh"]).await.fails(2);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 /// `dcrctl dev` with stderr to a pipe (as under a service manager or `2>log`): its logs
 /// are plain text.
 #[tokio::test]
 async fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let listen = |flag: &str| format!("--{flag}=127.0.0.1:{}", free_port());
+    // Port 0: dcrctl dev binds every listener itself and uses the port it got, so no
+    // port picked here can be taken by a test running beside this one before it binds.
+    let listen = |flag: &str| format!("--{flag}=127.0.0.1:0");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_dcrctl"))
         .args(["dev", "--no-tls", "--data-dir"])
         .arg(dir.path())
@@ -515,7 +509,11 @@ async fn logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
         false
     })
     .await;
-    assert!(matches!(ready, Ok(true)), "dcrctl dev did not start");
+    if !matches!(ready, Ok(true)) {
+        let _ = child.start_kill();
+        let logs = logs.await.unwrap_or_default();
+        panic!("dcrctl dev did not start; its stderr:\n{logs}");
+    }
     let pid = child.id().expect("pid").to_string();
     let stopped = std::process::Command::new("kill")
         .args(["-INT", &pid])
