@@ -20,6 +20,16 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// A server's accepted connections (a tonic incoming stream), each wrapped.
+pub fn each<S, IO, E>(
+    incoming: S,
+) -> impl tokio_stream::Stream<Item = Result<CoalescedWrites<IO>, E>>
+where
+    S: tokio_stream::Stream<Item = Result<IO, E>>,
+{
+    tokio_stream::StreamExt::map(incoming, |accepted| accepted.map(CoalescedWrites::new))
+}
+
 /// A server connection's stream whose writes wait once for the calls that are ready.
 #[derive(Debug)]
 pub struct CoalescedWrites<IO> {

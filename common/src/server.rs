@@ -16,7 +16,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::coalesce::CoalescedWrites;
+use crate::coalesce;
 
 const HEALTH_SERVICE: &str = "grpc.health.v1.Health";
 
@@ -166,19 +166,13 @@ pub async fn serve(
     // Answers of calls that finish together leave in one write (coalesce.rs).
     match tls {
         Some(acceptor) => {
-            let incoming = tokio_stream::StreamExt::map(
-                crate::tls::TlsIncoming::new(listener, acceptor)?,
-                |tls| tls.map(CoalescedWrites::new),
-            );
+            let incoming = coalesce::each(crate::tls::TlsIncoming::new(listener, acceptor)?);
             router.serve_with_incoming_shutdown(incoming, drain).await?;
         }
         // Small gRPC frames must leave at once: without TCP_NODELAY, Nagle's algorithm
         // and delayed ACKs add ~40 ms to replies written in more than one piece.
         None => {
-            let incoming = tokio_stream::StreamExt::map(
-                TcpIncoming::from(listener).with_nodelay(Some(true)),
-                |tcp| tcp.map(CoalescedWrites::new),
-            );
+            let incoming = coalesce::each(TcpIncoming::from(listener).with_nodelay(Some(true)));
             router.serve_with_incoming_shutdown(incoming, drain).await?;
         }
     }

@@ -471,9 +471,8 @@ pub async fn serve_bytes_echo(
 pub async fn serve_coalesced_bytes_echo(
     listener: tokio::net::TcpListener,
 ) -> Result<(), tonic::transport::Error> {
-    let incoming = tokio_stream::StreamExt::map(
+    let incoming = dcr_common::coalesce::each(
         tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-        |tcp| tcp.map(dcr_common::coalesce::CoalescedWrites::new),
     );
     tonic::transport::Server::builder()
         .add_service(BytesEcho)
