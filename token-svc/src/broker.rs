@@ -272,7 +272,7 @@ impl Broker {
                 return Err(TokenError::InvalidClient);
             }
             let issued = this.fetch(&client, request).await?;
-            this.record_if_needed(&client, request, &issued).await?;
+            this.record(&client, request, &issued).await?;
             Ok(issued)
         };
         let issued = self.cache.try_get_with(key, fetch).await.map_err(unshare);
@@ -282,21 +282,20 @@ impl Broker {
         issued
     }
 
-    /// Records the token with the registry when gateways will take the client's tokens
-    /// only with token-svc's record (a revoked secret may still work at its IdP): the
-    /// token is handed out only once recorded, so a gateway never sees it first.
-    async fn record_if_needed(
+    /// Records the token with the registry before handing it out, so a gateway never sees
+    /// it first. Gateways take a client's tokens only with token-svc's record while one of
+    /// its revoked secrets may still work at its IdP (a token the IdP issued directly may
+    /// come from it). Every token is recorded, not only those of such clients as this
+    /// process knows them: a gateway may hear of a revocation before token-svc does, and
+    /// would then refuse a token handed out for a live secret in between. Only where the
+    /// record is known to be needed does a registry that cannot take it fail the call.
+    async fn record(
         &self,
         client: &ClientEntry,
         request: &TokenRequest,
         issued: &CachedToken,
     ) -> Result<(), TokenError> {
         let now = chrono::Utc::now();
-        // The IdP's clock may run behind dcr's: its `iat` may fall before `now`.
-        let issued_at = now.timestamp() - IDP_CLOCK_MARGIN.as_secs().cast_signed();
-        if !client.issue_records.required_for(Some(issued_at)) {
-            return Ok(());
-        }
         let lives = issued
             .token
             .expires_in
@@ -305,17 +304,25 @@ impl Broker {
         let expires_at =
             now + chrono::Duration::from_std(lives).unwrap_or(chrono::Duration::zero());
         let digest = dcr_common::directory::token_digest(issued.token.access_token.expose_secret());
-        self.directory
+        let Err(error) = self
+            .directory
             .record_issued_token(&request.client_id, digest, expires_at)
             .await
-            .map_err(|error| {
-                tracing::warn!(%error, "could not record an issued token; refusing to hand it out");
-                TokenError::Unavailable(
-                    "the registry could not record the token for this client (one of its revoked \
-                     secrets may still work at the IdP, so gateways take only recorded tokens)"
-                        .into(),
-                )
-            })
+        else {
+            return Ok(());
+        };
+        // The IdP's clock may run behind dcr's: its `iat` may fall before `now`.
+        let issued_at = now.timestamp() - IDP_CLOCK_MARGIN.as_secs().cast_signed();
+        if !client.issue_records.required_for(Some(issued_at)) {
+            tracing::warn!(%error, "could not record an issued token; handing it out, as no revocation of this client is known");
+            return Ok(());
+        }
+        tracing::warn!(%error, "could not record an issued token; refusing to hand it out");
+        Err(TokenError::Unavailable(
+            "the registry could not record the token for this client (one of its revoked \
+             secrets may still work at the IdP, so gateways take only recorded tokens)"
+                .into(),
+        ))
     }
 
     /// The IdP's answer for `request`, from the token endpoint of `client`'s issuer.

@@ -210,3 +210,41 @@ async fn an_idp_outage_is_unavailable_and_nothing_is_cached() {
         .unwrap_err();
     assert_eq!(dropped.code(), Code::Unavailable);
 }
+
+/// Every token token-svc hands out is on record with the registry, also for a client
+/// with nothing revoked. A gateway that hears of a revocation before token-svc does
+/// takes only recorded tokens of that client, so a token handed out in between for a
+/// live secret must already be among them (seen in CI: a browser test's fresh token was
+/// refused as `invalid_token` when token-svc's change stream ran behind authz-svc's).
+#[tokio::test]
+async fn every_token_handed_out_is_on_record_before_any_revocation() {
+    let s = stack(&[]).await;
+    let (_, client_id, secret) = s.app("dev-1", "recorded").await;
+    assert_eq!(
+        s.registry.issue_records(&client_id).await,
+        (false, false),
+        "nothing of this client is revoked"
+    );
+    let on_record = |token: String| {
+        let directory = s.registry.directory();
+        let client_id = client_id.clone();
+        async move {
+            let mut directory = directory;
+            directory
+                .find_issued_token(dcr_proto::registry::v1::FindIssuedTokenRequest {
+                    client_id,
+                    token_digest: dcr_common::directory::token_digest(&token).to_vec(),
+                })
+                .await
+                .expect("FindIssuedToken")
+                .into_inner()
+                .found
+        }
+    };
+    let token = s.issue(&client_id, &secret, "").await.expect("token");
+    assert!(on_record(token.access_token.clone()).await);
+    assert!(
+        !on_record(format!("{}x", token.access_token)).await,
+        "a token token-svc never handed out is not"
+    );
+}
