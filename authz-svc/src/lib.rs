@@ -108,18 +108,16 @@ pub async fn serve(
     let follower = tokio::spawn(state.directory.clone().follow_changes());
     let stats = tokio::spawn(state.checker.clone().report_stats());
     let fast_path = tokio::spawn(state.fast_path.clone().keep_current());
-    let routes = Routes::new(AuthzServiceServer::with_interceptor(
-        grpc::AuthzApi(state.checker.clone()),
-        state.gateway_auth.clone(),
-    ))
-    .add_service(AuthorizationServer::with_interceptor(
-        envoy::EnvoyApi(state.checker.clone()),
-        state.gateway_auth.clone(),
-    ))
-    .add_service(ExtensionConfigDiscoveryServiceServer::with_interceptor(
+    let guard = &state.gateway_auth;
+    let routes = Routes::new(guard.wrap(AuthzServiceServer::new(grpc::AuthzApi(
+        state.checker.clone(),
+    ))))
+    .add_service(guard.wrap(AuthorizationServer::new(envoy::EnvoyApi(
+        state.checker.clone(),
+    ))))
+    .add_service(guard.wrap(ExtensionConfigDiscoveryServiceServer::new(
         state.fast_path.ecds(),
-        state.gateway_auth.clone(),
-    ));
+    )));
     let directory = state.directory.clone();
     let services = ServiceSet {
         routes,

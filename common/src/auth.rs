@@ -13,7 +13,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret as _, SecretString};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
-use tonic::service::Interceptor;
+use tonic::codegen::http;
 use tonic::{Request, Status};
 
 use crate::config::{self, ConfigError};
@@ -333,8 +333,9 @@ impl Authenticator {
     }
 }
 
-/// The roles one service (or method) allows; an `Interceptor` for whole services, or
-/// called with [`Guard::authenticate`] from methods whose roles differ.
+/// The roles one service (or method) allows: in front of whole services
+/// ([`Guard::wrap`]), or called with [`Guard::authenticate`] from methods whose roles
+/// differ.
 #[derive(Clone, Debug)]
 pub struct Guard {
     authenticator: Authenticator,
@@ -342,15 +343,23 @@ pub struct Guard {
 }
 
 impl Guard {
+    /// The caller of a request handled by a method whose roles differ from the service's.
     pub fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        static AUTHORIZATION: std::sync::LazyLock<tonic::metadata::AsciiMetadataKey> =
-            std::sync::LazyLock::new(|| {
-                tonic::metadata::AsciiMetadataKey::from_static("authorization")
-            });
-        // A key made once: a `&str` key is parsed and checked on every lookup.
-        let presented = request
-            .metadata()
-            .get(&*AUTHORIZATION)
+        self.caller(request.metadata().as_ref())
+    }
+
+    /// Puts this guard in front of a whole gRPC service: a call reaches it only from one
+    /// of the allowed roles, with its [`Caller`] in the request extensions.
+    pub fn wrap<S>(&self, inner: S) -> Guarded<S> {
+        Guarded {
+            inner,
+            guard: self.clone(),
+        }
+    }
+
+    fn caller(&self, headers: &http::HeaderMap) -> Result<Caller, Status> {
+        let presented = headers
+            .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
@@ -370,14 +379,18 @@ impl Guard {
             Role::Admin => Ok(Caller::Admin),
             Role::Gateway => Ok(Caller::Gateway),
             Role::Service => Ok(Caller::Service),
-            Role::Portal => Ok(Caller::Developer(portal_developer(request.metadata())?)),
+            Role::Portal => Ok(Caller::Developer(developer(headers)?)),
         }
     }
 }
 
 /// The developer a portal call names in `x-dcr-developer-id`.
 pub fn portal_developer(metadata: &tonic::metadata::MetadataMap) -> Result<String, Status> {
-    let developer = metadata
+    developer(metadata.as_ref())
+}
+
+fn developer(headers: &http::HeaderMap) -> Result<String, Status> {
+    let developer = headers
         .get(DEVELOPER_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
@@ -390,11 +403,49 @@ pub fn portal_developer(metadata: &tonic::metadata::MetadataMap) -> Result<Strin
     Ok(developer.to_owned())
 }
 
-impl Interceptor for Guard {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let caller = self.authenticate(&request)?;
-        request.extensions_mut().insert(caller);
-        Ok(request)
+/// A gRPC service behind a [`Guard`] ([`Guard::wrap`]). It checks the `http::Request`
+/// as it comes: tonic's `Interceptor` would turn every request into a `tonic::Request`
+/// and back, a cost each warm `Check` paid (docs/benchmarks.md).
+#[derive(Clone, Debug)]
+pub struct Guarded<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S: tonic::server::NamedService> tonic::server::NamedService for Guarded<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+impl<S, B> tower::Service<http::Request<B>> for Guarded<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    /// A refusal is boxed: the future of every allowed call stays as small as the
+    /// service's own.
+    type Future = futures::future::Either<
+        S::Future,
+        std::pin::Pin<Box<std::future::Ready<Result<http::Response<tonic::body::Body>, S::Error>>>>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        match self.guard.caller(request.headers()) {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+                futures::future::Either::Left(self.inner.call(request))
+            }
+            Err(status) => {
+                futures::future::Either::Right(Box::pin(std::future::ready(Ok(status.into_http()))))
+            }
+        }
     }
 }
 
@@ -481,13 +532,15 @@ mod tests {
 
     #[test]
     fn unknown_tokens_are_unauthenticated_and_other_roles_denied() {
-        let mut guard = Authenticator::new(&tokens()).guard(&[Role::Admin]);
-        assert!(guard.call(request(Some(ADMIN), None)).is_ok());
+        let guard = Authenticator::new(&tokens()).guard(&[Role::Admin]);
+        assert!(guard.authenticate(&request(Some(ADMIN), None)).is_ok());
         for wrong in [Some("admin-token-012345678"), None] {
-            let denied = guard.call(request(wrong, None)).unwrap_err();
+            let denied = guard.authenticate(&request(wrong, None)).unwrap_err();
             assert_eq!(denied.code(), tonic::Code::Unauthenticated);
         }
-        let denied = guard.call(request(Some(GATEWAY), None)).unwrap_err();
+        let denied = guard
+            .authenticate(&request(Some(GATEWAY), None))
+            .unwrap_err();
         assert_eq!(denied.code(), tonic::Code::PermissionDenied);
         assert!(
             denied.message().contains("needs the admin token"),
@@ -539,11 +592,74 @@ mod tests {
 
     #[test]
     fn portal_calls_name_their_developer() {
-        let mut guard = Authenticator::new(&tokens()).guard(&[Role::Portal]);
-        let ok = guard.call(request(Some(PORTAL), Some("dev-1"))).unwrap();
-        assert_eq!(caller(&ok).unwrap(), Caller::Developer("dev-1".into()));
-        let missing = guard.call(request(Some(PORTAL), None)).unwrap_err();
+        let guard = Authenticator::new(&tokens()).guard(&[Role::Portal]);
+        let ok = guard.authenticate(&request(Some(PORTAL), Some("dev-1")));
+        assert_eq!(ok.unwrap(), Caller::Developer("dev-1".into()));
+        let missing = guard
+            .authenticate(&request(Some(PORTAL), None))
+            .unwrap_err();
         assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    }
+
+    /// A wrapped service sees only its roles' calls, each with its caller; any other call
+    /// is answered with the refusal's gRPC status and never reaches it.
+    #[tokio::test]
+    async fn a_wrapped_service_is_called_only_for_its_roles() {
+        use tower::{Service as _, ServiceExt as _};
+        let reached = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = reached.clone();
+        let inner = tower::service_fn(move |request: http::Request<()>| {
+            seen.lock()
+                .unwrap()
+                .push(request.extensions().get::<Caller>().cloned());
+            std::future::ready(Ok::<_, std::convert::Infallible>(http::Response::new(
+                tonic::body::Body::empty(),
+            )))
+        });
+        let mut service = Authenticator::new(&tokens())
+            .guard(&[Role::Gateway])
+            .wrap(inner);
+        let call = |token: Option<&str>| {
+            let mut request = http::Request::new(());
+            if let Some(token) = token {
+                request.headers_mut().insert(
+                    http::header::AUTHORIZATION,
+                    format!("Bearer {token}").parse().unwrap(),
+                );
+            }
+            request
+        };
+        let status = |answer: &http::Response<tonic::body::Body>| {
+            tonic::Status::from_header_map(answer.headers()).map(|s| s.code())
+        };
+        let allowed = service
+            .ready()
+            .await
+            .unwrap()
+            .call(call(Some(GATEWAY)))
+            .await;
+        assert_eq!(status(&allowed.unwrap()), None);
+        let other_role = service.ready().await.unwrap().call(call(Some(ADMIN))).await;
+        assert_eq!(
+            status(&other_role.unwrap()),
+            Some(tonic::Code::PermissionDenied)
+        );
+        let unknown = service
+            .ready()
+            .await
+            .unwrap()
+            .call(call(Some("nope")))
+            .await;
+        assert_eq!(
+            status(&unknown.unwrap()),
+            Some(tonic::Code::Unauthenticated)
+        );
+        let missing = service.ready().await.unwrap().call(call(None)).await;
+        assert_eq!(
+            status(&missing.unwrap()),
+            Some(tonic::Code::Unauthenticated)
+        );
+        assert_eq!(*reached.lock().unwrap(), vec![Some(Caller::Gateway)]);
     }
 
     #[test]
