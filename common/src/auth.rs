@@ -22,7 +22,7 @@ use crate::person::{Person, PersonRole};
 pub const DEVELOPER_HEADER: &str = "x-dcr-developer-id";
 const MAX_DEVELOPER_ID_LEN: usize = 128;
 
-/// Who is calling, as proven by the interceptor (or registry-svc's access layer).
+/// Who is calling, as proven by a [`Guard`] (or registry-svc's access layer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Caller {
     /// The admin token.
