@@ -34,6 +34,10 @@ const IDP_CLOCK_MARGIN: Duration = Duration::from_secs(60);
 /// (the registry keeps none longer than 24 hours).
 const UNDATED_RECORD: Duration = Duration::from_secs(3600);
 const MAX_RECORD: Duration = Duration::from_secs(24 * 3600);
+/// How long a token whose record no known revocation needs waits for the registry to
+/// take it (a precaution against a gateway that heard of a revocation first), far above
+/// the registry's usual few milliseconds.
+const PRECAUTIONARY_RECORD_WAIT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct CacheKey {
@@ -288,7 +292,9 @@ impl Broker {
     /// come from it). Every token is recorded, not only those of such clients as this
     /// process knows them: a gateway may hear of a revocation before token-svc does, and
     /// would then refuse a token handed out for a live secret in between. Only where the
-    /// record is known to be needed does a registry that cannot take it fail the call.
+    /// record is known to be needed does a registry that cannot take it fail the call;
+    /// elsewhere it is waited for at most [`PRECAUTIONARY_RECORD_WAIT`], so a registry
+    /// that hangs does not hold back every client's tokens.
     async fn record(
         &self,
         client: &ClientEntry,
@@ -296,6 +302,9 @@ impl Broker {
         issued: &CachedToken,
     ) -> Result<(), TokenError> {
         let now = chrono::Utc::now();
+        // The IdP's clock may run behind dcr's: its `iat` may fall before `now`.
+        let issued_at = now.timestamp() - IDP_CLOCK_MARGIN.as_secs().cast_signed();
+        let needed = client.issue_records.required_for(Some(issued_at));
         let lives = issued
             .token
             .expires_in
@@ -304,16 +313,21 @@ impl Broker {
         let expires_at =
             now + chrono::Duration::from_std(lives).unwrap_or(chrono::Duration::zero());
         let digest = dcr_common::directory::token_digest(issued.token.access_token.expose_secret());
-        let Err(error) = self
+        let recording = self
             .directory
-            .record_issued_token(&request.client_id, digest, expires_at)
-            .await
-        else {
+            .record_issued_token(&request.client_id, digest, expires_at);
+        let outcome = if needed {
+            recording.await.map_err(|e| e.to_string())
+        } else {
+            match tokio::time::timeout(PRECAUTIONARY_RECORD_WAIT, recording).await {
+                Ok(recorded) => recorded.map_err(|e| e.to_string()),
+                Err(_) => Err(format!("no answer within {PRECAUTIONARY_RECORD_WAIT:?}")),
+            }
+        };
+        let Err(error) = outcome else {
             return Ok(());
         };
-        // The IdP's clock may run behind dcr's: its `iat` may fall before `now`.
-        let issued_at = now.timestamp() - IDP_CLOCK_MARGIN.as_secs().cast_signed();
-        if !client.issue_records.required_for(Some(issued_at)) {
+        if !needed {
             tracing::warn!(%error, "could not record an issued token; handing it out, as no revocation of this client is known");
             return Ok(());
         }
