@@ -15,9 +15,7 @@ cd "$root"
 n=${1:-2000}
 
 say "building the Envoy benchmark setup (release)"
-exe=$(cargo bench -p authz-svc --bench envoy --no-run --message-format=json 2>/dev/null \
-  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "envoy" and .executable != null) | .executable' | tail -1)
-[ -x "$exe" ] || die "could not build the Envoy bench (cargo bench -p authz-svc --bench envoy --no-run)"
+exe=$(bench_exe authz-svc envoy)
 
 say "starting the stack and its Envoys ($exe serve)"
 serve_bench envoy-callgrind 300 "$exe"

@@ -17,9 +17,7 @@ seconds=${DCR_BENCH_SECONDS:-5}
 clients=${DCR_BENCH_CLIENTS:-32}
 
 say "building the Envoy benchmark setup (release)"
-exe=$(cargo bench -p authz-svc --bench envoy --no-run --message-format=json 2>/dev/null \
-  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "envoy" and .executable != null) | .executable' | tail -1)
-[ -x "$exe" ] || die "could not build the Envoy bench (cargo bench -p authz-svc --bench envoy --no-run)"
+exe=$(bench_exe authz-svc envoy)
 
 say "starting the stack and four Envoys ($exe serve, $apps more approved apps)"
 serve_bench envoy 300 "$exe" "$apps"

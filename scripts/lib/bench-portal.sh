@@ -15,9 +15,7 @@ rounds=${DCR_BENCH_ROUNDS:-3}
 requests=${DCR_BENCH_REQUESTS:-500}
 
 say "building the portal benchmark stack (release)"
-exe=$(cargo bench -p portal-svc --bench apps_page --no-run --message-format=json 2>/dev/null \
-  | jq -r 'select(.reason == "compiler-artifact" and .target.name == "apps_page" and .executable != null) | .executable' | tail -1)
-[ -x "$exe" ] || die "could not build the portal bench (cargo bench -p portal-svc --bench apps_page --no-run)"
+exe=$(bench_exe portal-svc apps_page)
 
 say "starting the stack and creating 200 apps ($exe serve)"
 serve_bench portal 180 "$exe"

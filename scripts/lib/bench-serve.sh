@@ -1,7 +1,19 @@
+# bench_exe and serve_bench.
+#
 # serve_bench NAME SECONDS EXE ARGS... (sourced by the bench scripts after test-env.sh):
 # runs `EXE serve DIR ARGS...` in the background with its log in DIR/stack.log, stops it
 # (SIGINT) and the test environment on exit, waits up to SECONDS for DIR/ready, and
 # sources DIR/env. Sets `dir` and `stack_pid`.
+# bench_exe PACKAGE BENCH: builds that release bench target (cargo bench --no-run) and
+# prints its executable's path; dies when there is none.
+bench_exe() {
+  local exe
+  exe=$(cargo bench -p "$1" --bench "$2" --no-run --message-format=json 2>/dev/null \
+    | jq -r --arg name "$2" 'select(.reason == "compiler-artifact" and .target.name == $name and .executable != null) | .executable' | tail -1)
+  [ -x "$exe" ] || die "could not build the $2 bench (cargo bench -p $1 --bench $2 --no-run)"
+  echo "$exe"
+}
+
 serve_bench() {
   local name=$1 seconds=$2 exe=$3
   shift 3
